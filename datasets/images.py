@@ -1,0 +1,431 @@
+"""Image datasets: mini datasets, Places2, CelebA, Paris StreetView, plain folders and file lists.
+
+`build_dataset(spec, split, image_size, seed)` returns a torch Dataset whose items are
+`{"image": FloatTensor(3, S, S) in [0, 1], "name": str}`. `name` is a stable stem derived from
+the file's path inside its split, unique within the split, usable as an output file name.
+
+Preprocessing (the same for every kind):
+- test:  resize the shorter side to S (bicubic), then centre crop S x S;
+- train: the same, then a horizontal flip with probability 0.5 decided by (seed, epoch, index),
+  so a given index always gives the same tensor and training batches are reproducible.
+CelebA first takes the centred square (the usual 178x178 centre of the 178x218 aligned image).
+
+Listed files are checked for existence when the dataset is built (cheap os.path checks);
+decoding errors surface when an item is loaded, as a ValueError naming the file.
+
+This module also holds the small atomic-write helpers shared by datasets.mini and datasets.masks.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import Dataset
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+KNOWN_KINDS = ("mini_natural", "mini_faces", "places2", "celeba", "paris", "folder", "filelist")
+SPLITS = ("train", "test")
+
+
+# ----------------------------------------------------------------------------------------------
+# Atomic writes (shared with datasets.mini and datasets.masks)
+# ----------------------------------------------------------------------------------------------
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write `data` to `path` via a temporary file in the same folder, then os.replace.
+
+    Readers therefore never see a half-written file, even if the process dies mid-write.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def save_png_atomic(path, array: np.ndarray) -> None:
+    """Save a uint8 HxW or HxWx3 array as PNG, atomically.
+
+    PIL writes no timestamp chunk, so the same pixels always give the same bytes.
+    """
+    if array.dtype != np.uint8:
+        raise TypeError(f"save_png_atomic({path}): expected a uint8 array, got {array.dtype}")
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def write_csv_atomic(path, header: list[str], rows: list[list]) -> None:
+    """Write a CSV file atomically (header first, then rows)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    atomic_write_bytes(path, buf.getvalue().encode("utf-8"))
+
+
+def remove_stale_numbered_pngs(folder, keep: set[str]) -> None:
+    """Delete `NNNNN.png` files in `folder` that a rebuild no longer produces.
+
+    Only files matching the numbered pattern we write ourselves are touched, so a shrunken
+    rebuild (smaller count) leaves no leftovers that a folder scan could pick up.
+    """
+    if not os.path.isdir(folder):
+        return
+    for entry in os.listdir(folder):
+        stem, ext = os.path.splitext(entry)
+        if ext == ".png" and len(stem) == 5 and stem.isdigit() and entry not in keep:
+            os.remove(os.path.join(folder, entry))
+
+
+# ----------------------------------------------------------------------------------------------
+# Image decoding and preprocessing
+# ----------------------------------------------------------------------------------------------
+
+def load_rgb(path) -> Image.Image:
+    """Decode an image file fully into an RGB PIL image; errors name the file."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"image file not found: {path} (it was listed when the dataset "
+                                f"was built; was it moved or deleted?)")
+    try:
+        with Image.open(path) as im:
+            im.load()  # force a full decode so truncated files fail here, not later
+            return im.convert("RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise ValueError(f"cannot decode image {path}: {e}. Replace the file with a valid "
+                         f"image or remove it from the dataset.") from e
+
+
+def centre_square(im: Image.Image) -> Image.Image:
+    """Centred square crop of side min(w, h) (CelebA: 178x178 at offset 20 of 178x218)."""
+    w, h = im.size
+    side = min(w, h)
+    left, top = (w - side) // 2, (h - side) // 2
+    return im.crop((left, top, left + side, top + side))
+
+
+def resize_centre_crop(im: Image.Image, size: int) -> Image.Image:
+    """Resize the shorter side to `size` (bicubic, antialiased by PIL) and centre crop."""
+    w, h = im.size
+    scale = size / min(w, h)
+    new_w, new_h = max(size, round(w * scale)), max(size, round(h * scale))
+    if (new_w, new_h) != (w, h):
+        im = im.resize((new_w, new_h), Image.BICUBIC)
+    left, top = (new_w - size) // 2, (new_h - size) // 2
+    return im.crop((left, top, left + size, top + size))
+
+
+def to_tensor(im: Image.Image) -> torch.Tensor:
+    """uint8 RGB PIL image -> float32 CHW tensor in [0, 1]."""
+    arr = np.asarray(im, dtype=np.uint8)
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(255.0)
+
+
+# ----------------------------------------------------------------------------------------------
+# The dataset
+# ----------------------------------------------------------------------------------------------
+
+class ImageDataset(Dataset):
+    """A fixed, ordered list of image files with names; see the module docstring."""
+
+    def __init__(self, paths: list[str], names: list[str], image_size: int, train: bool,
+                 seed: int = 0, square_first: bool = False, description: str = ""):
+        assert len(paths) == len(names)
+        self.paths = list(paths)
+        self.names = list(names)
+        self.image_size = int(image_size)
+        self.train = bool(train)
+        self.seed = int(seed)
+        self.epoch = 0
+        self.square_first = square_first
+        self.description = description
+
+    def set_epoch(self, epoch: int) -> None:
+        """Change the flip pattern per epoch (still deterministic: seeded by seed, epoch, index)."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def flips(self, index: int) -> bool:
+        """Whether item `index` is horizontally flipped (train split only)."""
+        if not self.train:
+            return False
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        return bool(rng.random() < 0.5)
+
+    def __getitem__(self, index: int) -> dict:
+        if not 0 <= index < len(self.paths):
+            raise IndexError(f"index {index} out of range for {len(self.paths)} images "
+                             f"({self.description})")
+        im = load_rgb(self.paths[index])
+        if self.square_first:
+            im = centre_square(im)
+        im = resize_centre_crop(im, self.image_size)
+        if self.flips(index):
+            im = im.transpose(Image.FLIP_LEFT_RIGHT)
+        return {"image": to_tensor(im), "name": self.names[index]}
+
+    def __repr__(self) -> str:
+        split = "train" if self.train else "test"
+        return f"ImageDataset({self.description}, split={split}, n={len(self)}, size={self.image_size})"
+
+
+# ----------------------------------------------------------------------------------------------
+# Listing helpers
+# ----------------------------------------------------------------------------------------------
+
+def _is_image(filename: str) -> bool:
+    return filename.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def _scan_images(folder: str) -> list[str]:
+    """Image files under `folder` (recursively, hidden entries skipped), as sorted relative paths."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for f in filenames:
+            if not f.startswith(".") and _is_image(f):
+                found.append(os.path.relpath(os.path.join(dirpath, f), folder).replace(os.sep, "/"))
+    return sorted(found)
+
+
+def _safe_name(relpath: str, keep_ext: bool) -> str:
+    """Turn a relative path into a flat file stem: 'a/airfield/0001.jpg' -> 'a_airfield_0001'."""
+    rel = relpath.strip("/").replace("\\", "/")
+    if not keep_ext:
+        rel = os.path.splitext(rel)[0]
+    out = "".join(c if (c.isalnum() or c in "-_.") else "_" for c in rel.replace("/", "_"))
+    return out.replace(".", "_") if keep_ext else out
+
+
+def _unique_names(relpaths: list[str], where: str) -> list[str]:
+    """Stems from relative paths; fall back to keeping the extension if stems collide."""
+    names = [_safe_name(p, keep_ext=False) for p in relpaths]
+    if len(set(names)) == len(names):
+        return names
+    names = [_safe_name(p, keep_ext=True) for p in relpaths]
+    seen: dict[str, str] = {}
+    for name, p in zip(names, relpaths):
+        if name in seen:
+            raise ValueError(f"{where}: files {seen[name]!r} and {p!r} map to the same output "
+                             f"name {name!r}; rename one of them")
+        seen[name] = p
+    return names
+
+
+def _limit(items: list, spec: dict, split: str) -> list:
+    """Apply max_train / max_test: the first N entries after sorting (deterministic)."""
+    key = f"max_{split}"
+    n = spec.get(key)
+    if n is None:
+        return items
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"dataset spec key {key!r} must be a positive integer, got {n!r}")
+    return items[:n]
+
+
+def _require_dir(path: str, what: str) -> None:
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"missing folder {path}: {what}")
+
+
+def _require_file(path: str, what: str) -> None:
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"missing file {path}: {what}")
+
+
+def _check_exist(paths: list[str], where: str) -> None:
+    """Fail early (at build time) if listed image files are missing."""
+    missing = [p for p in paths if not os.path.isfile(p)]
+    if missing:
+        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise FileNotFoundError(f"{where}: {len(missing)} listed image file(s) do not exist: {shown}")
+
+
+def _read_list(path: str) -> list[tuple[int, str]]:
+    """Non-empty, non-comment lines of a list file, with their 1-based line numbers."""
+    with open(path, encoding="utf-8") as f:
+        return [(i, line.strip()) for i, line in enumerate(f, 1)
+                if line.strip() and not line.lstrip().startswith("#")]
+
+
+# ----------------------------------------------------------------------------------------------
+# Per-kind listings: each returns (absolute paths, names, description)
+# ----------------------------------------------------------------------------------------------
+
+def _list_mini(spec: dict, root: str, split: str):
+    """Mini datasets built by datasets.mini: files listed in root/manifest.csv."""
+    kind = spec["kind"]
+    how = f"build it with: python -m datasets.mini --kind {kind} --out {root}"
+    _require_dir(root, f"expected a {kind} dataset folder with train/, test/ and manifest.csv; {how}")
+    manifest = os.path.join(root, "manifest.csv")
+    _require_file(manifest, f"the manifest is written last by datasets.mini, so an incomplete "
+                            f"build lacks it; {how}")
+    with open(manifest, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    if rows and not {"split", "file"} <= set(rows[0]):
+        raise ValueError(f"{manifest}: expected columns 'split' and 'file'; {how}")
+    rel = sorted(r["file"] for r in rows if r["split"] == split)
+    return rel, [os.path.join(root, p) for p in rel], \
+        [os.path.splitext(os.path.basename(p))[0] for p in rel], f"{kind} at {root}"
+
+
+def _list_places2(spec: dict, root: str, split: str):
+    layout = (f"expected Places365-Standard layout under {root}: data_256/ and "
+              f"places365_train_standard.txt (train), val_256/ and places365_val.txt (test)")
+    _require_dir(root, layout)
+    if split == "train":
+        img_dir, list_file = os.path.join(root, "data_256"), os.path.join(root, "places365_train_standard.txt")
+    else:
+        img_dir, list_file = os.path.join(root, "val_256"), os.path.join(root, "places365_val.txt")
+    _require_dir(img_dir, layout)
+    _require_file(list_file, layout)
+    rel = []
+    for lineno, line in _read_list(list_file):
+        # Lines are "<path> <label>"; Places paths contain no spaces.
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
+            raise ValueError(f"{list_file}:{lineno}: expected '<image path> <class index>', got {line!r}")
+        rel.append(parts[0].lstrip("/"))
+    rel = sorted(rel)
+    return rel, [os.path.join(img_dir, p) for p in rel], _unique_names(rel, list_file), \
+        f"places2 at {root}"
+
+
+def _list_celeba(spec: dict, root: str, split: str):
+    layout = (f"expected CelebA layout under {root}: img_align_celeba/*.jpg and "
+              f"list_eval_partition.txt (lines '000001.jpg 0'; 0 train, 1 val, 2 test)")
+    _require_dir(root, layout)
+    img_dir = os.path.join(root, "img_align_celeba")
+    part_file = os.path.join(root, "list_eval_partition.txt")
+    _require_dir(img_dir, layout)
+    _require_file(part_file, layout)
+    # Train uses partition 0 by default; spec key train_partitions can add val (1). Test is 2.
+    wanted = set(spec.get("train_partitions", [0])) if split == "train" else {2}
+    rel = []
+    for lineno, line in _read_list(part_file):
+        parts = line.split()
+        if len(parts) != 2 or parts[1] not in ("0", "1", "2"):
+            raise ValueError(f"{part_file}:{lineno}: expected '<file> <0|1|2>', got {line!r}")
+        if int(parts[1]) in wanted:
+            rel.append(parts[0])
+    rel = sorted(rel)
+    return rel, [os.path.join(img_dir, p) for p in rel], _unique_names(rel, part_file), \
+        f"celeba at {root}"
+
+
+def _list_folder_split(folder: str, what: str, desc: str):
+    _require_dir(folder, what)
+    rel = _scan_images(folder)
+    return rel, [os.path.join(folder, p) for p in rel], _unique_names(rel, folder), desc
+
+
+def _list_paris(spec: dict, root: str, split: str):
+    layout = (f"expected Paris StreetView layout under {root}: paris_train_original/ (train) and "
+              f"paris_eval_gt/ (test)")
+    _require_dir(root, layout)
+    sub = "paris_train_original" if split == "train" else "paris_eval_gt"
+    return _list_folder_split(os.path.join(root, sub), layout, f"paris at {root}")
+
+
+def _list_folder(spec: dict, root: str | None, split: str):
+    key = f"{split}_dir"
+    if spec.get(key):
+        folder = _resolve(spec[key], root)
+    elif root:
+        folder = os.path.join(root, split)
+    else:
+        raise ValueError(f"dataset kind 'folder' needs spec key 'root' (with {split}/ inside) "
+                         f"or {key!r}")
+    what = (f"expected the {split} images for kind 'folder' there (files ending in "
+            f"{'/'.join(IMAGE_EXTENSIONS)}); set spec key {key!r} to use another folder")
+    return _list_folder_split(folder, what, f"folder {folder}")
+
+
+def _list_filelist(spec: dict, root: str | None, split: str):
+    key = f"{split}_list"
+    if not spec.get(key):
+        raise ValueError(f"dataset kind 'filelist' needs spec key {key!r}: a text file with one "
+                         f"image path per line (relative to 'root' or absolute)")
+    list_file = _resolve(spec[key], root)
+    _require_file(list_file, f"spec key {key!r} must name a text file with one image path per line")
+    base = root or os.path.dirname(list_file)
+    entries, seen = [], {}
+    for lineno, line in _read_list(list_file):
+        if line in seen:
+            raise ValueError(f"{list_file}:{lineno}: {line!r} is listed twice (first at line "
+                             f"{seen[line]}); remove the duplicate")
+        seen[line] = lineno
+        entries.append((line, line if os.path.isabs(line) else os.path.join(base, line)))
+    entries.sort()
+    rel = [e[0] for e in entries]
+    return rel, [e[1] for e in entries], _unique_names(rel, list_file), f"filelist {list_file}"
+
+
+def _resolve(path: str, root: str | None) -> str:
+    """Expand ~ and make relative spec paths relative to root (if given)."""
+    path = os.path.expanduser(str(path))
+    if not os.path.isabs(path) and root:
+        path = os.path.join(root, path)
+    return path
+
+
+_LISTERS = {
+    "mini_natural": _list_mini,
+    "mini_faces": _list_mini,
+    "places2": _list_places2,
+    "celeba": _list_celeba,
+    "paris": _list_paris,
+    "folder": _list_folder,
+    "filelist": _list_filelist,
+}
+
+
+def build_dataset(spec: dict, split: str, image_size: int, seed: int = 0) -> ImageDataset:
+    """Build the train or test split of one configured dataset.
+
+    spec keys: `kind` (one of KNOWN_KINDS), `root`, optional `max_train` / `max_test`;
+    kind 'folder': optional `train_dir` / `test_dir`; kind 'filelist': `train_list` / `test_list`;
+    kind 'celeba': optional `train_partitions` (default [0]).
+    """
+    if not isinstance(spec, dict):
+        raise TypeError(f"dataset spec must be a dict, got {type(spec).__name__}")
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
+        raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
+    kind = spec.get("kind")
+    if kind not in _LISTERS:
+        raise ValueError(f"unknown dataset kind {kind!r}; known kinds: {', '.join(KNOWN_KINDS)}")
+    root = spec.get("root")
+    if root is not None:
+        root = os.path.expanduser(str(root))
+    elif kind not in ("folder", "filelist"):
+        raise ValueError(f"dataset kind {kind!r} needs spec key 'root' (the dataset folder)")
+
+    rel, paths, names, desc = _LISTERS[kind](spec, root, split)
+    if not paths:
+        raise ValueError(f"{desc}: the {split} split is empty; expected image files there "
+                         f"(see the layout for kind {kind!r})")
+    # Sort by relative path (listers already do), then cut to max_train/max_test.
+    order = sorted(range(len(rel)), key=lambda i: rel[i])
+    paths = _limit([paths[i] for i in order], spec, split)
+    names = _limit([names[i] for i in order], spec, split)
+    _check_exist(paths, desc)
+    return ImageDataset(paths, names, image_size, train=(split == "train"), seed=seed,
+                        square_first=(kind == "celeba"), description=desc)

@@ -1,0 +1,466 @@
+"""Irregular inpainting masks: generation, hole-ratio buckets, test mask sets, NVIDIA's mask set.
+
+Conventions: in memory a mask is float32 with 1 = hole, 0 = known (numpy (S, S) or torch
+(1, S, S)); on disk it is a single-channel uint8 PNG with 255 = hole, 0 = known.
+
+A bucket is a half-open hole-ratio interval (lo, hi]: a mask with hole ratio r belongs to it when
+lo < r <= hi (RFR-Net's convention; its default buckets are (0.1, 0.2] ... (0.5, 0.6]). A bucket
+is written as a tuple (lo, hi) or a string "lo-hi"; its folder name is e.g. "0.1-0.2".
+
+Test mask set layout (make_test_masks and import_nvidia_masks write the same thing):
+    out_dir/<bucket_name>/00000.png ...
+    out_dir/manifest.csv   columns: bucket, file (relative to out_dir), hole_ratio, source
+hole_ratio is measured from the saved PNG; source is "generated" or the NVIDIA file name.
+Every file is written atomically and the manifest last, so a manifest means a complete set.
+
+Free-form strokes follow the idea of the free-form masks of Yu et al., "Free-Form Image
+Inpainting with Gated Convolution" (DeepFill v2): a brush of random width moves through random
+vertices with random angles and segment lengths; joints are rounded. Lengths and widths scale
+with the mask size, so a mask set looks alike at 64 px and at 256 px.
+
+NVIDIA irregular mask set (Liu et al., "Image Inpainting for Irregular Holes Using Partial
+Convolutions", 2018): its testing set (mask.zip, 12,000 512x512 PNGs) has WHITE holes on a
+black background, which is why `hole_is_white` defaults to True. (EdgeConnect's maintainers,
+knazeri/edge-connect issues #20 and #24, train on that set with white = hole; the raw *training*
+set of that release is the other way round, black holes on white: pass hole_is_white=False.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import os
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from datasets.images import remove_stale_numbered_pngs, save_png_atomic, write_csv_atomic
+
+DEFAULT_BUCKETS = ((0.1, 0.2), (0.2, 0.3), (0.3, 0.4), (0.4, 0.5), (0.5, 0.6))
+MANIFEST_HEADER = ["bucket", "file", "hole_ratio", "source"]
+
+# Stroke shape, as fractions of the mask side (DeepFill v2-like proportions at 256 px).
+MAX_VERTICES = 12          # vertices per stroke: uniform in [4, MAX_VERTICES]
+SEGMENT_LENGTH = (0.04, 0.2)
+BRUSH_WIDTH = (0.03, 0.12)
+MAX_TURN = 0.6 * math.pi   # heading change at each vertex, uniform in [-MAX_TURN, MAX_TURN]
+BLOB_AXIS = (0.04, 0.16)   # ellipse semi-axes
+MAX_SEGMENTS_PER_TRY = 4000  # bound on one growth attempt in bucket_mask
+
+# Distinct streams for the different uses of the same seed.
+_TAG_TEST, _TAG_TRAIN, _TAG_NVIDIA = 1, 2, 3
+
+
+# ----------------------------------------------------------------------------------------------
+# Buckets
+# ----------------------------------------------------------------------------------------------
+
+def parse_bucket(bucket) -> tuple[float, float]:
+    """(lo, hi) from a tuple/list or a "lo-hi" string; checks 0 <= lo < hi <= 1."""
+    if isinstance(bucket, str):
+        parts = bucket.split("-")
+        if len(parts) != 2:
+            raise ValueError(f"bucket {bucket!r}: expected 'lo-hi', e.g. '0.1-0.2'")
+        try:
+            lo, hi = float(parts[0]), float(parts[1])
+        except ValueError:
+            raise ValueError(f"bucket {bucket!r}: expected two numbers as 'lo-hi', e.g. '0.1-0.2'") from None
+    else:
+        try:
+            lo, hi = (float(v) for v in bucket)
+        except (TypeError, ValueError):
+            raise ValueError(f"bucket {bucket!r}: expected a pair (lo, hi) or a string 'lo-hi'") from None
+    if not 0.0 <= lo < hi <= 1.0:
+        raise ValueError(f"bucket {bucket!r}: need 0 <= lo < hi <= 1 (hole ratio interval (lo, hi])")
+    return lo, hi
+
+
+def bucket_name(bucket) -> str:
+    """Folder name of a bucket: (0.1, 0.2) -> '0.1-0.2'."""
+    lo, hi = parse_bucket(bucket)
+    return f"{lo:g}-{hi:g}"
+
+
+def in_bucket(ratio: float, bucket) -> bool:
+    lo, hi = parse_bucket(bucket)
+    return lo < ratio <= hi
+
+
+def hole_ratio(mask) -> float:
+    """Fraction of hole pixels (mask values > 0.5) in a numpy array or tensor."""
+    arr = mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
+    return float(np.count_nonzero(arr > 0.5)) / arr.size
+
+
+def _bucket_seed(seed: int, size: int, bucket, *extra: int) -> list[int]:
+    """Integer entropy for a bucket's generators: independent of the other buckets in a list."""
+    lo, hi = parse_bucket(bucket)
+    return [int(seed), int(size), round(lo * 1_000_000), round(hi * 1_000_000), *extra]
+
+
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+def _check_size(size) -> int:
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 8:
+        raise ValueError(f"mask size must be an integer >= 8, got {size!r}")
+    return int(size)
+
+
+# ----------------------------------------------------------------------------------------------
+# Drawing
+# ----------------------------------------------------------------------------------------------
+
+class _Brush:
+    """Draws strokes and blobs on a uint8 canvas (255 = hole) one segment at a time."""
+
+    def __init__(self, size: int, rng: np.random.Generator):
+        self.size = size
+        self.rng = rng
+        self.canvas = Image.new("L", (size, size), 0)
+        self.draw = ImageDraw.Draw(self.canvas)
+
+    def ratio(self) -> float:
+        return float(np.count_nonzero(np.asarray(self.canvas))) / (self.size * self.size)
+
+    def _dot(self, x: float, y: float, width: int) -> None:
+        r = width / 2.0
+        self.draw.ellipse([x - r, y - r, x + r, y + r], fill=255)
+
+    def stroke_segments(self):
+        """Generator: draws one stroke, yielding after each segment so callers can stop early."""
+        s, rng = self.size, self.rng
+        n_vertices = int(rng.integers(4, MAX_VERTICES + 1))
+        width = max(1, round(rng.uniform(*BRUSH_WIDTH) * s))
+        x, y = rng.uniform(0, s - 1), rng.uniform(0, s - 1)
+        heading = rng.uniform(0, 2 * math.pi)
+        self._dot(x, y, width)
+        for _ in range(n_vertices):
+            heading += rng.uniform(-MAX_TURN, MAX_TURN)
+            length = rng.uniform(*SEGMENT_LENGTH) * s
+            # Clamp to the canvas so every segment adds visible hole area.
+            nx = float(np.clip(x + length * math.cos(heading), 0, s - 1))
+            ny = float(np.clip(y + length * math.sin(heading), 0, s - 1))
+            self.draw.line([(x, y), (nx, ny)], fill=255, width=width)
+            self._dot(nx, ny, width)  # round joint, as a brush would leave
+            x, y = nx, ny
+            yield
+
+    def blob(self) -> None:
+        """A filled, randomly rotated ellipse."""
+        s, rng = self.size, self.rng
+        cx, cy = rng.uniform(0, s - 1), rng.uniform(0, s - 1)
+        a, b = rng.uniform(*BLOB_AXIS) * s, rng.uniform(*BLOB_AXIS) * s
+        rot = rng.uniform(0, math.pi)
+        pts = []
+        for k in range(48):
+            t = 2 * math.pi * k / 48
+            px, py = a * math.cos(t), b * math.sin(t)
+            pts.append((cx + px * math.cos(rot) - py * math.sin(rot),
+                        cy + px * math.sin(rot) + py * math.cos(rot)))
+        self.draw.polygon(pts, fill=255)
+
+    def array(self) -> np.ndarray:
+        return (np.asarray(self.canvas) > 127).astype(np.float32)
+
+
+def free_form_mask(size: int, rng: np.random.Generator, blobs: bool = False,
+                   max_strokes: int = 4) -> np.ndarray:
+    """A free-form brush-stroke mask (size, size) float32, 1 = hole.
+
+    1..max_strokes strokes; with blobs=True also 1..3 rotated elliptical blobs.
+    """
+    size = _check_size(size)
+    brush = _Brush(size, rng)
+    for _ in range(int(rng.integers(1, max_strokes + 1))):
+        for _segment in brush.stroke_segments():
+            pass
+    if blobs:
+        for _ in range(int(rng.integers(1, 4))):
+            brush.blob()
+    return brush.array()
+
+
+def bucket_mask(size: int, bucket, rng: np.random.Generator, max_tries: int = 100,
+                blobs: bool = False) -> np.ndarray:
+    """A free-form mask whose hole ratio r satisfies lo < r <= hi.
+
+    Each try draws a target ratio t uniformly in (lo, hi] (so ratios spread over the whole
+    bucket rather than piling up just above lo), grows a mask segment by segment (new strokes,
+    and blobs if enabled) until r >= t, and is accepted if lo < r <= hi; an overshoot is
+    discarded and a new try starts. Segments are small relative to a bucket's width, so few
+    tries are needed.
+    """
+    size = _check_size(size)
+    lo, hi = parse_bucket(bucket)
+    for _ in range(max_tries):
+        brush = _Brush(size, rng)
+        target = hi - rng.uniform(0.0, hi - lo)  # in (lo, hi]
+        r, segments = 0.0, 0
+        while r < target and segments < MAX_SEGMENTS_PER_TRY:
+            if blobs and rng.random() < 0.15:
+                brush.blob()
+                r = brush.ratio()
+                segments += 1
+                continue
+            for _segment in brush.stroke_segments():
+                r = brush.ratio()
+                segments += 1
+                if r >= target:
+                    break
+        if lo < r <= hi:
+            return brush.array()
+    raise RuntimeError(f"could not draw a {size}x{size} mask with hole ratio in bucket "
+                       f"{bucket_name(bucket)} (lo < r <= hi) within {max_tries} tries; use a "
+                       f"wider bucket, a larger mask size or a larger max_tries")
+
+
+# ----------------------------------------------------------------------------------------------
+# Test mask sets on disk
+# ----------------------------------------------------------------------------------------------
+
+def _to_png_array(mask: np.ndarray) -> np.ndarray:
+    return np.where(mask > 0.5, 255, 0).astype(np.uint8)
+
+
+def _write_set(out_dir, per_bucket: dict[str, list[tuple[np.ndarray, str]]]) -> str:
+    """Write {bucket_name: [(uint8 png array, source), ...]} in the test mask set layout."""
+    out_dir = os.fspath(out_dir)
+    rows = []
+    for name, items in per_bucket.items():
+        folder = os.path.join(out_dir, name)
+        written = set()
+        for i, (png, source) in enumerate(items):
+            filename = f"{i:05d}.png"
+            save_png_atomic(os.path.join(folder, filename), png)
+            written.add(filename)
+            # Ratio of the saved pixels (PNG is lossless, so re-reading gives the same value).
+            rows.append([name, f"{name}/{filename}", repr(hole_ratio(png)), source])
+        remove_stale_numbered_pngs(folder, keep=written)
+    manifest = os.path.join(out_dir, "manifest.csv")
+    write_csv_atomic(manifest, MANIFEST_HEADER, rows)
+    return manifest
+
+
+def _check_buckets(buckets) -> list[tuple[float, float]]:
+    parsed = [parse_bucket(b) for b in buckets]
+    if not parsed:
+        raise ValueError("buckets is empty: give at least one hole-ratio bucket, e.g. 0.1-0.2")
+    names = [bucket_name(b) for b in parsed]
+    if len(set(names)) != len(names):
+        raise ValueError(f"buckets {names} contain duplicates")
+    return parsed
+
+
+def make_test_masks(out_dir, size: int, buckets, count: int, seed: int,
+                    blobs: bool = False) -> str:
+    """Generate `count` masks per bucket; returns the manifest path.
+
+    Mask i of a bucket is drawn from a generator seeded by (seed, size, bucket, i), so adding a
+    bucket or raising count leaves the existing files unchanged, and regeneration is
+    byte-identical.
+    """
+    size, seed = _check_size(size), _check_seed(seed)
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
+        raise ValueError(f"count must be a positive integer, got {count!r}")
+    per_bucket = {}
+    for b in _check_buckets(buckets):
+        items = []
+        for i in range(int(count)):
+            rng = np.random.default_rng(_bucket_seed(seed, size, b, i, _TAG_TEST))
+            items.append((_to_png_array(bucket_mask(size, b, rng, blobs=blobs)), "generated"))
+        per_bucket[bucket_name(b)] = items
+    return _write_set(out_dir, per_bucket)
+
+
+def _read_mask_png(path: str) -> np.ndarray:
+    """Read a mask PNG as uint8 (0/255 after thresholding at 127); errors name the file."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return np.where(np.asarray(im.convert("L")) > 127, 255, 0).astype(np.uint8)
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ValueError(f"cannot decode mask {path}: {e}. Regenerate the mask set or replace "
+                         f"the file.") from e
+
+
+def load_test_masks(masks_dir) -> dict[str, list[tuple[str, torch.Tensor]]]:
+    """Read a test mask set: {bucket_name: [(file_stem, FloatTensor(1, S, S)), ...]}.
+
+    Buckets and files come in manifest order. A file whose measured hole ratio differs from the
+    manifest raises an error (the set was modified after it was written).
+    """
+    masks_dir = os.fspath(masks_dir)
+    manifest = os.path.join(masks_dir, "manifest.csv")
+    if not os.path.isfile(manifest):
+        raise FileNotFoundError(f"missing mask manifest {manifest}: generate the set with "
+                                f"`python -m datasets.masks --out {masks_dir} ...` "
+                                f"(or datasets.masks.make_test_masks / import_nvidia_masks)")
+    with open(manifest, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        missing_cols = {"bucket", "file", "hole_ratio"} - set(reader.fieldnames or [])
+        if missing_cols:
+            raise ValueError(f"{manifest}: missing column(s) {sorted(missing_cols)}; expected "
+                             f"{MANIFEST_HEADER}")
+        rows = list(reader)
+    if not rows:
+        raise ValueError(f"{manifest} lists no masks; regenerate the mask set")
+    out: dict[str, list[tuple[str, torch.Tensor]]] = {}
+    for row in rows:
+        path = os.path.join(masks_dir, row["file"])
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"mask file {path} listed in {manifest} does not exist; "
+                                    f"regenerate the mask set")
+        png = _read_mask_png(path)
+        if abs(hole_ratio(png) - float(row["hole_ratio"])) > 1e-6:
+            raise ValueError(f"mask {path} has hole ratio {hole_ratio(png):.6f} but {manifest} "
+                             f"says {row['hole_ratio']}; the set was modified, regenerate it")
+        tensor = torch.from_numpy((png > 127).astype(np.float32))[None]
+        stem = os.path.splitext(os.path.basename(row["file"]))[0]
+        out.setdefault(row["bucket"], []).append((stem, tensor))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# NVIDIA irregular mask set
+# ----------------------------------------------------------------------------------------------
+
+def _load_external_mask(path: str, size: int, hole_is_white: bool) -> np.ndarray:
+    """An external mask file -> uint8 (size, size), 255 = hole (nearest-neighbour resize)."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+            gray = im.convert("L")
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ValueError(f"cannot decode mask {path}: {e}; remove or replace the file") from e
+    if gray.size != (size, size):
+        gray = gray.resize((size, size), Image.NEAREST)
+    white = np.asarray(gray) > 127
+    return np.where(white if hole_is_white else ~white, 255, 0).astype(np.uint8)
+
+
+def _list_pngs(mask_dir: str) -> list[str]:
+    if not os.path.isdir(mask_dir):
+        raise FileNotFoundError(f"missing mask folder {mask_dir}: expected a folder of PNG masks "
+                                f"(for NVIDIA's testing set, the unzipped testing_mask_dataset/)")
+    files = sorted(f for f in os.listdir(mask_dir) if f.lower().endswith(".png"))
+    if not files:
+        raise ValueError(f"no PNG files in {mask_dir}: expected NVIDIA irregular masks (*.png) "
+                         f"directly in this folder")
+    return files
+
+
+def nvidia_mask_set(mask_dir, buckets, size: int, hole_is_white: bool = True
+                    ) -> dict[str, list[tuple[str, float]]]:
+    """Group every PNG in mask_dir by its measured hole ratio after a nearest resize to size.
+
+    Returns {bucket_name: [(file name, hole ratio), ...]} sorted by file name, with every bucket
+    present (possibly empty). Files are bucketed by what they contain, never by their names or
+    order. Masks whose ratio falls in no bucket are left out of every bucket.
+    """
+    size = _check_size(size)
+    mask_dir = os.fspath(mask_dir)
+    parsed = _check_buckets(buckets)
+    groups: dict[str, list[tuple[str, float]]] = {bucket_name(b): [] for b in parsed}
+    for f in _list_pngs(mask_dir):
+        r = hole_ratio(_load_external_mask(os.path.join(mask_dir, f), size, hole_is_white))
+        for b in parsed:
+            if b[0] < r <= b[1]:
+                groups[bucket_name(b)].append((f, r))
+    return groups
+
+
+def import_nvidia_masks(mask_dir, out_dir, size: int, buckets, count: int, seed: int,
+                        hole_is_white: bool = True) -> str:
+    """Pick `count` NVIDIA masks per bucket (deterministically) and write them as a test set.
+
+    The output has exactly the layout and manifest of make_test_masks (source = NVIDIA file
+    name), so evaluation treats both the same. The choice per bucket is seeded by
+    (seed, size, bucket) over the files sorted by name.
+    """
+    size, seed = _check_size(size), _check_seed(seed)
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
+        raise ValueError(f"count must be a positive integer, got {count!r}")
+    mask_dir = os.fspath(mask_dir)
+    parsed = _check_buckets(buckets)
+    groups = nvidia_mask_set(mask_dir, parsed, size, hole_is_white)
+    per_bucket = {}
+    for b in parsed:
+        name = bucket_name(b)
+        candidates = groups[name]
+        if len(candidates) < count:
+            colour = "white" if hole_is_white else "black"
+            raise ValueError(f"{mask_dir}: only {len(candidates)} mask(s) fall in bucket {name} "
+                             f"at {size}px (holes read as {colour}), {count} needed; lower "
+                             f"count, or check hole_is_white")
+        rng = np.random.default_rng(_bucket_seed(seed, size, b, _TAG_NVIDIA))
+        chosen = sorted(rng.choice(len(candidates), size=count, replace=False).tolist())
+        per_bucket[name] = [
+            (_load_external_mask(os.path.join(mask_dir, candidates[j][0]), size, hole_is_white),
+             candidates[j][0])
+            for j in chosen]
+    return _write_set(out_dir, per_bucket)
+
+
+# ----------------------------------------------------------------------------------------------
+# Training masks
+# ----------------------------------------------------------------------------------------------
+
+class TrainMaskSampler:
+    """Deterministic training masks: sample(index) depends only on (seed, size, index).
+
+    Each sample picks one of the buckets uniformly, then draws a mask in it, so training sees
+    hole ratios spread over the buckets' whole range.
+    """
+
+    def __init__(self, size: int, seed: int, buckets=None, blobs: bool = False):
+        self.size = _check_size(size)
+        self.seed = _check_seed(seed)
+        self.buckets = _check_buckets(DEFAULT_BUCKETS if buckets is None else buckets)
+        self.blobs = blobs
+
+    def sample(self, index: int) -> torch.Tensor:
+        rng = np.random.default_rng([self.seed, self.size, int(index), _TAG_TRAIN])
+        bucket = self.buckets[int(rng.integers(len(self.buckets)))]
+        mask = bucket_mask(self.size, bucket, rng, blobs=self.blobs)
+        return torch.from_numpy(mask)[None]
+
+    __call__ = sample
+
+
+# ----------------------------------------------------------------------------------------------
+# CLI
+# ----------------------------------------------------------------------------------------------
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description="Write a test mask set (PNG, 255 = hole) with "
+                                                 "a manifest of hole ratios.")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--count", type=int, default=12, help="masks per bucket")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--buckets", nargs="+", default=[bucket_name(b) for b in DEFAULT_BUCKETS],
+                        help="hole-ratio buckets as lo-hi, e.g. 0.1-0.2 0.2-0.3")
+    parser.add_argument("--blobs", action="store_true", help="add elliptical blobs to strokes")
+    parser.add_argument("--nvidia", metavar="DIR", help="import NVIDIA irregular masks from DIR "
+                                                        "instead of generating masks")
+    parser.add_argument("--hole-black", action="store_true",
+                        help="with --nvidia: holes are black (NVIDIA's raw training set)")
+    args = parser.parse_args(argv)
+    if args.nvidia:
+        manifest = import_nvidia_masks(args.nvidia, args.out, args.size, args.buckets, args.count,
+                                       args.seed, hole_is_white=not args.hole_black)
+    else:
+        manifest = make_test_masks(args.out, args.size, args.buckets, args.count, args.seed,
+                                   blobs=args.blobs)
+    print(f"wrote {args.count} masks x {len(args.buckets)} buckets ({args.size}px); "
+          f"manifest: {manifest}")
+
+
+if __name__ == "__main__":
+    main()

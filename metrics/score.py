@@ -1,0 +1,275 @@
+"""Score any method's output folder with the harness's own metric code.
+
+    python -m metrics.score --pred DIR --gt DIR --masks DIR --out FILE.csv [--weights-dir D] [--batch-size B]
+
+Every prediction is first composited with its mask, `pred*mask + gt*(1-mask)`, and the metrics
+are computed on that composite. Methods differ in what they output outside the hole (some
+paste the known pixels back, some do not); compositing here makes rows from every method,
+ours or external, directly comparable, and matches how the harness scores its own models.
+
+Layouts:
+  --masks  either the test-mask layout: `<bucket>/<stem>.png` plus `manifest.csv` with columns
+           bucket,file,hole_ratio; or a flat folder of masks (bucket "all"). Mask PNGs: 255 = hole.
+  --pred   `<bucket>/<stem>.<ext>` (one output per bucket) or flat `<stem>.<ext>`; a flat file
+           is assigned to the single bucket that has a mask named `<stem>`.
+  --gt     `<stem>.<ext>` (or `<bucket>/<stem>.<ext>`).
+Files are matched by name without extension (a .png output can be scored against a .jpg
+ground truth). Any prediction without ground truth or mask, and any ground-truth image without
+a prediction, is an error listing the names.
+
+Writes FILE.csv (name, bucket, psnr, ssim, l1, lpips; one row per image) and
+FILE_summary.csv next to it (bucket, metric, value, n, note; long format). Metrics whose weight
+file is missing appear as value NaN with note "missing: <file>". Both files are written atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from .pixel import composite
+from .suite import DISTRIBUTION_METRICS, PER_IMAGE_METRICS, MetricSuite
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+FLAT_BUCKET = "all"
+
+
+@dataclass
+class Item:
+    name: str    # prediction file name, as written in the per-image CSV
+    bucket: str
+    pred: Path
+    gt: Path
+    mask: Path
+
+
+def index_images(folder: Path) -> dict[str, Path]:
+    """Relative path without extension ("b/img" or "img") -> file, for all images under folder."""
+    index = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
+            key = path.relative_to(folder).with_suffix("").as_posix()
+            if key in index:
+                raise ValueError(f"two images with the same name in {folder}: {index[key].name}, {path.name}")
+            index[key] = path
+    return index
+
+
+def index_masks(masks_dir: Path) -> tuple[dict[tuple[str, str], Path], list[str]]:
+    """(bucket, stem) -> mask file, and the buckets in manifest order."""
+    manifest = masks_dir / "manifest.csv"
+    masks, buckets = {}, []
+    if manifest.is_file():
+        with open(manifest, newline="") as f:
+            for row in csv.DictReader(f):
+                bucket, file = row["bucket"], row["file"]
+                path = masks_dir / bucket / file
+                if not path.is_file():
+                    path = masks_dir / file  # manifest may already hold "<bucket>/<file>"
+                if not path.is_file():
+                    raise FileNotFoundError(f"{manifest} lists {file} (bucket {bucket}) but the file is missing")
+                masks[(bucket, Path(file).stem)] = path
+                if bucket not in buckets:
+                    buckets.append(bucket)
+    else:
+        for path in sorted(masks_dir.iterdir()):
+            if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
+                masks[(FLAT_BUCKET, path.stem)] = path
+        buckets = [FLAT_BUCKET]
+    if not masks:
+        raise FileNotFoundError(f"no masks found in {masks_dir}")
+    return masks, buckets
+
+
+def _names(keys, limit: int = 20) -> str:
+    keys = sorted(keys)
+    more = f" ... (+{len(keys) - limit} more)" if len(keys) > limit else ""
+    return ", ".join(keys[:limit]) + more
+
+
+def pair_files(pred_dir: Path, gt_dir: Path, masks_dir: Path) -> tuple[list[Item], list[str]]:
+    """Match predictions to ground truth and masks; raises ValueError listing every mismatch."""
+    preds, gts = index_images(pred_dir), index_images(gt_dir)
+    masks, buckets = index_masks(masks_dir)
+    buckets_by_stem: dict[str, list[str]] = {}
+    for bucket, stem in masks:
+        buckets_by_stem.setdefault(stem, []).append(bucket)
+
+    items, used_gt = [], set()
+    no_gt, no_mask, ambiguous = [], [], []
+    for key, pred_path in preds.items():
+        parts = key.split("/")
+        if len(parts) == 2 and parts[0] in buckets:
+            bucket, stem = parts
+        elif len(parts) == 1:
+            stem = parts[0]
+            candidates = buckets_by_stem.get(stem, [])
+            if len(candidates) > 1:
+                ambiguous.append(key)
+                continue
+            bucket = candidates[0] if candidates else None
+        else:
+            bucket, stem = None, parts[-1]
+        if bucket is None or (bucket, stem) not in masks:
+            no_mask.append(key)
+            continue
+        gt_key = f"{bucket}/{stem}" if f"{bucket}/{stem}" in gts else stem
+        if gt_key not in gts:
+            no_gt.append(key)
+            continue
+        used_gt.add(gt_key)
+        items.append(Item(pred_path.name, bucket, pred_path, gts[gt_key], masks[(bucket, stem)]))
+
+    errors = []
+    if no_gt:
+        errors.append(f"predictions without ground truth: {_names(no_gt)}")
+    if no_mask:
+        errors.append(f"predictions without a mask: {_names(no_mask)}")
+    if ambiguous:
+        errors.append(f"predictions whose mask name exists in several buckets (put them in <bucket>/ folders): "
+                      f"{_names(ambiguous)}")
+    unused_gt = set(gts) - used_gt
+    if unused_gt:
+        errors.append(f"ground-truth images without a prediction: {_names(unused_gt)}")
+    if errors:
+        raise ValueError("unmatched files:\n  " + "\n  ".join(errors))
+    order = {b: i for i, b in enumerate(buckets)}
+    items.sort(key=lambda it: (order[it.bucket], it.name))
+    return items, [b for b in buckets if any(it.bucket == b for it in items)]
+
+
+def load_image(path: Path) -> torch.Tensor:
+    """(3,H,W) float32 RGB in [0,1]."""
+    with Image.open(path) as img:
+        array = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+    return torch.from_numpy(array).permute(2, 0, 1).contiguous()
+
+
+def load_mask(path: Path) -> torch.Tensor:
+    """(1,H,W) float32, 1 = hole (PNG value 255)."""
+    with Image.open(path) as img:
+        array = np.asarray(img.convert("L"))
+    return torch.from_numpy((array > 127).astype(np.float32))[None]
+
+
+def _load_batch(items: list[Item]):
+    preds, gts, masks = [], [], []
+    for it in items:
+        pred, gt, mask = load_image(it.pred), load_image(it.gt), load_mask(it.mask)
+        if pred.shape != gt.shape or mask.shape[1:] != gt.shape[1:]:
+            raise ValueError(f"{it.bucket}/{it.name}: sizes differ (pred {tuple(pred.shape[1:])}, "
+                             f"gt {tuple(gt.shape[1:])}, mask {tuple(mask.shape[1:])})")
+        preds.append(pred), gts.append(gt), masks.append(mask)
+    return preds, gts, masks
+
+
+def _batches(items: list[Item], batch_size: int):
+    """Consecutive items of one bucket, at most batch_size each."""
+    batch = []
+    for it in items:
+        if batch and (len(batch) == batch_size or batch[-1].bucket != it.bucket):
+            yield batch
+            batch = []
+        batch.append(it)
+    if batch:
+        yield batch
+
+
+def score(items: list[Item], buckets: list[str], suite: MetricSuite, batch_size: int = 8):
+    """(per-image rows, summary rows) as lists of dicts."""
+    per_image = []
+    with tqdm(total=len(items), desc="scoring", unit="img") as bar:
+        for batch in _batches(items, batch_size):
+            preds, gts, masks = _load_batch(batch)
+            # Images of different sizes cannot be stacked; score those one by one.
+            groups = [list(range(len(batch)))]
+            if len({p.shape for p in preds}) > 1:
+                groups = [[i] for i in range(len(batch))]
+            for group in groups:
+                pred = torch.stack([preds[i] for i in group])
+                gt = torch.stack([gts[i] for i in group])
+                mask = torch.stack([masks[i] for i in group])
+                comp = composite(pred, gt, mask)
+                values = suite.per_image(comp, gt)
+                suite.add_distribution(batch[0].bucket, comp, gt)
+                for j, i in enumerate(group):
+                    row = {"name": batch[i].name, "bucket": batch[i].bucket}
+                    for metric in PER_IMAGE_METRICS:
+                        row[metric] = float(values[metric][j]) if metric in values else math.nan
+                    per_image.append(row)
+            bar.update(len(batch))
+
+    summary = []
+    for bucket in buckets:
+        rows = [r for r in per_image if r["bucket"] == bucket]
+        n = len(rows)
+        for metric in PER_IMAGE_METRICS:
+            note = suite.missing.get(metric, "")
+            value = math.nan if note else float(np.mean([r[metric] for r in rows]))
+            summary.append({"bucket": bucket, "metric": metric, "value": value, "n": n, "note": note})
+        dist = suite.distribution(bucket)
+        for metric in DISTRIBUTION_METRICS:
+            missing = suite.missing.get("kid" if metric == "kid_std" else metric, "")
+            note = missing or suite.notes.get(bucket, "")
+            summary.append({"bucket": bucket, "metric": metric, "value": dist.get(metric, math.nan),
+                            "n": n, "note": note})
+    return per_image, summary
+
+
+def write_csv_atomic(path: Path, rows: list[dict], columns: list[str]) -> None:
+    """Write to a temporary file in the same folder, then rename over the target."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def summary_path(out: Path) -> Path:
+    return out.with_name(f"{out.stem}_summary.csv")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m metrics.score", description=__doc__.split("\n")[0])
+    parser.add_argument("--pred", required=True, type=Path, help="folder of the method's outputs")
+    parser.add_argument("--gt", required=True, type=Path, help="folder of ground-truth images")
+    parser.add_argument("--masks", required=True, type=Path, help="test-mask folder (with manifest.csv) or flat mask folder")
+    parser.add_argument("--out", required=True, type=Path, help="per-image CSV; the summary goes to <stem>_summary.csv")
+    parser.add_argument("--weights-dir", default=None, help="folder searched first for pretrained weights")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args(argv)
+
+    try:
+        items, buckets = pair_files(args.pred, args.gt, args.masks)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    suite = MetricSuite(weights_dir=args.weights_dir, device=args.device)
+    for metric, hint in suite.hints.items():
+        print(f"warning: {metric} not computed. {hint}", file=sys.stderr)
+    per_image, summary = score(items, buckets, suite, args.batch_size)
+    write_csv_atomic(args.out, per_image, ["name", "bucket", *PER_IMAGE_METRICS])
+    write_csv_atomic(summary_path(args.out), summary, ["bucket", "metric", "value", "n", "note"])
+    print(f"wrote {args.out} ({len(per_image)} images) and {summary_path(args.out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""All evaluation metrics behind one object, as used by the evaluation code and metrics.score.
+
+Usage (pred is the composite `pred*mask + gt*(1-mask)`, see metrics.composite):
+    suite = MetricSuite(weights_dir=cfg["weights"]["dir"])
+    rows = suite.per_image(comp, gt)           # {"psnr","ssim","l1"[,"lpips"]} -> (N,)
+    suite.add_distribution(bucket, comp, gt)   # Inception features, per bucket
+    suite.distribution(bucket)                 # {"fid","kid","kid_std"} or {} if the weights are missing
+Metrics whose weights are missing are listed in `suite.missing` ({"lpips": "missing: alexnet-owt-7be5be79.pth"}),
+never computed with random networks.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import torch
+from torch import nn
+
+from .fid import build_inception, distribution_metrics, extract_features
+from .lpips_metric import LPIPSMetric, build_lpips
+from .pixel import pixel_metrics
+from .weights import METRIC_WEIGHTS, missing_message
+
+# Direction of each metric, for tables and "best" markers.
+HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "l1": False, "lpips": False, "fid": False, "kid": False}
+
+PER_IMAGE_METRICS = ("psnr", "ssim", "l1", "lpips")
+DISTRIBUTION_METRICS = ("fid", "kid", "kid_std")
+
+
+class MetricSuite:
+    """Per-image PSNR/SSIM/L1/LPIPS and per-bucket FID/KID.
+
+    lpips_net / inception: inject networks (tests, or callers that already built them).
+    lpips_net is called as `lpips_net(a, b, normalize=True) -> (N,1,1,1)` like lpips.LPIPS;
+    inception maps (N,3,H,W) [0,1] images to (N,D) features. Otherwise both are built from the
+    offline weight files; a missing file leaves the metric out and records it in `self.missing`.
+    enable_lpips / enable_fid = False skip a metric entirely (config eval.lpips / eval.fid).
+    """
+
+    def __init__(self, weights_dir=None, device="cpu", lpips_net: nn.Module | None = None,
+                 inception: nn.Module | None = None, enable_lpips: bool = True, enable_fid: bool = True):
+        self.device = torch.device(device)
+        self.missing: dict[str, str] = {}  # metric -> "missing: <file>"
+        self.hints: dict[str, str] = {}    # metric -> long message naming the file and folders
+        self.notes: dict[str, str] = {}    # bucket -> why FID/KID are NaN (e.g. n < 2)
+
+        self._lpips = None
+        if enable_lpips:
+            if lpips_net is None:
+                lpips_net = build_lpips(weights_dir, device=self.device)
+            if lpips_net is None:
+                self._mark_missing("lpips", weights_dir)
+            else:
+                self._lpips = LPIPSMetric(lpips_net.to(self.device))
+
+        self._inception = None
+        if enable_fid:
+            if inception is None:
+                inception = build_inception(weights_dir, device=self.device)
+            if inception is None:
+                self._mark_missing("fid", weights_dir)
+                self._mark_missing("kid", weights_dir)
+            else:
+                self._inception = inception.to(self.device).eval()
+        # bucket -> {"real": [features], "fake": [features]} on CPU
+        self._features = defaultdict(lambda: {"real": [], "fake": []})
+
+    def _mark_missing(self, metric: str, weights_dir) -> None:
+        note, hint = missing_message(METRIC_WEIGHTS[metric], weights_dir)
+        self.missing[metric] = note
+        self.hints[metric] = hint
+
+    @property
+    def has_lpips(self) -> bool:
+        return self._lpips is not None
+
+    @property
+    def has_distribution(self) -> bool:
+        return self._inception is not None
+
+    @torch.no_grad()
+    def per_image(self, pred: torch.Tensor, gt: torch.Tensor) -> dict[str, torch.Tensor]:
+        """{"psnr","ssim","l1"} and "lpips" when available, each a (N,) float32 CPU tensor."""
+        pred, gt = pred.to(self.device), gt.to(self.device)
+        out = pixel_metrics(pred, gt)
+        if self._lpips is not None:
+            out["lpips"] = self._lpips(pred, gt)
+        return {name: value.float().cpu() for name, value in out.items()}
+
+    def add_distribution(self, bucket: str, pred: torch.Tensor, gt: torch.Tensor) -> None:
+        """Store Inception features of composites (fake) and ground truth (real) for `bucket`."""
+        if self._inception is None:
+            return
+        store = self._features[bucket]
+        store["fake"].append(extract_features(self._inception, pred.to(self.device)))
+        store["real"].append(extract_features(self._inception, gt.to(self.device)))
+
+    def count(self, bucket: str) -> int:
+        """Number of images accumulated for `bucket` (the n to report next to FID/KID)."""
+        if bucket not in self._features:
+            return 0
+        return sum(f.shape[0] for f in self._features[bucket]["fake"])
+
+    def distribution(self, bucket: str) -> dict[str, float]:
+        """{"fid","kid","kid_std"} for `bucket`; {} if the Inception weights are missing.
+
+        With fewer than 2 images the values are NaN and `self.notes[bucket]` says why.
+        """
+        if self._inception is None:
+            return {}
+        store = self._features.get(bucket, {"real": [], "fake": []})
+        real = torch.cat(store["real"]) if store["real"] else torch.zeros(0, 1)
+        fake = torch.cat(store["fake"]) if store["fake"] else torch.zeros(0, 1)
+        values, note = distribution_metrics(real, fake)
+        if note:
+            self.notes[bucket] = note
+        return values
+
+    def buckets(self) -> list[str]:
+        return list(self._features)
+
+    def reset(self) -> None:
+        self._features.clear()
+        self.notes.clear()

@@ -1,0 +1,147 @@
+"""Attention modules for the RFR feature-reasoning decoder, behind a small registry.
+
+Every attention kind is a module built as ``cls(channels)`` with the interface
+
+    forward(x, valid, prev=None) -> (out, state)
+
+- ``x``: (N, C, h, w) features; ``out`` has the same shape.
+- ``valid``: (N, 1, H, W) float32 valid mask (1 = known) at any resolution; resized to (h, w).
+- ``prev``: the ``AttentionState`` this module returned in the previous recurrence, or None.
+  State is passed explicitly (never stored on the module), so every forward of the model starts
+  fresh: the backbone passes ``prev=None`` in its first recurrence.
+- ``state.score``: (N, Q, K) float32 affinities, query rows summing to 1 (Q = K = h * w, positions
+  in row-major order); ``state.valid``: the valid mask at (h, w).
+
+Kinds: ``none`` (no module), ``plain`` and ``kca`` (Knowledge-Consistent Attention of RFR-Net,
+Li et al. CVPR 2020, patch size 1). New kinds register with ``@register_attention("name")``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ATTENTIONS: dict[str, Callable[[int], nn.Module]] = {}
+NO_ATTENTION = ("none", None)
+
+
+def register_attention(name: str):
+    def decorator(factory):
+        if name in ATTENTIONS and ATTENTIONS[name] is not factory:
+            raise ValueError(f"attention {name!r} is registered twice")
+        ATTENTIONS[name] = factory
+        return factory
+    return decorator
+
+
+def available_attentions() -> list[str]:
+    return ["none", *sorted(ATTENTIONS)]
+
+
+def build_attention(kind: str | None, channels: int) -> nn.Module | None:
+    """``none`` -> None; otherwise the registered module for ``kind`` at ``channels`` channels."""
+    if kind in NO_ATTENTION:
+        return None
+    if kind not in ATTENTIONS:
+        raise KeyError(f"unknown attention {kind!r}; available: {available_attentions()}")
+    return ATTENTIONS[kind](channels)
+
+
+@dataclass
+class AttentionState:
+    score: torch.Tensor  # (N, Q, K) float32, rows sum to 1
+    valid: torch.Tensor  # (N, 1, h, w) float32 valid mask at the attention's resolution
+
+
+def to_tokens(x: torch.Tensor) -> torch.Tensor:
+    """(N, C, h, w) -> (N, h*w, C); a free view for channels_last input (the bf16 path)."""
+    n, c, h, w = x.shape
+    return x.permute(0, 2, 3, 1).reshape(n, h * w, c)
+
+
+def from_tokens(t: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """(N, h*w, C) -> (N, C, h, w) as a channels_last view (no copy)."""
+    n, _, c = t.shape
+    return t.view(n, h, w, c).permute(0, 3, 1, 2)
+
+
+def box_sum_over_queries(score: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """3x3 sum (zero padded) of a (N, Q, K) score over neighbouring query positions, per key.
+
+    As in the official code the score is laid out as a K-channel map over the query grid; the
+    (N, Q, K) tensor is exactly that map in channels_last layout, so this is a view + one pool.
+    """
+    n, q, k = score.shape
+    grid = score.view(n, h, w, k).permute(0, 3, 1, 2)  # (N, K, h, w), channels_last strides
+    summed = F.avg_pool2d(grid, 3, stride=1, padding=1, count_include_pad=True) * 9.0
+    return summed.permute(0, 2, 3, 1).reshape(n, q, k)
+
+
+def patch_attention_scores(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scores of KCA with patch size 1: (score (N, Q, K) float32, normalised keys (N, K, C)).
+
+    Keys are the L2-normalised feature vectors, queries the raw ones. The dot products run in the
+    input's dtype (bf16 under autocast: the big matmul; it accumulates in float32 internally and
+    the queries are bf16 already, so its output rounding adds an error of the same order as the
+    inputs'). The 3x3 sum and the softmax run in float32: logits reach tens after the sum, and
+    summing / exponentiating them in bf16 would visibly change the scores.
+    """
+    n, c, h, w = x.shape
+    queries = to_tokens(x)
+    keys = F.normalize(queries.float(), dim=-1, eps=1e-7).to(x.dtype)
+    logits = torch.bmm(queries, keys.transpose(1, 2))
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        logits = box_sum_over_queries(logits.float(), h, w)
+        score = torch.softmax(logits, dim=-1)
+    return score, keys
+
+
+def consistent_score(score: torch.Tensor, prev_score: torch.Tensor, prev_valid: torch.Tensor,
+                     lam: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
+    """Knowledge consistency: ``(prev * m_prev + score * |lam|) / (m_prev + |lam|)`` per query.
+
+    ``prev_valid`` (N, 1, h, w) is the previous recurrence's valid mask: queries that were already
+    known keep (part of) their previous score, queries that were still holes take the new one.
+    ``eps`` (as the official code) keeps the division finite if lambda reaches 0.
+    """
+    n, q, _ = score.shape
+    m = prev_valid.reshape(n, q, 1).float()
+    weight = lam.abs().float() + eps
+    return (prev_score * m + score * weight) / (m + weight)
+
+
+@register_attention("kca")
+class KnowledgeConsistentAttention(nn.Module):
+    """KCA (patch size 1, 3x3 score propagation) + 1x1 conv merging [attended, input]."""
+
+    def __init__(self, channels: int, consistency: bool = True):
+        super().__init__()
+        self.channels = channels
+        self.consistency = consistency
+        # lambda of the consistency update, learned, init 1 (official: `ratio`)
+        self.lam = nn.Parameter(torch.ones(1)) if consistency else None
+        self.merge = nn.Conv2d(2 * channels, channels, kernel_size=1)
+
+    def forward(self, x: torch.Tensor, valid: torch.Tensor, prev: AttentionState | None = None):
+        n, c, h, w = x.shape
+        if valid.shape[-2:] != (h, w):  # nearest, as the official code
+            valid = F.interpolate(valid.float(), size=(h, w), mode="nearest")
+        score, keys = patch_attention_scores(x)
+        if self.consistency and prev is not None:
+            score = consistent_score(score, prev.score, prev.valid, self.lam)
+        # score-weighted sum of the normalised keys; this big matmul may run in bf16
+        attended = torch.bmm(score.to(x.dtype), keys)
+        attended = from_tokens(attended, h, w)
+        out = self.merge(torch.cat([attended, x], dim=1))
+        return out, AttentionState(score=score, valid=valid)
+
+
+@register_attention("plain")
+class PlainAttention(KnowledgeConsistentAttention):
+    """KCA without the knowledge-consistency term (no lambda; ``prev`` is ignored)."""
+
+    def __init__(self, channels: int):
+        super().__init__(channels, consistency=False)

@@ -1,0 +1,43 @@
+"""Classical rows that need no training, with the same call convention as the networks:
+``model(masked_image, mask) -> prediction`` (mask 1 = hole)."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from models.registry import register_backbone
+
+
+class MeanFill(nn.Module):
+    """Fills the hole with the mean colour of the known pixels of the same image: the floor every
+    learned method has to beat."""
+
+    def forward(self, masked_image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        known = 1.0 - mask.float()
+        mean = (masked_image.float() * known).sum((2, 3), keepdim=True) / known.sum((2, 3), keepdim=True).clamp(min=1)
+        return masked_image.float() * known + mean * mask.float()
+
+
+class Biharmonic(nn.Module):
+    """scikit-image's biharmonic inpainting (Damelin & Hoang 2018), one image at a time on the CPU."""
+
+    def forward(self, masked_image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        from skimage.restoration import inpaint_biharmonic
+
+        images = masked_image.detach().float().cpu().permute(0, 2, 3, 1).numpy()
+        holes = mask.detach().cpu().numpy()[:, 0] > 0.5
+        out = [inpaint_biharmonic(img, hole, channel_axis=-1) if hole.any() else img
+               for img, hole in zip(images, holes)]
+        pred = torch.from_numpy(np.clip(np.stack(out), 0, 1)).permute(0, 3, 1, 2).float()
+        return pred.to(masked_image.device)
+
+
+@register_backbone("mean_fill")
+def build_mean_fill(spec: dict, width: int) -> nn.Module:
+    return MeanFill()
+
+
+@register_backbone("biharmonic")
+def build_biharmonic(spec: dict, width: int) -> nn.Module:
+    return Biharmonic()

@@ -1,0 +1,42 @@
+"""Partial convolution (Liu et al., "Image Inpainting for Irregular Holes Using Partial Convolutions", 2018).
+
+Inside every model the mask is a *valid* mask: 1 = known pixel, 0 = hole, one channel, float32.
+The conv runs over ``x * valid`` and is rescaled by ``window_size / sum(valid in window)``; windows
+with no valid pixel give zero. The new valid mask is 1 wherever the window held any valid pixel.
+The mask arithmetic is kept in float32 even under bf16 autocast.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class PartialConv2d(nn.Conv2d):
+    """``forward(x, valid) -> (out, new_valid)`` with ``valid`` of shape (N, 1, H, W)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+                 padding: int | None = None, dilation: int = 1, bias: bool = True):
+        if padding is None:
+            padding = dilation * (kernel_size - 1) // 2
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
+                         dilation=dilation, bias=bias)
+        self.register_buffer("mask_kernel", torch.ones(1, 1, kernel_size, kernel_size), persistent=False)
+        self.window_size = float(kernel_size * kernel_size)
+
+    def update_mask(self, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns (rescale ratio, new valid mask), both float32 (N, 1, H', W')."""
+        with torch.autocast(device_type=valid.device.type, enabled=False):
+            valid_sum = F.conv2d(valid.float(), self.mask_kernel, stride=self.stride,
+                                 padding=self.padding, dilation=self.dilation)
+            new_valid = (valid_sum > 0).float()
+            ratio = self.window_size / valid_sum.clamp(min=1.0) * new_valid
+        return ratio, new_valid
+
+    def forward(self, x: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        ratio, new_valid = self.update_mask(valid)
+        out = F.conv2d(x * valid.to(x.dtype), self.weight, None, self.stride, self.padding, self.dilation)
+        out = out * ratio.to(out.dtype)
+        if self.bias is not None:
+            out = (out + self.bias.view(1, -1, 1, 1).to(out.dtype)) * new_valid.to(out.dtype)
+        return out, new_valid

@@ -1,0 +1,297 @@
+"""Tests for datasets.images and datasets.mini on tiny fixture trees in the official layouts."""
+
+import csv
+import os
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from datasets import KNOWN_KINDS, build_dataset, build_mini_dataset
+from datasets import mini as mini_module
+
+S = 16  # output size used throughout: small keeps the tests fast
+
+
+def write_image(path, size=(24, 20), color=(200, 30, 30), array=None):
+    """Write a small image (format from the extension), creating folders."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if array is None:
+        array = np.zeros((size[1], size[0], 3), np.uint8) + np.array(color, np.uint8)
+    Image.fromarray(array).save(path, quality=95) if path.lower().endswith((".jpg", ".jpeg")) \
+        else Image.fromarray(array).save(path)
+
+
+def write_lines(path, lines):
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def names(ds):
+    return [ds[i]["name"] for i in range(len(ds))]
+
+
+def check_items(ds):
+    for i in range(len(ds)):
+        item = ds[i]
+        img = item["image"]
+        assert img.shape == (3, S, S) and img.dtype == torch.float32
+        assert float(img.min()) >= 0.0 and float(img.max()) <= 1.0
+
+
+# ---------------------------------------------------------------------------------- Places2
+
+@pytest.fixture
+def places_root(tmp_path):
+    root = tmp_path / "places"
+    # Same stem in two categories: names must still be unique.
+    write_image(str(root / "data_256/a/airfield/00000001.jpg"))
+    write_image(str(root / "data_256/b/bar/00000001.jpg"))
+    write_image(str(root / "data_256/c/canyon/00000001.jpg"))  # present but not listed
+    write_lines(root / "places365_train_standard.txt",
+                ["/b/bar/00000001.jpg 43", "/a/airfield/00000001.jpg 0"])
+    write_image(str(root / "val_256/Places365_val_00000001.jpg"))
+    write_image(str(root / "val_256/Places365_val_00000002.jpg"))
+    write_lines(root / "places365_val.txt",
+                ["Places365_val_00000001.jpg 165", "Places365_val_00000002.jpg 358"])
+    return root
+
+
+def test_places2_splits_follow_the_lists(places_root):
+    spec = {"kind": "places2", "root": str(places_root)}
+    train = build_dataset(spec, "train", S)
+    test = build_dataset(spec, "test", S)
+    assert names(train) == ["a_airfield_00000001", "b_bar_00000001"]  # sorted, canyon unlisted
+    assert names(test) == ["Places365_val_00000001", "Places365_val_00000002"]
+    check_items(train)
+    check_items(test)
+    assert len(build_dataset({**spec, "max_test": 1}, "test", S)) == 1
+
+
+def test_places2_missing_list_names_the_file_and_layout(places_root):
+    os.remove(places_root / "places365_train_standard.txt")
+    with pytest.raises(FileNotFoundError) as e:
+        build_dataset({"kind": "places2", "root": str(places_root)}, "train", S)
+    assert "places365_train_standard.txt" in str(e.value) and "data_256" in str(e.value)
+
+
+def test_places2_missing_root_and_missing_listed_file(places_root, tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        build_dataset({"kind": "places2", "root": str(tmp_path / "nowhere")}, "train", S)
+    os.remove(places_root / "val_256/Places365_val_00000002.jpg")
+    with pytest.raises(FileNotFoundError, match="Places365_val_00000002.jpg"):
+        build_dataset({"kind": "places2", "root": str(places_root)}, "test", S)
+
+
+def test_places2_malformed_list_line(places_root):
+    write_lines(places_root / "places365_val.txt", ["Places365_val_00000001.jpg"])
+    with pytest.raises(ValueError, match="places365_val.txt:1"):
+        build_dataset({"kind": "places2", "root": str(places_root)}, "test", S)
+
+
+# ---------------------------------------------------------------------------------- CelebA
+
+def celeba_image():
+    """178x218 aligned-style image: red top 20 rows, blue bottom 20 rows, green centre square."""
+    arr = np.zeros((218, 178, 3), np.uint8)
+    arr[:, :] = (0, 255, 0)
+    arr[:20] = (255, 0, 0)
+    arr[198:] = (0, 0, 255)
+    return arr
+
+
+def test_celeba_partition_and_centre_crop(tmp_path):
+    root = tmp_path / "celeba"
+    for i in range(1, 6):
+        write_image(str(root / f"img_align_celeba/{i:06d}.jpg"), array=celeba_image())
+    write_lines(root / "list_eval_partition.txt",
+                ["000001.jpg 0", "000002.jpg 0", "000003.jpg 1", "000004.jpg 2", "000005.jpg 2"])
+    spec = {"kind": "celeba", "root": str(root)}
+    train, test = build_dataset(spec, "train", S), build_dataset(spec, "test", S)
+    assert names(train) == ["000001", "000002"]  # partition 0 only; val (1) excluded
+    assert names(test) == ["000004", "000005"]  # partition 2
+    assert names(build_dataset({**spec, "train_partitions": [0, 1]}, "train", S)) == \
+        ["000001", "000002", "000003"]
+    img = test[0]["image"]
+    # The 178x178 centre holds only green: red/blue bands must have been cropped away.
+    mean = img.mean(dim=(1, 2))
+    assert mean[1] > 0.9 and mean[0] < 0.1 and mean[2] < 0.1
+
+
+def test_celeba_missing_partition_file(tmp_path):
+    root = tmp_path / "celeba"
+    write_image(str(root / "img_align_celeba/000001.jpg"))
+    with pytest.raises(FileNotFoundError, match="list_eval_partition.txt"):
+        build_dataset({"kind": "celeba", "root": str(root)}, "test", S)
+
+
+# ---------------------------------------------------------------------------------- Paris
+
+def test_paris_layout_and_empty_split(tmp_path):
+    root = tmp_path / "paris"
+    write_image(str(root / "paris_train_original/48.84_2.34_90_-004.JPG"))
+    write_image(str(root / "paris_train_original/48.85_2.35_90_-001.JPG"))
+    write_image(str(root / "paris_eval_gt/001_im.png"))
+    spec = {"kind": "paris", "root": str(root)}
+    assert names(build_dataset(spec, "train", S)) == ["48.84_2.34_90_-004", "48.85_2.35_90_-001"]
+    assert names(build_dataset(spec, "test", S)) == ["001_im"]
+    os.remove(root / "paris_eval_gt/001_im.png")
+    with pytest.raises(ValueError, match="empty"):
+        build_dataset(spec, "test", S)
+
+
+# ---------------------------------------------------------------------------------- folder / filelist
+
+def test_folder_extensions_sorting_and_dir_overrides(tmp_path):
+    root = tmp_path / "imgs"
+    write_image(str(root / "train/b.PNG"))
+    write_image(str(root / "train/a.jpeg"))
+    write_image(str(root / "train/sub/c.webp"))
+    (root / "train/notes.txt").write_text("not an image")
+    write_image(str(tmp_path / "elsewhere/z.bmp"))
+    spec = {"kind": "folder", "root": str(root), "test_dir": str(tmp_path / "elsewhere")}
+    assert names(build_dataset(spec, "train", S)) == ["a", "b", "sub_c"]
+    assert names(build_dataset(spec, "test", S)) == ["z"]
+    with pytest.raises(FileNotFoundError, match=str(root / "test")):
+        build_dataset({"kind": "folder", "root": str(root)}, "test", S)
+
+
+def test_folder_name_collision_keeps_extension(tmp_path):
+    write_image(str(tmp_path / "train/x.png"))
+    write_image(str(tmp_path / "train/x.jpg"))
+    ds = build_dataset({"kind": "folder", "root": str(tmp_path)}, "train", S)
+    assert names(ds) == ["x_jpg", "x_png"]
+
+
+def test_filelist_relative_absolute_and_max(tmp_path):
+    write_image(str(tmp_path / "data/one.png"))
+    write_image(str(tmp_path / "data/two.png"))
+    abs_path = str(tmp_path / "other/three.png")
+    write_image(abs_path)
+    write_lines(tmp_path / "train.txt", ["data/two.png", "data/one.png", abs_path])
+    write_lines(tmp_path / "test.txt", ["data/one.png"])
+    spec = {"kind": "filelist", "root": str(tmp_path), "train_list": "train.txt",
+            "test_list": "test.txt"}
+    train = build_dataset(spec, "train", S)
+    assert len(train) == 3 and set(names(train)) >= {"data_one", "data_two"}
+    assert names(build_dataset({**spec, "max_train": 2}, "train", S)) == names(train)[:2]
+    check_items(train)
+    with pytest.raises(ValueError, match="max_train"):
+        build_dataset({**spec, "max_train": 0}, "train", S)
+    with pytest.raises(FileNotFoundError, match="missing.txt"):
+        build_dataset({**spec, "test_list": "missing.txt"}, "test", S)
+
+
+def test_corrupt_image_error_names_the_file(tmp_path):
+    write_image(str(tmp_path / "test/good.png"))
+    bad = tmp_path / "test/bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
+    ds = build_dataset({"kind": "folder", "root": str(tmp_path)}, "test", S)  # cheap checks pass
+    with pytest.raises(ValueError, match="bad.jpg"):
+        ds[ds.names.index("bad")]
+    assert ds[ds.names.index("good")]["image"].shape == (3, S, S)
+
+
+def test_unknown_kind_and_bad_split(tmp_path):
+    with pytest.raises(ValueError) as e:
+        build_dataset({"kind": "imagenet", "root": str(tmp_path)}, "train", S)
+    for kind in KNOWN_KINDS:
+        assert kind in str(e.value)
+    with pytest.raises(ValueError, match="split"):
+        build_dataset({"kind": "folder", "root": str(tmp_path)}, "val", S)
+
+
+# ---------------------------------------------------------------------------------- preprocessing
+
+def test_test_split_resizes_shorter_side_then_centre_crops(tmp_path):
+    arr = np.zeros((20, 60, 3), np.uint8)  # wide image: red | green | blue thirds
+    arr[:, :20], arr[:, 20:40], arr[:, 40:] = (255, 0, 0), (0, 255, 0), (0, 0, 255)
+    write_image(str(tmp_path / "test/wide.png"), array=arr)
+    img = build_dataset({"kind": "folder", "root": str(tmp_path)}, "test", S)[0]["image"]
+    mean = img.mean(dim=(1, 2))
+    assert mean[1] > 0.95 and mean[0] < 0.05 and mean[2] < 0.05
+
+
+def test_train_flip_is_deterministic_per_seed_and_index(tmp_path):
+    arr = np.zeros((16, 16, 3), np.uint8)
+    arr[:, :8] = 255  # left half white, so a flip is visible
+    for i in range(24):
+        write_image(str(tmp_path / f"train/{i:02d}.png"), array=arr)
+    spec = {"kind": "folder", "root": str(tmp_path)}
+    a, b = build_dataset(spec, "train", S, seed=3), build_dataset(spec, "train", S, seed=3)
+    flips = [a.flips(i) for i in range(len(a))]
+    assert any(flips) and not all(flips)
+    for i in range(len(a)):
+        img = a[i]["image"]
+        assert torch.equal(img, b[i]["image"]) and torch.equal(img, a[i]["image"])
+        left_white = bool(img[:, :, : S // 2].mean() > 0.5)
+        assert left_white != flips[i]
+    other = build_dataset(spec, "train", S, seed=4)
+    assert [other.flips(i) for i in range(len(other))] != flips
+
+
+# ---------------------------------------------------------------------------------- mini datasets
+
+def read_manifest(root):
+    with open(os.path.join(root, "manifest.csv"), newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def tree_bytes(root):
+    out = {}
+    for dirpath, _, files in os.walk(root):
+        for f in files:
+            p = os.path.join(dirpath, f)
+            out[os.path.relpath(p, root)] = open(p, "rb").read()
+    return out
+
+
+@pytest.mark.parametrize("kind", ["mini_natural", "mini_faces"])
+def test_mini_build_is_deterministic_and_splits_disjoint(tmp_path, kind):
+    a, b = tmp_path / "a", tmp_path / "b"
+    build_mini_dataset(kind, a, size=S, train_count=7, test_count=3, seed=0)
+    build_mini_dataset(kind, b, size=S, train_count=7, test_count=3, seed=0)
+    assert tree_bytes(a) == tree_bytes(b)
+    rows = read_manifest(a)
+    train_src = {r["source"] for r in rows if r["split"] == "train"}
+    test_src = {r["source"] for r in rows if r["split"] == "test"}
+    assert train_src and test_src and not (train_src & test_src)
+    assert len(os.listdir(a / "train")) == 7 and len(os.listdir(a / "test")) == 3
+    with Image.open(a / "train/00000.png") as im:
+        assert im.size == (S, S) and im.mode == "RGB"
+    ds = build_dataset({"kind": kind, "root": str(a)}, "test", S)
+    assert names(ds) == ["00000", "00001", "00002"]
+    check_items(ds)
+    c = tmp_path / "c"
+    build_mini_dataset(kind, c, size=S, train_count=7, test_count=3, seed=1)
+    assert tree_bytes(c) != tree_bytes(a)
+
+
+def test_mini_natural_split_matches_documented_photo_lists(tmp_path):
+    build_mini_dataset("mini_natural", tmp_path, size=S, train_count=5, test_count=2, seed=0)
+    rows = read_manifest(tmp_path)
+    assert {r["source"] for r in rows if r["split"] == "train"} == set(mini_module.NATURAL_TRAIN)
+    assert {r["source"] for r in rows if r["split"] == "test"} == set(mini_module.NATURAL_TEST)
+    assert not set(mini_module.NATURAL_TRAIN) & set(mini_module.NATURAL_TEST)
+
+
+def test_mini_rebuild_smaller_drops_stale_files(tmp_path):
+    build_mini_dataset("mini_faces", tmp_path, size=S, train_count=4, test_count=2, seed=0)
+    first = (tmp_path / "train/00001.png").read_bytes()
+    build_mini_dataset("mini_faces", tmp_path, size=S, train_count=2, test_count=2, seed=0)
+    assert sorted(os.listdir(tmp_path / "train")) == ["00000.png", "00001.png"]
+    assert (tmp_path / "train/00001.png").read_bytes() == first  # per-index seeding
+    assert len(build_dataset({"kind": "mini_faces", "root": str(tmp_path)}, "train", S)) == 2
+
+
+def test_mini_missing_root_says_how_to_build(tmp_path):
+    with pytest.raises(FileNotFoundError, match="datasets.mini"):
+        build_dataset({"kind": "mini_natural", "root": str(tmp_path / "nope")}, "train", S)
+
+
+def test_mini_cli(tmp_path):
+    mini_module.main(["--kind", "mini_faces", "--out", str(tmp_path), "--size", "16",
+                      "--train", "2", "--test", "1", "--seed", "0"])
+    assert [r["file"] for r in read_manifest(tmp_path)] == \
+        ["train/00000.png", "train/00001.png", "test/00000.png"]

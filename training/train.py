@@ -1,0 +1,305 @@
+"""Trains one variant on one dataset with one seed.
+
+    python -m training.train --config FILE --dataset NAME --variant NAME --seed N --out DIR
+
+The output folder holds `checkpoint.pt` (resumable state, written atomically every
+`train.checkpoint_every` steps), `train_log.csv` (every loss term), `provenance.json`, and at the very
+end `model.pt` (final weights + variant spec). Running the same command again after the process was
+killed resumes from the last checkpoint and ends with the same weights as an uninterrupted run:
+batches, masks and initial weights are all functions of (seed, dataset, variant, step).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from models import build_model
+from models.losses import InpaintingLoss
+from training.checkpoint import atomic_torch_save, atomic_write_text
+from training.config import (ConfigError, dataset_spec, derive_seed, is_trainable, load_config,
+                             train_settings, variant_spec)
+from training.precision import autocast, prepare_input, prepare_model, resolve_precision
+
+ROLES = ("student", "teacher")
+
+
+class StepBatches(torch.utils.data.Sampler):
+    """Yields, for every step from `start_step`, the batch's (global sample number, dataset index) pairs.
+
+    Each epoch is a permutation seeded by (seed, epoch), so the batch of step s is the same whether or
+    not the run was interrupted before s."""
+
+    def __init__(self, n_items: int, batch_size: int, seed: int, start_step: int, total_steps: int):
+        self.n, self.batch, self.seed = n_items, batch_size, seed
+        self.start, self.total = start_step, total_steps
+        self._perm_epoch, self._perm = None, None
+
+    def _index(self, g: int) -> int:
+        epoch, pos = divmod(g, self.n)
+        if epoch != self._perm_epoch:
+            gen = torch.Generator().manual_seed(derive_seed(self.seed, "epoch", epoch))
+            self._perm, self._perm_epoch = torch.randperm(self.n, generator=gen).tolist(), epoch
+        return self._perm[pos]
+
+    def __iter__(self):
+        for step in range(self.start, self.total):
+            first = step * self.batch
+            yield [(g, self._index(g)) for g in range(first, first + self.batch)]
+
+    def __len__(self):
+        return self.total - self.start
+
+
+class TrainingSamples(torch.utils.data.Dataset):
+    """Pairs image `index` with the training mask of global sample number `g`."""
+
+    def __init__(self, images, mask_sampler):
+        self.images, self.masks = images, mask_sampler
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, key):
+        g, index = key
+        return self.images[index]["image"], self.masks.sample(g)
+
+
+def freeze_batchnorm_statistics(model: nn.Module) -> None:
+    """Fine-tuning stage: BatchNorm layers use (and no longer update) their running statistics."""
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.eval()
+
+
+def environment_record() -> dict:
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "platform": platform.platform(), "argv": sys.argv}
+
+
+class Trainer:
+    def __init__(self, config: dict, dataset: str, variant: str, seed: int, out: Path,
+                 role: str = "student", teacher: str | None = None, device: str | None = None):
+        from datasets import TrainMaskSampler, build_dataset
+        from metrics.weights import find_weight, load_vgg16_features, missing_message
+
+        self.config, self.dataset, self.variant, self.seed = config, dataset, variant, seed
+        self.out, self.role = Path(out), role
+        self.spec = variant_spec(config, variant)
+        if not is_trainable(self.spec):
+            raise ConfigError(f"variant {variant!r} (backbone {self.spec['backbone']!r}) is a classical "
+                              f"method and needs no training; evaluate it directly")
+        if role == "teacher":  # the auxiliary network: same architecture, no distillation of its own
+            self.spec = {k: v for k, v in self.spec.items() if k not in ("distill",)}
+        self.settings = train_settings(config, variant)
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.dtype = resolve_precision(self.settings["precision"], self.device)
+        self.total_steps = self.settings["steps"] + self.settings["finetune_steps"]
+        self.run_seed = derive_seed(seed, dataset, variant, role)
+
+        torch.manual_seed(self.run_seed)  # initial weights depend only on the run's identity
+        self.model = prepare_model(build_model(self.spec, config["width"]).to(self.device), self.dtype)
+
+        self.notes = []
+        weights_dir = config["weights"]["dir"]
+        vgg = load_vgg16_features(weights_dir)
+        if vgg is None:
+            msg = (f"VGG16 weights not found ({missing_message('vgg16')}): the perceptual and style "
+                   f"loss terms are dropped for this run")
+            if config["weights"]["required"]:
+                raise FileNotFoundError(msg + "; weights.required is true, so training stops here")
+            warnings.warn(msg, stacklevel=1)
+            self.notes.append("no_vgg: perceptual and style losses dropped (VGG16 weights missing)")
+        self.vgg_file = str(find_weight("vgg16", weights_dir)) if vgg is not None else None
+        self.loss = InpaintingLoss(self.settings["loss"], vgg).to(self.device)
+
+        self.images = build_dataset(dataset_spec(config, dataset), "train", config["image_size"], seed)
+        self.mask_sampler = TrainMaskSampler(config["image_size"], derive_seed(self.run_seed, "masks"),
+                                             buckets=config["masks"]["buckets"])
+        self.teacher = self.distill = None
+        if self.spec.get("distill") and role == "student":
+            self._setup_distillation(teacher)
+        params = list(self.model.parameters()) + (list(self.distill.parameters()) if self.distill else [])
+        self.optimizer = torch.optim.Adam(params, lr=self.settings["lr"])
+        self.step, self.log_rows = 0, []
+
+    def _setup_distillation(self, teacher_path: str | None) -> None:
+        from models.distill import DistillationLoss
+        from training.checkpoint import load_model_file
+
+        if teacher_path is None:
+            raise ConfigError(f"variant {self.variant!r} uses distillation and needs --teacher PATH/model.pt")
+        self.teacher, record = load_model_file(teacher_path, self.device)
+        if record.get("role") != "teacher":
+            raise ConfigError(f"{teacher_path} is not a teacher (role {record.get('role')!r})")
+        for p in self.teacher.parameters():
+            p.requires_grad_(False)
+        self.teacher = prepare_model(self.teacher, self.dtype)
+        self.distill = DistillationLoss(self.spec["distill"], self.model.encoder_channels,
+                                        getattr(self.model, "attention_channels", None)).to(self.device)
+
+    # --- identity of a run: a checkpoint from a different spec/settings must not be resumed
+    def signature(self) -> dict:
+        return {"spec": self.spec, "settings": self.settings, "width": self.config["width"],
+                "image_size": self.config["image_size"], "dataset": self.dataset, "seed": self.seed,
+                "role": self.role, "precision": str(self.dtype)}
+
+    def checkpoint_state(self) -> dict:
+        return {"signature": self.signature(), "step": self.step, "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "log_rows": self.log_rows,
+                "distill": self.distill.state_dict() if self.distill else None,
+                "torch_rng": torch.get_rng_state()}
+
+    def try_resume(self) -> bool:
+        path = self.out / "checkpoint.pt"
+        if not path.exists():
+            return False
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        if state["signature"] != self.signature():
+            warnings.warn(f"{path} was written for other settings; starting this run from scratch", stacklevel=1)
+            return False
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.distill:
+            self.distill.load_state_dict(state["distill"])
+        torch.set_rng_state(state["torch_rng"])
+        self.step, self.log_rows = state["step"], state["log_rows"]
+        return True
+
+    def save_checkpoint(self) -> None:
+        atomic_torch_save(self.checkpoint_state(), self.out / "checkpoint.pt")
+        self.write_log()
+
+    def write_log(self) -> None:
+        if not self.log_rows:
+            return
+        buf = io.StringIO()
+        fields = list(dict.fromkeys(k for row in self.log_rows for k in row))
+        writer = csv.DictWriter(buf, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(self.log_rows)
+        atomic_write_text(self.out / "train_log.csv", buf.getvalue())
+
+    def loader(self):
+        sampler = StepBatches(len(self.images), self.settings["batch_size"], self.run_seed,
+                              self.step, self.total_steps)
+        workers = self.settings["num_workers"]
+        return torch.utils.data.DataLoader(TrainingSamples(self.images, self.mask_sampler),
+                                           batch_sampler=sampler, num_workers=workers,
+                                           persistent_workers=workers > 0)
+
+    def set_phase(self) -> str:
+        finetune = self.step >= self.settings["steps"]
+        lr = self.settings["finetune_lr"] if finetune else self.settings["lr"]
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.model.train()
+        if finetune:
+            freeze_batchnorm_statistics(self.model)
+        return "finetune" if finetune else "train"
+
+    def train_step(self, image: torch.Tensor, mask: torch.Tensor) -> dict:
+        if self.role == "teacher":
+            mask = torch.zeros_like(mask)  # the auxiliary network sees the uncorrupted image
+        masked = prepare_input(image * (1 - mask), self.dtype)
+        with autocast(self.dtype, self.device):
+            if self.distill:
+                pred, s_feats = self.model.forward_features(masked, mask)
+                with torch.no_grad():
+                    _, t_feats = self.teacher.forward_features(prepare_input(image, self.dtype),
+                                                               torch.zeros_like(mask))
+            else:
+                pred = self.model(masked, mask)
+        total, terms = self.loss(pred, image, mask)
+        if self.distill:
+            distill_total, distill_terms = self.distill(s_feats, t_feats, mask)
+            total = total + distill_total.float()
+            terms.update({f"distill_{k}": v for k, v in distill_terms.items()})
+        if not torch.isfinite(total):
+            bad = {k: float(v) for k, v in terms.items()}
+            raise FloatingPointError(
+                f"non-finite loss {float(total)} at step {self.step + 1} (terms {bad}); the last good "
+                f"checkpoint {self.out / 'checkpoint.pt'} is kept. Lower train.lr or try precision fp32.")
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        self.optimizer.step()
+        return {"total": float(total), **{k: float(v) for k, v in terms.items()}}
+
+    def fit(self) -> Path:
+        self.out.mkdir(parents=True, exist_ok=True)
+        resumed = self.try_resume()
+        provenance = {"dataset": self.dataset, "variant": self.variant, "seed": self.seed, "role": self.role,
+                      "spec": self.spec, "settings": self.settings, "precision": str(self.dtype),
+                      "device": str(self.device), "threads": torch.get_num_threads(),
+                      "vgg16_weights": self.vgg_file, "notes": self.notes, "resumed_from_step": self.step if resumed else None,
+                      "environment": environment_record()}
+        atomic_write_text(self.out / "provenance.json", json.dumps(provenance, indent=2, default=str))
+        every, log_every = self.settings["checkpoint_every"], self.settings["log_every"]
+        bar = tqdm(total=self.total_steps, initial=self.step, desc=f"{self.dataset}/{self.variant}/{self.role}",
+                   unit="step", dynamic_ncols=True, mininterval=2.0)
+        started = time.perf_counter()
+        for image, mask in self.loader():
+            phase = self.set_phase()
+            image, mask = image.to(self.device), mask.to(self.device)
+            values = self.train_step(image, mask)
+            self.step += 1
+            if self.step % log_every == 0 or self.step == self.total_steps:
+                self.log_rows.append({"step": self.step, "phase": phase,
+                                      "lr": self.optimizer.param_groups[0]["lr"], **values,
+                                      "seconds": round(time.perf_counter() - started, 3)})
+                bar.set_postfix(loss=f"{values['total']:.4f}")
+            if self.step % every == 0 or self.step == self.total_steps:
+                self.save_checkpoint()
+            bar.update(1)
+        bar.close()
+        if self.step == 0 or self.step < self.total_steps:
+            raise RuntimeError(f"training stopped at step {self.step} of {self.total_steps}")
+        record = {"state_dict": self.model.state_dict(), "spec": self.spec, "width": self.config["width"],
+                  "image_size": self.config["image_size"], "dataset": self.dataset, "variant": self.variant,
+                  "seed": self.seed, "role": self.role, "steps": self.step, "notes": self.notes}
+        self.write_log()
+        return atomic_torch_save(record, self.out / "model.pt")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", required=True, help="config YAML (validated against config/schema.yaml)")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--variant", required=True)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--out", required=True, help="output folder of this run")
+    p.add_argument("--role", choices=ROLES, default="student",
+                   help="teacher: train the auxiliary network of DGI on uncorrupted images")
+    p.add_argument("--teacher", help="teacher model.pt (variants with distillation)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        config = load_config(args.config)
+        trainer = Trainer(config, args.dataset, args.variant, args.seed, Path(args.out),
+                          role=args.role, teacher=args.teacher, device=args.device)
+        path = trainer.fit()
+    except (ConfigError, FileNotFoundError, FloatingPointError, ValueError) as err:
+        sys.exit(f"error: {err}")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
