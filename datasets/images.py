@@ -265,7 +265,7 @@ def _read_list(path: str) -> list[tuple[int, str]]:
 
 
 # ----------------------------------------------------------------------------------------------
-# Per-kind listings: each returns (absolute paths, names, description)
+# Per-kind listings: each returns (absolute paths, names, description), sorted by path
 # ----------------------------------------------------------------------------------------------
 
 def _list_mini(spec: dict, root: str, split: str):
@@ -281,7 +281,7 @@ def _list_mini(spec: dict, root: str, split: str):
     if rows and not {"split", "file"} <= set(rows[0]):
         raise ValueError(f"{manifest}: expected columns 'split' and 'file'; {how}")
     rel = sorted(r["file"] for r in rows if r["split"] == split)
-    return rel, [os.path.join(root, p) for p in rel], \
+    return [os.path.join(root, p) for p in rel], \
         [os.path.splitext(os.path.basename(p))[0] for p in rel], f"{kind} at {root}"
 
 
@@ -303,7 +303,7 @@ def _list_places2(spec: dict, root: str, split: str):
             raise ValueError(f"{list_file}:{lineno}: expected '<image path> <class index>', got {line!r}")
         rel.append(parts[0].lstrip("/"))
     rel = sorted(rel)
-    return rel, [os.path.join(img_dir, p) for p in rel], _unique_names(rel, list_file), \
+    return [os.path.join(img_dir, p) for p in rel], _unique_names(rel, list_file), \
         f"places2 at {root}"
 
 
@@ -325,14 +325,14 @@ def _list_celeba(spec: dict, root: str, split: str):
         if int(parts[1]) in wanted:
             rel.append(parts[0])
     rel = sorted(rel)
-    return rel, [os.path.join(img_dir, p) for p in rel], _unique_names(rel, part_file), \
+    return [os.path.join(img_dir, p) for p in rel], _unique_names(rel, part_file), \
         f"celeba at {root}"
 
 
 def _list_folder_split(folder: str, what: str, desc: str):
     _require_dir(folder, what)
     rel = _scan_images(folder)
-    return rel, [os.path.join(folder, p) for p in rel], _unique_names(rel, folder), desc
+    return [os.path.join(folder, p) for p in rel], _unique_names(rel, folder), desc
 
 
 def _list_paris(spec: dict, root: str, split: str):
@@ -374,7 +374,7 @@ def _list_filelist(spec: dict, root: str | None, split: str):
         entries.append((line, line if os.path.isabs(line) else os.path.join(base, line)))
     entries.sort()
     rel = [e[0] for e in entries]
-    return rel, [e[1] for e in entries], _unique_names(rel, list_file), f"filelist {list_file}"
+    return [e[1] for e in entries], _unique_names(rel, list_file), f"filelist {list_file}"
 
 
 def _resolve(path: str, root: str | None) -> str:
@@ -418,14 +418,12 @@ def build_dataset(spec: dict, split: str, image_size: int, seed: int = 0) -> Ima
     elif kind not in ("folder", "filelist"):
         raise ValueError(f"dataset kind {kind!r} needs spec key 'root' (the dataset folder)")
 
-    rel, paths, names, desc = _LISTERS[kind](spec, root, split)
+    paths, names, desc = _LISTERS[kind](spec, root, split)
     if not paths:
         raise ValueError(f"{desc}: the {split} split is empty; expected image files there "
                          f"(see the layout for kind {kind!r})")
-    # Sort by relative path (listers already do), then cut to max_train/max_test.
-    order = sorted(range(len(rel)), key=lambda i: rel[i])
-    paths = _limit([paths[i] for i in order], spec, split)
-    names = _limit([names[i] for i in order], spec, split)
+    # Listers return entries sorted by relative path, so max_train/max_test cut deterministically.
+    paths, names = _limit(paths, spec, split), _limit(names, spec, split)
     _check_exist(paths, desc)
     return ImageDataset(paths, names, image_size, train=(split == "train"), seed=seed,
                         square_first=(kind == "celeba"), description=desc)

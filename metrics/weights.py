@@ -145,7 +145,11 @@ def load_vgg16_features(weights_dir=None) -> torch.nn.Module | None:
     state = load_state_dict(path)
     # The file holds the whole classifier network; only the convolutional part is needed.
     features_state = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
-    features = torchvision.models.vgg16(weights=None).features
+    # Build on the meta device (no memory, no slow random init of the 120M-parameter classifier),
+    # then materialise only `.features`; the strict load below overwrites every parameter.
+    with torch.device("meta"):
+        features = torchvision.models.vgg16(weights=None).features
+    features = features.to_empty(device="cpu")
     features.load_state_dict(features_state, strict=True)  # every conv layer must come from the file
     features.eval()
     for param in features.parameters():

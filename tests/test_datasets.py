@@ -19,8 +19,10 @@ def write_image(path, size=(24, 20), color=(200, 30, 30), array=None):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     if array is None:
         array = np.zeros((size[1], size[0], 3), np.uint8) + np.array(color, np.uint8)
-    Image.fromarray(array).save(path, quality=95) if path.lower().endswith((".jpg", ".jpeg")) \
-        else Image.fromarray(array).save(path)
+    if path.lower().endswith((".jpg", ".jpeg")):
+        Image.fromarray(array).save(path, quality=95)
+    else:
+        Image.fromarray(array).save(path)
 
 
 def write_lines(path, lines):

@@ -85,9 +85,10 @@ def variant_spec(config: dict, name: str) -> dict:
     return copy.deepcopy(config["variants"][name])
 
 
-def train_settings(config: dict, variant: str) -> dict:
-    """Global train settings with the variant's own `train` overrides applied."""
+def train_settings(config: dict, variant: str, dataset: str) -> dict:
+    """Global train settings, then the dataset's `train` overrides, then the variant's."""
     settings = copy.deepcopy(config["train"])
+    settings.update(config["datasets"][dataset].get("train", {}))
     settings.update(config["variants"][variant].get("train", {}))
     return settings
 

@@ -102,7 +102,7 @@ class Trainer:
                               f"method and needs no training; evaluate it directly")
         if role == "teacher":  # the auxiliary network: same architecture, no distillation of its own
             self.spec = {k: v for k, v in self.spec.items() if k not in ("distill",)}
-        self.settings = train_settings(config, variant)
+        self.settings = train_settings(config, variant, dataset)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.dtype = resolve_precision(self.settings["precision"], self.device)
         self.total_steps = self.settings["steps"] + self.settings["finetune_steps"]
@@ -234,7 +234,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()
-        return {"total": float(total), **{k: float(v) for k, v in terms.items()}}
+        return {"total": float(total.detach()), **{k: float(v) for k, v in terms.items()}}
 
     def fit(self) -> Path:
         self.out.mkdir(parents=True, exist_ok=True)

@@ -74,6 +74,14 @@ def bucket_names():
     return [f"{lo:g}-{hi:g}" for lo, hi in config["masks"]["buckets"]]
 
 
+def nvidia_mask_args():
+    """masks.source = nvidia: bucket NVIDIA's irregular masks by measured ratio instead of generating."""
+    masks = config["masks"]
+    if masks["source"] != "nvidia":
+        return []
+    return ["--nvidia", masks["nvidia_dir"]] + (["--hole-black"] if masks["nvidia_hole"] == "black" else [])
+
+
 def train_job_params(wildcards):
     """Everything a training job's result depends on; a change here re-runs that job only."""
     return as_json({

@@ -32,8 +32,7 @@ rule make_test_masks:
         module="datasets.masks",
         args=lambda wc, output: [
             "--out", folder_of(output[0]), "--size", SIZE, "--count", config["masks"]["count"],
-            "--seed", wc.seed, "--source", config["masks"]["source"],
-            *(["--nvidia-dir", config["masks"]["nvidia_dir"]] if config["masks"]["nvidia_dir"] else []),
+            "--seed", wc.seed, *nvidia_mask_args(),
             "--buckets", *bucket_names(),
         ],
     log:

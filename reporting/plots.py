@@ -1,0 +1,302 @@
+"""Metric curves, training losses and a qualitative grid for one dataset (matplotlib, Agg).
+
+    python -m reporting.plots --summary results/summary.csv --runs results/runs --dataset NAME \
+        --out-dir results/plots [--variants v1 v2 ...] [--seed 0]
+
+Writes (atomically) into out-dir:
+- `<dataset>_metrics.png`: one panel per metric in the summary, value (mean over seeds, bars = sample
+  std when several seeds) against the bucket's mid hole ratio, one line per variant. A metric
+  without any value gets a panel with its note ("missing: <file>"); variants missing from a
+  panel that others have are listed at its foot.
+- `<dataset>_loss.png`: total training loss against step for every variant with a
+  `train_log.csv` (run `<runs>/<dataset>/<variant>/seed<seed>/`), then one panel per loss term
+  present in any log. Log y scale when every plotted value is positive; a dashed line marks the
+  start of fine-tuning. Variants without a log (classical rows) are named in the first panel.
+- `<dataset>_qualitative.png`: rows = the first sample image of each bucket (at most `max_rows`
+  buckets, spread over the range), columns = masked input, each variant's composite, ground truth.
+
+Variants keep the `--variants` order (default: first appearance in the summary); a variant has the
+same colour in every panel. The figure builders (`metrics_figure`, `loss_figure`,
+`qualitative_figure`) return matplotlib Figures, `write_plots` saves all three.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import math
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: jobs run on nodes without a display
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from PIL import Image
+
+from reporting import (HIGHER_IS_BETTER, atomic_write_bytes, bucket_bounds, metric_order, read_summary,
+                       sort_buckets)
+
+LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "l1": "L1", "lpips": "LPIPS", "fid": "FID", "kid": "KID"}
+NOT_LOSS_TERMS = {"step", "phase", "lr", "seconds"}
+
+
+def _colours(variants) -> dict[str, str]:
+    cycle = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+    return {v: cycle[i % len(cycle)] for i, v in enumerate(variants)}
+
+
+def _legend(fig: Figure, variants, colours) -> None:
+    handles = [Line2D([], [], color=colours[v], marker="o", label=v) for v in variants]
+    if handles:
+        fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5), frameon=False)
+
+
+def _grid(fig: Figure, count: int, max_cols: int = 3):
+    cols = min(count, max_cols)
+    rows = math.ceil(count / cols)
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax in axes[count:]:
+        ax.remove()  # unused cells of the grid
+    return axes[:count]
+
+
+def _message(ax, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=9, transform=ax.transAxes)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def save_figure(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def dataset_variants(summary: pd.DataFrame, dataset: str, variants=None) -> list[str]:
+    rows = summary[summary["dataset"] == dataset]
+    if rows.empty:
+        raise ValueError(f"no results for dataset {dataset!r} in the summary")
+    present = list(dict.fromkeys(rows["variant"]))
+    if variants:
+        unknown = [v for v in variants if v not in present]
+        if unknown:
+            raise ValueError(f"no results for variant(s) {', '.join(unknown)} on {dataset}")
+        return list(dict.fromkeys(variants))
+    return present
+
+
+# ----------------------------------------------------------------------------------------------
+# Metrics against hole ratio
+
+
+def metrics_figure(summary: pd.DataFrame, dataset: str, variants=None) -> Figure:
+    variants = dataset_variants(summary, dataset, variants)
+    rows = summary[(summary["dataset"] == dataset) & summary["variant"].isin(variants)]
+    buckets = sort_buckets(rows["bucket"])
+    bounds = [bucket_bounds(b) for b in buckets]
+    # Mid hole ratio on x; plain positions if some bucket name carries no bounds.
+    if all(math.isfinite(lo) for lo, _ in bounds):
+        xs = {b: (lo + hi) / 2 for b, (lo, hi) in zip(buckets, bounds)}
+        xlabel = "hole ratio (bucket middle)"
+    else:
+        xs = {b: float(i) for i, b in enumerate(buckets)}
+        xlabel = "bucket"
+    metrics = metric_order(rows["metric"])
+    colours = _colours(variants)
+
+    fig = Figure(figsize=(4.2 * min(len(metrics), 3), 3.3 * math.ceil(len(metrics) / 3) + 0.6),
+                 layout="constrained")
+    fig.suptitle(f"{dataset}: metrics per hole-ratio bucket")
+    for ax, metric in zip(_grid(fig, len(metrics)), metrics):
+        part = rows[rows["metric"] == metric]
+        arrow = {True: " ↑", False: " ↓"}.get(HIGHER_IS_BETTER.get(metric), "")
+        ax.set_title(f"{LABELS.get(metric, metric.upper())}{arrow}")
+        valued = part[part["value"].notna()]
+        if valued.empty:
+            notes = list(dict.fromkeys(n for n in part["note"] if n)) or ["missing"]
+            _message(ax, "\n".join(notes))
+            continue
+        stats = valued.groupby(["variant", "bucket"])["value"].agg(["mean", "std", "count"])
+        absent = []
+        for variant in variants:
+            if variant not in stats.index.get_level_values("variant"):
+                notes = [n for n in part[part["variant"] == variant]["note"] if n]
+                absent.append(f"{variant} ({notes[0] if notes else 'no result'})")
+                continue
+            s = stats.loc[variant].reindex(buckets).dropna(subset=["mean"])
+            err = s["std"].where(s["count"] > 1).fillna(0).to_numpy()
+            ax.errorbar([xs[b] for b in s.index], s["mean"].to_numpy(), yerr=err if err.any() else None,
+                        color=colours[variant], marker="o", capsize=3, label=variant)
+        ax.set_xticks([xs[b] for b in buckets], buckets, rotation=30 if len(buckets) > 4 else 0, fontsize=8)
+        ax.set_xlabel(xlabel)
+        ax.grid(alpha=0.3)
+        if absent:
+            ax.annotate("not shown: " + "; ".join(absent), xy=(0.0, 0.0), xycoords="axes fraction",
+                        xytext=(0, -40), textcoords="offset points", fontsize=7, va="top", wrap=True)
+    _legend(fig, variants, colours)
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------
+# Training losses
+
+
+def read_train_log(path: Path) -> pd.DataFrame:
+    try:
+        log = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not a readable training log ({err})") from err
+    if "step" not in log.columns or "total" not in log.columns:
+        raise ValueError(f"{path}: training log needs 'step' and 'total' columns")
+    return log
+
+
+def run_dir(runs: str | Path, dataset: str, variant: str, seed: int) -> Path:
+    return Path(runs) / dataset / variant / f"seed{seed}"
+
+
+def loss_figure(runs: str | Path, dataset: str, variants, seed: int = 0) -> Figure:
+    logs = {}
+    for variant in variants:
+        path = run_dir(runs, dataset, variant, seed) / "train_log.csv"
+        if path.is_file():
+            logs[variant] = read_train_log(path)
+    without = [v for v in variants if v not in logs]
+    # Loss terms: every numeric column except bookkeeping, "total" first, then in log order.
+    terms = ["total"]
+    for log in logs.values():
+        for column in log.columns:
+            if column not in NOT_LOSS_TERMS and column not in terms and pd.api.types.is_numeric_dtype(log[column]):
+                terms.append(column)
+    colours = _colours(variants)
+
+    fig = Figure(figsize=(4.2 * min(len(terms), 3), 3.2 * math.ceil(len(terms) / 3) + 0.6), layout="constrained")
+    fig.suptitle(f"{dataset}: training losses (seed {seed})")
+    axes = _grid(fig, len(terms))
+    if not logs:
+        _message(axes[0], "no train_log.csv for any variant\n(classical variants are not trained)")
+        return fig
+    for ax, term in zip(axes, terms):
+        ax.set_title("total loss" if term == "total" else term)
+        values = []
+        for variant, log in logs.items():
+            if term not in log.columns or log[term].isna().all():
+                continue
+            y = log[term].to_numpy(dtype=float)
+            ax.plot(log["step"], y, color=colours[variant], marker="o" if len(log) < 3 else None,
+                    linewidth=1.2, label=variant)
+            values.append(y[np.isfinite(y)])
+            if "phase" in log.columns and (log["phase"] == "finetune").any():
+                ax.axvline(log.loc[log["phase"] == "finetune", "step"].iloc[0], color=colours[variant],
+                           linestyle="--", linewidth=0.8, alpha=0.7)
+        allv = np.concatenate(values) if values else np.array([])
+        if allv.size and (allv > 0).all():
+            ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    if without:
+        axes[0].annotate("no training log: " + ", ".join(without), xy=(0.0, 0.0), xycoords="axes fraction",
+                         xytext=(0, -40), textcoords="offset points", fontsize=7, va="top")
+    if any("phase" in log.columns and (log["phase"] == "finetune").any() for log in logs.values()):
+        axes[0].text(0.99, 0.98, "dashed: fine-tuning starts", ha="right", va="top", fontsize=7,
+                     transform=axes[0].transAxes)
+    _legend(fig, list(logs), colours)
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------
+# Qualitative grid
+
+
+def _sample_rows(runs, dataset, variants, seed, max_rows):
+    """[(bucket, image, folder holding its input/gt)] for the first sample of each bucket."""
+    found = {}
+    for variant in variants:
+        samples = run_dir(runs, dataset, variant, seed) / "eval" / "samples"
+        if not samples.is_dir():
+            continue
+        for bucket_dir in samples.iterdir():
+            inputs = sorted(bucket_dir.glob("*_input.png")) if bucket_dir.is_dir() else []
+            if inputs and bucket_dir.name not in found:
+                found[bucket_dir.name] = (inputs[0].name[: -len("_input.png")], bucket_dir)
+    buckets = sort_buckets(found)
+    if len(buckets) > max_rows:  # spread the rows over the hole-ratio range
+        buckets = [buckets[i] for i in np.linspace(0, len(buckets) - 1, max_rows).round().astype(int)]
+    return [(b, *found[b]) for b in buckets]
+
+
+def _show(ax, path: Path) -> None:
+    if path.is_file():
+        with Image.open(path) as im:
+            ax.imshow(np.asarray(im.convert("RGB")))
+    else:
+        ax.text(0.5, 0.5, "no sample", ha="center", va="center", fontsize=8, transform=ax.transAxes)
+    # Keep the axes (for the row label) but hide ticks and frame.
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+def qualitative_figure(runs: str | Path, dataset: str, variants, seed: int = 0, max_rows: int = 6) -> Figure:
+    rows = _sample_rows(runs, dataset, variants, seed, max_rows)
+    columns = ["masked input", *variants, "ground truth"]
+    if not rows:
+        fig = Figure(figsize=(5, 2), layout="constrained")
+        _message(fig.subplots(), f"{dataset}: no samples under {Path(runs) / dataset}/*/seed{seed}/eval/samples")
+        return fig
+    fig = Figure(figsize=(1.9 * len(columns), 1.9 * len(rows) + 0.5), layout="constrained")
+    fig.suptitle(f"{dataset}: qualitative comparison (seed {seed})")
+    axes = fig.subplots(len(rows), len(columns), squeeze=False)
+    for r, (bucket, image, folder) in enumerate(rows):
+        paths = [folder / f"{image}_input.png"]
+        paths += [run_dir(runs, dataset, v, seed) / "eval" / "samples" / bucket / f"{image}_output.png" for v in variants]
+        paths.append(folder / f"{image}_gt.png")
+        for c, path in enumerate(paths):
+            _show(axes[r, c], path)
+            if r == 0:
+                axes[r, c].set_title(columns[c], fontsize=9)
+        axes[r, 0].set_ylabel(f"hole {bucket}\n{image}", fontsize=8)
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def write_plots(summary: pd.DataFrame, runs: str | Path, dataset: str, out_dir: str | Path,
+                variants=None, seed: int = 0) -> dict[str, Path]:
+    """Writes the three PNGs; returns their paths by kind (metrics, loss, qualitative)."""
+    variants = dataset_variants(summary, dataset, variants)
+    out_dir = Path(out_dir)
+    return {
+        "metrics": save_figure(metrics_figure(summary, dataset, variants), out_dir / f"{dataset}_metrics.png"),
+        "loss": save_figure(loss_figure(runs, dataset, variants, seed), out_dir / f"{dataset}_loss.png"),
+        "qualitative": save_figure(qualitative_figure(runs, dataset, variants, seed),
+                                   out_dir / f"{dataset}_qualitative.png", dpi=150),
+    }
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--summary", required=True, help="combined long-format summary (reporting.aggregate)")
+    p.add_argument("--runs", required=True, help="folder holding <dataset>/<variant>/seed<seed>/")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--variants", nargs="+", help="variant order (default: first appearance in the summary)")
+    p.add_argument("--seed", type=int, default=0, help="run whose training log and samples are shown")
+    args = p.parse_args(argv)
+    try:
+        paths = write_plots(read_summary(args.summary), args.runs, args.dataset, args.out_dir, args.variants,
+                            args.seed)
+    except (FileNotFoundError, ValueError) as err:
+        sys.exit(f"error: {err}")
+    for path in paths.values():
+        print(path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+
+def write_images(folder: Path, count: int, size: int = 40, seed: int = 0) -> None:
+    """Smooth random colour images (so that inpainting is learnable), as PNG files."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    for i in range(count):
+        a, b, c = rng.uniform(0, 1, 3), rng.uniform(-1, 1, 3), rng.uniform(-1, 1, 3)
+        img = np.clip(a + b * xx[..., None] * 0.5 + c * yy[..., None] * 0.5, 0, 1)
+        Image.fromarray((img * 255).astype(np.uint8)).save(folder / f"img{i:03d}.png")
+
+
+@pytest.fixture
+def tiny_config(tmp_path):
+    """A config file for a 32x32 folder dataset and tiny networks; returns (path, dict)."""
+    data = tmp_path / "data"
+    write_images(data / "train", 12, seed=1)
+    write_images(data / "test", 4, seed=2)
+    config = {
+        "results_dir": str(tmp_path / "results"),
+        "seeds": [0],
+        "image_size": 32,
+        "width": 4,
+        "datasets": {"toy": {"kind": "folder", "root": str(data)}},
+        "masks": {"buckets": [[0.1, 0.3], [0.3, 0.6]], "count": 4},
+        "train": {"steps": 6, "batch_size": 2, "checkpoint_every": 2, "log_every": 1, "precision": "fp32"},
+        "eval": {"batch_size": 4, "samples": 1},
+        "variants": {
+            "pconv": {"backbone": "pconv", "layers": 3},
+            "mean_fill": {"backbone": "mean_fill"},
+        },
+    }
+    path = tmp_path / "config.yaml"
+
+    def write(cfg=config):
+        path.write_text(yaml.safe_dump(cfg))
+        return path
+
+    write()
+    return path, config, write

@@ -1,0 +1,270 @@
+"""Tables and plots from a tiny fake results tree (2 variants, 2 buckets, 2 seeds)."""
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from reporting import read_summary
+from reporting.aggregate import aggregate
+from reporting.aggregate import main as aggregate_main
+from reporting.plots import loss_figure, metrics_figure, qualitative_figure, write_plots
+from reporting.tables import build_table, footnotes, to_latex, to_markdown, write_tables
+from reporting.tables import main as tables_main
+
+DATASET = "mini"
+VARIANTS = ["pconv_base", "rfr_full"]
+BUCKETS = ["0.2-0.3", "0.1-0.2"]  # written out of order on purpose: tables sort by lower bound
+FID_NOTE = "missing: pt_inception-2015-12-05-6726825d.pth"
+NO_VGG = "no_vgg: perceptual and style losses dropped (VGG16 weights missing)"
+TRAIN_NOTES = {"pconv_base": NO_VGG, "rfr_full": f"{NO_VGG}; short: trained for 10 steps only"}
+
+# (variant, bucket) -> per-seed values. PSNR: rfr best at 0.1-0.2, pconv best at 0.2-0.3.
+# L1 (lower is better): rfr best at 0.1-0.2, pconv best at 0.2-0.3; a higher-is-better bug flips both.
+PSNR = {("pconv_base", "0.1-0.2"): [20.0, 22.0], ("rfr_full", "0.1-0.2"): [25.0, 27.0],
+        ("pconv_base", "0.2-0.3"): [19.0, 19.0], ("rfr_full", "0.2-0.3"): [18.0, 18.0]}
+L1 = {("pconv_base", "0.1-0.2"): [0.05, 0.05], ("rfr_full", "0.1-0.2"): [0.03, 0.03],
+      ("pconv_base", "0.2-0.3"): [0.04, 0.04], ("rfr_full", "0.2-0.3"): [0.06, 0.06]}
+N = 4
+
+
+def _png(path, colour, size=16):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((size, size, 3), colour, dtype=np.uint8)).save(path)
+
+
+def make_results(root, variants=VARIANTS, buckets=BUCKETS, seeds=(0, 1), logs=True):
+    """A results tree like training.evaluate / training.train write it; returns the summary paths."""
+    paths = []
+    for vi, variant in enumerate(variants):
+        for seed in seeds:
+            run = root / "runs" / DATASET / variant / f"seed{seed}"
+            rows = []
+            for bucket in buckets:
+                psnr = PSNR.get((variant, bucket), [20.0, 21.0])[seed % 2]
+                l1 = L1.get((variant, bucket), [0.05, 0.05])[seed % 2]
+                for metric, value in [("psnr", psnr), ("ssim", 0.8 + 0.01 * vi), ("l1", l1),
+                                      ("lpips", 0.1 + 0.01 * seed)]:
+                    rows.append([DATASET, variant, seed, bucket, metric, value, N, ""])
+                rows.append([DATASET, variant, seed, bucket, "fid", math.nan, 0, FID_NOTE])
+                if seed == 0:
+                    for i, name in enumerate(["img_000", "img_001"]):
+                        folder = run / "eval" / "samples" / bucket
+                        _png(folder / f"{name}_input.png", (255, 255, 255))
+                        _png(folder / f"{name}_output.png", (40 * vi, 100, 50 * i))
+                        _png(folder / f"{name}_gt.png", (0, 0, 200))
+            summary = pd.DataFrame(rows, columns=["dataset", "variant", "seed", "bucket", "metric", "value", "n", "note"])
+            summary["train_note"] = TRAIN_NOTES.get(variant, "")
+            (run / "eval").mkdir(parents=True, exist_ok=True)
+            summary.to_csv(run / "eval" / "summary.csv", index=False)
+            paths.append(run / "eval" / "summary.csv")
+            if logs:
+                steps = np.arange(0, 50, 10)
+                log = pd.DataFrame({"step": steps, "phase": ["train"] * 3 + ["finetune"] * 2,
+                                    "lr": [2e-4] * 3 + [5e-5] * 2, "total": 10.0 / (steps + 1 + vi),
+                                    "hole": 6.0 / (steps + 1), "valid": 1.0 / (steps + 1), "tv": 0.01 + 0 * steps,
+                                    "seconds": steps * 0.1})
+                if variant == "rfr_full":
+                    log["distill_cross"] = 0.5 / (steps + 1)
+                log.to_csv(run / "train_log.csv", index=False)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    root = tmp_path_factory.mktemp("results")
+    paths = make_results(root)
+    summary = aggregate(paths)
+    return root, paths, summary
+
+
+# ----------------------------------------------------------------------------------------------
+# aggregate
+
+
+def test_aggregate_concatenates_all_rows(results, tmp_path):
+    root, paths, _ = results
+    out = tmp_path / "summary.csv"
+    aggregate_main(["--out", str(out), *map(str, reversed(paths))])
+    combined = read_summary(out)
+    inputs = pd.concat([read_summary(p) for p in paths])
+    assert len(combined) == len(inputs) == 2 * 2 * 2 * 5
+    key = ["dataset", "variant", "seed", "bucket", "metric"]
+    assert set(map(tuple, combined[key].to_numpy())) == set(map(tuple, inputs[key].to_numpy()))
+    # Sorted: variant by first appearance (reversed input -> rfr_full first), then seed, bucket, metric.
+    assert list(dict.fromkeys(combined["variant"])) == ["rfr_full", "pconv_base"]
+    first_run = combined[(combined["variant"] == "rfr_full") & (combined["seed"] == 0)]
+    assert list(dict.fromkeys(first_run["bucket"])) == ["0.1-0.2", "0.2-0.3"]
+    assert list(first_run["metric"][:5]) == ["psnr", "ssim", "l1", "lpips", "fid"]
+    # NaN values and notes survive the round trip.
+    fid = combined[combined["metric"] == "fid"]
+    assert fid["value"].isna().all() and (fid["note"] == FID_NOTE).all()
+    assert set(combined["train_note"]) == set(TRAIN_NOTES.values())
+    assert not list(tmp_path.glob(".*tmp"))  # no temporary file left behind
+
+
+def test_aggregate_errors_name_the_file(results, tmp_path):
+    _, paths, _ = results
+    absent = tmp_path / "nope" / "summary.csv"
+    with pytest.raises(FileNotFoundError, match=re.escape(str(absent))):
+        aggregate([paths[0], absent])
+    bad = tmp_path / "bad.csv"
+    bad.write_text("dataset,variant\nmini,x\n")
+    with pytest.raises(ValueError, match=re.escape(str(bad))):
+        aggregate([paths[0], bad])
+    with pytest.raises(ValueError, match="duplicate"):
+        aggregate([paths[0], paths[0]])
+
+
+# ----------------------------------------------------------------------------------------------
+# tables
+
+
+def test_table_rows_columns_and_means(results):
+    _, _, summary = results
+    table = build_table(summary, DATASET, ["rfr_full", "pconv_base"])
+    assert list(table.index) == ["rfr_full", "pconv_base"]
+    assert list(dict.fromkeys(table.columns.get_level_values("bucket"))) == ["0.1-0.2", "0.2-0.3"]
+    assert list(dict.fromkeys(table.columns.get_level_values("metric"))) == ["psnr", "ssim", "l1", "lpips", "fid"]
+    assert table.loc["pconv_base", ("0.1-0.2", "psnr", "mean")] == pytest.approx(21.0)
+    assert table.loc["pconv_base", ("0.1-0.2", "psnr", "std")] == pytest.approx(math.sqrt(2))
+    assert table.loc["pconv_base", ("0.1-0.2", "psnr", "seeds")] == 2
+    # Default order: first appearance.
+    assert list(build_table(summary, DATASET).index) == VARIANTS
+
+    md = to_markdown(table)
+    header = md.splitlines()[2]
+    assert header.startswith("| Variant | 0.1-0.2 PSNR↑ | 0.1-0.2 SSIM↑ | 0.1-0.2 L1 (%)↓ | 0.1-0.2 LPIPS↓ | 0.1-0.2 FID↓")
+    rows = [line for line in md.splitlines() if line.startswith("| rfr_full") or line.startswith("| pconv_base")]
+    assert [r.split(" | ")[0] for r in rows] == ["| rfr_full", "| pconv_base"]
+    assert "| 21.00 ± 1.41 |" in rows[1]  # mean ± std over the two seeds
+    assert "5.00" in rows[1]  # L1 0.05 shown in percent
+
+
+def test_best_cell_follows_metric_direction(results):
+    _, _, summary = results
+    table = build_table(summary, DATASET, VARIANTS)
+    best = table.xs("best", level="field", axis=1)
+    assert best[("0.1-0.2", "psnr")].to_dict() == {"pconv_base": False, "rfr_full": True}
+    assert best[("0.2-0.3", "psnr")].to_dict() == {"pconv_base": True, "rfr_full": False}
+    assert best[("0.1-0.2", "l1")].to_dict() == {"pconv_base": False, "rfr_full": True}  # lower wins
+    assert best[("0.2-0.3", "l1")].to_dict() == {"pconv_base": True, "rfr_full": False}
+    md = to_markdown(table)
+    assert "**26.00 ± 1.41**" in md and "**21.00" not in md
+    tex = to_latex(table)
+    assert r"\textbf{26.00 $\pm$ 1.41}" in tex and r"\textbf{21.00" not in tex
+
+
+def test_missing_cells_show_note_and_are_never_best(results, tmp_path):
+    _, _, summary = results
+    table = build_table(summary, DATASET, VARIANTS)
+    assert (table.xs(("fid", "note"), level=("metric", "field"), axis=1) == FID_NOTE).all().all()
+    assert not table.xs(("fid", "best"), level=("metric", "field"), axis=1).any().any()
+    paths = write_tables(summary, DATASET, tmp_path, VARIANTS)
+    md_rows = [line for line in paths["md"].read_text().splitlines() if line.startswith("| pconv_base")]
+    assert md_rows[0].count(FID_NOTE) == 2  # one per bucket
+    csv = pd.read_csv(paths["csv"], keep_default_na=False)
+    assert (csv["0.1-0.2 fid"] == FID_NOTE).all()
+    assert list(csv["0.1-0.2 fid best"]) == [False, False]
+    assert list(csv["0.1-0.2 psnr best"]) == [False, True]
+    assert csv.loc[0, "0.1-0.2 psnr"] == pytest.approx(21.0)  # raw mean, full precision
+    assert "missing: pt\\_inception-2015-12-05-6726825d.pth" in paths["tex"].read_text()
+
+    # A variant missing LPIPS while two others have it: the lowest real value is best, the hole is not
+    # (a NaN treated as 0 would win a lower-is-better column).
+    extra = summary.copy()
+    third = extra[extra["variant"] == "rfr_full"].assign(variant="mat")
+    third.loc[third["metric"] == "lpips", ["value", "note"]] = [math.nan, "missing: alexnet-owt-7be5be79.pth"]
+    table = build_table(pd.concat([extra, third]), DATASET)
+    lpips = table[("0.1-0.2", "lpips")]
+    assert lpips.loc["mat", "note"] == "missing: alexnet-owt-7be5be79.pth"
+    assert not lpips.loc["mat", "best"] and lpips.loc["pconv_base", "best"] and lpips.loc["rfr_full", "best"]
+    assert "missing: alexnet-owt-7be5be79.pth" in to_markdown(table)
+
+
+def test_footnotes_list_n_and_train_notes_with_variants(results):
+    _, _, summary = results
+    table = build_table(summary, DATASET, VARIANTS)
+    notes = footnotes(table)
+    assert any(line.startswith(f"n = {N} test images per bucket") and "FID and KID are biased" in line
+               for line in notes)
+    assert "pconv_base, rfr_full: perceptual and style losses dropped (VGG16 weights missing)" in notes
+    assert "rfr_full: trained for 10 steps only" in notes
+    md = to_markdown(table)
+    assert "- pconv_base, rfr_full: perceptual and style losses dropped (VGG16 weights missing)" in md
+    # Restricting the rows restricts the variants named in the footnote.
+    assert "pconv_base: perceptual and style losses dropped (VGG16 weights missing)" in \
+        footnotes(build_table(summary, DATASET, ["pconv_base"]))
+
+
+def test_tex_is_an_escaped_booktabs_tabular(results, tmp_path):
+    _, _, summary = results
+    out = tmp_path / "summary.csv"
+    summary.to_csv(out, index=False)
+    tables_main(["--summary", str(out), "--dataset", DATASET, "--out-dir", str(tmp_path / "tables")])
+    tex = (tmp_path / "tables" / f"{DATASET}.tex").read_text()
+    assert tex.startswith(r"\begin{tabular}{l" + "r" * 10 + "}") and tex.rstrip().endswith(r"\end{tabular}")
+    assert r"\toprule" in tex and r"\midrule" in tex and r"\bottomrule" in tex
+    assert r"pconv\_base" in tex and r"rfr\_full" in tex
+    assert not re.search(r"(?<!\\)_", tex)  # every underscore escaped
+    assert "PSNR$\\uparrow$" in tex and "L1 (\\%)$\\downarrow$" in tex
+    assert tex.count("{") == tex.count("}")
+    body = tex.split(r"\midrule")[1].split(r"\bottomrule")[0].strip().splitlines()
+    assert len(body) == 2 and all(row.count(" & ") == 10 for row in body)  # 1 + 2 buckets x 5 metrics columns
+    assert {p.suffix for p in (tmp_path / "tables").iterdir()} == {".csv", ".md", ".tex"}
+
+
+# ----------------------------------------------------------------------------------------------
+# plots
+
+
+def test_plots_are_written_as_pngs(results, tmp_path):
+    root, _, summary = results
+    paths = write_plots(summary, root / "runs", DATASET, tmp_path, VARIANTS, seed=0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{DATASET}_{k}.png" for k in ("loss", "metrics", "qualitative")]
+    for path in paths.values():
+        with Image.open(path) as im:
+            im.verify()
+        with Image.open(path) as im:
+            assert im.format == "PNG" and im.width > 300 and im.height > 200
+            # Not a blank canvas: something was drawn.
+            assert np.asarray(im.convert("L")).std() > 5
+
+
+def test_figures_have_expected_panels(results):
+    root, _, summary = results
+    grid = qualitative_figure(root / "runs", DATASET, VARIANTS, seed=0)
+    spec = grid.axes[0].get_subplotspec().get_gridspec()
+    assert (spec.nrows, spec.ncols) == (2, len(VARIANTS) + 2)  # one row per bucket
+    assert len(grid.axes) == 2 * (len(VARIANTS) + 2)
+    assert [ax.get_title() for ax in grid.axes[:4]] == ["masked input", *VARIANTS, "ground truth"]
+    assert grid.axes[1].images  # the variant's output image is shown
+
+    metrics = metrics_figure(summary, DATASET, VARIANTS)
+    assert [ax.get_title() for ax in metrics.axes] == ["PSNR (dB) ↑", "SSIM ↑", "L1 ↓", "LPIPS ↓", "FID ↓"]
+    fid = metrics.axes[4]
+    assert not fid.lines and any(FID_NOTE in t.get_text() for t in fid.texts)
+    assert len(metrics.axes[0].lines) >= 2  # one line per variant
+
+    loss = loss_figure(root / "runs", DATASET, VARIANTS, seed=0)
+    titles = [ax.get_title() for ax in loss.axes]
+    assert titles == ["total loss", "hole", "valid", "tv", "distill_cross"]
+    assert loss.axes[0].get_yscale() == "log"
+
+
+def test_single_bucket_without_train_logs(tmp_path):
+    paths = make_results(tmp_path, variants=["biharmonic", "mean_fill"], buckets=["0.3-0.4"], seeds=(0,), logs=False)
+    summary = aggregate(paths)
+    table = build_table(summary, DATASET)
+    assert "±" not in to_markdown(table) and "One seed per variant." in footnotes(table)
+    assert not any(line.startswith("biharmonic") for line in footnotes(table))  # no train notes
+    out = write_plots(summary, tmp_path / "runs", DATASET, tmp_path / "plots")
+    assert all(p.stat().st_size > 5000 for p in out.values())
+    loss = loss_figure(tmp_path / "runs", DATASET, ["biharmonic", "mean_fill"])
+    assert any("no train_log.csv" in t.get_text() for t in loss.axes[0].texts)
+    grid = qualitative_figure(tmp_path / "runs", DATASET, ["biharmonic", "mean_fill"])
+    assert grid.axes[0].get_subplotspec().get_gridspec().ncols == 4

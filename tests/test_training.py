@@ -1,0 +1,139 @@
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from training.config import ConfigError, load_config
+from training.train import StepBatches, Trainer, main as train_main
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def state_dict(path):
+    return torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+
+
+def assert_same_weights(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_step_batches_do_not_depend_on_the_start_step():
+    full = list(StepBatches(10, 3, seed=5, start_step=0, total_steps=8))
+    resumed = list(StepBatches(10, 3, seed=5, start_step=4, total_steps=8))
+    assert resumed == full[4:]
+    # every epoch is a permutation: the first 10 samples cover the dataset once
+    first_epoch = [idx for batch in full for g, idx in batch if g < 10]
+    assert sorted(first_epoch) == list(range(10))
+
+
+def test_training_writes_outputs_and_logs_every_term(tiny_config, tmp_path):
+    path, _, _ = tiny_config
+    out = tmp_path / "run"
+    with pytest.warns(UserWarning, match="VGG16 weights not found"):
+        train_main(["--config", str(path), "--dataset", "toy", "--variant", "pconv", "--seed", "0",
+                    "--out", str(out), "--threads", "1"])
+    record = torch.load(out / "model.pt", weights_only=False)
+    assert record["spec"] == {"backbone": "pconv", "layers": 3} and record["steps"] == 6
+    assert any("no_vgg" in n for n in record["notes"])
+    rows = list(csv.DictReader(open(out / "train_log.csv")))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5, 6]
+    for term in ("total", "hole", "valid", "tv"):
+        assert all(float(r[term]) >= 0 for r in rows), term
+    assert "perceptual" not in rows[0]  # dropped without VGG weights, never faked
+
+
+def test_kill_9_then_rerun_gives_the_weights_of_an_uninterrupted_run(tiny_config, tmp_path):
+    path, config, write = tiny_config
+    config["train"].update(steps=300, checkpoint_every=20, log_every=10)
+    write(config)
+    cmd = [sys.executable, "-m", "training.train", "--config", str(path), "--dataset", "toy",
+           "--variant", "pconv", "--seed", "3", "--threads", "1"]
+    env = {**os.environ, "PYTHONPATH": REPO}
+
+    straight = tmp_path / "straight"
+    subprocess.run(cmd + ["--out", str(straight)], check=True, cwd=REPO, env=env, capture_output=True)
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(cmd + ["--out", str(killed)], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (killed / "checkpoint.pt").exists():
+        assert proc.poll() is None, "training ended before its first checkpoint"
+        assert time.time() < deadline
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "model.pt").exists(), "the run finished before it could be killed"
+    step_at_kill = torch.load(killed / "checkpoint.pt", weights_only=False)["step"]
+    assert 0 < step_at_kill < 300
+
+    subprocess.run(cmd + ["--out", str(killed)], check=True, cwd=REPO, env=env, capture_output=True)
+    assert_same_weights(state_dict(straight / "model.pt"), state_dict(killed / "model.pt"))
+    steps = [int(r["step"]) for r in csv.DictReader(open(killed / "train_log.csv"))]
+    assert steps == list(range(10, 301, 10))  # the log has no gap and no duplicate across the resume
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tiny_config, tmp_path):
+    path, _, _ = tiny_config
+    out = tmp_path / "nan"
+    with pytest.warns(UserWarning):
+        trainer = Trainer(load_config(path), "toy", "pconv", 0, out)
+    real_forward = trainer.loss.forward
+    calls = {"n": 0}
+
+    def poisoned(pred, gt, mask):
+        calls["n"] += 1
+        total, terms = real_forward(pred, gt, mask)
+        return (total * float("nan") if calls["n"] == 3 else total), terms
+
+    trainer.loss.forward = poisoned
+    with pytest.raises(FloatingPointError, match="step 3"):
+        trainer.fit()
+    assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] == 2
+    assert not (out / "model.pt").exists()
+
+
+def test_finetune_stage_freezes_batchnorm_statistics_and_lowers_lr(tiny_config, tmp_path):
+    path, config, write = tiny_config
+    config["train"].update(steps=2, finetune_steps=2, finetune_lr=1e-5)
+    write(config)
+    with pytest.warns(UserWarning):
+        trainer = Trainer(load_config(path), "toy", "pconv", 0, tmp_path / "ft")
+    bn = [m for m in trainer.model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    image = torch.rand(2, 3, 32, 32)
+    mask = (torch.rand(2, 1, 32, 32) > 0.7).float()
+
+    assert trainer.set_phase() == "train"
+    before = [m.running_mean.clone() for m in bn]
+    trainer.train_step(image, mask)
+    assert any(not torch.equal(b, m.running_mean) for b, m in zip(before, bn))  # statistics update
+
+    trainer.step = 2
+    assert trainer.set_phase() == "finetune"
+    assert trainer.optimizer.param_groups[0]["lr"] == 1e-5
+    frozen = [m.running_mean.clone() for m in bn]
+    weights = [p.detach().clone() for p in trainer.model.parameters()]
+    trainer.train_step(image, mask)
+    assert all(torch.equal(f, m.running_mean) for f, m in zip(frozen, bn))
+    assert any(not torch.equal(w, p) for w, p in zip(weights, trainer.model.parameters()))  # still learning
+
+
+def test_classical_variant_refuses_training(tiny_config, tmp_path):
+    path, _, _ = tiny_config
+    with pytest.raises(ConfigError, match="needs no training"):
+        Trainer(load_config(path), "toy", "mean_fill", 0, tmp_path / "x")
+
+
+def test_misspelt_config_key_is_named(tiny_config):
+    path, config, write = tiny_config
+    config["train"]["setps"] = 5
+    write(config)
+    with pytest.raises(ConfigError, match="setps"):
+        load_config(path)
