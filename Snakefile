@@ -27,6 +27,14 @@ from training.config import check_consistency  # noqa: E402
 
 check_consistency(config, "snakemake config")
 
+if config["weights"]["required"]:  # strict configs fail here, before any job runs
+    from metrics.weights import WeightsMissing, require_weights
+
+    try:
+        require_weights(["vgg16", "inception", "alexnet"], config["weights"]["dir"])
+    except WeightsMissing as err:
+        raise WorkflowError(f"{err}\n(weights.required is true; set it to false to report these metrics as missing)")
+
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"

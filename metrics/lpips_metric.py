@@ -65,7 +65,8 @@ class LPIPSMetric:
 
     @torch.no_grad()
     def __call__(self, pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
-        device = next(self.net.parameters()).device
+        param = next(self.net.parameters(), None)
+        device = param.device if param is not None else pred.device
         pred, gt = pred.float().to(device), gt.float().to(device)
         with torch.autocast(device_type=device.type, enabled=False):
             # normalize=True maps [0,1] to the [-1,1] range LPIPS was calibrated on.

@@ -168,5 +168,5 @@ class GlobalLocalFusion(nn.Module):
             raise ValueError(f"GlobalLocalFusion: global {tuple(global_feat.shape)} and local "
                              f"{tuple(local_feat.shape)} features must have the same shape")
         w = torch.sigmoid(self.gate(torch.cat([global_feat, local_feat], dim=1)))
-        out = w * global_feat + local_feat
+        out = w * global_feat + (1 - w) * local_feat
         return (out, w) if return_weights else out

@@ -7,11 +7,11 @@ Writes (atomically) into out-dir:
 - `<dataset>_metrics.png`: one panel per metric in the summary, value (mean over seeds, bars = sample
   std when several seeds) against the bucket's mid hole ratio, one line per variant. A metric
   without any value gets a panel with its note ("missing: <file>"); variants missing from a
-  panel that others have are listed at its foot.
+  panel that others have are named under its x axis.
 - `<dataset>_loss.png`: total training loss against step for every variant with a
   `train_log.csv` (run `<runs>/<dataset>/<variant>/seed<seed>/`), then one panel per loss term
   present in any log. Log y scale when every plotted value is positive; a dashed line marks the
-  start of fine-tuning. Variants without a log (classical rows) are named in the first panel.
+  start of fine-tuning. Variants without a log (classical rows) are named in the title.
 - `<dataset>_qualitative.png`: rows = the first sample image of each bucket (at most `max_rows`
   buckets, spread over the range), columns = masked input, each variant's composite, ground truth.
 
@@ -49,8 +49,15 @@ def _colours(variants) -> dict[str, str]:
     return {v: cycle[i % len(cycle)] for i, v in enumerate(variants)}
 
 
+def _markers(variants) -> dict[str, str]:
+    # A marker per variant too, so lines that coincide stay distinguishable.
+    shapes = "osD^vP*X"
+    return {v: shapes[i % len(shapes)] for i, v in enumerate(variants)}
+
+
 def _legend(fig: Figure, variants, colours) -> None:
-    handles = [Line2D([], [], color=colours[v], marker="o", label=v) for v in variants]
+    markers = _markers(colours)
+    handles = [Line2D([], [], color=colours[v], marker=markers[v], label=v) for v in variants]
     if handles:
         fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5), frameon=False)
 
@@ -106,7 +113,7 @@ def metrics_figure(summary: pd.DataFrame, dataset: str, variants=None) -> Figure
         xs = {b: float(i) for i, b in enumerate(buckets)}
         xlabel = "bucket"
     metrics = metric_order(rows["metric"])
-    colours = _colours(variants)
+    colours, markers = _colours(variants), _markers(variants)
 
     fig = Figure(figsize=(4.2 * min(len(metrics), 3), 3.3 * math.ceil(len(metrics) / 3) + 0.6),
                  layout="constrained")
@@ -130,13 +137,11 @@ def metrics_figure(summary: pd.DataFrame, dataset: str, variants=None) -> Figure
             s = stats.loc[variant].reindex(buckets).dropna(subset=["mean"])
             err = s["std"].where(s["count"] > 1).fillna(0).to_numpy()
             ax.errorbar([xs[b] for b in s.index], s["mean"].to_numpy(), yerr=err if err.any() else None,
-                        color=colours[variant], marker="o", capsize=3, label=variant)
+                        color=colours[variant], marker=markers[variant], capsize=3, label=variant)
         ax.set_xticks([xs[b] for b in buckets], buckets, rotation=30 if len(buckets) > 4 else 0, fontsize=8)
-        ax.set_xlabel(xlabel)
+        # Variants without a value here are named under the axis (the layout makes room for labels).
+        ax.set_xlabel(xlabel + ("\nnot shown: " + "\n".join(absent) if absent else ""), fontsize=9)
         ax.grid(alpha=0.3)
-        if absent:
-            ax.annotate("not shown: " + "; ".join(absent), xy=(0.0, 0.0), xycoords="axes fraction",
-                        xytext=(0, -40), textcoords="offset points", fontsize=7, va="top", wrap=True)
     _legend(fig, variants, colours)
     return fig
 
@@ -172,10 +177,11 @@ def loss_figure(runs: str | Path, dataset: str, variants, seed: int = 0) -> Figu
         for column in log.columns:
             if column not in NOT_LOSS_TERMS and column not in terms and pd.api.types.is_numeric_dtype(log[column]):
                 terms.append(column)
-    colours = _colours(variants)
+    colours, markers = _colours(variants), _markers(variants)
 
     fig = Figure(figsize=(4.2 * min(len(terms), 3), 3.2 * math.ceil(len(terms) / 3) + 0.6), layout="constrained")
-    fig.suptitle(f"{dataset}: training losses (seed {seed})")
+    fig.suptitle(f"{dataset}: training losses (seed {seed})"
+                 + (f"\nno training log: {', '.join(without)}" if without and logs else ""))
     axes = _grid(fig, len(terms))
     if not logs:
         _message(axes[0], "no train_log.csv for any variant\n(classical variants are not trained)")
@@ -187,7 +193,7 @@ def loss_figure(runs: str | Path, dataset: str, variants, seed: int = 0) -> Figu
             if term not in log.columns or log[term].isna().all():
                 continue
             y = log[term].to_numpy(dtype=float)
-            ax.plot(log["step"], y, color=colours[variant], marker="o" if len(log) < 3 else None,
+            ax.plot(log["step"], y, color=colours[variant], marker=markers[variant] if len(log) < 3 else None,
                     linewidth=1.2, label=variant)
             values.append(y[np.isfinite(y)])
             if "phase" in log.columns and (log["phase"] == "finetune").any():
@@ -198,9 +204,6 @@ def loss_figure(runs: str | Path, dataset: str, variants, seed: int = 0) -> Figu
             ax.set_yscale("log")
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
-    if without:
-        axes[0].annotate("no training log: " + ", ".join(without), xy=(0.0, 0.0), xycoords="axes fraction",
-                         xytext=(0, -40), textcoords="offset points", fontsize=7, va="top")
     if any("phase" in log.columns and (log["phase"] == "finetune").any() for log in logs.values()):
         axes[0].text(0.99, 0.98, "dashed: fine-tuning starts", ha="right", va="top", fontsize=7,
                      transform=axes[0].transAxes)
@@ -229,17 +232,26 @@ def _sample_rows(runs, dataset, variants, seed, max_rows):
     return [(b, *found[b]) for b in buckets]
 
 
-def _show(ax, path: Path) -> None:
-    if path.is_file():
-        with Image.open(path) as im:
-            ax.imshow(np.asarray(im.convert("RGB")))
-    else:
+def _read_rgb(path: Path) -> np.ndarray | None:
+    if not path.is_file():
+        return None
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def _show(ax, image: np.ndarray | None, shape) -> None:
+    if image is None:
+        # A white tile of the row's size keeps the grid aligned.
+        ax.imshow(np.full(shape, 255, dtype=np.uint8))
         ax.text(0.5, 0.5, "no sample", ha="center", va="center", fontsize=8, transform=ax.transAxes)
-    # Keep the axes (for the row label) but hide ticks and frame.
+    else:
+        ax.imshow(image)
+    # Keep the axes (for the row label), no ticks; a thin frame keeps white holes visible.
     ax.set_xticks([])
     ax.set_yticks([])
     for spine in ax.spines.values():
-        spine.set_visible(False)
+        spine.set_linewidth(0.5)
+        spine.set_color("0.6")
 
 
 def qualitative_figure(runs: str | Path, dataset: str, variants, seed: int = 0, max_rows: int = 6) -> Figure:
@@ -256,8 +268,10 @@ def qualitative_figure(runs: str | Path, dataset: str, variants, seed: int = 0, 
         paths = [folder / f"{image}_input.png"]
         paths += [run_dir(runs, dataset, v, seed) / "eval" / "samples" / bucket / f"{image}_output.png" for v in variants]
         paths.append(folder / f"{image}_gt.png")
-        for c, path in enumerate(paths):
-            _show(axes[r, c], path)
+        images = [_read_rgb(path) for path in paths]
+        shape = next(im.shape for im in images if im is not None)  # the input exists: the row was found by it
+        for c, image in enumerate(images):
+            _show(axes[r, c], image, shape)
             if r == 0:
                 axes[r, c].set_title(columns[c], fontsize=9)
         axes[r, 0].set_ylabel(f"hole {bucket}\n{image}", fontsize=8)

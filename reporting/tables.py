@@ -15,14 +15,14 @@ and DGI ablation tables:
   LPIPS 4, FID 2, KID 4 (raw, not x1000);
 - the best value of each column is bold (`**x**` in md, `\\textbf{x}` in tex). Values are compared
   at the precision shown, so ties that look equal are all bold; a column is marked only when at
-  least two variants have a value, and a missing cell is never marked;
+  least two variants have a value and they are not all equal, and a missing cell is never marked;
 - a metric without a value shows its note, e.g. "missing: pt_inception-2015-12-05-6726825d.pth"
   (never a blank or a number);
 - footnotes under the md/tex tables: n (test images per bucket) and the small-n bias of FID/KID,
   the number of seeds, and every distinct training note with the variants it applies to.
 
 The csv is for machines, in the same row/column layout but raw numbers: `variant`, then per bucket
-and metric `<bucket> <metric>` (the mean in the metric's own units, full precision, or the note
+and metric `<bucket> <metric>` (the mean in the metric's own units, 10 significant digits, or the note
 text when missing), `<bucket> <metric> std` (only when some cell has more than one seed; empty for
 single-seed cells) and `<bucket> <metric> best` (true/false); then `<bucket> n` per bucket,
 `seeds` (most seeds behind any cell of the row) and `train_note`.
@@ -92,6 +92,8 @@ def _mark_best(table: pd.DataFrame, buckets, metrics) -> None:
             # Compare what the reader sees, so values that print the same are marked alike.
             _, scale, decimals = _format(metric)
             rounded = (means * scale).round(decimals)
+            if rounded.nunique() == 1:
+                continue  # all equal: nothing stands out
             target = rounded.max() if HIGHER_IS_BETTER[metric] else rounded.min()
             table.loc[rounded.index[rounded == target], (bucket, metric, "best")] = True
 
@@ -226,7 +228,7 @@ def _arrow(metric: str) -> str:
 
 def cell_text(table: pd.DataFrame, variant: str, bucket: str, metric: str, style: str = "plain") -> str:
     """One cell as shown: note if missing, else mean [± std], bold when best (style md/tex)."""
-    cell = table.loc[variant, (bucket, metric)]
+    cell = {field: table.at[variant, (bucket, metric, field)] for field in FIELDS}
     if cell["note"]:
         return tex_escape(cell["note"]) if style == "tex" else cell["note"]
     text = shown(metric, cell["mean"])
@@ -270,6 +272,11 @@ def to_latex(table: pd.DataFrame) -> str:
     return "\n".join(out) + "\n"
 
 
+def _digits(x: float) -> float:
+    # 10 significant digits: full precision for any metric, without float noise like 0.10500000000000001.
+    return float(f"{x:.10g}")
+
+
 def to_csv_frame(table: pd.DataFrame) -> pd.DataFrame:
     """The machine-readable layout described in the module docstring."""
     buckets, metrics = buckets_of(table), metrics_of(table)
@@ -277,11 +284,11 @@ def to_csv_frame(table: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=table.index)
     for bucket in buckets:
         for metric in metrics:
-            cell = table[(bucket, metric)]
+            cell = {field: table[(bucket, metric, field)] for field in FIELDS}
             # Missing cells carry their note in place of a number: never blank, never fake.
-            out[f"{bucket} {metric}"] = [note if note else mean for mean, note in zip(cell["mean"], cell["note"])]
+            out[f"{bucket} {metric}"] = [note if note else _digits(mean) for mean, note in zip(cell["mean"], cell["note"])]
             if with_std:
-                out[f"{bucket} {metric} std"] = cell["std"]
+                out[f"{bucket} {metric} std"] = [_digits(x) for x in cell["std"]]
             out[f"{bucket} {metric} best"] = cell["best"].astype(bool).map({True: "true", False: "false"})
     for bucket in buckets:
         out[f"{bucket} n"] = table.xs((bucket, "n"), level=("bucket", "field"), axis=1).max(axis=1).astype(int)

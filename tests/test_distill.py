@@ -246,6 +246,17 @@ def test_attention_transfer_t_normalisation_and_teacher_no_grad():
     with torch.no_grad():  # wildly varying t: never below floor x unweighted
         at.t_net.weight.normal_(0, 100.0)
     assert at([r_s], [r_t], [d], mask).item() >= 0.5 * uniform * 0.999
+    # normalised t averages exactly 1 over each sample's hole, whatever the raw sigmoid outputs
+    hole = resize_hole_mask(mask, (h, h)).flatten(1)
+    for floor in (0.0, 0.5):
+        at.floor = floor
+        for bias in (-60.0, 0.0):
+            with torch.no_grad():
+                at.t_net.bias.fill_(bias)
+            t = at.pixel_weights(d, hole)
+            assert t.std() > 0.1 and (t >= floor - 1e-6).all()
+            assert torch.allclose((t * hole).sum(1) / hole.sum(1), torch.ones(n), atol=1e-4)
+    at.floor = 0.5
     d_req = d.clone().requires_grad_(True)
     at([r_s], [r_t], [d_req], mask).backward()
     assert r_t.grad is None

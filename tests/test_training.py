@@ -36,7 +36,7 @@ def test_step_batches_do_not_depend_on_the_start_step():
 def test_training_writes_outputs_and_logs_every_term(tiny_config, tmp_path):
     path, _, _ = tiny_config
     out = tmp_path / "run"
-    with pytest.warns(UserWarning, match="VGG16 weights not found"):
+    with pytest.warns(UserWarning, match="vgg16-397923af.pth not found"):
         train_main(["--config", str(path), "--dataset", "toy", "--variant", "pconv", "--seed", "0",
                     "--out", str(out), "--threads", "1"])
     record = torch.load(out / "model.pt", weights_only=False)

@@ -115,8 +115,8 @@ class Trainer:
         weights_dir = config["weights"]["dir"]
         vgg = load_vgg16_features(weights_dir)
         if vgg is None:
-            msg = (f"VGG16 weights not found ({missing_message('vgg16')}): the perceptual and style "
-                   f"loss terms are dropped for this run")
+            msg = (f"{missing_message('vgg16', weights_dir)[1]} The perceptual and style loss terms "
+                   f"are dropped for this run")
             if config["weights"]["required"]:
                 raise FileNotFoundError(msg + "; weights.required is true, so training stops here")
             warnings.warn(msg, stacklevel=1)
@@ -229,7 +229,7 @@ class Trainer:
         if not torch.isfinite(total):
             bad = {k: float(v) for k, v in terms.items()}
             raise FloatingPointError(
-                f"non-finite loss {float(total)} at step {self.step + 1} (terms {bad}); the last good "
+                f"non-finite loss {float(total.detach())} at step {self.step + 1} (terms {bad}); the last good "
                 f"checkpoint {self.out / 'checkpoint.pt'} is kept. Lower train.lr or try precision fp32.")
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()

@@ -1,0 +1,119 @@
+"""End to end: the Snakemake DAG on config/ci.yaml in a temporary folder."""
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
+CI_CONFIG = yaml.safe_load((REPO / "config" / "ci.yaml").read_text())
+
+
+def snakemake(workdir, *args, check=True):
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run(SNAKEMAKE + ["--directory", str(workdir), *args], capture_output=True,
+                          text=True, env=env)
+    if check and proc.returncode != 0:
+        logs = "\n".join(f"== {p}\n{p.read_text()[-3000:]}" for p in Path(workdir).glob("results/logs/**/*.log"))
+        raise AssertionError(f"snakemake failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}\n{logs}")
+    return proc
+
+
+def planned_jobs(output: str) -> list[tuple[str, str]]:
+    """(rule, wildcards) of every job in a dry run's output."""
+    jobs, rule = [], None
+    for line in output.splitlines():
+        m = re.match(r"^(?:local)?rule (\w+):", line.strip())
+        if m:
+            rule = m.group(1)
+            jobs.append((rule, ""))
+        m = re.match(r"^wildcards: (.*)$", line.strip())
+        if m and jobs:
+            jobs[-1] = (jobs[-1][0], m.group(1))
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def ci_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("dag")
+    snakemake(workdir, "--cores", "2", "--configfile", str(REPO / "config" / "ci.yaml"))
+    return workdir
+
+
+def test_dag_writes_tables_and_plots_with_a_number_or_missing_in_every_cell(ci_run):
+    results = ci_run / "results"
+    summary = pd.read_csv(results / "summary.csv")
+    variants = list(CI_CONFIG["variants"])
+    buckets = [f"{lo:g}-{hi:g}" for lo, hi in CI_CONFIG["masks"]["buckets"]]
+    for dataset in CI_CONFIG["datasets"]:
+        table = pd.read_csv(results / "tables" / f"{dataset}.csv")
+        text = (results / "tables" / f"{dataset}.md").read_text()
+        assert (results / "tables" / f"{dataset}.tex").read_text().count("\\\\") >= len(variants)
+        for variant in variants:
+            assert variant.replace("_", "\\_") in (results / "tables" / f"{dataset}.tex").read_text()
+            assert variant in text
+        part = summary[summary.dataset == dataset]
+        for variant in variants:
+            for bucket in buckets:
+                rows = part[(part.variant == variant) & (part.bucket == bucket)]
+                for metric in ("psnr", "ssim", "l1"):
+                    value = rows[rows.metric == metric].value
+                    assert len(value) == 1 and math.isfinite(float(value.iloc[0])), (variant, bucket, metric)
+                for metric in ("lpips", "fid", "kid"):
+                    row = rows[rows.metric == metric]
+                    assert len(row) == 1, (variant, bucket, metric)
+                    value, note = float(row.value.iloc[0]), str(row.note.iloc[0])
+                    assert math.isfinite(value) or note.startswith("missing: "), (variant, bucket, metric, note)
+        assert len(table) == len(variants)
+        for plot in ("metrics", "loss", "qualitative"):
+            assert (results / "plots" / f"{dataset}_{plot}.png").stat().st_size > 5000
+
+
+def test_dag_is_complete_and_editing_one_variant_reruns_only_its_jobs(ci_run, tmp_path):
+    config = yaml.safe_load((REPO / "config" / "ci.yaml").read_text())
+    path = tmp_path / "ci.yaml"
+    path.write_text(yaml.safe_dump(config))
+    nothing = snakemake(ci_run, "-n", "--configfile", str(path))
+    assert planned_jobs(nothing.stdout) == [], nothing.stdout
+
+    config["variants"]["pconv"]["layers"] = 3
+    path.write_text(yaml.safe_dump(config))
+    dry = snakemake(ci_run, "-n", "--configfile", str(path))
+    jobs = planned_jobs(dry.stdout)
+    trained = [w for r, w in jobs if r in ("train", "evaluate")]
+    assert trained and all("variant=pconv" in w for w in trained), jobs
+    assert {r for r, _ in jobs} <= {"train", "evaluate", "aggregate", "tables", "plots", "all"}
+
+
+def test_misspelt_config_key_fails_before_any_job(tmp_path):
+    config = yaml.safe_load((REPO / "config" / "ci.yaml").read_text())
+    config["train"]["batchsize"] = 2
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc = snakemake(tmp_path, "--cores", "1", "--configfile", str(path), check=False)
+    assert proc.returncode != 0
+    assert "batchsize" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results" / "runs").exists()
+
+
+def test_required_weights_missing_fails_before_any_training(tmp_path):
+    config = yaml.safe_load((REPO / "config" / "ci.yaml").read_text())
+    config["weights"] = {"dir": str(tmp_path / "no_weights"), "required": True}
+    path = tmp_path / "strict.yaml"
+    path.write_text(yaml.safe_dump(config))
+    env_home = {"TORCH_HOME": str(tmp_path / "torch_home")}
+    os.environ.update(env_home)
+    try:
+        proc = snakemake(tmp_path, "--cores", "1", "--configfile", str(path), check=False)
+    finally:
+        del os.environ["TORCH_HOME"]
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "vgg16-397923af.pth" in out and "pt_inception-2015-12-05-6726825d.pth" in out
+    assert not (tmp_path / "results" / "runs").exists()
