@@ -262,8 +262,9 @@ def main(argv=None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     suite = MetricSuite(weights_dir=args.weights_dir, device=args.device)
-    for metric, hint in suite.hints.items():
-        print(f"warning: {metric} not computed. {hint}", file=sys.stderr)
+    for hint in dict.fromkeys(suite.hints.values()):  # FID and KID share one file: warn once
+        metrics = "/".join(m for m, h in suite.hints.items() if h == hint)
+        print(f"warning: {metrics} not computed. {hint}", file=sys.stderr)
     per_image, summary = score(items, buckets, suite, args.batch_size)
     write_csv_atomic(args.out, per_image, ["name", "bucket", *PER_IMAGE_METRICS])
     write_csv_atomic(summary_path(args.out), summary, ["bucket", "metric", "value", "n", "note"])

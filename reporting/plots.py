@@ -270,8 +270,8 @@ def qualitative_figure(runs: str | Path, dataset: str, variants, seed: int = 0, 
         paths.append(folder / f"{image}_gt.png")
         images = [_read_rgb(path) for path in paths]
         shape = next(im.shape for im in images if im is not None)  # the input exists: the row was found by it
-        for c, image in enumerate(images):
-            _show(axes[r, c], image, shape)
+        for c, picture in enumerate(images):
+            _show(axes[r, c], picture, shape)
             if r == 0:
                 axes[r, c].set_title(columns[c], fontsize=9)
         axes[r, 0].set_ylabel(f"hole {bucket}\n{image}", fontsize=8)

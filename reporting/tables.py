@@ -19,7 +19,9 @@ and DGI ablation tables:
 - a metric without a value shows its note, e.g. "missing: pt_inception-2015-12-05-6726825d.pth"
   (never a blank or a number);
 - footnotes under the md/tex tables: n (test images per bucket) and the small-n bias of FID/KID,
-  the number of seeds, and every distinct training note with the variants it applies to.
+  the number of seeds, what a "missing" cell means, and every distinct training note with the
+  variants it applies to ("pconv, rfr: perceptual and style losses dropped (VGG16 weights
+  missing)"; the machine tag in front of a note, e.g. "no_vgg:", is left out).
 
 The csv is for machines, in the same row/column layout but raw numbers: `variant`, then per bucket
 and metric `<bucket> <metric>` (the mean in the metric's own units, 10 significant digits, or the note
@@ -201,8 +203,11 @@ def footnotes(table: pd.DataFrame) -> list[str]:
     if "l1" in metrics:
         marked += " L1 in %."
     lines.append(marked)
-    if (table.xs("note", level="field", axis=1) != "").to_numpy().any():
+    notes = set(table.xs("note", level="field", axis=1).to_numpy().ravel()) - {""}
+    if notes - {NO_RESULT}:
         lines.append("missing: <file> = metric not computed because that pretrained weight file was not found.")
+    if NO_RESULT in notes:
+        lines.append(f"{NO_RESULT} = the run's summary has no row for this metric and bucket.")
     lines.extend(train_note_lines(table))
     return lines
 

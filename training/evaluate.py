@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import math
 import sys
 from pathlib import Path
@@ -67,8 +66,9 @@ def evaluate(config: dict, dataset: str, variant: str, seed: int, out: Path, mod
     model = prepare_model(model, dtype) if any(True for _ in model.parameters()) else model
     images = build_dataset(dataset_spec(config, dataset), "test", config["image_size"], seed)
     masks = load_test_masks(masks_path or masks_dir(config, seed))
-    suite = MetricSuite(weights_dir=config["weights"]["dir"], device=device)
     settings = config["eval"]
+    suite = MetricSuite(weights_dir=config["weights"]["dir"], device=device,
+                        enable_lpips=settings["lpips"], enable_fid=settings["fid"])
     batch_size, keep = settings["batch_size"], settings["samples"]
 
     rows = []
@@ -85,10 +85,7 @@ def evaluate(config: dict, dataset: str, variant: str, seed: int, out: Path, mod
             pred = pred.float()
             comp = (pred * mask + gt * (1 - mask)).clamp(0, 1)
             scores = suite.per_image(comp, gt)
-            if not settings["lpips"]:
-                scores.pop("lpips", None)
-            if settings["fid"]:
-                suite.add_distribution(bucket, comp, gt)
+            suite.add_distribution(bucket, comp, gt)
             for j, i in enumerate(idx):
                 rows.append({"dataset": dataset, "variant": variant, "seed": seed, "bucket": bucket,
                              "image": items[j]["name"], "mask": bucket_masks[i % len(bucket_masks)][0],
@@ -130,9 +127,9 @@ def summarise(per_image, suite, settings, dataset, variant, seed, buckets) -> pd
             dist = suite.distribution(bucket)
             for metric in ("fid", "kid"):
                 if metric in dist:
-                    add(bucket, metric, float(dist[metric]), len(part))
+                    add(bucket, metric, float(dist[metric]), suite.count(bucket))
                 else:
-                    add(bucket, metric, math.nan, 0, suite.missing.get(metric, "missing"))
+                    add(bucket, metric, math.nan, 0, suite.missing.get(metric) or suite.notes.get(bucket, ""))
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
