@@ -109,3 +109,36 @@ def derive_seed(*parts) -> int:
     """A stable 63-bit seed from any parts (config seed, dataset, variant, index...)."""
     digest = hashlib.sha256("/".join(map(str, parts)).encode()).digest()
     return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+
+# Keys of a variant spec that do not change the network's architecture.
+TRAINING_ONLY_KEYS = ("distill", "train")
+# DGI blocks that act on holes only or on the student's decoder: the auxiliary network (teacher)
+# sees no hole, so it is built without them and one teacher serves every student of a backbone.
+STUDENT_ONLY_BLOCKS = ("completion_block", "fusion")
+
+
+def architecture(spec: dict) -> dict:
+    return {k: v for k, v in spec.items() if k not in TRAINING_ONLY_KEYS}
+
+
+def teacher_architecture(spec: dict) -> dict:
+    return {k: v for k, v in architecture(spec).items() if k not in STUDENT_ONLY_BLOCKS}
+
+
+def spec_slug(spec: dict) -> str:
+    """A readable, stable name of an architecture, e.g. 'rfr_attention-kca_iterations-6'."""
+    parts = [str(spec["backbone"])] + [f"{k}-{spec[k]}" for k in sorted(spec) if k != "backbone"]
+    return "_".join(parts).replace("/", "-").replace(" ", "")
+
+
+def uses_distillation(spec: dict) -> bool:
+    """True when some distillation weight is non-zero (all zero trains exactly like no distillation)."""
+    distill = spec.get("distill") or {}
+    weight = lambda v: v.get("weight", 0) if isinstance(v, dict) else v  # noqa: E731
+    return any(weight(v) for v in distill.values())
+
+
+def teacher_dir(config: dict, dataset: str, spec: dict, seed: int) -> Path:
+    return (Path(config["results_dir"]) / "teachers" / dataset / spec_slug(teacher_architecture(spec))
+            / f"seed{seed}")

@@ -28,8 +28,9 @@ from tqdm import tqdm
 from models import build_model
 from models.losses import InpaintingLoss
 from training.checkpoint import atomic_torch_save, atomic_write_text
-from training.config import (ConfigError, dataset_spec, derive_seed, is_trainable, load_config,
-                             train_settings, variant_spec)
+from training.config import (ConfigError, architecture, dataset_spec, derive_seed, is_trainable,
+                             load_config, spec_slug, teacher_architecture, train_settings,
+                             uses_distillation, variant_spec)
 from training.precision import autocast, prepare_input, prepare_model, resolve_precision
 
 ROLES = ("student", "teacher")
@@ -100,15 +101,18 @@ class Trainer:
         if not is_trainable(self.spec):
             raise ConfigError(f"variant {variant!r} (backbone {self.spec['backbone']!r}) is a classical "
                               f"method and needs no training; evaluate it directly")
-        if role == "teacher":  # the auxiliary network: same architecture, no distillation of its own
-            self.spec = {k: v for k, v in self.spec.items() if k not in ("distill",)}
+        if role == "teacher":  # the auxiliary network: the student's backbone, no distillation
+            self.spec = teacher_architecture(self.spec)
         self.settings = train_settings(config, variant, dataset)
+        if role == "teacher" and self.settings["teacher_steps"]:
+            self.settings.update(steps=self.settings["teacher_steps"], finetune_steps=0)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.dtype = resolve_precision(self.settings["precision"], self.device)
         self.total_steps = self.settings["steps"] + self.settings["finetune_steps"]
-        self.run_seed = derive_seed(seed, dataset, variant, role)
-
-        torch.manual_seed(self.run_seed)  # initial weights depend only on the run's identity
+        # Batches and masks depend on (seed, dataset) only, and initial weights on the architecture,
+        # not on the variant's name: variants that differ only in their losses are paired exactly.
+        self.data_seed = derive_seed(seed, dataset, "data")
+        torch.manual_seed(derive_seed(seed, dataset, spec_slug(architecture(self.spec)), role))
         self.model = prepare_model(build_model(self.spec, config["width"]).to(self.device), self.dtype)
 
         self.notes = []
@@ -125,17 +129,17 @@ class Trainer:
         self.loss = InpaintingLoss(self.settings["loss"], vgg).to(self.device)
 
         self.images = build_dataset(dataset_spec(config, dataset), "train", config["image_size"], seed)
-        self.mask_sampler = TrainMaskSampler(config["image_size"], derive_seed(self.run_seed, "masks"),
+        self.mask_sampler = TrainMaskSampler(config["image_size"], derive_seed(self.data_seed, "masks"),
                                              buckets=config["masks"]["buckets"])
         self.teacher = self.distill = None
-        if self.spec.get("distill") and role == "student":
+        if uses_distillation(self.spec) and role == "student":
             self._setup_distillation(teacher)
         params = list(self.model.parameters()) + (list(self.distill.parameters()) if self.distill else [])
         self.optimizer = torch.optim.Adam(params, lr=self.settings["lr"])
         self.step, self.log_rows = 0, []
 
     def _setup_distillation(self, teacher_path: str | None) -> None:
-        from models.distill import DistillationLoss
+        from models.distill import build_distill_loss
         from training.checkpoint import load_model_file
 
         if teacher_path is None:
@@ -146,8 +150,7 @@ class Trainer:
         for p in self.teacher.parameters():
             p.requires_grad_(False)
         self.teacher = prepare_model(self.teacher, self.dtype)
-        self.distill = DistillationLoss(self.spec["distill"], self.model.encoder_channels,
-                                        getattr(self.model, "attention_channels", None)).to(self.device)
+        self.distill = build_distill_loss(self.spec["distill"], self.model).to(self.device)
 
     # --- identity of a run: a checkpoint from a different spec/settings must not be resumed
     def signature(self) -> dict:
@@ -192,7 +195,7 @@ class Trainer:
         atomic_write_text(self.out / "train_log.csv", buf.getvalue())
 
     def loader(self):
-        sampler = StepBatches(len(self.images), self.settings["batch_size"], self.run_seed,
+        sampler = StepBatches(len(self.images), self.settings["batch_size"], self.data_seed,
                               self.step, self.total_steps)
         workers = self.settings["num_workers"]
         return torch.utils.data.DataLoader(TrainingSamples(self.images, self.mask_sampler),

@@ -2,7 +2,8 @@
 import yaml
 
 from training.checkpoint import atomic_write_text
-from training.config import MINI_KINDS, is_trainable
+from training.config import (MINI_KINDS, is_trainable, spec_slug, teacher_architecture,
+                             uses_distillation)
 
 RESULTS = config["results_dir"]
 DATASETS = list(config["datasets"])
@@ -13,6 +14,14 @@ PLOTS = ["metrics", "loss", "qualitative"]
 THREADS = config["threads_per_job"]
 ENTRY = "../scripts/entry.py"
 CONDA_ENV = "../../environment.yml"
+
+# DGI teachers: one per (dataset, teacher architecture, seed), shared by all students of that backbone.
+# TEACHERS maps the architecture's name to one student variant that uses it (the job reads the
+# backbone spec from it; any of them gives the same teacher).
+TEACHERS = {}
+for _name, _spec in config["variants"].items():
+    if uses_distillation(_spec):
+        TEACHERS.setdefault(spec_slug(teacher_architecture(_spec)), _name)
 
 # The jobs read the resolved config (defaults filled in, --config overrides applied) from this file.
 # It is rewritten only when its content changes and is not an input of any rule: the params of each
@@ -27,6 +36,7 @@ if not os.path.exists(RUN_CONFIG) or Path(RUN_CONFIG).read_text() != _text:
 wildcard_constraints:
     dataset="|".join(DATASETS),
     variant="|".join(VARIANTS),
+    arch="|".join(TEACHERS) or "no-teacher",
     seed=r"\d+",
 
 
@@ -52,6 +62,18 @@ def dataset_ready(wildcards):
 def trained_model(wildcards):
     if is_trainable(config["variants"][wildcards.variant]):
         return os.path.join(run_folder(wildcards.dataset, wildcards.variant, wildcards.seed), "model.pt")
+    return []
+
+
+def teacher_path(dataset, variant, seed):
+    slug = spec_slug(teacher_architecture(config["variants"][variant]))
+    return os.path.join(RESULTS, "teachers", dataset, slug, f"seed{seed}", "model.pt")
+
+
+def teacher_model(wildcards):
+    """A distilled student needs its teacher's model.pt; other variants need nothing."""
+    if uses_distillation(config["variants"][wildcards.variant]):
+        return teacher_path(wildcards.dataset, wildcards.variant, wildcards.seed)
     return []
 
 
@@ -86,6 +108,19 @@ def train_job_params(wildcards):
     """Everything a training job's result depends on; a change here re-runs that job only."""
     return as_json({
         "variant": config["variants"][wildcards.variant],
+        "dataset": config["datasets"][wildcards.dataset],
+        "train": config["train"],
+        "buckets": config["masks"]["buckets"],
+        "width": config["width"],
+        "image_size": SIZE,
+        "weights": config["weights"],
+    })
+
+
+def teacher_job_params(wildcards):
+    variant = TEACHERS[wildcards.arch]
+    return as_json({
+        "architecture": teacher_architecture(config["variants"][variant]),
         "dataset": config["datasets"][wildcards.dataset],
         "train": config["train"],
         "buckets": config["masks"]["buckets"],
