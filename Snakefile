@@ -7,7 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-from snakemake.utils import min_version, validate
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import min_version
 
 min_version("9.0")
 
@@ -21,11 +22,12 @@ if "variants" not in config:  # no --configfile given: the embedded default
     configfile: str(REPO / "config" / "config.yaml")
 
 
-validate(config, "config/schema.yaml")
+from training.config import ConfigError, validate_config  # noqa: E402
 
-from training.config import check_consistency  # noqa: E402
-
-check_consistency(config, "snakemake config")
+try:  # config/schema.yaml: unknown keys and wrong types fail here, naming the key, before any job
+    validate_config(config, "snakemake config")
+except ConfigError as err:
+    raise WorkflowError(str(err))
 
 if config["weights"]["required"]:  # strict configs fail here, before any job runs
     from metrics.weights import WeightsMissing, require_weights

@@ -22,18 +22,20 @@ class ConfigError(ValueError):
 
 
 def validate_config(config: dict, source: str = "config") -> dict:
-    """Validates in place against config/schema.yaml and fills in the schema's defaults."""
-    from snakemake.exceptions import WorkflowError
+    """Validates in place against config/schema.yaml and fills in the schema's defaults.
+
+    Every violation is listed with the path of the key at fault (Snakemake's own message prints
+    the whole schema); Snakemake's `validate` then fills in the defaults."""
+    import jsonschema
     from snakemake.utils import validate
 
-    try:
-        validate(config, str(SCHEMA_PATH))
-    except WorkflowError as err:
-        cause = next((a for a in err.args if hasattr(a, "message")), None)
-        if cause is None:
-            raise ConfigError(f"{source}: {err}") from None
-        where = "/".join(str(p) for p in cause.absolute_path) or "<top level>"
-        raise ConfigError(f"{source}: invalid value at '{where}': {cause.message}") from None
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(config),
+                    key=lambda e: [str(p) for p in e.absolute_path])
+    if errors:
+        lines = [f"  at '{'/'.join(map(str, e.absolute_path)) or '<top level>'}': {e.message}" for e in errors]
+        raise ConfigError(f"{source}: invalid config ({SCHEMA_PATH.name}):\n" + "\n".join(lines))
+    validate(config, str(SCHEMA_PATH))
     check_consistency(config, source)
     return config
 
