@@ -1,0 +1,268 @@
+"""Speed benchmark: training and inference images/s of every trainable variant of a config, with the
+achieved FLOP/s against this machine's measured matrix-multiply peak (DESIGN.md section 7).
+
+    python -m training.bench --config config/config.yaml [--variants a b] [--size 256] [--batch 2]
+        [--width 64] [--steps 3] [--precision auto|bf16|fp32|both] [--out results/bench/bench.csv]
+
+A training step is what training/train.py does: forward under autocast, InpaintingLoss (outside
+autocast, as the training loop; ``--loss-autocast`` runs it inside), backward, Adam step. The
+perceptual/style terms need VGG16 features: by default a *randomly initialised* torchvision
+``vgg16().features`` stands in for the ImageNet weights, for timing only (same FLOPs); ``--vgg none``
+drops those terms. FLOPs are counted with torch.utils.flop_counter.FlopCounterMode on one image:
+"forward" is the model alone, "train" the model forward + loss + backward
+(the optimizer step is not counted). Times are medians over ``--steps`` after ``--warmup`` steps
+(oneDNN builds its kernels during the first steps, which are much slower).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import statistics
+import time
+from pathlib import Path
+
+import torch
+import yaml
+from torch.utils.flop_counter import FlopCounterMode
+from tqdm import tqdm
+
+from models import build_model
+from models.losses import InpaintingLoss
+from training.checkpoint import atomic_write_text
+from training.precision import autocast, prepare_input, prepare_model, resolve_precision
+
+COLUMNS = ["variant", "precision", "params", "gflop_fwd_per_img", "gflop_train_per_img",
+           "train_img_s", "infer_img_s", "train_gflop_s", "infer_gflop_s",
+           "train_pct_fp32_peak", "train_pct_bf16_peak", "infer_pct_fp32_peak", "infer_pct_bf16_peak",
+           "train_step_s", "infer_batch_s", "size", "batch", "width", "threads", "vgg", "loss_autocast",
+           "peak_fp32_gflop_s", "peak_bf16_gflop_s"]
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", required=True, help="YAML config with a `variants` mapping")
+    p.add_argument("--variants", nargs="+", help="subset of the config's variants (default: all trainable)")
+    p.add_argument("--size", type=int, help="image side (default: config image_size)")
+    p.add_argument("--batch", type=int, default=2)
+    p.add_argument("--width", type=int, help="base width (default: config width)")
+    p.add_argument("--steps", type=int, default=3, help="timed steps (after the warm-up)")
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32", "both"])
+    p.add_argument("--vgg", default="random", choices=["random", "none"],
+                   help="random: a randomly initialised VGG16 stands in for the loss network (timing only)")
+    p.add_argument("--loss-autocast", action="store_true", help="run the loss (VGG) under autocast too")
+    p.add_argument("--peak-seconds", type=float, default=3.0, help="duration of each matmul peak measurement")
+    p.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's choice)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="results/bench/bench.csv")
+    return p.parse_args(argv)
+
+
+def load_config(path: str) -> dict:
+    with open(path) as f:
+        config = yaml.safe_load(f) or {}
+    if not isinstance(config.get("variants"), dict):
+        raise KeyError(f"{path}: no `variants` mapping (name -> spec with a `backbone` key)")
+    return config
+
+
+def measure_matmul_peak(dtype: torch.dtype, seconds: float, n: int = 2048) -> float:
+    """GFLOP/s of a large square torch.matmul: the median over repeated calls for `seconds`."""
+    a = torch.randn(n, n, dtype=dtype)
+    b = torch.randn(n, n, dtype=dtype)
+    torch.matmul(a, b)  # warm-up
+    rates, start = [], time.perf_counter()
+    while time.perf_counter() - start < seconds or len(rates) < 3:
+        t = time.perf_counter()
+        torch.matmul(a, b)
+        rates.append(2 * n ** 3 / (time.perf_counter() - t) / 1e9)
+    return statistics.median(rates)
+
+
+def make_batch(batch: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random image and a mask with a rectangular hole of ~30% in each image (speed is data-independent
+    except for the mask pattern, which only changes zeros in the partial-conv masks)."""
+    g = torch.Generator().manual_seed(seed)
+    image = torch.rand(batch, 3, size, size, generator=g)
+    mask = torch.zeros(batch, 1, size, size)
+    side = int(size * 0.55)
+    for i in range(batch):
+        y, x = torch.randint(0, size - side + 1, (2,), generator=g).tolist()
+        mask[i, :, y:y + side, x:x + side] = 1.0
+    return image, mask
+
+
+def make_loss(vgg: str) -> InpaintingLoss:
+    features = None
+    if vgg == "random":
+        from torchvision.models import vgg16
+        features = vgg16(weights=None).features  # stand-in for timing only, never for training
+    return InpaintingLoss(vgg_features=features)
+
+
+class Runner:
+    """One variant at one precision: a training step and an inference call on a fixed batch."""
+
+    def __init__(self, model, loss, image, mask, dtype, loss_autocast: bool, device="cpu"):
+        self.model, self.loss, self.dtype, self.device = model, loss, dtype, device
+        self.image, self.mask = image, mask
+        self.masked = prepare_input(image * (1 - mask), dtype)
+        self.loss_autocast = loss_autocast
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=2e-4)
+
+    def forward_loss(self) -> torch.Tensor:
+        with autocast(self.dtype, self.device):
+            pred = self.model(self.masked, self.mask)
+            if self.loss_autocast:
+                return self.loss(pred, self.image, self.mask)[0]
+        return self.loss(pred, self.image, self.mask)[0]
+
+    def train_step(self) -> None:
+        self.model.train()
+        total = self.forward_loss()
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        self.optimizer.step()
+
+    @torch.no_grad()
+    def infer(self) -> None:
+        self.model.eval()
+        with autocast(self.dtype, self.device):
+            self.model(self.masked, self.mask)
+
+
+def count_flops(model: torch.nn.Module, loss: InpaintingLoss, size: int, dtype: torch.dtype) -> tuple[float, float]:
+    """(forward FLOPs, training FLOPs) per image, counted on one image (FLOPs scale with the batch).
+
+    Runs for real (autocast cannot run on the meta device), in the fastest precision available;
+    the count does not depend on it. Changes BatchNorm running statistics: reload the weights after.
+    """
+    image, mask = make_batch(1, size, seed=0)
+    masked = prepare_input(image * (1 - mask), dtype)
+    model.train()
+    with FlopCounterMode(display=False) as fwd, torch.no_grad(), autocast(dtype, "cpu"):
+        model(masked, mask)
+    with FlopCounterMode(display=False) as train:
+        with autocast(dtype, "cpu"):
+            pred = model(masked, mask)
+        loss(pred, image, mask)[0].backward()
+    model.zero_grad(set_to_none=True)
+    return float(fwd.get_total_flops()), float(train.get_total_flops())
+
+
+def timed(fn, steps: int, warmup: int, desc: str) -> float:
+    """Median seconds of `fn` over `steps` calls after `warmup` untimed calls."""
+    times = []
+    for i in tqdm(range(warmup + steps), desc=desc, leave=False, unit="call"):
+        t = time.perf_counter()
+        fn()
+        if i >= warmup:
+            times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def format_table(rows: list[dict]) -> str:
+    shown = ["variant", "precision", "params", "gflop_fwd_per_img", "gflop_train_per_img", "train_img_s",
+             "infer_img_s", "train_gflop_s", "infer_gflop_s", "train_pct_fp32_peak", "train_pct_bf16_peak",
+             "infer_pct_fp32_peak", "infer_pct_bf16_peak"]
+    heads = ["variant", "prec", "params", "GF fwd/img", "GF train/img", "train img/s", "infer img/s",
+             "train GF/s", "infer GF/s", "train %fp32pk", "train %bf16pk", "infer %fp32pk", "infer %bf16pk"]
+
+    def fmt(v):
+        if isinstance(v, float):
+            return f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
+        return f"{v:,}" if isinstance(v, int) else str(v)
+
+    cells = [[fmt(r[k]) for k in shown] for r in rows]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(heads)]
+    line = lambda vals: "  ".join(v.rjust(w) for v, w in zip(vals, widths))  # noqa: E731
+    return "\n".join([line(heads), line(["-" * w for w in widths]), *map(line, cells)])
+
+
+def write_csv(rows: list[dict], path: Path) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, buf.getvalue())
+
+
+def main(argv=None) -> list[dict]:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = load_config(args.config)
+    size = args.size or int(config.get("image_size", 256))
+    width = args.width or int(config.get("width", 64))
+    names = args.variants or list(config["variants"])
+    unknown = [n for n in names if n not in config["variants"]]
+    if unknown:
+        raise KeyError(f"variant(s) {unknown} not in {args.config}; available: {list(config['variants'])}")
+    if args.precision == "both":
+        dtypes = [torch.float32, torch.bfloat16]
+    else:
+        dtypes = [resolve_precision(args.precision, "cpu")]
+
+    vgg_note = ("randomly initialised VGG16 features as a timing stand-in (same FLOPs as ImageNet VGG16)"
+                if args.vgg == "random" else "no VGG: perceptual and style terms dropped")
+    print(f"bench: {size}x{size}, batch {args.batch}, width {width}, {torch.get_num_threads()} threads; "
+          f"loss: {vgg_note}, {'inside' if args.loss_autocast else 'outside'} autocast")
+    print(f"measuring matmul peaks ({args.peak_seconds:.0f} s each) ...", flush=True)
+    peaks = {torch.float32: measure_matmul_peak(torch.float32, args.peak_seconds),
+             torch.bfloat16: measure_matmul_peak(torch.bfloat16, args.peak_seconds)}
+    print(f"matmul peak: fp32 {peaks[torch.float32]:.0f} GFLOP/s, bf16 {peaks[torch.bfloat16]:.0f} GFLOP/s")
+
+    image, mask = make_batch(args.batch, size, args.seed)
+    rows = []
+    for name in names:
+        spec = config["variants"][name]
+        torch.manual_seed(args.seed)
+        model = build_model(spec, width)
+        params = sum(p.numel() for p in model.parameters())
+        if params == 0 or not any(p.requires_grad for p in model.parameters()):
+            print(f"skip {name}: backbone {spec.get('backbone')!r} has no trainable parameters")
+            continue
+        state = {k: v.clone() for k, v in model.state_dict().items()}
+        fast = torch.bfloat16 if torch.bfloat16 in dtypes else dtypes[0]
+        flops_fwd, flops_train = count_flops(prepare_model(model, fast), make_loss(args.vgg), size, fast)
+        for dtype in dtypes:
+            model.load_state_dict(state)  # every precision starts from the same weights
+            model = prepare_model(model.to(memory_format=torch.contiguous_format), dtype)
+            prec = "bf16" if dtype == torch.bfloat16 else "fp32"
+            runner = Runner(model, make_loss(args.vgg), image, mask, dtype, args.loss_autocast)
+            step_s = timed(runner.train_step, args.steps, args.warmup, f"{name} {prec} train")
+            infer_s = timed(runner.infer, args.steps, args.warmup, f"{name} {prec} infer")
+            train_rate = flops_train * args.batch / step_s / 1e9
+            infer_rate = flops_fwd * args.batch / infer_s / 1e9
+            rows.append({
+                "variant": name, "precision": prec, "params": params,
+                "gflop_fwd_per_img": flops_fwd / 1e9, "gflop_train_per_img": flops_train / 1e9,
+                "train_img_s": args.batch / step_s, "infer_img_s": args.batch / infer_s,
+                "train_gflop_s": train_rate, "infer_gflop_s": infer_rate,
+                "train_pct_fp32_peak": 100 * train_rate / peaks[torch.float32],
+                "train_pct_bf16_peak": 100 * train_rate / peaks[torch.bfloat16],
+                "infer_pct_fp32_peak": 100 * infer_rate / peaks[torch.float32],
+                "infer_pct_bf16_peak": 100 * infer_rate / peaks[torch.bfloat16],
+                "train_step_s": step_s, "infer_batch_s": infer_s, "size": size, "batch": args.batch,
+                "width": width, "threads": torch.get_num_threads(), "vgg": args.vgg,
+                "loss_autocast": args.loss_autocast,
+                "peak_fp32_gflop_s": peaks[torch.float32], "peak_bf16_gflop_s": peaks[torch.bfloat16],
+            })
+            print(f"{name} {prec}: train {step_s:.2f} s/step, infer {infer_s:.2f} s/batch", flush=True)
+            del runner
+    if not rows:
+        print("nothing to benchmark (no trainable variant selected)")
+        return rows
+    print()
+    print(format_table(rows))
+    if args.vgg == "random":
+        print("(loss network: randomly initialised VGG16, a timing stand-in only)")
+    write_csv(rows, Path(args.out))
+    print(f"wrote {args.out}")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
