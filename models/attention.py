@@ -158,3 +158,14 @@ class PlainAttention(KnowledgeConsistentAttention):
 
     def __init__(self, channels: int):
         super().__init__(channels, consistency=False)
+
+
+def _register_dgi() -> None:
+    # DGI's attention (f_Q, f_K 1x1 convs) lives with the other DGI blocks; registered here so that
+    # `attention: dgi` works wherever `build_attention` does.
+    from models.dgi_blocks import DGIAttention
+
+    register_attention("dgi")(DGIAttention)
+
+
+_register_dgi()

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.attention import AttentionState, build_attention
+from models.dgi_blocks import CompletionBlock, GlobalLocalFusion
 from models.partial_conv import PartialConv2d
 from models.registry import register_backbone
 
@@ -117,9 +118,14 @@ class FeatureReasoning(nn.Module):
     ``attention_input``, ``attention_state`` (None without attention).
     Extension points: ``attention`` (any kind from models.attention) and ``post_attention``
     (identity by default; a module applied to the attention output).
+    DGI options: ``completion_block`` puts a completion block (updates hole features only) at the
+    end of each encoder level, before the feature becomes a skip and a distillation target;
+    ``fusion="global_local"`` mixes the attention output (global) with its input (local) by
+    per-pixel weights.
     """
 
-    def __init__(self, width: int, attention: str | None = "kca"):
+    def __init__(self, width: int, attention: str | None = "kca", completion_block: bool = False,
+                 fusion: str = "none"):
         super().__init__()
         w = width
         relu = lambda: nn.ReLU(inplace=True)  # noqa: E731
@@ -131,6 +137,14 @@ class FeatureReasoning(nn.Module):
         self.dec_dilated = nn.ModuleList([conv_bn(16 * w, 8 * w, leaky(), dilation=2) for _ in range(2)])
         self.up3 = up_bn(16 * w, 8 * w)
         self.attention = build_attention(attention, 8 * w)
+        if fusion not in ("none", "global_local"):
+            raise ValueError(f"fusion must be none or global_local, got {fusion!r}")
+        if fusion == "global_local" and self.attention is None:
+            raise ValueError("fusion: global_local mixes the attention output with local features; "
+                             "the variant needs attention: dgi|plain|kca")
+        self.fusion = GlobalLocalFusion(8 * w) if fusion == "global_local" else None
+        self.completion = (nn.ModuleList([CompletionBlock(c) for c in (2 * w, 4 * w, 8 * w)])
+                           if completion_block else None)
         self.post_attention = nn.Identity()
         self.up2 = up_bn(8 * w + 4 * w, 4 * w)
         self.up1 = up_bn(4 * w + 2 * w, w)
@@ -139,8 +153,11 @@ class FeatureReasoning(nn.Module):
 
     def forward(self, x: torch.Tensor, valid: torch.Tensor, prev: AttentionState | None = None):
         skips = []  # outputs of every encoder layer, consumed in reverse by the decoder
-        for layer in [*self.down, *self.dilated]:
+        level_ends = {0: 0, 1: 1, 5: 2}  # layer index -> encoder level it completes
+        for i, layer in enumerate([*self.down, *self.dilated]):
             x = layer(x)
+            if self.completion is not None and i in level_ends:
+                x = self.completion[level_ends[i]](x, 1.0 - valid)
             skips.append(x)
         h1, h2, h3, h4, h5, h6 = skips
         d = self.dec_dilated[0](torch.cat([h6, h5], dim=1))
@@ -149,6 +166,8 @@ class FeatureReasoning(nn.Module):
         attention_input, state = d, None
         if self.attention is not None:
             d, state = self.attention(d, valid, prev)
+            if self.fusion is not None:
+                d = self.fusion(d, attention_input)
             d = self.post_attention(d)
         d = self.up2(torch.cat([d, h2], dim=1))
         d = self.up1(torch.cat([d, h1], dim=1))
@@ -222,7 +241,8 @@ class _InpaintingNet(nn.Module):
 # ----------------------------------------------------------------------------- backbones
 
 class RFRNet(_InpaintingNet):
-    def __init__(self, width: int = 64, iterations: int = 6, attention: str | None = "kca", area_kernel: int = 7):
+    def __init__(self, width: int = 64, iterations: int = 6, attention: str | None = "kca", area_kernel: int = 7,
+                 completion_block: bool = False, fusion: str = "none"):
         super().__init__()
         _check_width(width)
         if iterations < 1:
@@ -232,7 +252,7 @@ class RFRNet(_InpaintingNet):
         self.iterations = iterations
         self.stem = Stem(width)
         self.area = AreaIdentification(width, area_kernel)
-        self.reasoning = FeatureReasoning(width, attention)
+        self.reasoning = FeatureReasoning(width, attention, completion_block, fusion)
         self.tail = Tail(width)
         self.encoder_channels = self.reasoning.encoder_channels
         self.attention_channels = self.reasoning.attention_channels
@@ -260,11 +280,12 @@ class RFRNet(_InpaintingNet):
 class EncoderDecoderNet(_InpaintingNet):
     """Single-pass baseline: stem -> one feature-reasoning pass -> tail."""
 
-    def __init__(self, width: int = 64, attention: str | None = None):
+    def __init__(self, width: int = 64, attention: str | None = None, completion_block: bool = False,
+                 fusion: str = "none"):
         super().__init__()
         _check_width(width)
         self.stem = Stem(width)
-        self.reasoning = FeatureReasoning(width, attention)
+        self.reasoning = FeatureReasoning(width, attention, completion_block, fusion)
         self.tail = Tail(width)
         self.encoder_channels = self.reasoning.encoder_channels
         self.attention_channels = self.reasoning.attention_channels
@@ -299,11 +320,13 @@ def _spec_options(spec: dict, defaults: dict) -> dict:
 
 @register_backbone("rfr")
 def build_rfr(spec: dict, width: int) -> nn.Module:
-    opts = _spec_options(spec, {"iterations": 6, "attention": "kca", "area_kernel": 7})
-    return RFRNet(width, int(opts["iterations"]), opts["attention"], int(opts["area_kernel"]))
+    opts = _spec_options(spec, {"iterations": 6, "attention": "kca", "area_kernel": 7,
+                                "completion_block": False, "fusion": "none"})
+    return RFRNet(width, int(opts["iterations"]), opts["attention"], int(opts["area_kernel"]),
+                  bool(opts["completion_block"]), opts["fusion"])
 
 
 @register_backbone("encdec")
 def build_encdec(spec: dict, width: int) -> nn.Module:
-    opts = _spec_options(spec, {"attention": "none"})
-    return EncoderDecoderNet(width, opts["attention"])
+    opts = _spec_options(spec, {"attention": "none", "completion_block": False, "fusion": "none"})
+    return EncoderDecoderNet(width, opts["attention"], bool(opts["completion_block"]), opts["fusion"])

@@ -4,8 +4,8 @@ achieved FLOP/s against this machine's measured matrix-multiply peak (DESIGN.md 
     python -m training.bench --config config/config.yaml [--variants a b] [--size 256] [--batch 2]
         [--width 64] [--steps 3] [--precision auto|bf16|fp32|both] [--out results/bench/bench.csv]
 
-A training step is what training/train.py does: forward under autocast, InpaintingLoss (outside
-autocast, as the training loop; ``--loss-autocast`` runs it inside), backward, Adam step. The
+A training step is what training/train.py does (the same ``training.train.forward_losses``): the
+network and InpaintingLoss under autocast, backward, Adam step. The
 perceptual/style terms need VGG16 features: by default a *randomly initialised* torchvision
 ``vgg16().features`` stands in for the ImageNet weights, for timing only (same FLOPs); ``--vgg none``
 drops those terms. FLOPs are counted with torch.utils.flop_counter.FlopCounterMode on one image:
@@ -31,11 +31,12 @@ from models import build_model
 from models.losses import InpaintingLoss
 from training.checkpoint import atomic_write_text
 from training.precision import autocast, prepare_input, prepare_model, resolve_precision
+from training.train import forward_losses
 
 COLUMNS = ["variant", "precision", "params", "gflop_fwd_per_img", "gflop_train_per_img",
            "train_img_s", "infer_img_s", "train_gflop_s", "infer_gflop_s",
            "train_pct_fp32_peak", "train_pct_bf16_peak", "infer_pct_fp32_peak", "infer_pct_bf16_peak",
-           "train_step_s", "infer_batch_s", "size", "batch", "width", "threads", "vgg", "loss_autocast",
+           "train_step_s", "infer_batch_s", "size", "batch", "width", "threads", "vgg",
            "peak_fp32_gflop_s", "peak_bf16_gflop_s"]
 
 
@@ -52,7 +53,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32", "both"])
     p.add_argument("--vgg", default="random", choices=["random", "none"],
                    help="random: a randomly initialised VGG16 stands in for the loss network (timing only)")
-    p.add_argument("--loss-autocast", action="store_true", help="run the loss (VGG) under autocast too")
     p.add_argument("--peak-seconds", type=float, default=3.0, help="duration of each matmul peak measurement")
     p.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's choice)")
     p.add_argument("--seed", type=int, default=0)
@@ -105,23 +105,15 @@ def make_loss(vgg: str) -> InpaintingLoss:
 class Runner:
     """One variant at one precision: a training step and an inference call on a fixed batch."""
 
-    def __init__(self, model, loss, image, mask, dtype, loss_autocast: bool, device="cpu"):
-        self.model, self.loss, self.dtype, self.device = model, loss, dtype, device
+    def __init__(self, model, loss, image, mask, dtype, device="cpu"):
+        self.model, self.loss, self.dtype, self.device = model, prepare_model(loss, dtype), dtype, device
         self.image, self.mask = image, mask
         self.masked = prepare_input(image * (1 - mask), dtype)
-        self.loss_autocast = loss_autocast
         self.optimizer = torch.optim.Adam(model.parameters(), lr=2e-4)
-
-    def forward_loss(self) -> torch.Tensor:
-        with autocast(self.dtype, self.device):
-            pred = self.model(self.masked, self.mask)
-            if self.loss_autocast:
-                return self.loss(pred, self.image, self.mask)[0]
-        return self.loss(pred, self.image, self.mask)[0]
 
     def train_step(self) -> None:
         self.model.train()
-        total = self.forward_loss()
+        total, _ = forward_losses(self.model, self.loss, self.image, self.mask, self.dtype, self.device)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()
@@ -145,9 +137,7 @@ def count_flops(model: torch.nn.Module, loss: InpaintingLoss, size: int, dtype: 
     with FlopCounterMode(display=False) as fwd, torch.no_grad(), autocast(dtype, "cpu"):
         model(masked, mask)
     with FlopCounterMode(display=False) as train:
-        with autocast(dtype, "cpu"):
-            pred = model(masked, mask)
-        loss(pred, image, mask)[0].backward()
+        forward_losses(model, loss, image, mask, dtype, "cpu")[0].backward()
     model.zero_grad(set_to_none=True)
     return float(fwd.get_total_flops()), float(train.get_total_flops())
 
@@ -208,7 +198,7 @@ def main(argv=None) -> list[dict]:
     vgg_note = ("randomly initialised VGG16 features as a timing stand-in (same FLOPs as ImageNet VGG16)"
                 if args.vgg == "random" else "no VGG: perceptual and style terms dropped")
     print(f"bench: {size}x{size}, batch {args.batch}, width {width}, {torch.get_num_threads()} threads; "
-          f"loss: {vgg_note}, {'inside' if args.loss_autocast else 'outside'} autocast")
+          f"loss: {vgg_note}, under autocast as in training")
     print(f"measuring matmul peaks ({args.peak_seconds:.0f} s each) ...", flush=True)
     peaks = {torch.float32: measure_matmul_peak(torch.float32, args.peak_seconds),
              torch.bfloat16: measure_matmul_peak(torch.bfloat16, args.peak_seconds)}
@@ -231,7 +221,7 @@ def main(argv=None) -> list[dict]:
             model.load_state_dict(state)  # every precision starts from the same weights
             model = prepare_model(model.to(memory_format=torch.contiguous_format), dtype)
             prec = "bf16" if dtype == torch.bfloat16 else "fp32"
-            runner = Runner(model, make_loss(args.vgg), image, mask, dtype, args.loss_autocast)
+            runner = Runner(model, make_loss(args.vgg), image, mask, dtype)
             step_s = timed(runner.train_step, args.steps, args.warmup, f"{name} {prec} train")
             infer_s = timed(runner.infer, args.steps, args.warmup, f"{name} {prec} infer")
             train_rate = flops_train * args.batch / step_s / 1e9
@@ -247,7 +237,6 @@ def main(argv=None) -> list[dict]:
                 "infer_pct_bf16_peak": 100 * infer_rate / peaks[torch.bfloat16],
                 "train_step_s": step_s, "infer_batch_s": infer_s, "size": size, "batch": args.batch,
                 "width": width, "threads": torch.get_num_threads(), "vgg": args.vgg,
-                "loss_autocast": args.loss_autocast,
                 "peak_fp32_gflop_s": peaks[torch.float32], "peak_bf16_gflop_s": peaks[torch.bfloat16],
             })
             print(f"{name} {prec}: train {step_s:.2f} s/step, infer {infer_s:.2f} s/batch", flush=True)

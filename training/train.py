@@ -89,6 +89,28 @@ def environment_record() -> dict:
             "platform": platform.platform(), "argv": sys.argv}
 
 
+def forward_losses(model, loss, image, mask, dtype, device, distill=None, teacher=None):
+    """The forward half of a training step (shared with training.bench): the network and its losses
+    under autocast, returning (total, unweighted terms). Distillation compares the student's features
+    with the frozen teacher's on the uncorrupted image."""
+    masked = prepare_input(image * (1 - mask), dtype)
+    with autocast(dtype, device):
+        if distill is not None:
+            pred, s_feats = model.forward_features(masked, mask)
+            with torch.no_grad():
+                _, t_feats = teacher.forward_features(prepare_input(image, dtype), torch.zeros_like(mask))
+        else:
+            pred = model(masked, mask)
+        # VGG features run under autocast too (about half of a bf16 step otherwise); the loss
+        # terms themselves are reduced in float32 inside the loss modules
+        total, terms = loss(pred, image, mask)
+        if distill is not None:
+            distill_total, distill_terms = distill(s_feats, t_feats, mask)
+            total = total + distill_total.float()
+            terms.update({f"distill_{k}": v for k, v in distill_terms.items()})
+    return total, terms
+
+
 class Trainer:
     def __init__(self, config: dict, dataset: str, variant: str, seed: int, out: Path,
                  role: str = "student", teacher: str | None = None, device: str | None = None):
@@ -126,7 +148,7 @@ class Trainer:
             warnings.warn(msg, stacklevel=1)
             self.notes.append("no_vgg: perceptual and style losses dropped (VGG16 weights missing)")
         self.vgg_file = str(find_weight("vgg16", weights_dir)) if vgg is not None else None
-        self.loss = InpaintingLoss(self.settings["loss"], vgg).to(self.device)
+        self.loss = prepare_model(InpaintingLoss(self.settings["loss"], vgg).to(self.device), self.dtype)
 
         self.images = build_dataset(dataset_spec(config, dataset), "train", config["image_size"], seed)
         self.mask_sampler = TrainMaskSampler(config["image_size"], derive_seed(self.data_seed, "masks"),
@@ -215,20 +237,8 @@ class Trainer:
     def train_step(self, image: torch.Tensor, mask: torch.Tensor) -> dict:
         if self.role == "teacher":
             mask = torch.zeros_like(mask)  # the auxiliary network sees the uncorrupted image
-        masked = prepare_input(image * (1 - mask), self.dtype)
-        with autocast(self.dtype, self.device):
-            if self.distill:
-                pred, s_feats = self.model.forward_features(masked, mask)
-                with torch.no_grad():
-                    _, t_feats = self.teacher.forward_features(prepare_input(image, self.dtype),
-                                                               torch.zeros_like(mask))
-            else:
-                pred = self.model(masked, mask)
-        total, terms = self.loss(pred, image, mask)
-        if self.distill:
-            distill_total, distill_terms = self.distill(s_feats, t_feats, mask)
-            total = total + distill_total.float()
-            terms.update({f"distill_{k}": v for k, v in distill_terms.items()})
+        total, terms = forward_losses(self.model, self.loss, image, mask, self.dtype, self.device,
+                                      self.distill, self.teacher)
         if not torch.isfinite(total):
             bad = {k: float(v) for k, v in terms.items()}
             raise FloatingPointError(
