@@ -414,21 +414,39 @@ def import_nvidia_masks(mask_dir, out_dir, size: int, buckets, count: int, seed:
 class TrainMaskSampler:
     """Deterministic training masks: sample(index) depends only on (seed, size, index).
 
-    Each sample picks one of the buckets uniformly, then draws a mask in it, so training sees
-    hole ratios spread over the buckets' whole range.
+    Drawing a mask into a bucket costs milliseconds (rejection sampling), as much as a training
+    step of a small network, so the sampler draws a pool of `pool_size` base masks once (lazily;
+    each picks one of the buckets uniformly, so hole ratios spread over the buckets' whole range)
+    and serves sample(index) as base mask `index % pool_size` under a random flip, transpose and
+    cyclic shift seeded by (seed, index). These keep the hole ratio exactly and make repeats rare.
     """
 
-    def __init__(self, size: int, seed: int, buckets=None, blobs: bool = False):
+    def __init__(self, size: int, seed: int, buckets=None, blobs: bool = False, pool_size: int = 1024):
         self.size = _check_size(size)
         self.seed = _check_seed(seed)
         self.buckets = _check_buckets(DEFAULT_BUCKETS if buckets is None else buckets)
         self.blobs = blobs
+        self.pool_size = int(pool_size)
+        self._pool: dict[int, np.ndarray] = {}
+
+    def _base(self, slot: int) -> np.ndarray:
+        if slot not in self._pool:
+            rng = np.random.default_rng([self.seed, self.size, slot, _TAG_TRAIN])
+            bucket = self.buckets[int(rng.integers(len(self.buckets)))]
+            self._pool[slot] = bucket_mask(self.size, bucket, rng, blobs=self.blobs)
+        return self._pool[slot]
 
     def sample(self, index: int) -> torch.Tensor:
-        rng = np.random.default_rng([self.seed, self.size, int(index), _TAG_TRAIN])
-        bucket = self.buckets[int(rng.integers(len(self.buckets)))]
-        mask = bucket_mask(self.size, bucket, rng, blobs=self.blobs)
-        return torch.from_numpy(mask)[None]
+        index = int(index)
+        mask = self._base(index % self.pool_size)
+        rng = np.random.default_rng([self.seed, self.size, index, _TAG_TRAIN, 1])
+        flip, transpose = rng.integers(2, size=2)
+        if flip:
+            mask = mask[:, ::-1]
+        if transpose:
+            mask = mask.T
+        mask = np.roll(mask, tuple(rng.integers(self.size, size=2)), axis=(0, 1))
+        return torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))[None]
 
     __call__ = sample
 

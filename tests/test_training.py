@@ -137,3 +137,47 @@ def test_misspelt_config_key_is_named(tiny_config):
     write(config)
     with pytest.raises(ConfigError, match="setps"):
         load_config(path)
+
+
+def test_distillation_with_all_weights_zero_trains_exactly_like_no_distillation(tiny_config, tmp_path):
+    path, config, write = tiny_config
+    config["width"] = 8
+    config["train"]["steps"] = 3
+    config["variants"] = {"plain": {"backbone": "encdec", "attention": "dgi"},
+                          "zero": {"backbone": "encdec", "attention": "dgi",
+                                   "distill": {"cross": 0.0, "self": 0, "attention": 0}}}
+    write(config)
+    for name in ("plain", "zero"):
+        with pytest.warns(UserWarning):
+            train_main(["--config", str(path), "--dataset", "toy", "--variant", name, "--seed", "0",
+                        "--out", str(tmp_path / name), "--threads", "1"])
+    assert_same_weights(state_dict(tmp_path / "plain" / "model.pt"), state_dict(tmp_path / "zero" / "model.pt"))
+
+
+def test_student_trains_against_a_frozen_teacher(tiny_config, tmp_path):
+    path, config, write = tiny_config
+    config["width"] = 8
+    config["train"]["steps"] = 2
+    config["variants"] = {"dgi": {"backbone": "encdec", "attention": "dgi", "completion_block": True,
+                                  "fusion": "global_local", "distill": {"cross": 1, "self": 1, "attention": 1}}}
+    write(config)
+    with pytest.warns(UserWarning):
+        train_main(["--config", str(path), "--dataset", "toy", "--variant", "dgi", "--seed", "0",
+                    "--role", "teacher", "--out", str(tmp_path / "teacher"), "--threads", "1"])
+    teacher = torch.load(tmp_path / "teacher" / "model.pt", weights_only=False)
+    assert teacher["role"] == "teacher" and "distill" not in teacher["spec"]
+    assert "completion_block" not in teacher["spec"]  # the teacher sees no hole
+    with pytest.raises(SystemExit, match="needs --teacher"):
+        train_main(["--config", str(path), "--dataset", "toy", "--variant", "dgi", "--seed", "0",
+                    "--out", str(tmp_path / "orphan"), "--threads", "1"])
+    with pytest.warns(UserWarning):
+        trainer = Trainer(load_config(path), "toy", "dgi", 0, tmp_path / "student",
+                          teacher=str(tmp_path / "teacher" / "model.pt"))
+    before = {k: v.clone() for k, v in trainer.teacher.state_dict().items()}
+    trainer.fit()
+    rows = list(csv.DictReader(open(tmp_path / "student" / "train_log.csv")))
+    for term in ("distill_cross", "distill_self", "distill_attention"):
+        assert float(rows[-1][term]) > 0, term
+    assert_same_weights(before, trainer.teacher.state_dict())  # frozen: no update, no BN statistics
+    assert all(p.grad is None for p in trainer.teacher.parameters())
+    assert any(p.grad is not None for p in trainer.distill.parameters())  # meta networks do learn

@@ -117,3 +117,20 @@ def test_required_weights_missing_fails_before_any_training(tmp_path):
     out = proc.stdout + proc.stderr
     assert "vgg16-397923af.pth" in out and "pt_inception-2015-12-05-6726825d.pth" in out
     assert not (tmp_path / "results" / "runs").exists()
+
+
+def test_one_teacher_job_per_dataset_architecture_and_seed_feeds_the_students(ci_run):
+    teachers = sorted(p.relative_to(ci_run / "results" / "teachers")
+                      for p in (ci_run / "results" / "teachers").rglob("model.pt"))
+    # rfr_kca_cd and rfr_kca_dgi share the rfr+kca teacher; baseline_dgi has the encdec+dgi one
+    assert [str(p.parent.parent) for p in teachers] == ["mini_natural/encdec_attention-dgi",
+                                                        "mini_natural/rfr_attention-kca_iterations-2"]
+    for log in (ci_run / "results" / "logs" / "teachers").rglob("*.log"):
+        assert log.read_text().count("python -m training.train") == 1  # trained once
+    fresh = snakemake(ci_run.parent / "fresh_dag", "-n", "--configfile", str(REPO / "config" / "ci.yaml"))
+    jobs = planned_jobs(fresh.stdout)
+    assert sorted(w for r, w in jobs if r == "train_teacher") == [
+        "dataset=mini_natural, arch=encdec_attention-dgi, seed=0",
+        "dataset=mini_natural, arch=rfr_attention-kca_iterations-2, seed=0"]
+    students = [w for r, w in jobs if r == "train"]
+    assert len(students) == 6 and any("variant=rfr_kca_dgi" in w for w in students)
