@@ -216,7 +216,8 @@ def loss_figure(runs: str | Path, dataset: str, variants, seed: int = 0) -> Figu
 
 
 def _sample_rows(runs, dataset, variants, seed, max_rows):
-    """[(bucket, image, folder holding its input/gt)] for the first sample of each bucket."""
+    """[(bucket, image, folder holding its input/gt)]: one row per bucket, the k-th bucket showing
+    the k-th kept test image (cycling), so the rows show different images, not one image k times."""
     found = {}
     for variant in variants:
         samples = run_dir(runs, dataset, variant, seed) / "eval" / "samples"
@@ -225,11 +226,15 @@ def _sample_rows(runs, dataset, variants, seed, max_rows):
         for bucket_dir in samples.iterdir():
             inputs = sorted(bucket_dir.glob("*_input.png")) if bucket_dir.is_dir() else []
             if inputs and bucket_dir.name not in found:
-                found[bucket_dir.name] = (inputs[0].name[: -len("_input.png")], bucket_dir)
+                found[bucket_dir.name] = ([p.name[: -len("_input.png")] for p in inputs], bucket_dir)
     buckets = sort_buckets(found)
     if len(buckets) > max_rows:  # spread the rows over the hole-ratio range
         buckets = [buckets[i] for i in np.linspace(0, len(buckets) - 1, max_rows).round().astype(int)]
-    return [(b, *found[b]) for b in buckets]
+    rows = []
+    for k, bucket in enumerate(buckets):
+        images, folder = found[bucket]
+        rows.append((bucket, images[k % len(images)], folder))
+    return rows
 
 
 def _read_rgb(path: Path) -> np.ndarray | None:

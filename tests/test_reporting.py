@@ -251,7 +251,8 @@ def test_figures_have_expected_panels(results):
     assert len(grid.axes) == 2 * (len(VARIANTS) + 2)
     assert [ax.get_title() for ax in grid.axes[:4]] == ["masked input", *VARIANTS, "ground truth"]
     assert grid.axes[1].images  # the variant's output image is shown
-    assert [grid.axes[i].get_ylabel() for i in (0, 4)] == ["hole 0.1-0.2\nimg_000", "hole 0.2-0.3\nimg_000"]
+    # one row per bucket, each showing a different kept image
+    assert [grid.axes[i].get_ylabel() for i in (0, 4)] == ["hole 0.1-0.2\nimg_000", "hole 0.2-0.3\nimg_001"]
 
     metrics = metrics_figure(summary, DATASET, VARIANTS)
     assert [ax.get_title() for ax in metrics.axes] == ["PSNR (dB) ↑", "SSIM ↑", "L1 ↓", "LPIPS ↓", "FID ↓"]

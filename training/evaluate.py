@@ -88,7 +88,7 @@ def evaluate(config: dict, dataset: str, variant: str, seed: int, out: Path, mod
             suite.add_distribution(bucket, comp, gt)
             for j, i in enumerate(idx):
                 rows.append({"dataset": dataset, "variant": variant, "seed": seed, "bucket": bucket,
-                             "image": items[j]["name"], "mask": bucket_masks[i % len(bucket_masks)][0],
+                             "image": items[j]["name"], "mask": f"{bucket}/{bucket_masks[i % len(bucket_masks)][0]}.png",
                              "hole_ratio": float(mask[j].mean()),
                              **{k: float(v[j]) for k, v in scores.items()}})
                 if i < keep:
