@@ -19,9 +19,7 @@ This module also holds the small atomic-write helpers shared by datasets.mini an
 from __future__ import annotations
 
 import csv
-import io
 import os
-import tempfile
 
 import numpy as np
 import torch
@@ -31,50 +29,6 @@ from torch.utils.data import Dataset
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 KNOWN_KINDS = ("mini_natural", "mini_faces", "places2", "celeba", "paris", "folder", "filelist")
 SPLITS = ("train", "test")
-
-
-# ----------------------------------------------------------------------------------------------
-# Atomic writes (shared with datasets.mini and datasets.masks)
-# ----------------------------------------------------------------------------------------------
-
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write `data` to `path` via a temporary file in the same folder, then os.replace.
-
-    Readers therefore never see a half-written file, even if the process dies mid-write.
-    """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def save_png_atomic(path, array: np.ndarray) -> None:
-    """Save a uint8 HxW or HxWx3 array as PNG, atomically.
-
-    PIL writes no timestamp chunk, so the same pixels always give the same bytes.
-    """
-    if array.dtype != np.uint8:
-        raise TypeError(f"save_png_atomic({path}): expected a uint8 array, got {array.dtype}")
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format="PNG")
-    atomic_write_bytes(path, buf.getvalue())
-
-
-def write_csv_atomic(path, header: list[str], rows: list[list]) -> None:
-    """Write a CSV file atomically (header first, then rows)."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    atomic_write_bytes(path, buf.getvalue().encode("utf-8"))
 
 
 def remove_stale_numbered_pngs(folder, keep: set[str]) -> None:

@@ -36,7 +36,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from datasets.images import remove_stale_numbered_pngs, save_png_atomic, write_csv_atomic
+from datasets.images import remove_stale_numbered_pngs
+from fileio import save_png as save_png_atomic, write_csv as write_csv_atomic
 
 DEFAULT_BUCKETS = ((0.1, 0.2), (0.2, 0.3), (0.3, 0.4), (0.4, 0.5), (0.5, 0.6))
 MANIFEST_HEADER = ["bucket", "file", "hole_ratio", "source"]

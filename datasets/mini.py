@@ -37,7 +37,8 @@ import os
 import numpy as np
 from PIL import Image
 
-from datasets.images import remove_stale_numbered_pngs, save_png_atomic, write_csv_atomic
+from datasets.images import remove_stale_numbered_pngs
+from fileio import save_png as save_png_atomic, write_csv as write_csv_atomic
 
 NATURAL_TRAIN = ("astronaut.png", "rocket.jpg", "motorcycle_left.png", "motorcycle_right.png",
                  "camera.png")

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import csv
 import math
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,8 @@ import numpy as np
 import torch
 from PIL import Image
 from tqdm import tqdm
+
+from fileio import write_csv
 
 from .pixel import composite
 from .suite import DISTRIBUTION_METRICS, PER_IMAGE_METRICS, MetricSuite
@@ -226,21 +227,6 @@ def score(items: list[Item], buckets: list[str], suite: MetricSuite, batch_size:
     return per_image, summary
 
 
-def write_csv_atomic(path: Path, rows: list[dict], columns: list[str]) -> None:
-    """Write to a temporary file in the same folder, then rename over the target."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def summary_path(out: Path) -> Path:
     return out.with_name(f"{out.stem}_summary.csv")
 
@@ -266,8 +252,8 @@ def main(argv=None) -> int:
         metrics = "/".join(m for m, h in suite.hints.items() if h == hint)
         print(f"warning: {metrics} not computed. {hint}", file=sys.stderr)
     per_image, summary = score(items, buckets, suite, args.batch_size)
-    write_csv_atomic(args.out, per_image, ["name", "bucket", *PER_IMAGE_METRICS])
-    write_csv_atomic(summary_path(args.out), summary, ["bucket", "metric", "value", "n", "note"])
+    write_csv(args.out, ["name", "bucket", *PER_IMAGE_METRICS], per_image)
+    write_csv(summary_path(args.out), ["bucket", "metric", "value", "n", "note"], summary)
     print(f"wrote {args.out} ({len(per_image)} images) and {summary_path(args.out)}")
     return 0
 

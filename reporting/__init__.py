@@ -7,9 +7,7 @@ and `plots`: the summary schema, metric directions, bucket parsing, CSV loading 
 from __future__ import annotations
 
 import math
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -78,26 +76,3 @@ def read_summary(path: str | Path) -> pd.DataFrame:
     return frame
 
 
-def _atomic_write(path: str | Path, data: bytes) -> Path:
-    # A unique temporary name in the target folder, then a rename: readers (and Snakemake) never
-    # see a half-written file, and parallel writers of different files do not collide.
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    return _atomic_write(path, text.encode("utf-8"))
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    return _atomic_write(path, data)

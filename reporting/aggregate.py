@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from reporting import SUMMARY_COLUMNS, atomic_write_text, metric_order, read_summary, sort_buckets
+from fileio import atomic_write_text
+from reporting import SUMMARY_COLUMNS, metric_order, read_summary, sort_buckets
 
 KEY = ["dataset", "variant", "seed", "bucket", "metric"]
 

@@ -37,7 +37,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from PIL import Image
 
-from reporting import (HIGHER_IS_BETTER, atomic_write_bytes, bucket_bounds, metric_order, read_summary,
+from fileio import atomic_write_bytes
+from reporting import (HIGHER_IS_BETTER, bucket_bounds, metric_order, read_summary,
                        sort_buckets)
 
 LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "l1": "L1", "lpips": "LPIPS", "fid": "FID", "kid": "KID"}

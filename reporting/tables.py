@@ -42,7 +42,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from reporting import HIGHER_IS_BETTER, atomic_write_text, metric_order, read_summary, sort_buckets
+from fileio import atomic_write_text
+from reporting import HIGHER_IS_BETTER, metric_order, read_summary, sort_buckets
 
 # metric -> (label, scale, decimals); the value shown is value * scale.
 FORMATS = {

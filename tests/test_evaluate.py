@@ -1,7 +1,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from PIL import Image
 from torchmetrics.functional.image import peak_signal_noise_ratio
 

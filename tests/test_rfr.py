@@ -6,7 +6,6 @@ import copy
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from models import build_model
 from models.attention import (AttentionState, KnowledgeConsistentAttention, PlainAttention,

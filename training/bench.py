@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from models import build_model
 from models.losses import InpaintingLoss
-from training.checkpoint import atomic_write_text
+from fileio import atomic_write_text
 from training.precision import autocast, prepare_input, prepare_model, resolve_precision
 from training.train import forward_losses
 

@@ -10,7 +10,6 @@ composites per bucket under `samples/` for the qualitative grid.
 from __future__ import annotations
 
 import argparse
-import io
 import math
 import sys
 from pathlib import Path
@@ -18,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from PIL import Image
 from tqdm import tqdm
 
 from models import build_model
-from training.checkpoint import atomic_write_text, load_model_file
+from fileio import atomic_write_text, save_png
+from training.checkpoint import load_model_file
 from training.config import (ConfigError, dataset_spec, is_trainable, load_config, masks_dir,
                              variant_spec)
 from training.precision import autocast, prepare_input, prepare_model, resolve_precision
@@ -30,14 +29,9 @@ from training.precision import autocast, prepare_input, prepare_model, resolve_p
 SUMMARY_COLUMNS = ["dataset", "variant", "seed", "bucket", "metric", "value", "n", "note"]
 
 
-def save_png(tensor: torch.Tensor, path: Path) -> None:
+def save_image(tensor: torch.Tensor, path: Path) -> None:
     array = (tensor.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format="PNG")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(buf.getvalue())
-    tmp.replace(path)
+    save_png(path, array)
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -93,9 +87,9 @@ def evaluate(config: dict, dataset: str, variant: str, seed: int, out: Path, mod
                              **{k: float(v[j]) for k, v in scores.items()}})
                 if i < keep:
                     base = out / "samples" / bucket / items[j]["name"]
-                    save_png(comp[j], base.with_name(base.name + "_output.png"))
-                    save_png(gt[j] * (1 - mask[j]) + mask[j], base.with_name(base.name + "_input.png"))
-                    save_png(gt[j], base.with_name(base.name + "_gt.png"))
+                    save_image(comp[j], base.with_name(base.name + "_output.png"))
+                    save_image(gt[j] * (1 - mask[j]) + mask[j], base.with_name(base.name + "_input.png"))
+                    save_image(gt[j], base.with_name(base.name + "_gt.png"))
             bar.update(len(idx))
     bar.close()
 

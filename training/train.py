@@ -14,7 +14,6 @@ import argparse
 import csv
 import io
 import json
-import math
 import platform
 import sys
 import time
@@ -27,7 +26,7 @@ from tqdm import tqdm
 
 from models import build_model
 from models.losses import InpaintingLoss
-from training.checkpoint import atomic_torch_save, atomic_write_text
+from fileio import atomic_torch_save, atomic_write_text
 from training.config import (ConfigError, architecture, dataset_spec, derive_seed, is_trainable,
                              load_config, spec_slug, teacher_architecture, train_settings,
                              uses_distillation, variant_spec)

@@ -1,7 +1,7 @@
 # Shared names and input/param functions of the rules (the rule files hold only rules).
 import yaml
 
-from training.checkpoint import atomic_write_text
+from fileio import atomic_write_text
 from training.config import (MINI_KINDS, is_trainable, spec_slug, teacher_architecture,
                              uses_distillation)
 

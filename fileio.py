@@ -1,0 +1,68 @@
+"""Atomic file writes, the one implementation every package uses.
+
+A file is written under a unique temporary name in its own folder, then renamed over the target, so
+a reader (or Snakemake, or a run killed at any moment) sees either the old file or the new one,
+never a torn one, and parallel writers of different files never collide.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_torch_save(obj, path: str | os.PathLike) -> Path:
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def save_png(path: str | os.PathLike, array: np.ndarray) -> Path:
+    """A uint8 HxW or HxWx3 array as PNG (PIL writes no timestamp: same pixels, same bytes)."""
+    from PIL import Image
+
+    if array.dtype != np.uint8:
+        raise TypeError(f"save_png({path}): expected a uint8 array, got {array.dtype}")
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def write_csv(path: str | os.PathLike, header: list[str], rows: list) -> Path:
+    """Rows as lists (in header order) or dicts (keyed by header)."""
+    buf = io.StringIO()
+    if rows and isinstance(rows[0], dict):
+        writer = csv.DictWriter(buf, fieldnames=header, lineterminator="\n")
+        writer.writeheader()
+    else:
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(header)
+    writer.writerows(rows)
+    return atomic_write_text(path, buf.getvalue())
