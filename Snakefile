@@ -29,6 +29,11 @@ try:  # config/schema.yaml: unknown keys and wrong types fail here, naming the k
 except ConfigError as err:
     raise WorkflowError(str(err))
 
+if config["weights"]["download"]:  # where a network exists; failures are reported per file
+    from metrics.weights import fetch_missing
+
+    fetch_missing(config["weights"]["dir"])
+
 if config["weights"]["required"]:  # strict configs fail here, before any job runs
     from metrics.weights import WeightsMissing, require_weights
 

@@ -173,7 +173,8 @@ def _check(weights_dir, strict: bool) -> int:
     return 1 if (missing and strict) else 0
 
 
-def _fetch(weights_dir) -> int:
+def fetch_missing(weights_dir=None) -> int:
+    """Downloads every weight file not found offline; returns 1 if any download failed."""
     target = Path(weights_dir).expanduser() if weights_dir else hub_checkpoint_dir()
     target.mkdir(parents=True, exist_ok=True)
     failed = 0
@@ -205,7 +206,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.command == "check":
         return _check(args.dir, args.strict)
-    return _fetch(args.dir)
+    return fetch_missing(args.dir)
 
 
 if __name__ == "__main__":
