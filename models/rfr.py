@@ -234,6 +234,15 @@ class _InpaintingNet(nn.Module):
     encoder_channels: list[int]
     attention_channels: int | None
 
+    def __init__(self, width: int, attention: str | None, completion_block: bool, fusion: str):
+        super().__init__()
+        _check_width(width)
+        self.stem = Stem(width)
+        self.reasoning = FeatureReasoning(width, attention, completion_block, fusion)
+        self.tail = Tail(width)
+        self.encoder_channels = self.reasoning.encoder_channels
+        self.attention_channels = self.reasoning.attention_channels
+
     def forward(self, masked_image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.forward_features(masked_image, mask)[0]
 
@@ -243,19 +252,13 @@ class _InpaintingNet(nn.Module):
 class RFRNet(_InpaintingNet):
     def __init__(self, width: int = 64, iterations: int = 6, attention: str | None = "kca", area_kernel: int = 7,
                  completion_block: bool = False, fusion: str = "none"):
-        super().__init__()
-        _check_width(width)
+        super().__init__(width, attention, completion_block, fusion)
         if iterations < 1:
             raise ValueError(f"iterations must be >= 1, got {iterations}")
         if area_kernel % 2 != 1:
             raise ValueError(f"area_kernel must be odd, got {area_kernel}")
         self.iterations = iterations
-        self.stem = Stem(width)
         self.area = AreaIdentification(width, area_kernel)
-        self.reasoning = FeatureReasoning(width, attention, completion_block, fusion)
-        self.tail = Tail(width)
-        self.encoder_channels = self.reasoning.encoder_channels
-        self.attention_channels = self.reasoning.attention_channels
 
     def forward_features(self, masked_image: torch.Tensor, mask: torch.Tensor):
         _check_input(masked_image, mask)
@@ -282,13 +285,7 @@ class EncoderDecoderNet(_InpaintingNet):
 
     def __init__(self, width: int = 64, attention: str | None = None, completion_block: bool = False,
                  fusion: str = "none"):
-        super().__init__()
-        _check_width(width)
-        self.stem = Stem(width)
-        self.reasoning = FeatureReasoning(width, attention, completion_block, fusion)
-        self.tail = Tail(width)
-        self.encoder_channels = self.reasoning.encoder_channels
-        self.attention_channels = self.reasoning.attention_channels
+        super().__init__(width, attention, completion_block, fusion)
 
     def forward_features(self, masked_image: torch.Tensor, mask: torch.Tensor):
         _check_input(masked_image, mask)
