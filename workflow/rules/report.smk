@@ -24,7 +24,10 @@ rule tables:
     input:
         os.path.join(RESULTS, "summary.csv"),
     output:
-        expand(os.path.join(RESULTS, "tables", "{{dataset}}.{ext}"), ext=["csv", "md", "tex"]),
+        os.path.join(RESULTS, "tables", "{dataset}.csv"),
+        report(os.path.join(RESULTS, "tables", "{dataset}.md"), caption="../report/tables.rst",
+               category="Tables", subcategory="{dataset}"),
+        os.path.join(RESULTS, "tables", "{dataset}.tex"),
     params:
         module="reporting.tables",
         args=lambda wc, input, output: [
@@ -46,7 +49,8 @@ rule plots:
         summary=os.path.join(RESULTS, "summary.csv"),
         models=trained_models_of_dataset,
     output:
-        expand(os.path.join(RESULTS, "plots", "{{dataset}}_{plot}.png"), plot=PLOTS),
+        [report(os.path.join(RESULTS, "plots", f"{{dataset}}_{plot}.png"), caption="../report/plots.rst",
+                category="Plots", subcategory="{dataset}") for plot in PLOTS],
     params:
         module="reporting.plots",
         args=lambda wc, input, output: [
