@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -9,6 +10,16 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+
+def tree_bytes(root) -> dict:
+    """Relative path -> bytes of every file under root: equal trees are byte-identical builds."""
+    out = {}
+    for dirpath, _, files in os.walk(root):
+        for f in files:
+            p = os.path.join(dirpath, f)
+            out[os.path.relpath(p, root)] = open(p, "rb").read()
+    return out
 
 
 def write_images(folder: Path, count: int, size: int = 40, seed: int = 0) -> None:

@@ -8,6 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import tree_bytes
+
 from datasets import KNOWN_KINDS, build_dataset, build_mini_dataset
 from datasets import mini as mini_module
 
@@ -238,15 +240,6 @@ def test_train_flip_is_deterministic_per_seed_and_index(tmp_path):
 def read_manifest(root):
     with open(os.path.join(root, "manifest.csv"), newline="") as f:
         return list(csv.DictReader(f))
-
-
-def tree_bytes(root):
-    out = {}
-    for dirpath, _, files in os.walk(root):
-        for f in files:
-            p = os.path.join(dirpath, f)
-            out[os.path.relpath(p, root)] = open(p, "rb").read()
-    return out
 
 
 @pytest.mark.parametrize("kind", ["mini_natural", "mini_faces"])

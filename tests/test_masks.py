@@ -8,6 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import tree_bytes
+
 from datasets import (
     TrainMaskSampler,
     bucket_mask,
@@ -39,15 +41,6 @@ def png_ratio(path):
         arr = np.asarray(im)
         assert im.mode == "L" and set(np.unique(arr)) <= {0, 255}
     return float((arr == 255).mean())
-
-
-def tree_bytes(root):
-    out = {}
-    for dirpath, _, files in os.walk(root):
-        for f in files:
-            p = os.path.join(dirpath, f)
-            out[os.path.relpath(p, root)] = open(p, "rb").read()
-    return out
 
 
 # ---------------------------------------------------------------------------------- buckets
