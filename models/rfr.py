@@ -213,7 +213,8 @@ def _check_input(masked_image: torch.Tensor, mask: torch.Tensor) -> None:
 
 def _check_width(width: int) -> None:
     if width < 8 or width % 8:
-        raise ValueError(f"width must be a positive multiple of 8 (tail bottleneck uses w/8), got {width}")
+        raise ValueError(f"width (the config key `width`) must be a positive multiple of 8 for rfr and encdec "
+                         f"(the tail bottleneck uses w/8), got {width}")
 
 
 class _InpaintingNet(nn.Module):
