@@ -23,13 +23,13 @@ import time
 from pathlib import Path
 
 import torch
-import yaml
 from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
 from models import build_model
 from models.losses import InpaintingLoss
 from fileio import atomic_write_text
+from training.config import load_config
 from training.precision import autocast, prepare_input, prepare_model, resolve_precision
 from training.train import forward_losses
 
@@ -58,14 +58,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="results/bench/bench.csv")
     return p.parse_args(argv)
-
-
-def load_config(path: str) -> dict:
-    with open(path) as f:
-        config = yaml.safe_load(f) or {}
-    if not isinstance(config.get("variants"), dict):
-        raise KeyError(f"{path}: no `variants` mapping (name -> spec with a `backbone` key)")
-    return config
 
 
 def measure_matmul_peak(dtype: torch.dtype, seconds: float, n: int = 2048) -> float:
@@ -184,8 +176,8 @@ def main(argv=None) -> list[dict]:
     if args.threads:
         torch.set_num_threads(args.threads)
     config = load_config(args.config)
-    size = args.size or int(config.get("image_size", 256))
-    width = args.width or int(config.get("width", 64))
+    size = args.size or config["image_size"]
+    width = args.width or config["width"]
     names = args.variants or list(config["variants"])
     unknown = [n for n in names if n not in config["variants"]]
     if unknown:

@@ -1,0 +1,23 @@
+"""The benchmark's wiring on a tiny config (timings themselves belong in the benchmark, not here)."""
+import csv
+
+from training.bench import main as bench_main
+
+
+def test_bench_reports_every_trainable_variant_with_flops_and_rates(tiny_config, tmp_path):
+    path, config, write = tiny_config
+    config["width"] = 8
+    config["variants"] = {"mean_fill": {"backbone": "mean_fill"},
+                          "rfr_kca": {"backbone": "rfr", "attention": "kca", "iterations": 2}}
+    write(config)
+    out = tmp_path / "bench.csv"
+    bench_main(["--config", str(path), "--size", "32", "--batch", "1", "--steps", "1", "--warmup", "0",
+                "--precision", "both", "--vgg", "none", "--peak-seconds", "0.05", "--out", str(out)])
+    rows = list(csv.DictReader(open(out)))
+    assert [(r["variant"], r["precision"]) for r in rows] == [("rfr_kca", "fp32"), ("rfr_kca", "bf16")]
+    for row in rows:
+        assert int(row["params"]) > 0
+        # a training step costs more FLOPs than a forward pass (backward ~ 2x forward)
+        assert float(row["gflop_train_per_img"]) > 2 * float(row["gflop_fwd_per_img"]) > 0
+        assert float(row["train_img_s"]) > 0 and float(row["infer_img_s"]) > 0
+        assert 0 < float(row["train_pct_bf16_peak"]) and float(row["peak_bf16_gflop_s"]) > 0
