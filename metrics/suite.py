@@ -21,8 +21,7 @@ from .lpips_metric import LPIPSMetric, build_lpips
 from .pixel import pixel_metrics
 from .weights import METRIC_WEIGHTS, missing_message
 
-# Direction of each metric, for tables and "best" markers.
-HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "l1": False, "lpips": False, "fid": False, "kid": False}
+from .names import HIGHER_IS_BETTER  # noqa: E402,F401  (part of the suite's API)
 
 PER_IMAGE_METRICS = ("psnr", "ssim", "l1", "lpips")
 DISTRIBUTION_METRICS = ("fid", "kid", "kid_std")

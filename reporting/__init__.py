@@ -12,12 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
-SUMMARY_COLUMNS = ["dataset", "variant", "seed", "bucket", "metric", "value", "n", "note", "train_note"]
-STRING_COLUMNS = ["dataset", "variant", "bucket", "metric", "note", "train_note"]
+from metrics.names import HIGHER_IS_BETTER, METRICS, SUMMARY_COLUMNS  # noqa: F401  (used by the modules)
 
-# Paper order of the metric columns and the better direction of each (True = higher is better).
-METRICS = ["psnr", "ssim", "l1", "lpips", "fid", "kid"]
-HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "l1": False, "lpips": False, "fid": False, "kid": False}
+STRING_COLUMNS = ["dataset", "variant", "bucket", "metric", "note", "train_note"]
 
 _FLOAT = r"(\d+(?:\.\d*)?|\.\d+)"
 _BUCKET = re.compile(rf"^\s*[\(\[]?\s*{_FLOAT}\s*[-,_]\s*{_FLOAT}\s*[\)\]]?\s*$")

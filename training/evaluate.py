@@ -21,12 +21,13 @@ from tqdm import tqdm
 
 from models import build_model
 from fileio import atomic_write_text, save_png
+from metrics.names import SUMMARY_COLUMNS
+from metrics.pixel import composite
 from training.checkpoint import load_model_file
 from training.config import (ConfigError, dataset_spec, is_trainable, load_config, masks_dir,
                              variant_spec)
 from training.precision import autocast, prepare_input, prepare_model, resolve_precision
 
-SUMMARY_COLUMNS = ["dataset", "variant", "seed", "bucket", "metric", "value", "n", "note"]
 
 
 def save_image(tensor: torch.Tensor, path: Path) -> None:
@@ -77,7 +78,7 @@ def evaluate(config: dict, dataset: str, variant: str, seed: int, out: Path, mod
             with torch.no_grad(), autocast(dtype, device):
                 pred = model(prepare_input(gt * (1 - mask), dtype), mask)
             pred = pred.float()
-            comp = (pred * mask + gt * (1 - mask)).clamp(0, 1)
+            comp = composite(pred, gt, mask).clamp(0, 1)
             scores = suite.per_image(comp, gt)
             suite.add_distribution(bucket, comp, gt)
             for j, i in enumerate(idx):
@@ -94,22 +95,21 @@ def evaluate(config: dict, dataset: str, variant: str, seed: int, out: Path, mod
     bar.close()
 
     per_image = pd.DataFrame(rows)
-    summary = summarise(per_image, suite, settings, dataset, variant, seed, list(masks))
-    note = "; ".join(train_notes)
-    summary["train_note"] = note
+    summary = summarise(per_image, suite, settings, dataset, variant, seed, list(masks), train_notes)
     out.mkdir(parents=True, exist_ok=True)
     write_csv(per_image, out / "per_image.csv")
     write_csv(summary, out / "summary.csv")
     return summary
 
 
-def summarise(per_image, suite, settings, dataset, variant, seed, buckets) -> pd.DataFrame:
+def summarise(per_image, suite, settings, dataset, variant, seed, buckets, train_notes) -> pd.DataFrame:
     metric_cols = [c for c in ("psnr", "ssim", "l1", "lpips") if c in per_image.columns]
     rows = []
 
     def add(bucket, metric, value, n, note=""):
         rows.append({"dataset": dataset, "variant": variant, "seed": seed, "bucket": bucket,
-                     "metric": metric, "value": value, "n": n, "note": note})
+                     "metric": metric, "value": value, "n": n, "note": note,
+                     "train_note": "; ".join(train_notes)})
 
     for bucket in buckets:
         part = per_image[per_image["bucket"] == bucket]
