@@ -1,5 +1,6 @@
 # Two commands: `make run` (the default DAG) and `make test`. Both create .venv when it is missing
-# (or when requirements.txt changed) and install the pinned requirements into it.
+# (or when requirements.txt or pyproject.toml changed) and install the pinned requirements and the
+# harness itself (editable: the workflow and the tools import its packages from this checkout).
 VENV ?= .venv
 PYTHON ?= python3
 CORES ?= 2
@@ -8,9 +9,9 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint dry-run bench clean-results
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
+	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt -e .
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -21,6 +22,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	PATH="$(BIN):$$PATH" $(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check Snakefile workflow/rules
 
 dry-run: $(STAMP)
 	PATH="$(BIN):$$PATH" $(BIN)/snakemake -n --cores $(CORES)

@@ -19,14 +19,12 @@ _EXPORTS = {
     "DEFAULT_BUCKETS": "datasets.masks",
     "TrainMaskSampler": "datasets.masks",
     "bucket_mask": "datasets.masks",
-    "bucket_name": "datasets.masks",
     "free_form_mask": "datasets.masks",
     "hole_ratio": "datasets.masks",
     "import_nvidia_masks": "datasets.masks",
     "load_test_masks": "datasets.masks",
     "make_test_masks": "datasets.masks",
     "nvidia_mask_set": "datasets.masks",
-    "parse_bucket": "datasets.masks",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -269,8 +269,8 @@ def _list_celeba(spec: dict, root: str, split: str):
     part_file = os.path.join(root, "list_eval_partition.txt")
     _require_dir(img_dir, layout)
     _require_file(part_file, layout)
-    # Train uses partition 0 by default; spec key train_partitions can add val (1). Test is 2.
-    wanted = set(spec.get("train_partitions", [0])) if split == "train" else {2}
+    # The official partitions: 0 train, 1 val (unused), 2 test.
+    wanted = {0} if split == "train" else {2}
     rel = []
     for lineno, line in _read_list(part_file):
         parts = line.split()
@@ -355,7 +355,6 @@ def build_dataset(spec: dict, split: str, image_size: int, seed: int = 0) -> Ima
 
     spec keys: `kind` (one of KNOWN_KINDS), `root`, optional `max_train` / `max_test`;
     kind 'folder': optional `train_dir` / `test_dir`; kind 'filelist': `train_list` / `test_list`;
-    kind 'celeba': optional `train_partitions` (default [0]).
     """
     if not isinstance(spec, dict):
         raise TypeError(f"dataset spec must be a dict, got {type(spec).__name__}")

@@ -37,7 +37,8 @@ import torch
 from PIL import Image, ImageDraw
 
 from datasets.images import remove_stale_numbered_pngs
-from fileio import save_png as save_png_atomic, write_csv as write_csv_atomic
+from harness.buckets import Bucket
+from harness.fileio import save_png as save_png_atomic, write_csv as write_csv_atomic
 
 DEFAULT_BUCKETS = ((0.1, 0.2), (0.2, 0.3), (0.3, 0.4), (0.4, 0.5), (0.5, 0.6))
 MANIFEST_HEADER = ["bucket", "file", "hole_ratio", "source"]
@@ -58,37 +59,6 @@ _TAG_TEST, _TAG_TRAIN, _TAG_NVIDIA = 1, 2, 3
 # Buckets
 # ----------------------------------------------------------------------------------------------
 
-def parse_bucket(bucket) -> tuple[float, float]:
-    """(lo, hi) from a tuple/list or a "lo-hi" string; checks 0 <= lo < hi <= 1."""
-    if isinstance(bucket, str):
-        parts = bucket.split("-")
-        if len(parts) != 2:
-            raise ValueError(f"bucket {bucket!r}: expected 'lo-hi', e.g. '0.1-0.2'")
-        try:
-            lo, hi = float(parts[0]), float(parts[1])
-        except ValueError:
-            raise ValueError(f"bucket {bucket!r}: expected two numbers as 'lo-hi', e.g. '0.1-0.2'") from None
-    else:
-        try:
-            lo, hi = (float(v) for v in bucket)
-        except (TypeError, ValueError):
-            raise ValueError(f"bucket {bucket!r}: expected a pair (lo, hi) or a string 'lo-hi'") from None
-    if not 0.0 <= lo < hi <= 1.0:
-        raise ValueError(f"bucket {bucket!r}: need 0 <= lo < hi <= 1 (hole ratio interval (lo, hi])")
-    return lo, hi
-
-
-def bucket_name(bucket) -> str:
-    """Folder name of a bucket: (0.1, 0.2) -> '0.1-0.2'."""
-    lo, hi = parse_bucket(bucket)
-    return f"{lo:g}-{hi:g}"
-
-
-def in_bucket(ratio: float, bucket) -> bool:
-    lo, hi = parse_bucket(bucket)
-    return lo < ratio <= hi
-
-
 def hole_ratio(mask) -> float:
     """Fraction of hole pixels (mask values > 0.5) in a numpy array or tensor."""
     arr = mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
@@ -97,8 +67,8 @@ def hole_ratio(mask) -> float:
 
 def _bucket_seed(seed: int, size: int, bucket, *extra: int) -> list[int]:
     """Integer entropy for a bucket's generators: independent of the other buckets in a list."""
-    lo, hi = parse_bucket(bucket)
-    return [int(seed), int(size), round(lo * 1_000_000), round(hi * 1_000_000), *extra]
+    b = Bucket.parse(bucket)
+    return [int(seed), int(size), round(b.lo * 1_000_000), round(b.hi * 1_000_000), *extra]
 
 
 def _check_seed(seed) -> int:
@@ -198,7 +168,8 @@ def bucket_mask(size: int, bucket, rng: np.random.Generator, max_tries: int = 10
     tries are needed.
     """
     size = _check_size(size)
-    lo, hi = parse_bucket(bucket)
+    bucket = Bucket.parse(bucket)
+    lo, hi = bucket.lo, bucket.hi
     for _ in range(max_tries):
         brush = _Brush(size, rng)
         target = hi - rng.uniform(0.0, hi - lo)  # in (lo, hi]
@@ -217,7 +188,7 @@ def bucket_mask(size: int, bucket, rng: np.random.Generator, max_tries: int = 10
         if lo < r <= hi:
             return brush.array()
     raise RuntimeError(f"could not draw a {size}x{size} mask with hole ratio in bucket "
-                       f"{bucket_name(bucket)} (lo < r <= hi) within {max_tries} tries; use a "
+                       f"{bucket.name} (lo < r <= hi) within {max_tries} tries; use a "
                        f"wider bucket, a larger mask size or a larger max_tries")
 
 
@@ -244,15 +215,15 @@ def _write_set(out_dir, per_bucket: dict[str, list[tuple[np.ndarray, str]]]) -> 
             rows.append([name, f"{name}/{filename}", repr(hole_ratio(png)), source])
         remove_stale_numbered_pngs(folder, keep=written)
     manifest = os.path.join(out_dir, "manifest.csv")
-    write_csv_atomic(manifest, MANIFEST_HEADER, rows)
+    write_csv_atomic(manifest, rows, MANIFEST_HEADER)
     return manifest
 
 
-def _check_buckets(buckets) -> list[tuple[float, float]]:
-    parsed = [parse_bucket(b) for b in buckets]
+def _check_buckets(buckets) -> list[Bucket]:
+    parsed = [Bucket.parse(b) for b in buckets]
     if not parsed:
         raise ValueError("buckets is empty: give at least one hole-ratio bucket, e.g. 0.1-0.2")
-    names = [bucket_name(b) for b in parsed]
+    names = [b.name for b in parsed]
     if len(set(names)) != len(names):
         raise ValueError(f"buckets {names} contain duplicates")
     return parsed
@@ -275,7 +246,7 @@ def make_test_masks(out_dir, size: int, buckets, count: int, seed: int,
         for i in range(int(count)):
             rng = np.random.default_rng(_bucket_seed(seed, size, b, i, _TAG_TEST))
             items.append((_to_png_array(bucket_mask(size, b, rng, blobs=blobs)), "generated"))
-        per_bucket[bucket_name(b)] = items
+        per_bucket[b.name] = items
     return _write_set(out_dir, per_bucket)
 
 
@@ -367,12 +338,12 @@ def nvidia_mask_set(mask_dir, buckets, size: int, hole_is_white: bool = True
     size = _check_size(size)
     mask_dir = os.fspath(mask_dir)
     parsed = _check_buckets(buckets)
-    groups: dict[str, list[tuple[str, float]]] = {bucket_name(b): [] for b in parsed}
+    groups: dict[str, list[tuple[str, float]]] = {b.name: [] for b in parsed}
     for f in _list_pngs(mask_dir):
         r = hole_ratio(_load_external_mask(os.path.join(mask_dir, f), size, hole_is_white))
         for b in parsed:
-            if b[0] < r <= b[1]:
-                groups[bucket_name(b)].append((f, r))
+            if b.contains(r):
+                groups[b.name].append((f, r))
     return groups
 
 
@@ -392,7 +363,7 @@ def import_nvidia_masks(mask_dir, out_dir, size: int, buckets, count: int, seed:
     groups = nvidia_mask_set(mask_dir, parsed, size, hole_is_white)
     per_bucket = {}
     for b in parsed:
-        name = bucket_name(b)
+        name = b.name
         candidates = groups[name]
         if len(candidates) < count:
             colour = "white" if hole_is_white else "black"
@@ -463,7 +434,7 @@ def main(argv=None) -> None:
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--count", type=int, default=12, help="masks per bucket")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--buckets", nargs="+", default=[bucket_name(b) for b in DEFAULT_BUCKETS],
+    parser.add_argument("--buckets", nargs="+", default=[Bucket.parse(b).name for b in DEFAULT_BUCKETS],
                         help="hole-ratio buckets as lo-hi, e.g. 0.1-0.2 0.2-0.3")
     parser.add_argument("--blobs", action="store_true", help="add elliptical blobs to strokes")
     parser.add_argument("--nvidia", metavar="DIR", help="import NVIDIA irregular masks from DIR "

@@ -38,7 +38,8 @@ import numpy as np
 from PIL import Image
 
 from datasets.images import remove_stale_numbered_pngs
-from fileio import save_png as save_png_atomic, write_csv as write_csv_atomic
+from harness.config import MINI_KINDS
+from harness.fileio import save_png as save_png_atomic, write_csv as write_csv_atomic
 
 NATURAL_TRAIN = ("astronaut.png", "rocket.jpg", "motorcycle_left.png", "motorcycle_right.png",
                  "camera.png")
@@ -49,8 +50,7 @@ FACES_TEST = range(80, 100)
 
 # Crop side as a fraction of the source's shorter side. Faces are already tight 25x25 crops,
 # so they get only a mild zoom; photographs get a wide range of scales.
-CROP_SCALE = {"mini_natural": (0.3, 1.0), "mini_faces": (0.8, 1.0)}
-MINI_KINDS = tuple(CROP_SCALE)
+CROP_SCALE = {"mini_natural": (0.3, 1.0), "mini_faces": (0.8, 1.0)}  # one entry per MINI_KINDS
 _KIND_CODE = {"mini_natural": 1, "mini_faces": 2}
 _SPLIT_CODE = {"train": 0, "test": 1}
 MANIFEST_HEADER = ["split", "file", "source", "crop_x", "crop_y", "crop_size", "flip"]
@@ -151,7 +151,7 @@ def build_mini_dataset(kind: str, out_dir, size: int, train_count: int, test_cou
         remove_stale_numbered_pngs(split_dir, keep=written)
 
     manifest = os.path.join(out_dir, "manifest.csv")
-    write_csv_atomic(manifest, MANIFEST_HEADER, rows)
+    write_csv_atomic(manifest, rows, MANIFEST_HEADER)
     return manifest
 
 

@@ -173,25 +173,48 @@ def _check(weights_dir, strict: bool) -> int:
     return 1 if (missing and strict) else 0
 
 
+def download_target(key: str, weights_dir=None) -> Path:
+    """Where the file for `key` is (if found offline) or where a download puts it: `weights_dir`,
+    else torch.hub's checkpoints folder."""
+    found = find_weight(key, weights_dir)
+    if found is not None:
+        return found
+    target = Path(weights_dir).expanduser() if weights_dir else hub_checkpoint_dir()
+    return target / WEIGHT_FILES[key][0]
+
+
+def fetch_file(dst: Path) -> Path:
+    """Downloads the weight file named like `dst` to `dst` (atomically, hash-checked where the
+    name carries one); raises with the URL and the folder to place it in by hand."""
+    dst = Path(dst)
+    keys = [k for k, (name, _url, _purpose) in WEIGHT_FILES.items() if name == dst.name]
+    if not keys:
+        raise KeyError(f"{dst.name} is not a known weight file; known: "
+                       f"{', '.join(name for name, _, _ in WEIGHT_FILES.values())}")
+    url = WEIGHT_FILES[keys[0]][1]
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # Writes to a temporary name in the same folder and renames: atomic.
+        torch.hub.download_url_to_file(url, str(dst), hash_prefix=_hash_prefix(keys[0]), progress=True)
+    except Exception as err:  # no network, HTTP error, hash mismatch
+        raise OSError(f"could not download {dst.name} from {url} ({type(err).__name__}: {err}); "
+                      f"place it by hand in {dst.parent}") from err
+    return dst
+
+
 def fetch_missing(weights_dir=None) -> int:
     """Downloads every weight file not found offline; returns 1 if any download failed."""
-    target = Path(weights_dir).expanduser() if weights_dir else hub_checkpoint_dir()
-    target.mkdir(parents=True, exist_ok=True)
     failed = 0
-    for key, (file_name, url, _purpose) in WEIGHT_FILES.items():
+    for key, (file_name, _url, _purpose) in WEIGHT_FILES.items():
         existing = find_weight(key, weights_dir)
         if existing is not None:
             print(f"{file_name}: already present at {existing}")
             continue
-        dst = target / file_name
         try:
-            # Writes to a temporary name in the same folder and renames: atomic.
-            torch.hub.download_url_to_file(url, str(dst), hash_prefix=_hash_prefix(key), progress=True)
-            print(f"{file_name}: downloaded to {dst}")
-        except Exception as err:  # no network, HTTP error, hash mismatch: report per file
+            print(f"{file_name}: downloaded to {fetch_file(download_target(key, weights_dir))}")
+        except OSError as err:  # report per file, go on with the others
             failed += 1
-            print(f"error: could not download {file_name} from {url} ({type(err).__name__}: {err}); "
-                  f"place it by hand in {target}", file=sys.stderr)
+            print(f"error: {err}", file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -13,7 +13,7 @@ Every attention kind is a module built as ``cls(channels)`` with the interface
   in row-major order); ``state.valid``: the valid mask at (h, w).
 
 Kinds: ``none`` (no module), ``plain`` and ``kca`` (Knowledge-Consistent Attention of RFR-Net,
-Li et al. CVPR 2020, patch size 1). New kinds register with ``@register_attention("name")``.
+Li et al. CVPR 2020, patch size 1), ``dgi`` (DGI's f_Q/f_K attention, Suin et al. ICCV 2021). New kinds register with ``@register_attention("name")``.
 """
 from __future__ import annotations
 
@@ -160,12 +160,53 @@ class PlainAttention(KnowledgeConsistentAttention):
         super().__init__(channels, consistency=False)
 
 
-def _register_dgi() -> None:
-    # DGI's attention (f_Q, f_K 1x1 convs) lives with the other DGI blocks; registered here so that
-    # `attention: dgi` works wherever `build_attention` does.
-    from models.dgi_blocks import DGIAttention
+@register_attention("dgi")
+class DGIAttention(nn.Module):
+    """Self-attention of DGI over all positions of a (N, C, h, w) feature.
 
-    register_attention("dgi")(DGIAttention)
+    f_Q, f_K: 1x1 convs C -> max(C // reduction, 1) (reduction 8 as in SAGAN-style attention; the affinity
+    only needs a low-dimensional embedding); f_V: 1x1 conv C -> C. ``scaled`` (default True) divides the
+    logits by sqrt(C_qk): the same function class as the paper's unscaled dot product (it is a
+    reparametrisation of f_Q), but the softmax does not saturate at initialisation. The logits, the
+    softmax and the weighted sum run in float32 even under autocast.
 
+    Interface of the other attention kinds:
+    ``forward(x, valid=None, prev=None) -> (out, state)`` with out (N, C, h, w) = x + attended values and
+    ``state`` an ``AttentionState`` whose ``score`` is the (N, Q, K) float32 affinity (Q = K = h*w,
+    row-major positions, rows summing to 1) and ``valid`` the valid mask at (h, w) (ones when no mask is
+    given). DGI attention has no recurrence state: ``prev`` is accepted and ignored, and nothing is kept
+    on the module between calls.
+    """
 
-_register_dgi()
+    def __init__(self, channels: int, reduction: int = 8, scaled: bool = True):
+        super().__init__()
+        self.channels = int(channels)
+        inner = max(self.channels // int(reduction), 1)
+        self.inner = inner
+        self.scaled = bool(scaled)
+        self.f_q = nn.Conv2d(self.channels, inner, 1)
+        self.f_k = nn.Conv2d(self.channels, inner, 1)
+        self.f_v = nn.Conv2d(self.channels, self.channels, 1)
+
+    def affinity(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, Q, K) float32 softmax affinity of the feature x (N, C, h, w)."""
+        q = self.f_q(x).flatten(2)  # (N, c, Q)
+        k = self.f_k(x).flatten(2)  # (N, c, K)
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            logits = torch.bmm(q.float().transpose(1, 2), k.float())
+            if self.scaled:
+                logits = logits / self.inner ** 0.5
+            return torch.softmax(logits, dim=-1)
+
+    def forward(self, x: torch.Tensor, valid: torch.Tensor | None = None, prev=None):
+        n, c, h, w = x.shape
+        r = self.affinity(x)
+        v = self.f_v(x).flatten(2)  # (N, C, K)
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            attended = torch.bmm(v.float(), r.transpose(1, 2)).view(n, c, h, w)  # out_i = sum_j r_ij v_j
+        out = x + attended.to(x.dtype)
+        if valid is None:
+            valid = torch.ones(n, 1, h, w, device=x.device, dtype=torch.float32)
+        elif valid.shape[-2:] != (h, w):  # nearest, as the other attention kinds
+            valid = F.interpolate(valid.float(), size=(h, w), mode="nearest")
+        return out, AttentionState(score=r, valid=valid.float())

@@ -9,9 +9,13 @@ from torch import nn
 from models.registry import register_backbone
 
 
+@register_backbone("mean_fill", trainable=False)
 class MeanFill(nn.Module):
     """Fills the hole with the mean colour of the known pixels of the same image: the floor every
     learned method has to beat."""
+
+    def __init__(self, width: int = 0):  # no weights: the width is accepted and unused
+        super().__init__()
 
     def forward(self, masked_image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         known = 1.0 - mask.float()
@@ -19,8 +23,12 @@ class MeanFill(nn.Module):
         return masked_image.float() * known + mean * mask.float()
 
 
+@register_backbone("biharmonic", trainable=False)
 class Biharmonic(nn.Module):
     """scikit-image's biharmonic inpainting (Damelin & Hoang 2018), one image at a time on the CPU."""
+
+    def __init__(self, width: int = 0):  # no weights: the width is accepted and unused
+        super().__init__()
 
     def forward(self, masked_image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         from skimage.restoration import inpaint_biharmonic
@@ -31,13 +39,3 @@ class Biharmonic(nn.Module):
                for img, hole in zip(images, holes)]
         pred = torch.from_numpy(np.clip(np.stack(out), 0, 1)).permute(0, 3, 1, 2).float()
         return pred.to(masked_image.device)
-
-
-@register_backbone("mean_fill")
-def build_mean_fill(spec: dict, width: int) -> nn.Module:
-    return MeanFill()
-
-
-@register_backbone("biharmonic")
-def build_biharmonic(spec: dict, width: int) -> nn.Module:
-    return Biharmonic()

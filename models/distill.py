@@ -33,8 +33,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from models.partial_conv import MASK_POOLS, resize_hole_mask
+
 TERMS = ("cross", "self", "attention")
-MASK_POOLS = ("max", "area")
 CHANNEL_WEIGHT_MODES = ("meta", "static", "uniform")
 PIXEL_WEIGHT_MODES = ("meta", "uniform")
 GAMMA_MODES = ("residual", "plain", "identity")
@@ -44,25 +45,6 @@ _EPS = 1e-8
 
 # ----------------------------------------------------------------------------------------------------------
 # helpers
-
-
-def resize_hole_mask(mask: torch.Tensor, size: Sequence[int], mode: str = "max") -> torch.Tensor:
-    """(N,1,H,W) hole mask (1 = hole) -> float32 (N,1,h,w) at a feature map's resolution.
-
-    ``max``: a feature position is a hole if any pixel of its cell is (binary result);
-    ``area``: the fraction of hole pixels in its cell (soft result).
-    """
-    if mask.dim() != 4 or mask.shape[1] != 1:
-        raise ValueError(f"hole mask must be (N,1,H,W), got {tuple(mask.shape)}")
-    if mode not in MASK_POOLS:
-        raise ValueError(f"mask_pool must be one of {MASK_POOLS}, got {mode!r}")
-    mask = mask.float()
-    size = tuple(int(s) for s in size)
-    if tuple(mask.shape[-2:]) == size:
-        return mask
-    if mode == "max":
-        return F.adaptive_max_pool2d(mask, size)
-    return F.adaptive_avg_pool2d(mask, size)
 
 
 def normalise_weights(logits: torch.Tensor, floor: float = DEFAULT_FLOOR, dim: int = 1) -> torch.Tensor:

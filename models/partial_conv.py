@@ -7,6 +7,8 @@ The mask arithmetic is kept in float32 even under bf16 autocast.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -40,3 +42,25 @@ class PartialConv2d(nn.Conv2d):
         if self.bias is not None:
             out = (out + self.bias.view(1, -1, 1, 1).to(out.dtype)) * new_valid.to(out.dtype)
         return out, new_valid
+
+
+MASK_POOLS = ("max", "area")
+
+
+def resize_hole_mask(mask: torch.Tensor, size: Sequence[int], mode: str = "max") -> torch.Tensor:
+    """(N,1,H,W) hole mask (1 = hole) -> float32 (N,1,h,w) at a feature map's resolution.
+
+    ``max``: a feature position is a hole if any pixel of its cell is (binary result);
+    ``area``: the fraction of hole pixels in its cell (soft result).
+    """
+    if mask.dim() != 4 or mask.shape[1] != 1:
+        raise ValueError(f"hole mask must be (N,1,H,W), got {tuple(mask.shape)}")
+    if mode not in MASK_POOLS:
+        raise ValueError(f"mask_pool must be one of {MASK_POOLS}, got {mode!r}")
+    mask = mask.float()
+    size = tuple(int(s) for s in size)
+    if tuple(mask.shape[-2:]) == size:
+        return mask
+    if mode == "max":
+        return F.adaptive_max_pool2d(mask, size)
+    return F.adaptive_avg_pool2d(mask, size)

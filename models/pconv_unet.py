@@ -36,6 +36,7 @@ class PConvBlock(nn.Module):
         return x, valid
 
 
+@register_backbone("pconv")
 class PConvUNet(nn.Module):
     def __init__(self, width: int = 64, layers: int = 8):
         super().__init__()
@@ -78,8 +79,3 @@ class PConvUNet(nn.Module):
             valid = torch.maximum(valid, skip_valid)
             x, valid = block(x, valid)
         return x
-
-
-@register_backbone("pconv")
-def build_pconv(spec: dict, width: int) -> nn.Module:
-    return PConvUNet(width=width, layers=int(spec.get("layers", 8)))

@@ -1,38 +1,60 @@
-"""Backbone registry: ``build_model(spec, width)`` turns a variant spec from the config into a network.
+"""Backbone registry: the one place that knows which networks exist and what a variant spec means.
 
-A backbone module registers a builder with ``@register_backbone("name")``; the builder receives the
-whole spec dict (so it can read its own keys) and the base width. Modules listed in
-``BUILTIN_MODULES`` are imported on first use so their backbones register themselves.
+A backbone is an ``nn.Module`` class registered with ``@register_backbone("name", ...)`` and built as
+``cls(width, **options)``, where ``options`` are the spec's keys other than ``backbone`` and the
+training-only keys (``distill``, ``train``). The constructor owns its defaults and its keyword
+arguments are the backbone's options: an option it does not take is rejected by ``check_spec``
+(config validation) and ``build_model``, naming the key and the backbone's options.
+
+Flags on the registration: ``trainable=False`` for classical rows that need no training;
+``student_only`` for options the DGI auxiliary network (teacher) is built without (blocks that act
+on holes only: it sees no hole).
 """
 from __future__ import annotations
 
 import importlib
-from typing import Callable
+import inspect
+from dataclasses import dataclass
 
 from torch import nn
 
-Builder = Callable[[dict, int], nn.Module]
-BACKBONES: dict[str, Builder] = {}
 BUILTIN_MODULES = ("models.classical", "models.pconv_unet", "models.rfr")
+TRAINING_KEYS = ("distill", "train")  # spec keys that do not change the network
 
 
+class SpecError(ValueError):
+    """A variant spec that names an unknown backbone or an option its backbone does not take."""
 
-def register_backbone(name: str) -> Callable[[Builder], Builder]:
-    def decorator(builder: Builder) -> Builder:
-        if name in BACKBONES and BACKBONES[name] is not builder:
+
+@dataclass(frozen=True)
+class Backbone:
+    name: str
+    cls: type
+    trainable: bool = True
+    student_only: tuple[str, ...] = ()
+
+    def options(self) -> dict:
+        """Option name -> default, read from the constructor (everything after ``width``)."""
+        params = list(inspect.signature(self.cls.__init__).parameters.values())[2:]
+        return {p.name: p.default for p in params}
+
+
+BACKBONES: dict[str, Backbone] = {}
+
+
+def register_backbone(name: str, *, trainable: bool = True, student_only: tuple[str, ...] = ()):
+    def decorator(cls):
+        entry = Backbone(name, cls, trainable, tuple(student_only))
+        if name in BACKBONES and BACKBONES[name].cls is not cls:
             raise ValueError(f"backbone {name!r} is registered twice")
-        BACKBONES[name] = builder
-        return builder
+        BACKBONES[name] = entry
+        return cls
     return decorator
 
 
 def _import_builtins() -> None:
     for module in BUILTIN_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as err:
-            if err.name != module:  # a real import error inside the module
-                raise
+        importlib.import_module(module)
 
 
 def available_backbones() -> list[str]:
@@ -40,12 +62,59 @@ def available_backbones() -> list[str]:
     return sorted(BACKBONES)
 
 
+def backbone(spec_or_name) -> Backbone:
+    name = spec_or_name["backbone"] if isinstance(spec_or_name, dict) else spec_or_name
+    _import_builtins()
+    if name not in BACKBONES:
+        raise SpecError(f"unknown backbone {name!r}; known backbones: {', '.join(sorted(BACKBONES))}")
+    return BACKBONES[name]
+
+
+def architecture(spec: dict) -> dict:
+    """The keys of a spec that define the network (no distillation or training settings)."""
+    return {k: v for k, v in spec.items() if k not in TRAINING_KEYS}
+
+
+def options(spec: dict) -> dict:
+    return {k: v for k, v in architecture(spec).items() if k != "backbone"}
+
+
+def check_spec(spec: dict) -> None:
+    """Raises SpecError naming the key when the spec's backbone does not take one of its options."""
+    if not isinstance(spec, dict) or "backbone" not in spec:
+        raise SpecError(f"variant spec {spec!r} has no 'backbone' key")
+    entry = backbone(spec)
+    known = entry.options()
+    for key in options(spec):
+        if key not in known:
+            takes = ", ".join(known) or "no options"
+            raise SpecError(f"option {key!r} does not belong to backbone {entry.name!r} (it takes: {takes})")
+
+
 def build_model(spec: dict, width: int = 64) -> nn.Module:
     """Builds the network of a variant spec, e.g. ``{"backbone": "rfr", "attention": "kca"}``."""
-    if not isinstance(spec, dict) or "backbone" not in spec:
-        raise KeyError(f"variant spec {spec!r} has no 'backbone' key")
-    _import_builtins()
-    name = spec["backbone"]
-    if name not in BACKBONES:
-        raise KeyError(f"unknown backbone {name!r} in variant spec; known backbones: {sorted(BACKBONES)}")
-    return BACKBONES[name](spec, width)
+    check_spec(spec)
+    return backbone(spec).cls(width, **options(spec))
+
+
+def is_trainable(spec: dict) -> bool:
+    return backbone(spec).trainable
+
+
+def teacher_architecture(spec: dict) -> dict:
+    """DGI's auxiliary network: the student's architecture without its student-only blocks."""
+    drop = backbone(spec).student_only
+    return {k: v for k, v in architecture(spec).items() if k not in drop}
+
+
+def spec_slug(spec: dict) -> str:
+    """A readable, stable name of an architecture, e.g. 'rfr_attention-kca_iterations-6'."""
+    parts = [str(spec["backbone"])] + [f"{k}-{spec[k]}" for k in sorted(spec) if k != "backbone"]
+    return "_".join(parts).replace("/", "-").replace(" ", "")
+
+
+def uses_distillation(spec: dict) -> bool:
+    """True when some distillation weight is non-zero (all zero trains exactly like no distillation)."""
+    distill = spec.get("distill") or {}
+    weight = lambda v: v.get("weight", 0) if isinstance(v, dict) else v  # noqa: E731
+    return any(weight(v) for v in distill.values())

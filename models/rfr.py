@@ -1,7 +1,7 @@
 """RFR-Net (Li et al., "Recurrent Feature Reasoning for Image Inpainting", CVPR 2020) and its
 single-pass encoder-decoder ablation baseline.
 
-Backbones (see DESIGN.md section 4):
+Backbones (facts from the paper and the official code; see models/README.md):
 - ``rfr``: partial-conv stem -> ``iterations`` recurrences of [area identification (two partial
   convs) -> feature reasoning (encoder-decoder with attention) -> x valid mask] with weights
   shared across recurrences -> mask-weighted merge of the stem and recurrence features -> tail.
@@ -31,6 +31,9 @@ from models.partial_conv import PartialConv2d
 from models.registry import register_backbone
 
 SIZE_MULTIPLE = 16  # stem /2 and three stride-2 encoder convs
+# DGI blocks that act on holes only: the auxiliary network (teacher) sees no hole, so it is built
+# without them and one teacher serves every student of a backbone.
+STUDENT_ONLY = ("completion_block", "fusion")
 
 
 # ----------------------------------------------------------------------------- building blocks
@@ -250,6 +253,7 @@ class _InpaintingNet(nn.Module):
 
 # ----------------------------------------------------------------------------- backbones
 
+@register_backbone("rfr", student_only=STUDENT_ONLY)
 class RFRNet(_InpaintingNet):
     def __init__(self, width: int = 64, iterations: int = 6, attention: str | None = "kca", area_kernel: int = 7,
                  completion_block: bool = False, fusion: str = "none"):
@@ -281,10 +285,11 @@ class RFRNet(_InpaintingNet):
         return pred, _features(extras, masks[1:], outputs, merged)
 
 
+@register_backbone("encdec", student_only=STUDENT_ONLY)
 class EncoderDecoderNet(_InpaintingNet):
     """Single-pass baseline: stem -> one feature-reasoning pass -> tail."""
 
-    def __init__(self, width: int = 64, attention: str | None = None, completion_block: bool = False,
+    def __init__(self, width: int = 64, attention: str = "none", completion_block: bool = False,
                  fusion: str = "none"):
         super().__init__(width, attention, completion_block, fusion)
 
@@ -307,24 +312,3 @@ def _features(extras: dict, valid_masks: list, outputs: list, merged: torch.Tens
         "recurrence_outputs": outputs,
         "merged": merged,
     }
-
-
-# ----------------------------------------------------------------------------- registry
-
-def _spec_options(spec: dict, defaults: dict) -> dict:
-    """The backbone's own keys of a variant spec (other keys belong to training / distillation)."""
-    return {key: spec.get(key, default) for key, default in defaults.items()}
-
-
-@register_backbone("rfr")
-def build_rfr(spec: dict, width: int) -> nn.Module:
-    opts = _spec_options(spec, {"iterations": 6, "attention": "kca", "area_kernel": 7,
-                                "completion_block": False, "fusion": "none"})
-    return RFRNet(width, int(opts["iterations"]), opts["attention"], int(opts["area_kernel"]),
-                  bool(opts["completion_block"]), opts["fusion"])
-
-
-@register_backbone("encdec")
-def build_encdec(spec: dict, width: int) -> nn.Module:
-    opts = _spec_options(spec, {"attention": "none", "completion_block": False, "fusion": "none"})
-    return EncoderDecoderNet(width, opts["attention"], bool(opts["completion_block"]), opts["fusion"])

@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from models.dgi_blocks import CompletionBlock, DGIAttention, GlobalLocalFusion
+from models.attention import DGIAttention
+from models.dgi_blocks import CompletionBlock, GlobalLocalFusion
 from models.distill import (AttentionTransfer, ChannelWeights, CrossDistillation, DistillationLoss,
                             SelfDistillation, build_distill_loss, normalise_weights, resize_hole_mask)
 
@@ -429,7 +430,7 @@ def test_dgi_attention_rows_sum_to_one_and_gradients_reach_query_and_key():
 ])
 def test_full_dgi_variant_trains_every_parameter_and_leaves_the_teacher_alone(backbone):
     from models.registry import build_model
-    from training.config import teacher_architecture
+    from models.registry import teacher_architecture
 
     torch.manual_seed(0)
     spec = {**backbone, "completion_block": True, "fusion": "global_local",

@@ -13,16 +13,15 @@ from conftest import tree_bytes
 from datasets import (
     TrainMaskSampler,
     bucket_mask,
-    bucket_name,
     free_form_mask,
     hole_ratio,
     import_nvidia_masks,
     load_test_masks,
     make_test_masks,
     nvidia_mask_set,
-    parse_bucket,
 )
 from datasets import masks as masks_module
+from harness.buckets import Bucket, sort_bucket_names
 
 S = 32
 
@@ -46,12 +45,18 @@ def png_ratio(path):
 # ---------------------------------------------------------------------------------- buckets
 
 def test_parse_and_name_buckets():
-    assert parse_bucket("0.1-0.2") == (0.1, 0.2)
-    assert parse_bucket([0, 0.1]) == (0.0, 0.1)
-    assert bucket_name((0.1, 0.2)) == "0.1-0.2" and bucket_name((0, 1)) == "0-1"
+    assert Bucket.parse("0.1-0.2") == Bucket(0.1, 0.2)
+    assert Bucket.parse([0, 0.1]) == Bucket(0.0, 0.1)
+    assert Bucket.parse((0.1, 0.2)).name == "0.1-0.2" and Bucket.parse((0, 1)).name == "0-1"
+    assert Bucket(0.1, 0.2).contains(0.2) and not Bucket(0.1, 0.2).contains(0.1)
     for bad in ["0.2-0.1", "0.5", (0.1, 1.5), "a-b"]:
-        with pytest.raises(ValueError):
-            parse_bucket(bad)
+        with pytest.raises(ValueError, match="bucket"):
+            Bucket.parse(bad)
+
+
+def test_bucket_names_sort_by_bounds_and_unparseable_names_last():
+    assert sort_bucket_names(["0.5-0.6", "all", "0.1-0.2", "0.01-0.1", "0.1-0.2"]) == \
+        ["0.01-0.1", "0.1-0.2", "0.5-0.6", "all"]
 
 
 # ---------------------------------------------------------------------------------- generation
@@ -99,8 +104,7 @@ def test_make_test_masks_layout_manifest_and_ratios(tmp_path):
     for r in rows:
         measured = png_ratio(tmp_path / r["file"])
         assert measured == pytest.approx(float(r["hole_ratio"]), abs=1e-9)
-        lo, hi = parse_bucket(r["bucket"])
-        assert lo < measured <= hi
+        assert Bucket.parse(r["bucket"]).contains(measured)
 
 
 def test_make_test_masks_is_byte_identical_and_bucket_independent(tmp_path):

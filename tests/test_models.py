@@ -1,11 +1,18 @@
 """Partial convolution, the PConv U-Net, the classical rows, the registry and the losses."""
+import ast
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
+import yaml
 
 from models import available_backbones, build_model
+from models.registry import SpecError, backbone, is_trainable, teacher_architecture
 from models.losses import DEFAULT_LOSS_WEIGHTS, InpaintingLoss, gram_matrix, total_variation
 from models.partial_conv import PartialConv2d
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def test_partial_conv_rescales_by_the_valid_fraction_and_updates_the_mask():
@@ -77,10 +84,76 @@ def test_classical_rows():
 
 def test_registry_lists_backbones_and_names_unknown_ones():
     assert {"pconv", "encdec", "rfr", "biharmonic", "mean_fill"} <= set(available_backbones())
-    with pytest.raises(KeyError, match="unknown backbone 'nope'"):
+    with pytest.raises(SpecError, match="unknown backbone 'nope'"):
         build_model({"backbone": "nope"})
-    with pytest.raises(KeyError, match="no 'backbone'"):
+    with pytest.raises(SpecError, match="no 'backbone'"):
         build_model({"attention": "kca"})
+
+
+def test_schema_backbone_enum_is_the_registry():
+    schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
+    assert sorted(schema["$defs"]["variant"]["properties"]["backbone"]["enum"]) == available_backbones()
+
+
+def test_constructors_own_their_defaults_and_reject_foreign_options():
+    assert backbone("rfr").options() == {"iterations": 6, "attention": "kca", "area_kernel": 7,
+                                         "completion_block": False, "fusion": "none"}
+    assert backbone("pconv").options() == {"layers": 8}
+    for spec, key in [({"backbone": "rfr", "layers": 4}, "layers"),
+                      ({"backbone": "encdec", "iterations": 6}, "iterations"),
+                      ({"backbone": "mean_fill", "attention": "kca"}, "attention")]:
+        with pytest.raises(SpecError, match=f"option '{key}' does not belong to backbone '{spec['backbone']}'"):
+            build_model(spec, 8)
+    # training-only keys are not options of the network
+    build_model({"backbone": "encdec", "distill": {"cross": 1.0}, "train": {"lr": 1e-3}}, 8)
+
+
+def test_registry_flags_trainable_rows_and_student_only_blocks():
+    assert not is_trainable({"backbone": "mean_fill"}) and not is_trainable({"backbone": "biharmonic"})
+    assert is_trainable({"backbone": "pconv"}) and is_trainable({"backbone": "rfr"})
+    spec = {"backbone": "rfr", "attention": "kca", "completion_block": True, "fusion": "global_local",
+            "distill": {"cross": 0.1}}
+    assert teacher_architecture(spec) == {"backbone": "rfr", "attention": "kca"}
+
+
+def _models_imports() -> dict[str, set[str]]:
+    """models.<module> -> every module it imports (module level or inside functions)."""
+    graph = {}
+    for path in (REPO / "models").glob("*.py"):
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(a.name for a in node.names)
+        graph[f"models.{path.stem}"] = imported
+    return graph
+
+
+def test_models_have_no_import_cycle_and_architectures_import_no_loss():
+    graph = _models_imports()
+    inside = {m: {i for i in deps if i in graph and i != "models"} for m, deps in graph.items()}
+    # depth-first search for a cycle
+    state = {}
+
+    def visit(module, trail):
+        state[module] = "open"
+        for dep in inside[module]:
+            assert state.get(dep) != "open", f"import cycle: {' -> '.join(trail + [module, dep])}"
+            if dep not in state:
+                visit(dep, trail + [module])
+        state[module] = "done"
+
+    for module in inside:
+        if module not in state:
+            visit(module, [])
+    architectures = ["models.partial_conv", "models.attention", "models.dgi_blocks", "models.rfr",
+                     "models.pconv_unet", "models.classical", "models.registry"]
+    for module in architectures:
+        assert not inside[module] & {"models.losses", "models.distill"}, (module, inside[module])
+    for module, deps in graph.items():
+        outside = {d for d in deps if d.split(".")[0] in ("training", "harness", "datasets", "metrics", "reporting")}
+        assert not outside, (module, outside)
 
 
 def test_loss_terms_follow_their_definitions():

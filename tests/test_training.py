@@ -8,7 +8,8 @@ import time
 import pytest
 import torch
 
-from training.config import ConfigError, load_config
+from harness.config import ConfigError, load_config
+from harness.jobs import train_job
 from training.train import StepBatches, Trainer, main as train_main
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -55,13 +56,12 @@ def test_kill_9_then_rerun_gives_the_weights_of_an_uninterrupted_run(tiny_config
     write(config)
     cmd = [sys.executable, "-m", "training.train", "--config", str(path), "--dataset", "toy",
            "--variant", "pconv", "--seed", "3", "--threads", "1"]
-    env = {**os.environ, "PYTHONPATH": REPO}
 
     straight = tmp_path / "straight"
-    subprocess.run(cmd + ["--out", str(straight)], check=True, cwd=REPO, env=env, capture_output=True)
+    subprocess.run(cmd + ["--out", str(straight)], check=True, cwd=REPO, capture_output=True)
 
     killed = tmp_path / "killed"
-    proc = subprocess.Popen(cmd + ["--out", str(killed)], cwd=REPO, env=env,
+    proc = subprocess.Popen(cmd + ["--out", str(killed)], cwd=REPO,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while not (killed / "checkpoint.pt").exists():
@@ -74,7 +74,7 @@ def test_kill_9_then_rerun_gives_the_weights_of_an_uninterrupted_run(tiny_config
     step_at_kill = torch.load(killed / "checkpoint.pt", weights_only=False)["step"]
     assert 0 < step_at_kill < 300
 
-    subprocess.run(cmd + ["--out", str(killed)], check=True, cwd=REPO, env=env, capture_output=True)
+    subprocess.run(cmd + ["--out", str(killed)], check=True, cwd=REPO, capture_output=True)
     assert_same_weights(state_dict(straight / "model.pt"), state_dict(killed / "model.pt"))
     steps = [int(r["step"]) for r in csv.DictReader(open(killed / "train_log.csv"))]
     assert steps == list(range(10, 301, 10))  # the log has no gap and no duplicate across the resume
@@ -84,7 +84,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tiny_config, t
     path, _, _ = tiny_config
     out = tmp_path / "nan"
     with pytest.warns(UserWarning):
-        trainer = Trainer(load_config(path), "toy", "pconv", 0, out)
+        trainer = Trainer(train_job(load_config(path), "toy", "pconv", 0), out)
     real_forward = trainer.loss.forward
     calls = {"n": 0}
 
@@ -105,7 +105,7 @@ def test_finetune_stage_freezes_batchnorm_statistics_and_lowers_lr(tiny_config, 
     config["train"].update(steps=2, finetune_steps=2, finetune_lr=1e-5)
     write(config)
     with pytest.warns(UserWarning):
-        trainer = Trainer(load_config(path), "toy", "pconv", 0, tmp_path / "ft")
+        trainer = Trainer(train_job(load_config(path), "toy", "pconv", 0), tmp_path / "ft")
     bn = [m for m in trainer.model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     image = torch.rand(2, 3, 32, 32)
     mask = (torch.rand(2, 1, 32, 32) > 0.7).float()
@@ -128,7 +128,7 @@ def test_finetune_stage_freezes_batchnorm_statistics_and_lowers_lr(tiny_config, 
 def test_classical_variant_refuses_training(tiny_config, tmp_path):
     path, _, _ = tiny_config
     with pytest.raises(ConfigError, match="needs no training"):
-        Trainer(load_config(path), "toy", "mean_fill", 0, tmp_path / "x")
+        train_job(load_config(path), "toy", "mean_fill", 0)
 
 
 def test_misspelt_config_key_is_named(tiny_config):
@@ -162,16 +162,16 @@ def test_student_trains_against_a_frozen_teacher(tiny_config, tmp_path):
                                   "fusion": "global_local", "distill": {"cross": 1, "self": 1, "attention": 1}}}
     write(config)
     with pytest.warns(UserWarning):
-        train_main(["--config", str(path), "--dataset", "toy", "--variant", "dgi", "--seed", "0",
-                    "--role", "teacher", "--out", str(tmp_path / "teacher"), "--threads", "1"])
+        train_main(["--config", str(path), "--dataset", "toy", "--teacher-arch", "encdec_attention-dgi",
+                    "--seed", "0", "--out", str(tmp_path / "teacher"), "--threads", "1"])
     teacher = torch.load(tmp_path / "teacher" / "model.pt", weights_only=False)
     assert teacher["role"] == "teacher" and "distill" not in teacher["spec"]
     assert "completion_block" not in teacher["spec"]  # the teacher sees no hole
-    with pytest.raises(SystemExit, match="needs --teacher"):
+    with pytest.raises(SystemExit, match="teacher 'encdec_attention-dgi', whose model .* is not trained yet.*--teacher-arch encdec_attention-dgi"):
         train_main(["--config", str(path), "--dataset", "toy", "--variant", "dgi", "--seed", "0",
                     "--out", str(tmp_path / "orphan"), "--threads", "1"])
     with pytest.warns(UserWarning):
-        trainer = Trainer(load_config(path), "toy", "dgi", 0, tmp_path / "student",
+        trainer = Trainer(train_job(load_config(path), "toy", "dgi", 0), tmp_path / "student",
                           teacher=str(tmp_path / "teacher" / "model.pt"))
     before = {k: v.clone() for k, v in trainer.teacher.state_dict().items()}
     trainer.fit()

@@ -1,5 +1,5 @@
 """Speed benchmark: training and inference images/s of every trainable variant of a config, with the
-achieved FLOP/s against this machine's measured matrix-multiply peak (DESIGN.md section 7).
+achieved FLOP/s against this machine's measured matrix-multiply peak (see docs/architecture.md, "Speed").
 
     python -m training.bench --config config/config.yaml [--variants a b] [--size 256] [--batch 2]
         [--width 64] [--steps 3] [--precision auto|bf16|fp32|both] [--out results/bench/bench.csv]
@@ -16,8 +16,6 @@ drops those terms. FLOPs are counted with torch.utils.flop_counter.FlopCounterMo
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import statistics
 import time
 from pathlib import Path
@@ -28,8 +26,9 @@ from tqdm import tqdm
 
 from models import build_model
 from models.losses import InpaintingLoss
-from fileio import atomic_write_text
-from training.config import load_config
+from harness.config import load_config
+from harness.fileio import write_csv
+from models.registry import is_trainable
 from training.precision import autocast, prepare_input, prepare_model, resolve_precision
 from training.train import forward_losses
 
@@ -163,14 +162,6 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join([line(heads), line(["-" * w for w in widths]), *map(line, cells)])
 
 
-def write_csv(rows: list[dict], path: Path) -> None:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(path, buf.getvalue())
-
-
 def main(argv=None) -> list[dict]:
     args = parse_args(argv)
     if args.threads:
@@ -200,12 +191,12 @@ def main(argv=None) -> list[dict]:
     rows = []
     for name in names:
         spec = config["variants"][name]
+        if not is_trainable(spec):
+            print(f"skip {name}: backbone {spec['backbone']!r} is a classical method (nothing to train)")
+            continue
         torch.manual_seed(args.seed)
         model = build_model(spec, width)
         params = sum(p.numel() for p in model.parameters())
-        if params == 0 or not any(p.requires_grad for p in model.parameters()):
-            print(f"skip {name}: backbone {spec.get('backbone')!r} has no trainable parameters")
-            continue
         state = {k: v.clone() for k, v in model.state_dict().items()}
         fast = torch.bfloat16 if torch.bfloat16 in dtypes else dtypes[0]
         flops_fwd, flops_train = count_flops(prepare_model(model, fast), make_loss(args.vgg), size, fast)
@@ -240,7 +231,7 @@ def main(argv=None) -> list[dict]:
     print(format_table(rows))
     if args.vgg == "random":
         print("(loss network: randomly initialised VGG16, a timing stand-in only)")
-    write_csv(rows, Path(args.out))
+    write_csv(Path(args.out), rows, COLUMNS)
     print(f"wrote {args.out}")
     return rows
 

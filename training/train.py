@@ -1,6 +1,10 @@
-"""Trains one variant on one dataset with one seed.
+"""Trains one variant on one dataset with one seed, or a DGI teacher.
 
     python -m training.train --config FILE --dataset NAME --variant NAME --seed N --out DIR
+    python -m training.train --config FILE --dataset NAME --teacher-arch ARCH --seed N --out DIR
+
+The job (what to train, on what, how long) is resolved by `harness.jobs` exactly as the workflow
+resolves it; the workflow's rule calls `train(job, out, ...)` with the job as its params.
 
 The output folder holds `checkpoint.pt` (resumable state, written atomically every
 `train.checkpoint_every` steps), `train_log.csv` (every loss term), `provenance.json`, and at the very
@@ -11,8 +15,6 @@ batches, masks and initial weights are all functions of (seed, dataset, variant,
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import platform
 import sys
@@ -24,15 +26,14 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from harness.config import ConfigError, layout, load_config
+from harness.fileio import atomic_torch_save, write_csv, atomic_write_text
+from harness.jobs import init_seed_parts, teacher_job, train_job
+from harness.seeding import derive_seed
 from models import build_model
+from models.registry import spec_slug
 from models.losses import InpaintingLoss
-from fileio import atomic_torch_save, atomic_write_text
-from training.config import (ConfigError, architecture, dataset_spec, derive_seed, is_trainable,
-                             load_config, spec_slug, teacher_architecture, train_settings,
-                             uses_distillation, variant_spec)
 from training.precision import autocast, prepare_input, prepare_model, resolve_precision
-
-ROLES = ("student", "teacher")
 
 
 class StepBatches(torch.utils.data.Sampler):
@@ -111,49 +112,42 @@ def forward_losses(model, loss, image, mask, dtype, device, distill=None, teache
 
 
 class Trainer:
-    def __init__(self, config: dict, dataset: str, variant: str, seed: int, out: Path,
-                 role: str = "student", teacher: str | None = None, device: str | None = None):
+    """Runs one resolved train or teacher job (see harness.jobs) into the folder `out`."""
+
+    def __init__(self, job: dict, out: Path, teacher: str | None = None, device: str | None = None):
         from datasets import TrainMaskSampler, build_dataset
         from metrics.weights import find_weight, load_vgg16_features, missing_message
 
-        self.config, self.dataset, self.variant, self.seed = config, dataset, variant, seed
-        self.out, self.role = Path(out), role
-        self.spec = variant_spec(config, variant)
-        if not is_trainable(self.spec):
-            raise ConfigError(f"variant {variant!r} (backbone {self.spec['backbone']!r}) is a classical "
-                              f"method and needs no training; evaluate it directly")
-        if role == "teacher":  # the auxiliary network: the student's backbone, no distillation
-            self.spec = teacher_architecture(self.spec)
-        self.settings = train_settings(config, variant, dataset)
-        if role == "teacher" and self.settings["teacher_steps"]:
-            self.settings.update(steps=self.settings["teacher_steps"], finetune_steps=0)
+        self.job, self.out = job, Path(out)
+        self.dataset, self.variant, self.seed = job["dataset"], job["name"], job["seed"]
+        self.role, self.spec, self.settings = job["role"], job["spec"], job["settings"]
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.dtype = resolve_precision(self.settings["precision"], self.device)
         self.total_steps = self.settings["steps"] + self.settings["finetune_steps"]
         # Batches and masks depend on (seed, dataset) only, and initial weights on the architecture,
         # not on the variant's name: variants that differ only in their losses are paired exactly.
-        self.data_seed = derive_seed(seed, dataset, "data")
-        torch.manual_seed(derive_seed(seed, dataset, spec_slug(architecture(self.spec)), role))
-        self.model = prepare_model(build_model(self.spec, config["width"]).to(self.device), self.dtype)
+        self.data_seed = derive_seed(self.seed, self.dataset, "data")
+        torch.manual_seed(derive_seed(*init_seed_parts(job)))
+        self.model = prepare_model(build_model(self.spec, job["width"]).to(self.device), self.dtype)
 
         self.notes = []
-        weights_dir = config["weights"]["dir"]
-        vgg = load_vgg16_features(weights_dir)
+        weights = job["weights"]
+        vgg = load_vgg16_features(weights["dir"])
         if vgg is None:
-            msg = (f"{missing_message('vgg16', weights_dir)[1]} The perceptual and style loss terms "
+            msg = (f"{missing_message('vgg16', weights['dir'])[1]} The perceptual and style loss terms "
                    f"are dropped for this run")
-            if config["weights"]["required"]:
+            if weights["required"]:
                 raise FileNotFoundError(msg + "; weights.required is true, so training stops here")
             warnings.warn(msg, stacklevel=1)
             self.notes.append("no_vgg: perceptual and style losses dropped (VGG16 weights missing)")
-        self.vgg_file = str(find_weight("vgg16", weights_dir)) if vgg is not None else None
+        self.vgg_file = str(find_weight("vgg16", weights["dir"])) if vgg is not None else None
         self.loss = prepare_model(InpaintingLoss(self.settings["loss"], vgg).to(self.device), self.dtype)
 
-        self.images = build_dataset(dataset_spec(config, dataset), "train", config["image_size"], seed)
-        self.mask_sampler = TrainMaskSampler(config["image_size"], derive_seed(self.data_seed, "masks"),
-                                             buckets=config["masks"]["buckets"])
+        self.images = build_dataset(job["dataset_spec"], "train", job["image_size"], self.seed)
+        self.mask_sampler = TrainMaskSampler(job["image_size"], derive_seed(self.data_seed, "masks"),
+                                             buckets=job["buckets"])
         self.teacher = self.distill = None
-        if uses_distillation(self.spec) and role == "student":
+        if job["teacher"] is not None:
             self._setup_distillation(teacher)
         params = list(self.model.parameters()) + (list(self.distill.parameters()) if self.distill else [])
         self.optimizer = torch.optim.Adam(params, lr=self.settings["lr"])
@@ -163,11 +157,17 @@ class Trainer:
         from models.distill import build_distill_loss
         from training.checkpoint import load_model_file
 
-        if teacher_path is None:
-            raise ConfigError(f"variant {self.variant!r} uses distillation and needs --teacher PATH/model.pt")
+        slug = self.job["teacher"]
+        if teacher_path is None or not Path(teacher_path).is_file():
+            raise ConfigError(f"variant {self.variant!r} distils from the teacher {slug!r}, whose model "
+                              f"{teacher_path} is not trained yet; train it first: python -m training.train "
+                              f"--config CONFIG --dataset {self.dataset} --teacher-arch {slug} --seed {self.seed}")
         self.teacher, record = load_model_file(teacher_path, self.device)
         if record.get("role") != "teacher":
             raise ConfigError(f"{teacher_path} is not a teacher (role {record.get('role')!r})")
+        if spec_slug(record["spec"]) != slug:
+            raise ConfigError(f"{teacher_path} is the teacher {spec_slug(record['spec'])!r}; variant "
+                              f"{self.variant!r} needs {slug!r}")
         for p in self.teacher.parameters():
             p.requires_grad_(False)
         self.teacher = prepare_model(self.teacher, self.dtype)
@@ -175,9 +175,7 @@ class Trainer:
 
     # --- identity of a run: a checkpoint from a different spec/settings must not be resumed
     def signature(self) -> dict:
-        return {"spec": self.spec, "settings": self.settings, "width": self.config["width"],
-                "image_size": self.config["image_size"], "dataset": self.dataset, "seed": self.seed,
-                "role": self.role, "precision": str(self.dtype)}
+        return {"job": self.job, "precision": str(self.dtype)}
 
     def checkpoint_state(self) -> dict:
         return {"signature": self.signature(), "step": self.step, "model": self.model.state_dict(),
@@ -206,14 +204,8 @@ class Trainer:
         self.write_log()
 
     def write_log(self) -> None:
-        if not self.log_rows:
-            return
-        buf = io.StringIO()
-        fields = list(dict.fromkeys(k for row in self.log_rows for k in row))
-        writer = csv.DictWriter(buf, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(self.log_rows)
-        atomic_write_text(self.out / "train_log.csv", buf.getvalue())
+        if self.log_rows:
+            write_csv(self.out / "train_log.csv", self.log_rows)
 
     def loader(self):
         sampler = StepBatches(len(self.images), self.settings["batch_size"], self.data_seed,
@@ -277,37 +269,50 @@ class Trainer:
         bar.close()
         if self.step == 0 or self.step < self.total_steps:
             raise RuntimeError(f"training stopped at step {self.step} of {self.total_steps}")
-        record = {"state_dict": self.model.state_dict(), "spec": self.spec, "width": self.config["width"],
-                  "image_size": self.config["image_size"], "dataset": self.dataset, "variant": self.variant,
+        record = {"state_dict": self.model.state_dict(), "spec": self.spec, "width": self.job["width"],
+                  "image_size": self.job["image_size"], "dataset": self.dataset, "variant": self.variant,
                   "seed": self.seed, "role": self.role, "steps": self.step, "notes": self.notes}
         self.write_log()
         return atomic_torch_save(record, self.out / "model.pt")
+
+
+def train(job: dict, out: str | Path, teacher: str | None = None, device: str | None = None) -> Path:
+    """Trains a resolved job (harness.jobs) into `out`; returns the path of model.pt."""
+    return Trainer(job, Path(out), teacher=teacher, device=device).fit()
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", required=True, help="config YAML (validated against config/schema.yaml)")
     p.add_argument("--dataset", required=True)
-    p.add_argument("--variant", required=True)
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--variant", help="the variant to train")
+    what.add_argument("--teacher-arch", help="train this DGI teacher (auxiliary network), e.g. rfr_attention-kca")
     p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--out", required=True, help="output folder of this run")
-    p.add_argument("--role", choices=ROLES, default="student",
-                   help="teacher: train the auxiliary network of DGI on uncorrupted images")
-    p.add_argument("--teacher", help="teacher model.pt (variants with distillation)")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--out", help="output folder (default: where the workflow puts this run)")
+    p.add_argument("--teacher-model", help="the teacher's model.pt for a distilled variant "
+                                           "(default: where the workflow puts it)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: the config's threads_per_job)")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     return p.parse_args(argv)
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     try:
         config = load_config(args.config)
-        trainer = Trainer(config, args.dataset, args.variant, args.seed, Path(args.out),
-                          role=args.role, teacher=args.teacher, device=args.device)
-        path = trainer.fit()
+        torch.set_num_threads(args.threads or config["threads_per_job"])
+        results = layout(config)
+        if args.variant:
+            job = train_job(config, args.dataset, args.variant, args.seed)
+            out = args.out or results.run_dir(args.dataset, args.variant, args.seed)
+        else:
+            job = teacher_job(config, args.dataset, args.teacher_arch, args.seed)
+            out = args.out or results.teacher_dir(args.dataset, args.teacher_arch, args.seed)
+        teacher = args.teacher_model
+        if job["teacher"] and teacher is None:
+            teacher = results.teacher_dir(args.dataset, job["teacher"], args.seed) / "model.pt"
+        path = train(job, out, teacher=teacher, device=args.device)
     except (ConfigError, FileNotFoundError, FloatingPointError, ValueError) as err:
         sys.exit(f"error: {err}")
     print(f"wrote {path}")

@@ -1,36 +1,28 @@
-# Shared names and input/param functions of the rules (the rule files hold only rules).
-import yaml
+# Names and input functions shared by the rules (the rule files hold only rules). Paths come from
+# harness.paths, job descriptions from harness.jobs: the same code the command-line tools use.
+from harness.config import MINI_KINDS, dataset_spec, layout
+from harness.jobs import as_param, eval_job, teacher_architectures, teacher_job, train_job
+from harness.jobs import teacher_slug
+from metrics.weights import WEIGHT_FILES, download_target, find_weight
+from models.registry import is_trainable, uses_distillation
 
-from fileio import atomic_write_text
-from training.config import (MINI_KINDS, is_trainable, spec_slug, teacher_architecture,
-                             uses_distillation)
-
-RESULTS = config["results_dir"]
+R = layout(config)
 DATASETS = list(config["datasets"])
 VARIANTS = list(config["variants"])
 SEEDS = config["seeds"]
 SIZE = config["image_size"]
 PLOTS = ["metrics", "loss", "qualitative"]
 THREADS = config["threads_per_job"]
-ENTRY = "../scripts/entry.py"
+RESOURCES = config["resources"]
 CONDA_ENV = "../../environment.yml"
-
-# DGI teachers: one per (dataset, teacher architecture, seed), shared by all students of that backbone.
-# TEACHERS maps the architecture's name to one student variant that uses it (the job reads the
-# backbone spec from it; any of them gives the same teacher).
-TEACHERS = {}
-for _name, _spec in config["variants"].items():
-    if uses_distillation(_spec):
-        TEACHERS.setdefault(spec_slug(teacher_architecture(_spec)), _name)
-
-# The jobs read the resolved config (defaults filled in, --config overrides applied) from this file.
-# It is rewritten only when its content changes and is not an input of any rule: the params of each
-# rule carry exactly the parts of the config that job depends on, so editing one variant's spec
-# re-runs only that variant's jobs (Snakemake's params rerun trigger).
-RUN_CONFIG = str(Path(RESULTS) / "run_config.yaml")
-_text = yaml.safe_dump(json.loads(json.dumps(config)), sort_keys=False)
-if not os.path.exists(RUN_CONFIG) or Path(RUN_CONFIG).read_text() != _text:
-    atomic_write_text(RUN_CONFIG, _text)
+TEACHERS = teacher_architectures(config)  # slug -> architecture of every DGI teacher needed
+TRAINED = [v for v in VARIANTS if is_trainable(config["variants"][v])]
+# weights.download: the files not found offline, made by rule download_weights
+MISSING_WEIGHTS = [
+    str(download_target(key, config["weights"]["dir"]))
+    for key in WEIGHT_FILES
+    if config["weights"]["download"] and find_weight(key, config["weights"]["dir"]) is None
+]
 
 
 wildcard_constraints:
@@ -40,100 +32,60 @@ wildcard_constraints:
     seed=r"\d+",
 
 
-def as_json(obj):
-    return json.dumps(obj, sort_keys=True)
+def run_file(name):
+    return str(R.run_dir("{dataset}", "{variant}", "{seed}") / name)
 
 
-def folder_of(path):
-    return os.path.dirname(str(path))
+def eval_file(name):
+    return str(R.eval_dir("{dataset}", "{variant}", "{seed}") / name)
 
 
-def run_folder(dataset, variant, seed):
-    return os.path.join(RESULTS, "runs", dataset, variant, f"seed{seed}")
+def dataset_manifest(wildcards):
+    """A built mini dataset's manifest (the mark of a complete build); nothing for real datasets."""
+    spec = dataset_spec(config, wildcards.dataset)
+    return os.path.join(spec["root"], "manifest.csv") if spec["kind"] in MINI_KINDS else []
 
 
-def dataset_ready(wildcards):
-    """The file that says a dataset can be read: the built mini dataset's manifest; nothing for real ones."""
-    if config["datasets"][wildcards.dataset]["kind"] in MINI_KINDS:
-        return os.path.join(RESULTS, "data", wildcards.dataset, "manifest.csv")
-    return []
+def weight_files(*keys):
+    """The pretrained weight files a job reads, as inputs when the workflow downloads them."""
+    if not config["weights"]["download"]:
+        return []
+    return [str(download_target(key, config["weights"]["dir"])) for key in keys]
 
 
 def trained_model(wildcards):
     if is_trainable(config["variants"][wildcards.variant]):
-        return os.path.join(run_folder(wildcards.dataset, wildcards.variant, wildcards.seed), "model.pt")
+        return str(R.run_dir(wildcards.dataset, wildcards.variant, wildcards.seed) / "model.pt")
     return []
-
-
-def teacher_path(dataset, variant, seed):
-    slug = spec_slug(teacher_architecture(config["variants"][variant]))
-    return os.path.join(RESULTS, "teachers", dataset, slug, f"seed{seed}", "model.pt")
 
 
 def teacher_model(wildcards):
     """A distilled student needs its teacher's model.pt; other variants need nothing."""
-    if uses_distillation(config["variants"][wildcards.variant]):
-        return teacher_path(wildcards.dataset, wildcards.variant, wildcards.seed)
+    spec = config["variants"][wildcards.variant]
+    if uses_distillation(spec):
+        slug = teacher_slug(spec)
+        return str(R.teacher_dir(wildcards.dataset, slug, wildcards.seed) / "model.pt")
     return []
 
 
 def masks_manifest(wildcards):
-    return os.path.join(RESULTS, "masks", f"{SIZE}px_seed{wildcards.seed}", "manifest.csv")
+    return str(R.masks_dir(SIZE, wildcards.seed) / "manifest.csv")
+
+
+def eval_weights(wildcards):
+    keys = (["inception"] if config["eval"]["fid"] else []) + (["alexnet"] if config["eval"]["lpips"] else [])
+    return weight_files(*keys)
 
 
 def eval_summaries(wildcards=None):
-    return [os.path.join(run_folder(d, v, s), "eval", "summary.csv")
-            for d in DATASETS for v in VARIANTS for s in SEEDS]
+    return [str(R.eval_dir(d, v, s) / "summary.csv") for d in DATASETS for v in VARIANTS for s in SEEDS]
 
 
-def trained_models_of_dataset(wildcards):
-    """The first seed's trained models: the plots show their loss curves."""
-    return [os.path.join(run_folder(wildcards.dataset, v, SEEDS[0]), "model.pt")
-            for v in VARIANTS if is_trainable(config["variants"][v])]
-
-
-def bucket_names():
-    return [f"{lo:g}-{hi:g}" for lo, hi in config["masks"]["buckets"]]
-
-
-def nvidia_mask_args():
-    """masks.source = nvidia: bucket NVIDIA's irregular masks by measured ratio instead of generating."""
-    masks = config["masks"]
-    if masks["source"] != "nvidia":
-        return []
-    return ["--nvidia", masks["nvidia_dir"]] + (["--hole-black"] if masks["nvidia_hole"] == "black" else [])
-
-
-def train_job_params(wildcards):
-    """Everything a training job's result depends on; a change here re-runs that job only."""
-    return as_json({
-        "variant": config["variants"][wildcards.variant],
-        "dataset": config["datasets"][wildcards.dataset],
-        "train": config["train"],
-        "buckets": config["masks"]["buckets"],
-        "width": config["width"],
-        "image_size": SIZE,
-        "weights": config["weights"],
-    })
-
-
-def teacher_job_params(wildcards):
-    variant = TEACHERS[wildcards.arch]
-    return as_json({
-        "architecture": teacher_architecture(config["variants"][variant]),
-        "dataset": config["datasets"][wildcards.dataset],
-        "train": config["train"],
-        "buckets": config["masks"]["buckets"],
-        "width": config["width"],
-        "image_size": SIZE,
-        "weights": config["weights"],
-    })
-
-
-def eval_job_params(wildcards):
-    return as_json({
-        "variant": config["variants"][wildcards.variant],
-        "eval": config["eval"],
-        "weights": config["weights"],
-        "precision": config["train"]["precision"],
-    })
+def plot_inputs(wildcards):
+    """The first seed's training logs (trained variants) and evaluation samples (every variant)."""
+    seed = SEEDS[0]
+    return {
+        "summary": str(R.summary()),
+        "logs": [str(R.run_dir(wildcards.dataset, v, seed) / "train_log.csv") for v in TRAINED],
+        "samples": [str(R.eval_dir(wildcards.dataset, v, seed) / "samples") for v in VARIANTS],
+    }

@@ -1,44 +1,50 @@
-# Datasets and test masks.
+# Datasets, test masks and (where a network exists) pretrained weights.
 
 
 rule build_mini_dataset:
     """Builds a mini dataset offline from photographs shipped inside installed packages."""
     output:
-        os.path.join(RESULTS, "data", "{dataset}", "manifest.csv"),
-    params:
-        spec=lambda wc: as_json(config["datasets"][wc.dataset]),
-        module="datasets.mini",
-        args=lambda wc, output: [
-            "--kind", config["datasets"][wc.dataset]["kind"], "--out", folder_of(output[0]),
-            "--size", SIZE, "--seed", 0,
-            "--train", config["datasets"][wc.dataset]["train_count"],
-            "--test", config["datasets"][wc.dataset]["test_count"],
-        ],
+        str(R.data_dir("{dataset}") / "manifest.csv"),
     log:
-        os.path.join(RESULTS, "logs", "data", "{dataset}.log"),
-    threads: 1
+        str(R.log("data", "{dataset}")),
     conda:
         CONDA_ENV
+    threads: 1
+    params:
+        spec=lambda wc: as_param(dataset_spec(config, wc.dataset)),
+        size=SIZE,
     script:
-        ENTRY
+        "../scripts/build_mini_dataset.py"
 
 
 rule make_test_masks:
     """Irregular test masks, one folder per hole-ratio bucket, shared by every dataset and variant."""
     output:
-        os.path.join(RESULTS, "masks", f"{SIZE}px_seed{{seed}}", "manifest.csv"),
-    params:
-        masks=as_json(config["masks"]),
-        module="datasets.masks",
-        args=lambda wc, output: [
-            "--out", folder_of(output[0]), "--size", SIZE, "--count", config["masks"]["count"],
-            "--seed", wc.seed, *nvidia_mask_args(),
-            "--buckets", *bucket_names(),
-        ],
+        str(R.masks_dir(SIZE, "{seed}") / "manifest.csv"),
     log:
-        os.path.join(RESULTS, "logs", "masks", f"{SIZE}px_seed{{seed}}.log"),
-    threads: 1
+        str(R.log("masks", f"{SIZE}px_seed{{seed}}")),
     conda:
         CONDA_ENV
+    threads: 1
+    params:
+        masks=as_param(config["masks"]),
+        size=SIZE,
     script:
-        ENTRY
+        "../scripts/make_test_masks.py"
+
+
+if MISSING_WEIGHTS:
+
+    localrules:
+        download_weights,
+
+    rule download_weights:
+        """Fetches the missing pretrained weight files (weights.download: true; needs a network)."""
+        output:
+            MISSING_WEIGHTS,
+        log:
+            str(R.log("weights", "download")),
+        conda:
+            CONDA_ENV
+        script:
+            "../scripts/download_weights.py"

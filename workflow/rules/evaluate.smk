@@ -4,26 +4,23 @@
 rule evaluate:
     """Scores the composites of one variant per hole-ratio bucket: per-image and summary CSVs."""
     input:
-        data=dataset_ready,
+        data=dataset_manifest,
         masks=masks_manifest,
         model=trained_model,
+        weights=eval_weights,
     output:
-        summary=os.path.join(RESULTS, "runs", "{dataset}", "{variant}", "seed{seed}", "eval", "summary.csv"),
-        per_image=os.path.join(RESULTS, "runs", "{dataset}", "{variant}", "seed{seed}", "eval", "per_image.csv"),
-    params:
-        job=eval_job_params,
-        module="training.evaluate",
-        args=lambda wc, input, output, threads: [
-            "--config", RUN_CONFIG, "--dataset", wc.dataset, "--variant", wc.variant, "--seed", wc.seed,
-            *(["--model", input.model] if input.model else []),
-            "--masks", folder_of(input.masks), "--out", folder_of(output.summary), "--threads", threads,
-        ],
+        summary=eval_file("summary.csv"),
+        per_image=eval_file("per_image.csv"),
+        samples=directory(eval_file("samples")),
     log:
-        os.path.join(RESULTS, "logs", "evaluate", "{dataset}", "{variant}", "seed{seed}.log"),
-    threads: THREADS
-    resources:
-        mem_mb=4000,
+        str(R.log("evaluate", "{dataset}", "{variant}", "seed{seed}")),
     conda:
         CONDA_ENV
+    threads: THREADS
+    resources:
+        **RESOURCES["evaluate"],
+    params:
+        job=lambda wc: as_param(eval_job(config, wc.dataset, wc.variant, int(wc.seed))),
+        cache=str(R.cache_dir()),
     script:
-        ENTRY
+        "../scripts/evaluate.py"

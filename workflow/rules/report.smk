@@ -1,4 +1,10 @@
-# Aggregation, paper-style tables and plots.
+# Aggregation, paper-style tables and plots: cheap, so they run on the submitting machine.
+
+
+localrules:
+    aggregate,
+    tables,
+    plots,
 
 
 rule aggregate:
@@ -6,61 +12,58 @@ rule aggregate:
     input:
         eval_summaries,
     output:
-        os.path.join(RESULTS, "summary.csv"),
-    params:
-        module="reporting.aggregate",
-        args=lambda wc, input, output: ["--out", output[0], *input],
+        str(R.summary()),
     log:
-        os.path.join(RESULTS, "logs", "report", "aggregate.log"),
-    threads: 1
+        str(R.log("report", "aggregate")),
     conda:
         CONDA_ENV
     script:
-        ENTRY
+        "../scripts/aggregate.py"
 
 
 rule tables:
     """Rows variants, columns bucket x metric, best per column marked."""
     input:
-        os.path.join(RESULTS, "summary.csv"),
+        str(R.summary()),
     output:
-        os.path.join(RESULTS, "tables", "{dataset}.csv"),
-        report(os.path.join(RESULTS, "tables", "{dataset}.md"), caption="../report/tables.rst",
-               category="Tables", subcategory="{dataset}"),
-        os.path.join(RESULTS, "tables", "{dataset}.tex"),
-    params:
-        module="reporting.tables",
-        args=lambda wc, input, output: [
-            "--summary", input[0], "--dataset", wc.dataset, "--out-dir", folder_of(output[0]),
-            "--variants", *VARIANTS,
-        ],
+        csv=str(R.table("{dataset}", "csv")),
+        md=report(
+            str(R.table("{dataset}", "md")),
+            caption="../report/tables.rst",
+            category="Tables",
+            subcategory="{dataset}",
+        ),
+        tex=str(R.table("{dataset}", "tex")),
     log:
-        os.path.join(RESULTS, "logs", "report", "tables_{dataset}.log"),
-    threads: 1
+        str(R.log("report", "tables_{dataset}")),
     conda:
         CONDA_ENV
+    params:
+        variants=VARIANTS,
     script:
-        ENTRY
+        "../scripts/tables.py"
 
 
 rule plots:
     """Metrics against hole ratio, training loss curves and a qualitative grid."""
     input:
-        summary=os.path.join(RESULTS, "summary.csv"),
-        models=trained_models_of_dataset,
+        unpack(plot_inputs),
     output:
-        [report(os.path.join(RESULTS, "plots", f"{{dataset}}_{plot}.png"), caption="../report/plots.rst",
-                category="Plots", subcategory="{dataset}") for plot in PLOTS],
-    params:
-        module="reporting.plots",
-        args=lambda wc, input, output: [
-            "--summary", input.summary, "--runs", os.path.join(RESULTS, "runs"), "--dataset", wc.dataset,
-            "--seed", SEEDS[0], "--out-dir", folder_of(output[0]), "--variants", *VARIANTS,
-        ],
+        **{
+            plot: report(
+                str(R.plot("{dataset}", plot)),
+                caption="../report/plots.rst",
+                category="Plots",
+                subcategory="{dataset}",
+            )
+            for plot in PLOTS
+        },
     log:
-        os.path.join(RESULTS, "logs", "report", "plots_{dataset}.log"),
-    threads: 1
+        str(R.log("report", "plots_{dataset}")),
     conda:
         CONDA_ENV
+    params:
+        variants=VARIANTS,
+        trained=TRAINED,
     script:
-        ENTRY
+        "../scripts/plots.py"

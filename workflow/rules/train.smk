@@ -1,52 +1,45 @@
 # Training: one job per (dataset, trainable variant, seed), and one DGI teacher job per
 # (dataset, teacher architecture, seed) that every distilled student of that architecture needs.
+# Each job's params hold its whole resolved description (harness.jobs): a change re-runs it.
 
 
 rule train_teacher:
-    """DGI's auxiliary network: the student's backbone trained to reconstruct uncorrupted images."""
+    """DGI's auxiliary network: the students' architecture trained on uncorrupted images."""
     input:
-        data=dataset_ready,
+        data=dataset_manifest,
+        weights=weight_files("vgg16"),
     output:
-        model=os.path.join(RESULTS, "teachers", "{dataset}", "{arch}", "seed{seed}", "model.pt"),
-    params:
-        job=teacher_job_params,
-        module="training.train",
-        args=lambda wc, output, threads: [
-            "--config", RUN_CONFIG, "--dataset", wc.dataset, "--variant", TEACHERS[wc.arch],
-            "--role", "teacher", "--seed", wc.seed, "--out", folder_of(output.model), "--threads", threads,
-        ],
+        model=str(R.teacher_dir("{dataset}", "{arch}", "{seed}") / "model.pt"),
     log:
-        os.path.join(RESULTS, "logs", "teachers", "{dataset}", "{arch}", "seed{seed}.log"),
-    threads: THREADS
-    resources:
-        mem_mb=4000,
+        str(R.log("teachers", "{dataset}", "{arch}", "seed{seed}")),
     conda:
         CONDA_ENV
+    threads: THREADS
+    resources:
+        **RESOURCES["train"],
+    params:
+        job=lambda wc: as_param(teacher_job(config, wc.dataset, wc.arch, int(wc.seed))),
     script:
-        ENTRY
+        "../scripts/train.py"
 
 
 rule train:
     """Trains a variant; re-running after an interruption resumes from its last checkpoint."""
     input:
-        data=dataset_ready,
+        data=dataset_manifest,
         teacher=teacher_model,
+        weights=weight_files("vgg16"),
     output:
-        model=os.path.join(RESULTS, "runs", "{dataset}", "{variant}", "seed{seed}", "model.pt"),
-    params:
-        job=train_job_params,
-        module="training.train",
-        args=lambda wc, input, output, threads: [
-            "--config", RUN_CONFIG, "--dataset", wc.dataset, "--variant", wc.variant,
-            "--seed", wc.seed, "--out", folder_of(output.model), "--threads", threads,
-            *(["--teacher", input.teacher] if input.teacher else []),
-        ],
+        model=run_file("model.pt"),
+        train_log=run_file("train_log.csv"),
     log:
-        os.path.join(RESULTS, "logs", "train", "{dataset}", "{variant}", "seed{seed}.log"),
-    threads: THREADS
-    resources:
-        mem_mb=4000,
+        str(R.log("train", "{dataset}", "{variant}", "seed{seed}")),
     conda:
         CONDA_ENV
+    threads: THREADS
+    resources:
+        **RESOURCES["train"],
+    params:
+        job=lambda wc: as_param(train_job(config, wc.dataset, wc.variant, int(wc.seed))),
     script:
-        ENTRY
+        "../scripts/train.py"

@@ -6,7 +6,6 @@ never a torn one, and parallel writers of different files never collide.
 """
 from __future__ import annotations
 
-import csv
 import io
 import os
 import tempfile
@@ -55,14 +54,10 @@ def save_png(path: str | os.PathLike, array: np.ndarray) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
-def write_csv(path: str | os.PathLike, header: list[str], rows: list) -> Path:
-    """Rows as lists (in header order) or dicts (keyed by header)."""
-    buf = io.StringIO()
-    if rows and isinstance(rows[0], dict):
-        writer = csv.DictWriter(buf, fieldnames=header, lineterminator="\n")
-        writer.writeheader()
-    else:
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(header)
-    writer.writerows(rows)
-    return atomic_write_text(path, buf.getvalue())
+def write_csv(path: str | os.PathLike, rows, columns: list[str] | None = None) -> Path:
+    """A table as CSV: a pandas DataFrame, or rows (dicts or sequences) in `columns` order. NaN is
+    written as an empty field."""
+    import pandas as pd
+
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows), columns=columns)
+    return atomic_write_text(path, frame.to_csv(index=False, lineterminator="\n"))

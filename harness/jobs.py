@@ -1,0 +1,85 @@
+"""Fully resolved job descriptions: everything one training or evaluation job depends on, as a
+JSON-able dict. The workflow passes them to its jobs as `params` (so a change re-runs exactly the
+jobs it affects: Snakemake's params rerun trigger), and the command-line tools build the same dicts
+from a config file, so a job started by hand runs exactly what the workflow would run.
+
+Kinds:
+- train job (role "student"): one variant on one dataset with one seed;
+- teacher job (role "teacher"): DGI's auxiliary network for one (dataset, architecture, seed): the
+  students' architecture without their student-only blocks, trained on uncorrupted images with the
+  dataset's schedule (never a student's own `train` overrides: one teacher serves every student of
+  that architecture, whatever their order in the config);
+- eval job: one variant (trained or classical) on the fixed test masks.
+"""
+from __future__ import annotations
+
+import json
+
+from harness.config import ConfigError, dataset_spec, train_settings, variant_spec
+from models.registry import (architecture, is_trainable, spec_slug, teacher_architecture,
+                             uses_distillation)
+
+ROLES = ("student", "teacher")
+
+
+def teacher_architectures(config: dict) -> dict[str, dict]:
+    """{slug: architecture} of every DGI teacher the config's distilled variants need."""
+    out = {}
+    for spec in config["variants"].values():
+        if uses_distillation(spec):
+            arch = teacher_architecture(spec)
+            out.setdefault(spec_slug(arch), arch)
+    return out
+
+
+def teacher_slug(spec: dict) -> str:
+    """The name of the teacher a distilled variant needs."""
+    return spec_slug(teacher_architecture(spec))
+
+
+def _common(config: dict, dataset: str, seed: int) -> dict:
+    return {"dataset": dataset, "dataset_spec": dataset_spec(config, dataset), "seed": int(seed),
+            "image_size": config["image_size"], "width": config["width"],
+            "buckets": config["masks"]["buckets"],
+            # where the weights are looked up and whether they must exist; not `download`
+            "weights": {k: config["weights"][k] for k in ("dir", "required")}}
+
+
+def train_job(config: dict, dataset: str, variant: str, seed: int) -> dict:
+    spec = variant_spec(config, variant)
+    if not is_trainable(spec):
+        raise ConfigError(f"variant {variant!r} (backbone {spec['backbone']!r}) is a classical method and needs "
+                          f"no training; evaluate it directly")
+    settings = train_settings(config, dataset, variant)
+    settings.pop("teacher_steps")
+    return {**_common(config, dataset, seed), "role": "student", "name": variant, "spec": spec,
+            "settings": settings,
+            "teacher": teacher_slug(spec) if uses_distillation(spec) else None}
+
+
+def teacher_job(config: dict, dataset: str, arch: str, seed: int) -> dict:
+    archs = teacher_architectures(config)
+    if arch not in archs:
+        raise ConfigError(f"no distilled variant of the config needs a teacher {arch!r}; teachers: {sorted(archs)}")
+    settings = train_settings(config, dataset)
+    teacher_steps = settings.pop("teacher_steps")
+    if teacher_steps:
+        settings.update(steps=teacher_steps, finetune_steps=0)
+    return {**_common(config, dataset, seed), "role": "teacher", "name": arch, "spec": archs[arch],
+            "settings": settings, "teacher": None}
+
+
+def eval_job(config: dict, dataset: str, variant: str, seed: int) -> dict:
+    return {**_common(config, dataset, seed), "variant": variant, "spec": variant_spec(config, variant),
+            "eval": config["eval"], "precision": config["train"]["precision"]}
+
+
+def init_seed_parts(job: dict) -> tuple:
+    """What a network's initial weights are seeded from: (seed, dataset, architecture, role). Not the
+    variant's name, so variants that differ only in their losses start from the same weights."""
+    return (job["seed"], job["dataset"], spec_slug(architecture(job["spec"])), job["role"])
+
+
+def as_param(job: dict) -> str:
+    """A job as the stable string Snakemake compares between runs."""
+    return json.dumps(job, sort_keys=True)

@@ -1,0 +1,49 @@
+"""The layout of the results folder, defined once: the workflow's rules, the command-line tools and
+the tests all ask this module where a file goes.
+
+    <results>/data/<dataset>/                      built mini datasets (manifest.csv marks a complete build)
+    <results>/masks/<size>px_seed<seed>/           fixed test masks + manifest.csv
+    <results>/runs/<dataset>/<variant>/seed<seed>/ model.pt, checkpoint.pt, train_log.csv, provenance.json, eval/
+    <results>/teachers/<dataset>/<arch>/seed<seed>/ DGI auxiliary networks
+    <results>/cache/                               ground-truth Inception features
+    <results>/summary.csv, tables/, plots/, logs/
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ResultsLayout:
+    def __init__(self, results_dir: str | Path):
+        self.root = Path(results_dir)
+
+    def data_dir(self, dataset: str) -> Path:
+        return self.root / "data" / dataset
+
+    def masks_dir(self, size: int, seed: int) -> Path:
+        return self.root / "masks" / f"{size}px_seed{seed}"
+
+    def run_dir(self, dataset: str, variant: str, seed: int) -> Path:
+        return self.root / "runs" / dataset / variant / f"seed{seed}"
+
+    def eval_dir(self, dataset: str, variant: str, seed: int) -> Path:
+        return self.run_dir(dataset, variant, seed) / "eval"
+
+    def teacher_dir(self, dataset: str, arch: str, seed: int) -> Path:
+        return self.root / "teachers" / dataset / arch / f"seed{seed}"
+
+    def cache_dir(self) -> Path:
+        return self.root / "cache"
+
+    def summary(self) -> Path:
+        return self.root / "summary.csv"
+
+    def table(self, dataset: str, ext: str) -> Path:
+        return self.root / "tables" / f"{dataset}.{ext}"
+
+    def plot(self, dataset: str, kind: str) -> Path:
+        return self.root / "plots" / f"{dataset}_{kind}.png"
+
+    def log(self, *parts: str) -> Path:
+        """<results>/logs/<parts...>.log"""
+        return (self.root / "logs").joinpath(*parts[:-1]) / f"{parts[-1]}.log"

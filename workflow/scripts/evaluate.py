@@ -1,0 +1,15 @@
+"""Rule evaluate: one variant scored on the fixed test masks of its seed."""
+import json
+from pathlib import Path
+
+import torch
+
+from harness.joblog import job_log
+from training.evaluate import evaluate
+
+with job_log(snakemake.log[0]):  # noqa: F821 (snakemake is injected by Snakemake)
+    torch.set_num_threads(snakemake.threads)  # noqa: F821
+    evaluate(json.loads(snakemake.params.job), Path(snakemake.output.summary).parent,  # noqa: F821
+             model_path=snakemake.input.model or None,  # noqa: F821
+             masks_dir=Path(snakemake.input.masks).parent,  # noqa: F821
+             cache_dir=Path(snakemake.params.cache))  # noqa: F821

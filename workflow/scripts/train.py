@@ -1,0 +1,14 @@
+"""Rules train and train_teacher: one resolved job (harness.jobs) trained into the output's folder."""
+import json
+from pathlib import Path
+
+import torch
+
+from harness.joblog import job_log
+from training.train import train
+
+with job_log(snakemake.log[0]):  # noqa: F821 (snakemake is injected by Snakemake)
+    torch.set_num_threads(snakemake.threads)  # noqa: F821
+    job = json.loads(snakemake.params.job)  # noqa: F821
+    teacher = snakemake.input.get("teacher") or None  # noqa: F821
+    train(job, Path(snakemake.output.model).parent, teacher=teacher)  # noqa: F821
