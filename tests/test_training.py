@@ -139,6 +139,17 @@ def test_misspelt_config_key_is_named(tiny_config):
         load_config(path)
 
 
+def test_an_option_of_another_backbone_fails_config_validation_naming_variant_and_key(tiny_config):
+    path, config, write = tiny_config
+    config["variants"]["odd"] = {"backbone": "encdec", "iterations": 6}
+    config["seeds"] = [0, 0]
+    write(config)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "variants.odd: option 'iterations' does not belong to backbone 'encdec'" in str(err.value)
+    assert "seeds [0, 0] repeat a seed" in str(err.value)  # every problem is listed at once
+
+
 def test_distillation_with_all_weights_zero_trains_exactly_like_no_distillation(tiny_config, tmp_path):
     path, config, write = tiny_config
     config["width"] = 8

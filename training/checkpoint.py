@@ -1,4 +1,4 @@
-"""Reading the files training writes (the atomic writers live in fileio)."""
+"""Reading the files training writes (the atomic writers live in harness.fileio)."""
 from __future__ import annotations
 
 from pathlib import Path
