@@ -8,7 +8,7 @@ import os
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
-from harness.config import ConfigError, validate_config
+from harness.config import ConfigError, read_yaml, validate_config
 from metrics.weights import WeightsMissing, require_weights
 
 min_version("9.0")
@@ -20,6 +20,8 @@ if "variants" not in config:  # no --configfile given: the embedded default
 
 
 try:  # config/schema.yaml: unknown keys and wrong types fail here, naming the key, before any job
+    for path in workflow.configfiles:  # Snakemake's YAML loader keeps the last of a repeated key
+        read_yaml(path)
     validate_config(config, "snakemake config")
 except ConfigError as err:
     raise WorkflowError(str(err))

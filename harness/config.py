@@ -20,12 +20,44 @@ class ConfigError(ValueError):
     """A config that cannot be run; the message names the file or key at fault."""
 
 
-def _validator_with_defaults():
-    """jsonschema's Draft 2020-12 validator that also fills in each property's `default`
-    (the recipe of jsonschema's FAQ, which Snakemake's own `validate` follows)."""
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key that appears twice in one mapping (YAML would silently
+    keep the last value)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise ConfigError(f"{key_node.start_mark.name}:{key_node.start_mark.line + 1}: key {key!r} "
+                                  f"appears twice in one mapping (first on line {seen[key] + 1}); keep one")
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(path: str | Path):
+    """A YAML file's content; ConfigError names the file and line of a syntax error or a repeated key."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        with open(path) as f:
+            return yaml.load(f, Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+
+
+def _validator(defaults: bool = False):
+    """jsonschema's Draft 2020-12 validator where an integer is an int (not 32.0), and that with
+    `defaults` also fills in each property's `default` (the recipe of jsonschema's FAQ, which
+    Snakemake's own `validate` follows)."""
     import jsonschema
 
-    base = jsonschema.Draft202012Validator
+    checker = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool))
+    base = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=checker)
+    if not defaults:
+        return base
     validate_properties = base.VALIDATORS["properties"]
 
     def set_defaults(validator, properties, instance, schema):
@@ -41,15 +73,13 @@ def _validator_with_defaults():
 def validate_config(config: dict, source: str = "config") -> dict:
     """Validates `config` in place against config/schema.yaml, fills in the schema's defaults and
     runs the checks the schema cannot express. Every violation is listed with its key path."""
-    import jsonschema
-
     schema = yaml.safe_load(SCHEMA_PATH.read_text())
-    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(config),
+    errors = sorted(_validator()(schema).iter_errors(config),
                     key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
         lines = [f"  at '{'/'.join(map(str, e.absolute_path)) or '<top level>'}': {e.message}" for e in errors]
         raise ConfigError(f"{source}: invalid config ({SCHEMA_PATH.name}):\n" + "\n".join(lines))
-    _validator_with_defaults()(schema).validate(config)
+    _validator(defaults=True)(schema).validate(config)
     check_consistency(config, source)
     return config
 
@@ -98,14 +128,7 @@ def check_consistency(config: dict, source: str = "config") -> None:
 
 def load_config(path: str | Path) -> dict:
     """Reads and validates a config YAML file; ConfigError names the file (and line) at fault."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
-    try:
-        with open(path) as f:
-            config = yaml.safe_load(f)
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    config = read_yaml(path)
     if not isinstance(config, dict):
         raise ConfigError(f"{path}: expected a mapping of config keys at the top level")
     return validate_config(config, str(path))

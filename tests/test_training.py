@@ -150,6 +150,18 @@ def test_an_option_of_another_backbone_fails_config_validation_naming_variant_an
     assert "seeds [0, 0] repeat a seed" in str(err.value)  # every problem is listed at once
 
 
+def test_config_integers_are_integers_and_keys_appear_once(tiny_config):
+    path, config, write = tiny_config
+    config["image_size"] = 32.0
+    write(config)
+    with pytest.raises(ConfigError, match="'image_size': 32.0 is not of type 'integer'"):
+        load_config(path)
+    config["image_size"] = 32
+    path.write_text(path.read_text() + "width: 8\n")  # a second `width:` key
+    with pytest.raises(ConfigError, match=r"config.yaml:\d+: key 'width' appears twice"):
+        load_config(path)
+
+
 def test_distillation_with_all_weights_zero_trains_exactly_like_no_distillation(tiny_config, tmp_path):
     path, config, write = tiny_config
     config["width"] = 8
