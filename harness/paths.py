@@ -13,6 +13,16 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def table_name(dataset: str, ext: str) -> str:
+    """A dataset's table file in a tables folder (also for reporting's command-line tools)."""
+    return f"{dataset}.{ext}"
+
+
+def plot_name(dataset: str, kind: str) -> str:
+    """A dataset's plot file in a plots folder (also for reporting's command-line tools)."""
+    return f"{dataset}_{kind}.png"
+
+
 class ResultsLayout:
     def __init__(self, results_dir: str | Path):
         self.root = Path(results_dir)
@@ -39,10 +49,10 @@ class ResultsLayout:
         return self.root / "summary.csv"
 
     def table(self, dataset: str, ext: str) -> Path:
-        return self.root / "tables" / f"{dataset}.{ext}"
+        return self.root / "tables" / table_name(dataset, ext)
 
     def plot(self, dataset: str, kind: str) -> Path:
-        return self.root / "plots" / f"{dataset}_{kind}.png"
+        return self.root / "plots" / plot_name(dataset, kind)
 
     def log(self, *parts: str) -> Path:
         """<results>/logs/<parts...>.log"""

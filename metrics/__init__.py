@@ -10,7 +10,8 @@ do not import their own module twice, and `import metrics` stays cheap.
 import importlib
 
 _EXPORTS = {
-    "fid": ["InceptionPool3", "build_inception", "distribution_metrics", "extract_features",
+    "evaluation": ["Evaluation"],
+    "fid": ["FeatureCache", "InceptionPool3", "build_inception", "distribution_metrics", "extract_features",
             "frechet_distance", "kernel_inception_distance", "load_fid_inception"],
     "lpips_metric": ["LPIPSMetric", "build_lpips", "load_alexnet_trunk"],
     "pixel": ["composite", "l1", "pixel_metrics", "psnr", "ssim"],

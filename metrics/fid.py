@@ -17,12 +17,17 @@ FID is strongly biased at small n; always report n next to it.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import math
 import warnings
+from pathlib import Path
 from unittest import mock
 
 import torch
 from torch import nn
+
+from harness.fileio import atomic_write_bytes
 
 from .weights import WeightsMissing, find_weight, load_state_dict, missing_message
 
@@ -142,3 +147,50 @@ def distribution_metrics(real: torch.Tensor, fake: torch.Tensor, kid_subsets: in
         return {"fid": nan, "kid": nan, "kid_std": nan}, f"n={n}: FID/KID need at least 2 images per set"
     kid, kid_std = kernel_inception_distance(real, fake, kid_subsets, kid_subset_size, seed)
     return {"fid": frechet_distance(real, fake), "kid": kid, "kid_std": kid_std}, ""
+
+
+class FeatureCache:
+    """Ground-truth Inception features kept on disk between evaluations.
+
+    Every variant of a dataset is scored against the same test images, so their features need to be
+    computed once. Entries are keyed by a hash of the image tensor itself (the input of the feature
+    network), and the file records which network made them (`tag`, e.g. the weight file's name and
+    size): a different network, image size or test image simply misses. The file is rewritten
+    atomically, so parallel evaluations at worst compute the same features twice.
+    """
+
+    def __init__(self, path, tag: str):
+        self.path, self.tag = Path(path), tag
+        self.features: dict[str, torch.Tensor] = {}
+        self.added = 0
+        if self.path.is_file():
+            try:
+                stored = torch.load(self.path, map_location="cpu", weights_only=True)
+            except Exception as err:  # a corrupt cache is recomputed, never trusted
+                warnings.warn(f"{self.path}: unreadable feature cache ignored ({err})")
+                stored = {}
+            if stored.get("tag") == tag:
+                self.features = dict(stored["features"])
+
+    @staticmethod
+    def key(image: torch.Tensor) -> str:
+        data = image.detach().float().cpu().contiguous()
+        return hashlib.sha256(str(tuple(data.shape)).encode() + data.numpy().tobytes()).hexdigest()
+
+    def __call__(self, extractor: nn.Module, images: torch.Tensor) -> torch.Tensor:
+        """(N, D) features of `images`, computing only those not cached yet."""
+        keys = [self.key(image) for image in images]
+        todo = [i for i, k in enumerate(keys) if k not in self.features]
+        if todo:
+            fresh = extract_features(extractor, images[todo])
+            for i, feature in zip(todo, fresh):
+                self.features[keys[i]] = feature.clone()
+            self.added += len(todo)
+        return torch.stack([self.features[k] for k in keys])
+
+    def save(self) -> None:
+        if self.added:
+            buffer = io.BytesIO()
+            torch.save({"tag": self.tag, "features": self.features}, buffer)
+            atomic_write_bytes(self.path, buffer.getvalue())
+            self.added = 0

@@ -1,10 +1,56 @@
-"""The metrics' names, their better direction and the long-format summary's columns: written by the
-evaluation, read by reporting. Torch-free, so reporting can import it cheaply."""
+"""The metrics' names, their better direction, how each is printed, and the long-format summary's
+columns: written by the evaluation, read by reporting. Torch-free, so reporting can import it cheaply."""
+from __future__ import annotations
+
+from typing import NamedTuple
 
 # Paper order of the metric columns and the better direction of each (True = higher is better).
 METRICS = ["psnr", "ssim", "l1", "lpips", "fid", "kid"]
 HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "l1": False, "lpips": False, "fid": False, "kid": False}
 
+PER_IMAGE_METRICS = ("psnr", "ssim", "l1", "lpips")
+DISTRIBUTION_METRICS = ("fid", "kid", "kid_std")  # set-level: one value per bucket
+# Rows of the summary that hold the spread of another metric, not a metric of their own: tables and
+# plots do not give them a column.
+SPREAD_OF = {"kid_std": "kid"}
+
+# One row per image and bucket; `mask` is the mask file relative to the mask folder.
+PER_IMAGE_COLUMNS = ["dataset", "variant", "seed", "bucket", "image", "mask", "hole_ratio", *PER_IMAGE_METRICS]
+
 # One row per (dataset, variant, seed, bucket, metric); `note` says why a value is missing
 # ("missing: <file>"), `train_note` what training had to leave out (e.g. the VGG losses).
 SUMMARY_COLUMNS = ["dataset", "variant", "seed", "bucket", "metric", "value", "n", "note", "train_note"]
+
+
+class MetricFormat(NamedTuple):
+    """How a metric is printed. The plots show the raw value, the tables value * scale."""
+
+    label: str  # "PSNR"
+    unit: str = ""  # of the raw value, on the plots: "PSNR (dB)"
+    scale: float = 1.0  # the tables show value * scale and say so in the header: "L1 (%)"
+    decimals: int = 4  # table precision; best cells are compared at it too
+
+    @property
+    def plot_label(self) -> str:
+        return f"{self.label} ({self.unit})" if self.unit else self.label
+
+    @property
+    def table_label(self) -> str:
+        if self.scale == 1:
+            return self.label
+        return f"{self.label} (%)" if self.scale == 100 else f"{self.label} (x{self.scale:g})"
+
+
+METRIC_FORMATS = {
+    "psnr": MetricFormat("PSNR", unit="dB", decimals=2),
+    "ssim": MetricFormat("SSIM"),
+    "l1": MetricFormat("L1", scale=100.0, decimals=2),
+    "lpips": MetricFormat("LPIPS"),
+    "fid": MetricFormat("FID", decimals=2),
+    "kid": MetricFormat("KID"),  # raw, not x1000
+}
+
+
+def metric_format(metric: str) -> MetricFormat:
+    """The format of a metric; one not listed above is printed upper-case, 4 decimals."""
+    return METRIC_FORMATS.get(metric, MetricFormat(metric.upper()))

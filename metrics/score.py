@@ -1,6 +1,7 @@
 """Score any method's output folder with the harness's own metric code.
 
-    python -m metrics.score --pred DIR --gt DIR --masks DIR --out FILE.csv [--weights-dir D] [--batch-size B]
+    python -m metrics.score --pred DIR --gt DIR --masks DIR --out FILE.csv [--dataset D --variant V --seed S]
+                            [--weights-dir D] [--cache FILE] [--batch-size B]
 
 Every prediction is first composited with its mask, `pred*mask + gt*(1-mask)`, and the metrics
 are computed on that composite. Methods differ in what they output outside the hole (some
@@ -17,16 +18,18 @@ Files are matched by name without extension (a .png output can be scored against
 ground truth). Any prediction without ground truth or mask, and any ground-truth image without
 a prediction, is an error listing the names.
 
-Writes FILE.csv (name, bucket, psnr, ssim, l1, lpips; one row per image) and
-FILE_summary.csv next to it (bucket, metric, value, n, note; long format). Metrics whose weight
-file is missing appear as value NaN with note "missing: <file>". Both files are written atomically.
+The scoring is the harness's own evaluation loop (metrics.evaluation), so the outputs have the
+formats of a workflow run: FILE.csv one row per image (dataset, variant, seed, bucket, image, mask,
+hole_ratio, psnr, ssim, l1, lpips) and FILE_summary.csv next to it (the long summary format, which
+reporting.aggregate/tables accept next to the workflow's own). --dataset/--variant/--seed label the
+rows. Metrics whose weight file is missing appear as value NaN with note "missing: <file>". Both
+files are written atomically. No match at all is an error.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,10 +39,8 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from fileio import write_csv
-
-from .pixel import composite
-from .suite import DISTRIBUTION_METRICS, PER_IMAGE_METRICS, MetricSuite
+from .evaluation import Evaluation
+from .suite import MetricSuite
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 FLAT_BUCKET = "all"
@@ -47,11 +48,12 @@ FLAT_BUCKET = "all"
 
 @dataclass
 class Item:
-    name: str    # prediction file name, as written in the per-image CSV
+    name: str    # image name without extension, as written in the per-image CSV
     bucket: str
     pred: Path
     gt: Path
     mask: Path
+    mask_name: str  # the mask file relative to the mask folder
 
 
 def index_images(folder: Path) -> dict[str, Path]:
@@ -129,7 +131,8 @@ def pair_files(pred_dir: Path, gt_dir: Path, masks_dir: Path) -> tuple[list[Item
             no_gt.append(key)
             continue
         used_gt.add(gt_key)
-        items.append(Item(pred_path.name, bucket, pred_path, gts[gt_key], masks[(bucket, stem)]))
+        mask_path = masks[(bucket, stem)]
+        items.append(Item(stem, bucket, pred_path, gts[gt_key], mask_path, mask_path.relative_to(masks_dir).as_posix()))
 
     errors = []
     if no_gt:
@@ -186,9 +189,8 @@ def _batches(items: list[Item], batch_size: int):
         yield batch
 
 
-def score(items: list[Item], buckets: list[str], suite: MetricSuite, batch_size: int = 8):
-    """(per-image rows, summary rows) as lists of dicts."""
-    per_image = []
+def score(items: list[Item], evaluation: Evaluation, batch_size: int = 8) -> None:
+    """Feeds every matched (prediction, ground truth, mask) to the shared evaluation loop."""
     with tqdm(total=len(items), desc="scoring", unit="img") as bar:
         for batch in _batches(items, batch_size):
             preds, gts, masks = _load_batch(batch)
@@ -197,34 +199,10 @@ def score(items: list[Item], buckets: list[str], suite: MetricSuite, batch_size:
             if len({p.shape for p in preds}) > 1:
                 groups = [[i] for i in range(len(batch))]
             for group in groups:
-                pred = torch.stack([preds[i] for i in group])
-                gt = torch.stack([gts[i] for i in group])
-                mask = torch.stack([masks[i] for i in group])
-                comp = composite(pred, gt, mask)
-                values = suite.per_image(comp, gt)
-                suite.add_distribution(batch[0].bucket, comp, gt)
-                for j, i in enumerate(group):
-                    row = {"name": batch[i].name, "bucket": batch[i].bucket}
-                    for metric in PER_IMAGE_METRICS:
-                        row[metric] = float(values[metric][j]) if metric in values else math.nan
-                    per_image.append(row)
+                evaluation.add(batch[0].bucket, torch.stack([preds[i] for i in group]),
+                               torch.stack([gts[i] for i in group]), torch.stack([masks[i] for i in group]),
+                               [batch[i].name for i in group], [batch[i].mask_name for i in group])
             bar.update(len(batch))
-
-    summary = []
-    for bucket in buckets:
-        rows = [r for r in per_image if r["bucket"] == bucket]
-        n = len(rows)
-        for metric in PER_IMAGE_METRICS:
-            note = suite.missing.get(metric, "")
-            value = math.nan if note else float(np.mean([r[metric] for r in rows]))
-            summary.append({"bucket": bucket, "metric": metric, "value": value, "n": n, "note": note})
-        dist = suite.distribution(bucket)
-        for metric in DISTRIBUTION_METRICS:
-            missing = suite.missing.get("kid" if metric == "kid_std" else metric, "")
-            note = missing or suite.notes.get(bucket, "")
-            summary.append({"bucket": bucket, "metric": metric, "value": dist.get(metric, math.nan),
-                            "n": n, "note": note})
-    return per_image, summary
 
 
 def summary_path(out: Path) -> Path:
@@ -237,24 +215,33 @@ def main(argv=None) -> int:
     parser.add_argument("--gt", required=True, type=Path, help="folder of ground-truth images")
     parser.add_argument("--masks", required=True, type=Path, help="test-mask folder (with manifest.csv) or flat mask folder")
     parser.add_argument("--out", required=True, type=Path, help="per-image CSV; the summary goes to <stem>_summary.csv")
+    parser.add_argument("--dataset", default="external", help="dataset label of the rows (default: external)")
+    parser.add_argument("--variant", help="method label of the rows (default: the --pred folder's name)")
+    parser.add_argument("--seed", type=int, default=0, help="seed label of the rows (default: 0)")
     parser.add_argument("--weights-dir", default=None, help="folder searched first for pretrained weights")
+    parser.add_argument("--cache", type=Path, help="file to keep ground-truth Inception features in between runs")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
 
     try:
+        for name in ("pred", "gt", "masks"):
+            if not getattr(args, name).is_dir():
+                raise FileNotFoundError(f"--{name} {getattr(args, name)}: no such folder")
         items, buckets = pair_files(args.pred, args.gt, args.masks)
+        if not items:
+            raise ValueError(f"no prediction in {args.pred} matched a mask and a ground-truth image")
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    suite = MetricSuite(weights_dir=args.weights_dir, device=args.device)
+    suite = MetricSuite(weights_dir=args.weights_dir, device=args.device, feature_cache=args.cache)
     for hint in dict.fromkeys(suite.hints.values()):  # FID and KID share one file: warn once
         metrics = "/".join(m for m, h in suite.hints.items() if h == hint)
         print(f"warning: {metrics} not computed. {hint}", file=sys.stderr)
-    per_image, summary = score(items, buckets, suite, args.batch_size)
-    write_csv(args.out, ["name", "bucket", *PER_IMAGE_METRICS], per_image)
-    write_csv(summary_path(args.out), ["bucket", "metric", "value", "n", "note"], summary)
-    print(f"wrote {args.out} ({len(per_image)} images) and {summary_path(args.out)}")
+    evaluation = Evaluation(suite, args.dataset, args.variant or args.pred.resolve().name, args.seed)
+    score(items, evaluation, args.batch_size)
+    evaluation.write(args.out, summary_path(args.out))
+    print(f"wrote {args.out} ({len(items)} images) and {summary_path(args.out)}")
     return 0
 
 

@@ -5,6 +5,7 @@ Usage (pred is the composite `pred*mask + gt*(1-mask)`, see metrics.composite):
     rows = suite.per_image(comp, gt)           # {"psnr","ssim","l1"[,"lpips"]} -> (N,)
     suite.add_distribution(bucket, comp, gt)   # Inception features, per bucket
     suite.distribution(bucket)                 # {"fid","kid","kid_std"} or {} if the weights are missing
+    suite.save_cache()                         # keep new ground-truth features (with feature_cache=FILE)
 Metrics whose weights are missing are listed in `suite.missing` ({"lpips": "missing: alexnet-owt-7be5be79.pth"}),
 never computed with random networks.
 """
@@ -16,15 +17,12 @@ from collections import defaultdict
 import torch
 from torch import nn
 
-from .fid import build_inception, distribution_metrics, extract_features
+from .fid import FeatureCache, build_inception, distribution_metrics, extract_features
 from .lpips_metric import LPIPSMetric, build_lpips
 from .pixel import pixel_metrics
-from .weights import METRIC_WEIGHTS, missing_message
+from .weights import METRIC_WEIGHTS, find_weight, missing_message
 
-from .names import HIGHER_IS_BETTER  # noqa: E402,F401  (part of the suite's API)
-
-PER_IMAGE_METRICS = ("psnr", "ssim", "l1", "lpips")
-DISTRIBUTION_METRICS = ("fid", "kid", "kid_std")
+from .names import DISTRIBUTION_METRICS, HIGHER_IS_BETTER, PER_IMAGE_METRICS  # noqa: F401 (the suite's API)
 
 
 class MetricSuite:
@@ -35,14 +33,21 @@ class MetricSuite:
     inception maps (N,3,H,W) [0,1] images to (N,D) features. Otherwise both are built from the
     offline weight files; a missing file leaves the metric out and records it in `self.missing`.
     enable_lpips / enable_fid = False skip a metric entirely (config eval.lpips / eval.fid).
+    feature_cache: a file where ground-truth Inception features are kept between runs (see
+    metrics.fid.FeatureCache); used for the Inception of the weight file, or for an injected one
+    when `inception_tag` names it.
     """
 
     def __init__(self, weights_dir=None, device="cpu", lpips_net: nn.Module | None = None,
-                 inception: nn.Module | None = None, enable_lpips: bool = True, enable_fid: bool = True):
+                 inception: nn.Module | None = None, enable_lpips: bool = True, enable_fid: bool = True,
+                 feature_cache=None, inception_tag: str | None = None):
         self.device = torch.device(device)
         self.missing: dict[str, str] = {}  # metric -> "missing: <file>"
         self.hints: dict[str, str] = {}    # metric -> long message naming the file and folders
         self.notes: dict[str, str] = {}    # bucket -> why FID/KID are NaN (e.g. n < 2)
+        # the metrics asked for (computed, or NaN with the reason in self.missing)
+        self.metrics = [m for m in PER_IMAGE_METRICS if enable_lpips or m != "lpips"]
+        self.metrics += list(DISTRIBUTION_METRICS) if enable_fid else []
 
         self._lpips = None
         if enable_lpips:
@@ -54,14 +59,19 @@ class MetricSuite:
                 self._lpips = LPIPSMetric(lpips_net.to(self.device))
 
         self._inception = None
+        self._gt_cache = None
         if enable_fid:
             if inception is None:
                 inception = build_inception(weights_dir, device=self.device)
+                file = find_weight("inception", weights_dir)
+                inception_tag = f"{file.name}:{file.stat().st_size}" if file else None
             if inception is None:
                 self._mark_missing("fid", weights_dir)
                 self._mark_missing("kid", weights_dir)
             else:
                 self._inception = inception.to(self.device).eval()
+                if feature_cache is not None and inception_tag is not None:
+                    self._gt_cache = FeatureCache(feature_cache, inception_tag)
         # bucket -> {"real": [features], "fake": [features]} on CPU
         self._features = defaultdict(lambda: {"real": [], "fake": []})
 
@@ -69,14 +79,6 @@ class MetricSuite:
         note, hint = missing_message(METRIC_WEIGHTS[metric], weights_dir)
         self.missing[metric] = note
         self.hints[metric] = hint
-
-    @property
-    def has_lpips(self) -> bool:
-        return self._lpips is not None
-
-    @property
-    def has_distribution(self) -> bool:
-        return self._inception is not None
 
     @torch.no_grad()
     def per_image(self, pred: torch.Tensor, gt: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -93,7 +95,13 @@ class MetricSuite:
             return
         store = self._features[bucket]
         store["fake"].append(extract_features(self._inception, pred.to(self.device)))
-        store["real"].append(extract_features(self._inception, gt.to(self.device)))
+        gt = gt.to(self.device)
+        real = self._gt_cache(self._inception, gt) if self._gt_cache else extract_features(self._inception, gt)
+        store["real"].append(real)
+
+    def save_cache(self) -> None:
+        if self._gt_cache is not None:
+            self._gt_cache.save()
 
     def count(self, bucket: str) -> int:
         """Number of images accumulated for `bucket` (the n to report next to FID/KID)."""
@@ -115,10 +123,3 @@ class MetricSuite:
         if note:
             self.notes[bucket] = note
         return values
-
-    def buckets(self) -> list[str]:
-        return list(self._features)
-
-    def reset(self) -> None:
-        self._features.clear()
-        self.notes.clear()

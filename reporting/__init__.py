@@ -1,42 +1,47 @@
 """Paper-style tables and plots from the long-format result files.
 
-This package reads only files under `results/` (summary CSVs, per-run samples and training logs);
-it never imports `training/` or `models/`. The helpers here are shared by `aggregate`, `tables`
-and `plots`: the summary schema, metric directions, bucket parsing, CSV loading and atomic writes.
+This package reads only result files (summary CSVs, training logs, sample images); it never imports
+`training/` or `models/`. The helpers here are shared by `aggregate`, `tables` and `plots`: loading
+the summary, the order of metrics, the variants of a dataset and the better-direction arrow. Bucket
+names are parsed by `harness.buckets`, metric labels and precisions come from `metrics.names`.
 """
 from __future__ import annotations
 
-import math
-import re
 from pathlib import Path
 
 import pandas as pd
 
-from metrics.names import HIGHER_IS_BETTER, METRICS, SUMMARY_COLUMNS  # noqa: F401  (used by the modules)
+from metrics.names import HIGHER_IS_BETTER, METRICS, SPREAD_OF, SUMMARY_COLUMNS
 
 STRING_COLUMNS = ["dataset", "variant", "bucket", "metric", "note", "train_note"]
 
-_FLOAT = r"(\d+(?:\.\d*)?|\.\d+)"
-_BUCKET = re.compile(rf"^\s*[\(\[]?\s*{_FLOAT}\s*[-,_]\s*{_FLOAT}\s*[\)\]]?\s*$")
 
-
-def bucket_bounds(name: str) -> tuple[float, float]:
-    """(lower, upper) hole ratio of a bucket named like "0.1-0.2"; (inf, inf) if the name has no bounds."""
-    match = _BUCKET.match(str(name))
-    if not match:
-        return math.inf, math.inf
-    return float(match.group(1)), float(match.group(2))
-
-
-def sort_buckets(names) -> list[str]:
-    """Buckets by lower bound (then upper bound, then name), unparseable names last."""
-    return sorted(dict.fromkeys(names), key=lambda b: (*bucket_bounds(b), str(b)))
-
-
-def metric_order(names) -> list[str]:
-    """Known metrics in paper order, any others after them alphabetically."""
-    names = set(names)
+def metric_order(names, spreads: bool = False) -> list[str]:
+    """Known metrics in paper order, any others after them alphabetically. Rows that hold another
+    metric's spread (kid_std) are not a metric of their own: left out unless `spreads`."""
+    names = set(names) if spreads else set(names) - set(SPREAD_OF)
     return [m for m in METRICS if m in names] + sorted(names - set(METRICS))
+
+
+def arrow(metric: str) -> str:
+    """"↑" or "↓": the better direction of a metric; "" when unknown."""
+    return {True: "↑", False: "↓"}.get(HIGHER_IS_BETTER.get(metric), "")
+
+
+def select_variants(summary: pd.DataFrame, dataset: str, variants=None) -> list[str]:
+    """The variants to show for a dataset: `variants` (each must have results), or by default every
+    variant in order of first appearance in the summary."""
+    rows = summary[summary["dataset"] == dataset]
+    if rows.empty:
+        have = ", ".join(dict.fromkeys(summary["dataset"])) or "none"
+        raise ValueError(f"no results for dataset {dataset!r} (datasets in the summary: {have})")
+    present = list(dict.fromkeys(rows["variant"]))
+    if not variants:
+        return present
+    unknown = [v for v in variants if v not in present]
+    if unknown:
+        raise ValueError(f"no results for variant(s) {', '.join(unknown)} on {dataset} (present: {', '.join(present)})")
+    return list(dict.fromkeys(variants))
 
 
 def read_summary(path: str | Path) -> pd.DataFrame:

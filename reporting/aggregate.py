@@ -5,20 +5,21 @@
 Columns: dataset, variant, seed, bucket, metric, value, n, note, train_note (one row per
 dataset, variant, seed, bucket and metric). Rows are sorted stably by dataset and variant in order
 of first appearance in the inputs (Snakemake passes them in config order, so the tables keep the
-config's variant order), then seed, bucket lower bound and metric in paper order. The same
-(dataset, variant, seed, bucket, metric) in two files is an error: it would be counted twice.
-The output is written atomically.
+config's variant order), then seed, bucket (by bounds, `harness.buckets`) and metric in paper
+order. The same (dataset, variant, seed, bucket, metric) in two files is an error: it would be
+counted twice. The output is written atomically (`harness.fileio.write_csv`).
 """
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import pandas as pd
 
-from fileio import atomic_write_text
-from reporting import SUMMARY_COLUMNS, metric_order, read_summary, sort_buckets
+from harness.buckets import sort_bucket_names
+from harness.fileio import write_csv
+from metrics.names import SUMMARY_COLUMNS
+from reporting import metric_order, read_summary
 
 KEY = ["dataset", "variant", "seed", "bucket", "metric"]
 
@@ -44,17 +45,13 @@ def aggregate(paths) -> pd.DataFrame:
     rank = {
         "dataset": {d: i for i, d in enumerate(dict.fromkeys(rows["dataset"]))},
         "variant": {v: i for i, v in enumerate(dict.fromkeys(rows["variant"]))},
-        "bucket": {b: i for i, b in enumerate(sort_buckets(rows["bucket"]))},
-        "metric": {m: i for i, m in enumerate(metric_order(rows["metric"]))},
+        "bucket": {b: i for i, b in enumerate(sort_bucket_names(rows["bucket"]))},
+        "metric": {m: i for i, m in enumerate(metric_order(rows["metric"], spreads=True))},
     }
     keys = pd.DataFrame({c: rows[c].map(order) for c, order in rank.items()})
     keys["seed"] = rows["seed"]
     order = keys.sort_values(["dataset", "variant", "seed", "bucket", "metric"], kind="stable").index
     return rows.loc[order, SUMMARY_COLUMNS].reset_index(drop=True)
-
-
-def write_summary(frame: pd.DataFrame, out: str | Path) -> Path:
-    return atomic_write_text(out, frame.to_csv(index=False))
 
 
 def main(argv=None):
@@ -66,7 +63,7 @@ def main(argv=None):
         frame = aggregate(args.summaries)
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
-    write_summary(frame, args.out)
+    write_csv(args.out, frame)
     print(f"{args.out}: {len(frame)} rows from {len(args.summaries)} file(s)")
 
 

@@ -1,23 +1,30 @@
 """Metric curves, training losses and a qualitative grid for one dataset (matplotlib, Agg).
 
-    python -m reporting.plots --summary results/summary.csv --runs results/runs --dataset NAME \
-        --out-dir results/plots [--variants v1 v2 ...] [--seed 0]
+    python -m reporting.plots --summary results/summary.csv --dataset NAME --out-dir results/plots \
+        [--variants v1 v2 ...] [--log VARIANT=PATH ...] [--samples VARIANT=DIR ...] [--seed 0]
+
+Every file read is passed in: the summary, each variant's `train_log.csv` (`--log`) and each
+variant's `eval/samples` folder (`--samples`), so the Snakemake rule can declare them all as inputs.
+A variant without `--log` has no training curve, one without `--samples` no images; a file passed
+but absent is an error. `--seed` (the run those files come from) only goes into the titles.
 
 Writes (atomically) into out-dir:
 - `<dataset>_metrics.png`: one panel per metric in the summary, value (mean over seeds, bars = sample
   std when several seeds) against the bucket's mid hole ratio, one line per variant. A metric
   without any value gets a panel with its note ("missing: <file>"); variants missing from a
   panel that others have are named under its x axis.
-- `<dataset>_loss.png`: total training loss against step for every variant with a
-  `train_log.csv` (run `<runs>/<dataset>/<variant>/seed<seed>/`), then one panel per loss term
-  present in any log. Log y scale when every plotted value is positive; a dashed line marks the
-  start of fine-tuning. Variants without a log (classical rows) are named in the title.
-- `<dataset>_qualitative.png`: rows = the first sample image of each bucket (at most `max_rows`
-  buckets, spread over the range), columns = masked input, each variant's composite, ground truth.
+- `<dataset>_loss.png`: total training loss against step for every variant with a training log,
+  then one panel per loss term present in any log. Log y scale when every plotted value is
+  positive; a dashed line marks the start of fine-tuning. Variants without a log (classical rows)
+  are named in the title.
+- `<dataset>_qualitative.png`: rows = one sample image per bucket, a different one per row (at most
+  `max_rows` buckets, spread over the range), columns = masked input, each variant's composite,
+  ground truth.
 
 Variants keep the `--variants` order (default: first appearance in the summary); a variant has the
-same colour in every panel. The figure builders (`metrics_figure`, `loss_figure`,
-`qualitative_figure`) return matplotlib Figures, `write_plots` saves all three.
+same colour in every panel. Labels come from `metrics.names.METRIC_FORMATS` (as in the tables).
+The figure builders (`metrics_figure`, `loss_figure`, `qualitative_figure`) return matplotlib
+Figures, `write_plots` saves all three.
 """
 from __future__ import annotations
 
@@ -37,11 +44,12 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from PIL import Image
 
-from fileio import atomic_write_bytes
-from reporting import (HIGHER_IS_BETTER, bucket_bounds, metric_order, read_summary,
-                       sort_buckets)
+from harness.buckets import Bucket, sort_bucket_names
+from harness.fileio import atomic_write_bytes
+from harness.paths import plot_name
+from metrics.names import metric_format
+from reporting import arrow, metric_order, read_summary, select_variants
 
-LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "l1": "L1", "lpips": "LPIPS", "fid": "FID", "kid": "KID"}
 NOT_LOSS_TERMS = {"step", "phase", "lr", "seconds"}
 
 
@@ -84,17 +92,17 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
-def dataset_variants(summary: pd.DataFrame, dataset: str, variants=None) -> list[str]:
-    rows = summary[summary["dataset"] == dataset]
-    if rows.empty:
-        raise ValueError(f"no results for dataset {dataset!r} in the summary")
-    present = list(dict.fromkeys(rows["variant"]))
-    if variants:
-        unknown = [v for v in variants if v not in present]
-        if unknown:
-            raise ValueError(f"no results for variant(s) {', '.join(unknown)} on {dataset}")
-        return list(dict.fromkeys(variants))
-    return present
+def _seed(seed: int | None) -> str:
+    return "" if seed is None else f" (seed {seed})"
+
+
+def _per_variant(paths: dict, variants, what: str) -> dict[str, Path]:
+    """The given paths in variant order; a path for a variant that is not plotted is a mistake."""
+    extra = [v for v in paths if v not in variants]
+    if extra:
+        raise ValueError(f"{what} given for variant(s) {', '.join(extra)}, which are not plotted "
+                         f"(variants: {', '.join(variants)})")
+    return {v: Path(paths[v]) for v in variants if v in paths}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -102,15 +110,14 @@ def dataset_variants(summary: pd.DataFrame, dataset: str, variants=None) -> list
 
 
 def metrics_figure(summary: pd.DataFrame, dataset: str, variants=None) -> Figure:
-    variants = dataset_variants(summary, dataset, variants)
+    variants = select_variants(summary, dataset, variants)
     rows = summary[(summary["dataset"] == dataset) & summary["variant"].isin(variants)]
-    buckets = sort_buckets(rows["bucket"])
-    bounds = [bucket_bounds(b) for b in buckets]
-    # Mid hole ratio on x; plain positions if some bucket name carries no bounds.
-    if all(math.isfinite(lo) for lo, _ in bounds):
-        xs = {b: (lo + hi) / 2 for b, (lo, hi) in zip(buckets, bounds)}
+    buckets = sort_bucket_names(rows["bucket"])
+    # Mid hole ratio on x; plain positions if some bucket name is not "lo-hi".
+    try:
+        xs = {b: Bucket.parse(b).mid for b in buckets}
         xlabel = "hole ratio (bucket middle)"
-    else:
+    except ValueError:
         xs = {b: float(i) for i, b in enumerate(buckets)}
         xlabel = "bucket"
     metrics = metric_order(rows["metric"])
@@ -121,8 +128,7 @@ def metrics_figure(summary: pd.DataFrame, dataset: str, variants=None) -> Figure
     fig.suptitle(f"{dataset}: metrics per hole-ratio bucket")
     for ax, metric in zip(_grid(fig, len(metrics)), metrics):
         part = rows[rows["metric"] == metric]
-        arrow = {True: " ↑", False: " ↓"}.get(HIGHER_IS_BETTER.get(metric), "")
-        ax.set_title(f"{LABELS.get(metric, metric.upper())}{arrow}")
+        ax.set_title(f"{metric_format(metric).plot_label} {arrow(metric)}".rstrip())
         valued = part[part["value"].notna()]
         if valued.empty:
             notes = list(dict.fromkeys(n for n in part["note"] if n)) or ["missing"]
@@ -152,6 +158,8 @@ def metrics_figure(summary: pd.DataFrame, dataset: str, variants=None) -> Figure
 
 
 def read_train_log(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such training log")
     try:
         log = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
@@ -161,16 +169,10 @@ def read_train_log(path: Path) -> pd.DataFrame:
     return log
 
 
-def run_dir(runs: str | Path, dataset: str, variant: str, seed: int) -> Path:
-    return Path(runs) / dataset / variant / f"seed{seed}"
-
-
-def loss_figure(runs: str | Path, dataset: str, variants, seed: int = 0) -> Figure:
-    logs = {}
-    for variant in variants:
-        path = run_dir(runs, dataset, variant, seed) / "train_log.csv"
-        if path.is_file():
-            logs[variant] = read_train_log(path)
+def loss_figure(train_logs: dict, dataset: str, variants, seed: int | None = None) -> Figure:
+    """Curves from exactly the logs given ({variant: train_log.csv}); other variants have none."""
+    train_logs = _per_variant(train_logs, variants, "training log")
+    logs = {v: read_train_log(path) for v, path in train_logs.items()}
     without = [v for v in variants if v not in logs]
     # Loss terms: every numeric column except bookkeeping, "total" first, then in log order.
     terms = ["total"]
@@ -181,7 +183,7 @@ def loss_figure(runs: str | Path, dataset: str, variants, seed: int = 0) -> Figu
     colours, markers = _colours(variants), _markers(variants)
 
     fig = Figure(figsize=(4.2 * min(len(terms), 3), 3.2 * math.ceil(len(terms) / 3) + 0.6), layout="constrained")
-    fig.suptitle(f"{dataset}: training losses (seed {seed})"
+    fig.suptitle(f"{dataset}: training losses{_seed(seed)}"
                  + (f"\nno training log: {', '.join(without)}" if without and logs else ""))
     axes = _grid(fig, len(terms))
     if not logs:
@@ -216,19 +218,18 @@ def loss_figure(runs: str | Path, dataset: str, variants, seed: int = 0) -> Figu
 # Qualitative grid
 
 
-def _sample_rows(runs, dataset, variants, seed, max_rows):
+def _sample_rows(samples: dict[str, Path], max_rows: int):
     """[(bucket, image, folder holding its input/gt)]: one row per bucket, the k-th bucket showing
     the k-th kept test image (cycling), so the rows show different images, not one image k times."""
     found = {}
-    for variant in variants:
-        samples = run_dir(runs, dataset, variant, seed) / "eval" / "samples"
-        if not samples.is_dir():
-            continue
-        for bucket_dir in samples.iterdir():
+    for folder in samples.values():
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: no such samples folder")
+        for bucket_dir in folder.iterdir():
             inputs = sorted(bucket_dir.glob("*_input.png")) if bucket_dir.is_dir() else []
             if inputs and bucket_dir.name not in found:
                 found[bucket_dir.name] = ([p.name[: -len("_input.png")] for p in inputs], bucket_dir)
-    buckets = sort_buckets(found)
+    buckets = sort_bucket_names(found)
     if len(buckets) > max_rows:  # spread the rows over the hole-ratio range
         buckets = [buckets[i] for i in np.linspace(0, len(buckets) - 1, max_rows).round().astype(int)]
     rows = []
@@ -238,8 +239,8 @@ def _sample_rows(runs, dataset, variants, seed, max_rows):
     return rows
 
 
-def _read_rgb(path: Path) -> np.ndarray | None:
-    if not path.is_file():
+def _read_rgb(path: Path | None) -> np.ndarray | None:
+    if path is None or not path.is_file():
         return None
     with Image.open(path) as im:
         return np.asarray(im.convert("RGB"))
@@ -260,19 +261,23 @@ def _show(ax, image: np.ndarray | None, shape) -> None:
         spine.set_color("0.6")
 
 
-def qualitative_figure(runs: str | Path, dataset: str, variants, seed: int = 0, max_rows: int = 6) -> Figure:
-    rows = _sample_rows(runs, dataset, variants, seed, max_rows)
+def qualitative_figure(samples: dict, dataset: str, variants, seed: int | None = None,
+                       max_rows: int = 6) -> Figure:
+    """Images from exactly the folders given ({variant: eval/samples folder}); other variants show none."""
+    samples = _per_variant(samples, variants, "samples folder")
+    rows = _sample_rows(samples, max_rows)
     columns = ["masked input", *variants, "ground truth"]
     if not rows:
         fig = Figure(figsize=(5, 2), layout="constrained")
-        _message(fig.subplots(), f"{dataset}: no samples under {Path(runs) / dataset}/*/seed{seed}/eval/samples")
+        where = "\n".join(map(str, samples.values())) or "(no samples folder given)"
+        _message(fig.subplots(), f"{dataset}: no sample images in\n{where}")
         return fig
     fig = Figure(figsize=(1.9 * len(columns), 1.9 * len(rows) + 0.5), layout="constrained")
-    fig.suptitle(f"{dataset}: qualitative comparison (seed {seed})")
+    fig.suptitle(f"{dataset}: qualitative comparison{_seed(seed)}")
     axes = fig.subplots(len(rows), len(columns), squeeze=False)
     for r, (bucket, image, folder) in enumerate(rows):
         paths = [folder / f"{image}_input.png"]
-        paths += [run_dir(runs, dataset, v, seed) / "eval" / "samples" / bucket / f"{image}_output.png" for v in variants]
+        paths += [samples[v] / bucket / f"{image}_output.png" if v in samples else None for v in variants]
         paths.append(folder / f"{image}_gt.png")
         images = [_read_rgb(path) for path in paths]
         shape = next(im.shape for im in images if im is not None)  # the input exists: the row was found by it
@@ -287,31 +292,48 @@ def qualitative_figure(runs: str | Path, dataset: str, variants, seed: int = 0, 
 # ----------------------------------------------------------------------------------------------
 
 
-def write_plots(summary: pd.DataFrame, runs: str | Path, dataset: str, out_dir: str | Path,
-                variants=None, seed: int = 0) -> dict[str, Path]:
-    """Writes the three PNGs; returns their paths by kind (metrics, loss, qualitative)."""
-    variants = dataset_variants(summary, dataset, variants)
+def write_plots(summary_path: str | Path, dataset: str, variants: list[str] | None, out_dir: str | Path,
+                train_logs: dict, samples: dict, seed: int | None = None) -> dict[str, Path]:
+    """Writes the three PNGs from the files given; returns their paths by kind (metrics, loss,
+    qualitative). train_logs: {variant: train_log.csv}, samples: {variant: eval/samples folder}."""
+    summary = read_summary(summary_path)
+    variants = select_variants(summary, dataset, variants)
     out_dir = Path(out_dir)
     return {
-        "metrics": save_figure(metrics_figure(summary, dataset, variants), out_dir / f"{dataset}_metrics.png"),
-        "loss": save_figure(loss_figure(runs, dataset, variants, seed), out_dir / f"{dataset}_loss.png"),
-        "qualitative": save_figure(qualitative_figure(runs, dataset, variants, seed),
-                                   out_dir / f"{dataset}_qualitative.png", dpi=150),
+        "metrics": save_figure(metrics_figure(summary, dataset, variants), out_dir / plot_name(dataset, "metrics")),
+        "loss": save_figure(loss_figure(train_logs, dataset, variants, seed), out_dir / plot_name(dataset, "loss")),
+        "qualitative": save_figure(qualitative_figure(samples, dataset, variants, seed),
+                                   out_dir / plot_name(dataset, "qualitative"), dpi=150),
     }
+
+
+def _variant_paths(p: argparse.ArgumentParser, items, flag: str) -> dict[str, str]:
+    """{variant: path} from VARIANT=PATH arguments."""
+    paths = {}
+    for item in items or []:
+        variant, sep, path = item.partition("=")
+        if not sep or not variant or not path:
+            p.error(f"{flag} {item}: expected VARIANT=PATH")
+        if variant in paths:
+            p.error(f"{flag}: variant {variant} given twice")
+        paths[variant] = path
+    return paths
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--summary", required=True, help="combined long-format summary (reporting.aggregate)")
-    p.add_argument("--runs", required=True, help="folder holding <dataset>/<variant>/seed<seed>/")
     p.add_argument("--dataset", required=True)
     p.add_argument("--out-dir", required=True)
     p.add_argument("--variants", nargs="+", help="variant order (default: first appearance in the summary)")
-    p.add_argument("--seed", type=int, default=0, help="run whose training log and samples are shown")
+    p.add_argument("--log", action="append", metavar="VARIANT=PATH", help="a variant's train_log.csv (repeat)")
+    p.add_argument("--samples", action="append", metavar="VARIANT=DIR",
+                   help="a variant's eval/samples folder (repeat)")
+    p.add_argument("--seed", type=int, help="the run the logs and samples come from, shown in the titles")
     args = p.parse_args(argv)
+    logs, samples = _variant_paths(p, args.log, "--log"), _variant_paths(p, args.samples, "--samples")
     try:
-        paths = write_plots(read_summary(args.summary), args.runs, args.dataset, args.out_dir, args.variants,
-                            args.seed)
+        paths = write_plots(args.summary, args.dataset, args.variants, args.out_dir, logs, samples, args.seed)
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
     for path in paths.values():

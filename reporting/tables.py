@@ -7,12 +7,12 @@ Writes `<dataset>.csv`, `<dataset>.md` and `<dataset>.tex` (atomically). Layout,
 and DGI ablation tables:
 
 - one row per variant, in `--variants` order (default: order of first appearance in the summary);
-- columns bucket x metric: buckets by lower hole ratio, metrics in the order PSNR, SSIM, L1, LPIPS,
-  FID, KID (any other metric after them); the header carries the better direction (PSNR↑, L1↓);
+- columns bucket x metric: buckets by hole ratio (`harness.buckets`), metrics in the order PSNR, SSIM,
+  L1, LPIPS, FID, KID (any other metric after them); the header carries the better direction (PSNR↑, L1↓);
 - a cell is the mean over seeds, followed by "± std" (sample standard deviation, ddof=1) when
   more than one seed has a value;
-- precision: PSNR 2 decimals, SSIM 4, L1 in percent with 2 decimals (header "L1 (%)"),
-  LPIPS 4, FID 2, KID 4 (raw, not x1000);
+- labels, scale and precision from `metrics.names.METRIC_FORMATS`: PSNR 2 decimals, SSIM 4, L1 in
+  percent with 2 decimals (header "L1 (%)"), LPIPS 4, FID 2, KID 4 (raw, not x1000);
 - the best value of each column is bold (`**x**` in md, `\\textbf{x}` in tex). Values are compared
   at the precision shown, so ties that look equal are all bold; a column is marked only when at
   least two variants have a value and they are not all equal, and a missing cell is never marked;
@@ -42,34 +42,28 @@ from pathlib import Path
 
 import pandas as pd
 
-from fileio import atomic_write_text
-from reporting import HIGHER_IS_BETTER, metric_order, read_summary, sort_buckets
+from harness.buckets import sort_bucket_names
+from harness.fileio import atomic_write_text, write_csv
+from harness.paths import table_name
+from metrics.names import HIGHER_IS_BETTER, metric_format
+from reporting import arrow, metric_order, read_summary, select_variants
 
-# metric -> (label, scale, decimals); the value shown is value * scale.
-FORMATS = {
-    "psnr": ("PSNR", 1.0, 2),
-    "ssim": ("SSIM", 1.0, 4),
-    "l1": ("L1 (%)", 100.0, 2),
-    "lpips": ("LPIPS", 1.0, 4),
-    "fid": ("FID", 1.0, 2),
-    "kid": ("KID", 1.0, 4),
-}
 FIELDS = ["mean", "std", "seeds", "n", "note", "best"]
 NO_RESULT = "missing: no result"
 
 
-def _format(metric: str) -> tuple[str, float, int]:
-    return FORMATS.get(metric, (metric.upper(), 1.0, 4))
-
-
 def shown(metric: str, value: float) -> str:
     """A value at its table precision and scale."""
-    _, scale, decimals = _format(metric)
-    return f"{value * scale:.{decimals}f}"
+    fmt = metric_format(metric)
+    return f"{value * fmt.scale:.{fmt.decimals}f}"
 
 
 # ----------------------------------------------------------------------------------------------
 # The numeric table
+
+
+def _missing(note: str) -> dict:
+    return {"mean": math.nan, "std": math.nan, "seeds": 0, "n": 0, "note": note, "best": False}
 
 
 def _cell(rows: pd.DataFrame) -> dict:
@@ -77,8 +71,7 @@ def _cell(rows: pd.DataFrame) -> dict:
     ok = rows[rows["value"].notna()]
     if ok.empty:
         notes = [n for n in rows["note"] if n]
-        return {"mean": math.nan, "std": math.nan, "seeds": 0, "n": 0, "note": notes[0] if notes else "missing",
-                "best": False}
+        return _missing(notes[0] if notes else "missing")
     values = ok["value"].astype(float)
     return {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else math.nan,
             "seeds": len(values), "n": int(ok["n"].max()), "note": "", "best": False}
@@ -93,8 +86,8 @@ def _mark_best(table: pd.DataFrame, buckets, metrics) -> None:
             if len(means) < 2:
                 continue  # a lone value is not "best" of anything
             # Compare what the reader sees, so values that print the same are marked alike.
-            _, scale, decimals = _format(metric)
-            rounded = (means * scale).round(decimals)
+            fmt = metric_format(metric)
+            rounded = (means * fmt.scale).round(fmt.decimals)
             if rounded.nunique() == 1:
                 continue  # all equal: nothing stands out
             target = rounded.max() if HIGHER_IS_BETTER[metric] else rounded.min()
@@ -103,21 +96,9 @@ def _mark_best(table: pd.DataFrame, buckets, metrics) -> None:
 
 def build_table(summary: pd.DataFrame, dataset: str, variants: list[str] | None = None) -> pd.DataFrame:
     """Numeric ablation table of one dataset: index variant, columns (bucket, metric, field)."""
-    rows = summary[summary["dataset"] == dataset]
-    if rows.empty:
-        have = ", ".join(dict.fromkeys(summary["dataset"])) or "none"
-        raise ValueError(f"no results for dataset {dataset!r} (datasets in the summary: {have})")
-    present = list(dict.fromkeys(rows["variant"]))
-    if variants:
-        unknown = [v for v in variants if v not in present]
-        if unknown:
-            raise ValueError(f"no results for variant(s) {', '.join(unknown)} on {dataset} "
-                             f"(present: {', '.join(present)})")
-        variants = list(dict.fromkeys(variants))
-    else:
-        variants = present
-    rows = rows[rows["variant"].isin(variants)]
-    buckets = sort_buckets(rows["bucket"])
+    variants = select_variants(summary, dataset, variants)
+    rows = summary[(summary["dataset"] == dataset) & summary["variant"].isin(variants)]
+    buckets = sort_bucket_names(rows["bucket"])
     metrics = metric_order(rows["metric"])
 
     groups = {key: group for key, group in rows.groupby(["variant", "bucket", "metric"], sort=False)}
@@ -127,9 +108,7 @@ def build_table(summary: pd.DataFrame, dataset: str, variants: list[str] | None 
             cells = []
             for variant in variants:
                 group = groups.get((variant, bucket, metric))
-                cells.append(_cell(group) if group is not None else
-                             {"mean": math.nan, "std": math.nan, "seeds": 0, "n": 0, "note": NO_RESULT,
-                              "best": False})
+                cells.append(_cell(group) if group is not None else _missing(NO_RESULT))
             for field in FIELDS:
                 data[(bucket, metric, field)] = [c[field] for c in cells]
     columns = pd.MultiIndex.from_tuples(list(data), names=["bucket", "metric", "field"])
@@ -226,14 +205,12 @@ def tex_escape(text: str) -> str:
     return "".join(_TEX_SPECIAL.get(ch, ch) for ch in str(text))
 
 
-def _arrow(metric: str) -> str:
-    if metric not in HIGHER_IS_BETTER:
-        return ""
-    return "↑" if HIGHER_IS_BETTER[metric] else "↓"
+def _header(metric: str) -> str:
+    return metric_format(metric).table_label + arrow(metric)
 
 
-def cell_text(table: pd.DataFrame, variant: str, bucket: str, metric: str, style: str = "plain") -> str:
-    """One cell as shown: note if missing, else mean [± std], bold when best (style md/tex)."""
+def cell_text(table: pd.DataFrame, variant: str, bucket: str, metric: str, style: str) -> str:
+    """One cell as shown in style "md" or "tex": note if missing, else mean [± std], bold when best."""
     cell = {field: table.at[variant, (bucket, metric, field)] for field in FIELDS}
     if cell["note"]:
         return tex_escape(cell["note"]) if style == "tex" else cell["note"]
@@ -241,13 +218,13 @@ def cell_text(table: pd.DataFrame, variant: str, bucket: str, metric: str, style
     if cell["seeds"] > 1:
         text += (r" $\pm$ " if style == "tex" else " ± ") + shown(metric, cell["std"])
     if cell["best"]:
-        text = {"md": f"**{text}**", "tex": rf"\textbf{{{text}}}"}.get(style, text)
+        text = rf"\textbf{{{text}}}" if style == "tex" else f"**{text}**"
     return text
 
 
 def to_markdown(table: pd.DataFrame) -> str:
     buckets, metrics = buckets_of(table), metrics_of(table)
-    header = ["Variant"] + [f"{b} {_format(m)[0]}{_arrow(m)}" for b in buckets for m in metrics]
+    header = ["Variant"] + [f"{b} {_header(m)}" for b in buckets for m in metrics]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join([":---"] + ["---:"] * (len(header) - 1)) + "|"]
     for variant in table.index:
         cells = [variant] + [cell_text(table, variant, b, m, "md") for b in buckets for m in metrics]
@@ -265,8 +242,7 @@ def to_latex(table: pd.DataFrame) -> str:
     out = [r"\begin{tabular}{l" + ("r" * k) * len(buckets) + "}", r"\toprule"]
     out.append(" & ".join([""] + [rf"\multicolumn{{{k}}}{{c}}{{{tex_escape(b)}}}" for b in buckets]) + r" \\")
     out.append(" ".join(rf"\cmidrule(lr){{{2 + i * k}-{1 + (i + 1) * k}}}" for i in range(len(buckets))))
-    out.append(" & ".join(["Variant"] + [tex_escape(_format(m)[0] + _arrow(m)) for _ in buckets for m in metrics])
-               + r" \\")
+    out.append(" & ".join(["Variant"] + [tex_escape(_header(m)) for _ in buckets for m in metrics]) + r" \\")
     out.append(r"\midrule")
     for variant in table.index:
         cells = [tex_escape(variant)] + [cell_text(table, variant, b, m, "tex") for b in buckets for m in metrics]
@@ -292,7 +268,8 @@ def to_csv_frame(table: pd.DataFrame) -> pd.DataFrame:
         for metric in metrics:
             cell = {field: table[(bucket, metric, field)] for field in FIELDS}
             # Missing cells carry their note in place of a number: never blank, never fake.
-            out[f"{bucket} {metric}"] = [note if note else _digits(mean) for mean, note in zip(cell["mean"], cell["note"])]
+            out[f"{bucket} {metric}"] = [note if note else _digits(mean)
+                                         for mean, note in zip(cell["mean"], cell["note"])]
             if with_std:
                 out[f"{bucket} {metric} std"] = [_digits(x) for x in cell["std"]]
             out[f"{bucket} {metric} best"] = cell["best"].astype(bool).map({True: "true", False: "false"})
@@ -309,9 +286,9 @@ def write_tables(summary: pd.DataFrame, dataset: str, out_dir: str | Path,
     table = build_table(summary, dataset, variants)
     out_dir = Path(out_dir)
     return {
-        "csv": atomic_write_text(out_dir / f"{dataset}.csv", to_csv_frame(table).to_csv(index=False)),
-        "md": atomic_write_text(out_dir / f"{dataset}.md", to_markdown(table)),
-        "tex": atomic_write_text(out_dir / f"{dataset}.tex", to_latex(table)),
+        "csv": write_csv(out_dir / table_name(dataset, "csv"), to_csv_frame(table)),
+        "md": atomic_write_text(out_dir / table_name(dataset, "md"), to_markdown(table)),
+        "tex": atomic_write_text(out_dir / table_name(dataset, "tex"), to_latex(table)),
     }
 
 

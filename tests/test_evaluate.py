@@ -5,7 +5,8 @@ from PIL import Image
 from torchmetrics.functional.image import peak_signal_noise_ratio
 
 from datasets import build_dataset, load_test_masks, make_test_masks
-from training.config import dataset_spec, load_config
+from harness.config import dataset_spec, load_config
+from harness.jobs import eval_job
 from training.evaluate import evaluate
 
 
@@ -15,7 +16,7 @@ def test_evaluation_scores_the_composite_of_each_image_with_its_fixed_mask(tiny_
     masks_dir = tmp_path / "masks"
     make_test_masks(masks_dir, 32, config["masks"]["buckets"], count=3, seed=0)
     out = tmp_path / "eval"
-    summary = evaluate(config, "toy", "mean_fill", 0, out, masks_path=str(masks_dir))
+    summary = evaluate(eval_job(config, "toy", "mean_fill", 0), out, masks_dir=masks_dir)
 
     per_image = pd.read_csv(out / "per_image.csv")
     images = build_dataset(dataset_spec(config, "toy"), "test", 32)
@@ -47,8 +48,8 @@ def test_trained_variant_needs_its_model_file(tiny_config, tmp_path):
     config = load_config(path)
     make_test_masks(tmp_path / "m", 32, config["masks"]["buckets"], count=2, seed=0)
     with pytest.raises(FileNotFoundError, match="model.pt does not exist"):
-        evaluate(config, "toy", "pconv", 0, tmp_path / "e", model_path=str(tmp_path / "model.pt"),
-                 masks_path=str(tmp_path / "m"))
+        evaluate(eval_job(config, "toy", "pconv", 0), tmp_path / "e", model_path=tmp_path / "model.pt",
+                 masks_dir=tmp_path / "m")
 
 
 def test_exported_pairs_scored_by_metrics_score_match_the_evaluation(tiny_config, tmp_path):
@@ -61,7 +62,7 @@ def test_exported_pairs_scored_by_metrics_score_match_the_evaluation(tiny_config
     config = load_config(path)
     masks_dir = tmp_path / "masks"
     make_test_masks(masks_dir, 32, config["masks"]["buckets"], count=3, seed=0)
-    evaluate(config, "toy", "mean_fill", 0, tmp_path / "eval", masks_path=str(masks_dir))
+    evaluate(eval_job(config, "toy", "mean_fill", 0), tmp_path / "eval", masks_dir=masks_dir)
     export(config, "toy", 0, tmp_path / "pairs", masks_path=str(masks_dir))
 
     # "another method": mean fill, run on the exported inputs and masks only
@@ -74,13 +75,62 @@ def test_exported_pairs_scored_by_metrics_score_match_the_evaluation(tiny_config
         out = np.where(hole, mean, image)
         (pred_dir / bucket).mkdir(parents=True, exist_ok=True)
         Image.fromarray(np.round(out).astype(np.uint8)).save(pred_dir / bucket / f"{name}.png")
-    score_main(["--pred", str(pred_dir), "--gt", str(tmp_path / "pairs" / "gt"),
-                "--masks", str(tmp_path / "pairs" / "masks"), "--out", str(tmp_path / "scores.csv")])
+    assert score_main(["--pred", str(pred_dir), "--gt", str(tmp_path / "pairs" / "gt"),
+                       "--masks", str(tmp_path / "pairs" / "masks"), "--out", str(tmp_path / "scores.csv"),
+                       "--dataset", "toy", "--variant", "mean_fill", "--weights-dir", str(tmp_path / "none")]) == 0
 
-    ours = pd.read_csv(tmp_path / "eval" / "per_image.csv").set_index(["bucket", "image"]).psnr
+    # one loop, one format: same columns, same rows, same labels
+    ours = pd.read_csv(tmp_path / "eval" / "per_image.csv")
     theirs = pd.read_csv(tmp_path / "scores.csv")
-    theirs["image"] = theirs["name"].str.split("/").str[-1].str.replace(".png", "", regex=False)
-    theirs = theirs.set_index(["bucket", "image"]).psnr
-    assert len(theirs) == len(ours)
-    for key, value in ours.items():  # equal up to the 8-bit rounding of the exported PNGs
-        assert theirs[key] == pytest.approx(value, abs=0.2), key
+    assert list(theirs.columns) == list(ours.columns)
+    ours, theirs = ours.set_index(["bucket", "image"]), theirs.set_index(["bucket", "image"])
+    assert sorted(theirs.index) == sorted(ours.index)
+    for key in ours.index:  # equal up to the 8-bit rounding of the exported PNGs
+        assert theirs.psnr[key] == pytest.approx(ours.psnr[key], abs=0.2), key
+        assert theirs.hole_ratio[key] == ours.hole_ratio[key]  # the exported copy of the same mask
+        assert (theirs.dataset[key], theirs.variant[key]) == ("toy", "mean_fill")
+    summary_ours = pd.read_csv(tmp_path / "eval" / "summary.csv")
+    summary_theirs = pd.read_csv(tmp_path / "scores_summary.csv")
+    assert list(summary_theirs.columns) == list(summary_ours.columns)
+
+
+def test_ground_truth_features_are_computed_once_per_dataset_and_reused_by_every_variant(tmp_path):
+    """The second evaluation of the same test images reads the cached ground-truth features: the
+    Inception stand-in sees only the composites, and the FID is the one a fresh computation gives."""
+    import torch
+
+    from metrics import Evaluation, FeatureCache, MetricSuite
+
+    class CountingFeatures(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = torch.nn.Linear(3, 4)
+            self.seen = 0
+
+        def forward(self, x):
+            self.seen += x.shape[0]
+            return self.proj(x.mean((2, 3)))
+
+    torch.manual_seed(0)
+    gt = torch.rand(6, 3, 8, 8)
+    mask = torch.zeros(6, 1, 8, 8)
+    mask[:, :, :4] = 1
+    net, cache = CountingFeatures(), tmp_path / "cache" / "gt.pt"
+
+    def run(pred, cache_file):
+        suite = MetricSuite(lpips_net=None, inception=net, enable_lpips=False, feature_cache=cache_file,
+                            inception_tag="counting")
+        evaluation = Evaluation(suite, "toy", "v", 0)
+        evaluation.add("0.1-0.6", pred, gt, mask, [str(i) for i in range(6)], ["m.png"] * 6)
+        return evaluation.write(tmp_path / "p.csv", tmp_path / "s.csv").set_index("metric").value
+
+    first = run(torch.zeros_like(gt), cache)
+    assert net.seen == 12 and cache.is_file()  # composites and ground truth
+    net.seen = 0
+    second = run(torch.ones_like(gt), cache)
+    assert net.seen == 6  # only the composites: ground truth came from the cache
+    fresh = run(torch.ones_like(gt), None)
+    assert second["fid"] == pytest.approx(fresh["fid"]) and second["fid"] != pytest.approx(first["fid"])
+    # another network (tag) does not read those features
+    assert FeatureCache(cache, "other").features == {}
+    assert len(FeatureCache(cache, "counting").features) == 6

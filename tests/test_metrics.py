@@ -16,6 +16,7 @@ from torchmetrics.functional.image import structural_similarity_index_measure
 
 from metrics import fid as fid_mod
 from metrics import pixel, score, weights
+from metrics.evaluation import Evaluation
 from metrics.lpips_metric import LPIPSMetric, build_lpips
 from metrics.suite import HIGHER_IS_BETTER, MetricSuite
 
@@ -360,36 +361,37 @@ def test_score_cli_end_to_end_without_weights(score_folders):
             "--out", str(out), "--weights-dir", str(root / "no_weights"), "--batch-size", "2"]
     assert score.main(argv) == 0
 
-    rows = {r["name"]: r for r in _read_csv(out)}
-    assert set(rows) == {"a.png", "b.png", "c.png"}
+    rows = {r["image"]: r for r in _read_csv(out)}
+    assert set(rows) == {"a", "b", "c"}
     for stem, bucket in layout.items():
-        row = rows[f"{stem}.png"]
+        row = rows[stem]
+        assert row["mask"] == f"{bucket}/{stem}.png" and row["variant"] == "pred"
         assert row["bucket"] == bucket
         # black prediction composited: error only inside the hole, so L1 = mean(gt * mask)
         expected_l1 = (gts[stem] / 255.0 * (masks[stem][..., None] == 255)).mean()
         assert float(row["l1"]) == pytest.approx(expected_l1, abs=1e-5)
-        assert math.isnan(float(row["lpips"]))
+        assert row["lpips"] == ""  # NaN: written as an empty field
 
     summary = _read_csv(root / "res" / "scores_summary.csv")
     by_key = {(r["bucket"], r["metric"]): r for r in summary}
     assert {b for b, _ in by_key} == {"0.1-0.2", "0.2-0.3"}
     assert by_key[("0.1-0.2", "psnr")]["n"] == "2" and by_key[("0.2-0.3", "psnr")]["n"] == "1"
-    mean_l1 = np.mean([float(rows[s]["l1"]) for s in ("a.png", "b.png")])
+    mean_l1 = np.mean([float(rows[s]["l1"]) for s in ("a", "b")])
     assert float(by_key[("0.1-0.2", "l1")]["value"]) == pytest.approx(mean_l1)
     assert by_key[("0.1-0.2", "lpips")]["note"] == f"missing: {ALEXNET_FILE}"
     for metric in ("fid", "kid", "kid_std"):
         row = by_key[("0.1-0.2", metric)]
-        assert math.isnan(float(row["value"])) and row["note"] == f"missing: {INCEPTION_FILE}"
+        assert row["value"] == "" and row["note"] == f"missing: {INCEPTION_FILE}"
     assert not list((root / "res").glob("*.tmp"))  # atomic writes leave no temporaries
 
 
 def test_score_with_injected_networks_reports_fid_and_small_n(score_folders, random_alex_lpips):
     root, *_ = score_folders
     items, buckets = score.pair_files(root / "pred", root / "gt", root / "masks")
-    suite = MetricSuite(lpips_net=random_alex_lpips, inception=TinyFeatures())
-    per_image, summary = score.score(items, buckets, suite, batch_size=8)
-    assert all(math.isfinite(r["lpips"]) for r in per_image)
-    by_key = {(r["bucket"], r["metric"]): r for r in summary}
+    evaluation = Evaluation(MetricSuite(lpips_net=random_alex_lpips, inception=TinyFeatures()), "x", "y", 0)
+    score.score(items, evaluation, batch_size=8)
+    assert evaluation.per_image()["lpips"].notna().all()
+    by_key = {(r["bucket"], r["metric"]): r for r in evaluation.summary().to_dict("records")}
     assert math.isfinite(by_key[("0.1-0.2", "fid")]["value"]) and by_key[("0.1-0.2", "fid")]["note"] == ""
     assert math.isnan(by_key[("0.2-0.3", "fid")]["value"]) and "n=1" in by_key[("0.2-0.3", "fid")]["note"]
 
@@ -409,11 +411,20 @@ def test_score_flat_masks_and_unmatched_names(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "stray" in err and "ground-truth images without a prediction: y" in err
     assert not (tmp_path / "o.csv").exists()
+    empty = tmp_path / "empty"
+    for name in ("pred", "gt", "masks"):
+        (empty / name).mkdir(parents=True)
+    argv = ["--pred", str(empty / "pred"), "--gt", str(empty / "gt"), "--masks", str(tmp_path / "masks"),
+            "--out", str(empty / "o.csv")]
+    assert score.main(argv) == 2  # nothing to score is an error, not "wrote ... (0 images)"
+    assert "no prediction" in capsys.readouterr().err and not (empty / "o.csv").exists()
+    argv[1] = str(empty / "missing")
+    assert score.main(argv) == 2 and "no such folder" in capsys.readouterr().err
 
     (tmp_path / "pred" / "stray.png").unlink()
     _save_png(tmp_path / "pred" / "y.png", img)
     items, buckets = score.pair_files(tmp_path / "pred", tmp_path / "gt", tmp_path / "masks")
-    assert buckets == ["all"] and [it.name for it in items] == ["x.png", "y.png"]
+    assert buckets == ["all"] and [it.name for it in items] == ["x", "y"]
 
 
 def test_higher_is_better_directions():

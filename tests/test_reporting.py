@@ -1,18 +1,24 @@
 """Tables and plots from a tiny fake results tree (2 variants, 2 buckets, 2 seeds)."""
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import re
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 
+from harness.fileio import write_csv
+from metrics.names import METRIC_FORMATS, MetricFormat, metric_format
 from reporting import read_summary
 from reporting.aggregate import aggregate
 from reporting.aggregate import main as aggregate_main
 from reporting.plots import loss_figure, metrics_figure, qualitative_figure, write_plots
+from reporting.plots import main as plots_main
 from reporting.tables import build_table, footnotes, to_latex, to_markdown, write_tables
 from reporting.tables import main as tables_main
 
@@ -30,6 +36,7 @@ PSNR = {("pconv_base", "0.1-0.2"): [20.0, 22.0], ("rfr_full", "0.1-0.2"): [25.0,
 L1 = {("pconv_base", "0.1-0.2"): [0.05, 0.05], ("rfr_full", "0.1-0.2"): [0.03, 0.03],
       ("pconv_base", "0.2-0.3"): [0.04, 0.04], ("rfr_full", "0.2-0.3"): [0.06, 0.06]}
 N = 4
+PLOTS = ("loss", "metrics", "qualitative")
 
 
 def _png(path, hole_colour=None, size=16):
@@ -79,11 +86,52 @@ def make_results(root, variants=VARIANTS, buckets=BUCKETS, seeds=(0, 1), logs=Tr
     return paths
 
 
+def run_files(root, variants=VARIANTS, seed=0):
+    """({variant: train_log.csv}, {variant: eval/samples}) of the runs that have them, as the plots
+    rule passes them."""
+    runs = {v: root / "runs" / DATASET / v / f"seed{seed}" for v in variants}
+    logs = {v: run / "train_log.csv" for v, run in runs.items() if (run / "train_log.csv").is_file()}
+    samples = {v: run / "eval" / "samples" for v, run in runs.items() if (run / "eval" / "samples").is_dir()}
+    return logs, samples
+
+
+@contextlib.contextmanager
+def reads_under(root):
+    """Records the files opened for reading and the folders listed under root while active."""
+    seen = {"files": set(), "dirs": set()}
+    active = [True]
+
+    def hook(event, args):
+        if not active or event not in ("open", "os.scandir", "os.listdir"):
+            return
+        if not isinstance(args[0], (str, os.PathLike)) or not os.path.abspath(args[0]).startswith(str(root)):
+            return
+        path = os.path.abspath(args[0])
+        if event != "open":
+            seen["dirs"].add(path)
+            return
+        # builtins.open gives a mode, os.open only flags: keep the read-only opens of either kind.
+        mode, flags = args[1], args[2]
+        if ("r" in mode and "+" not in mode) if mode else (flags & os.O_ACCMODE) == os.O_RDONLY:
+            seen["files"].add(path)
+
+    sys.addaudithook(hook)  # an audit hook stays for the whole process: it records only while active
+    try:
+        yield seen
+    finally:
+        active.clear()
+
+
+def titles(fig):
+    return [ax.get_title() for ax in fig.axes]
+
+
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     root = tmp_path_factory.mktemp("results")
     paths = make_results(root)
     summary = aggregate(paths)
+    write_csv(root / "summary.csv", summary)
     return root, paths, summary
 
 
@@ -231,9 +279,10 @@ def test_tex_is_an_escaped_booktabs_tabular(results, tmp_path):
 
 
 def test_plots_are_written_as_pngs(results, tmp_path):
-    root, _, summary = results
-    paths = write_plots(summary, root / "runs", DATASET, tmp_path, VARIANTS, seed=0)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{DATASET}_{k}.png" for k in ("loss", "metrics", "qualitative")]
+    root, _, _ = results
+    logs, samples = run_files(root)
+    paths = write_plots(root / "summary.csv", DATASET, VARIANTS, tmp_path, logs, samples, seed=0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{DATASET}_{k}.png" for k in PLOTS]
     for path in paths.values():
         with Image.open(path) as im:
             im.verify()
@@ -245,7 +294,9 @@ def test_plots_are_written_as_pngs(results, tmp_path):
 
 def test_figures_have_expected_panels(results):
     root, _, summary = results
-    grid = qualitative_figure(root / "runs", DATASET, VARIANTS, seed=0)
+    logs, samples = run_files(root)
+    grid = qualitative_figure(samples, DATASET, VARIANTS, seed=0)
+    assert grid.get_suptitle() == f"{DATASET}: qualitative comparison (seed 0)"
     spec = grid.axes[0].get_subplotspec().get_gridspec()
     assert (spec.nrows, spec.ncols) == (2, len(VARIANTS) + 2)  # one row per bucket
     assert len(grid.axes) == 2 * (len(VARIANTS) + 2)
@@ -260,10 +311,10 @@ def test_figures_have_expected_panels(results):
     assert not fid.lines and any(FID_NOTE in t.get_text() for t in fid.texts)
     assert len(metrics.axes[0].lines) >= 2  # one line per variant
 
-    loss = loss_figure(root / "runs", DATASET, VARIANTS, seed=0)
-    titles = [ax.get_title() for ax in loss.axes]
-    assert titles == ["total loss", "hole", "valid", "tv", "distill_cross"]
+    loss = loss_figure(logs, DATASET, VARIANTS, seed=0)
+    assert titles(loss) == ["total loss", "hole", "valid", "tv", "distill_cross"]
     assert loss.axes[0].get_yscale() == "log"
+    assert loss.get_suptitle() == f"{DATASET}: training losses (seed 0)"
 
 
 def test_single_bucket_without_train_logs(tmp_path):
@@ -272,9 +323,94 @@ def test_single_bucket_without_train_logs(tmp_path):
     table = build_table(summary, DATASET)
     assert "±" not in to_markdown(table) and "One seed per variant." in footnotes(table)
     assert not any(line.startswith("biharmonic") for line in footnotes(table))  # no train notes
-    out = write_plots(summary, tmp_path / "runs", DATASET, tmp_path / "plots")
+    logs, samples = run_files(tmp_path, ["biharmonic", "mean_fill"])
+    assert logs == {}
+    out = write_plots(write_csv(tmp_path / "summary.csv", summary), DATASET, None, tmp_path / "plots", logs, samples)
     assert all(p.stat().st_size > 5000 for p in out.values())
-    loss = loss_figure(tmp_path / "runs", DATASET, ["biharmonic", "mean_fill"])
+    loss = loss_figure(logs, DATASET, ["biharmonic", "mean_fill"])
     assert any("no train_log.csv" in t.get_text() for t in loss.axes[0].texts)
-    grid = qualitative_figure(tmp_path / "runs", DATASET, ["biharmonic", "mean_fill"])
+    grid = qualitative_figure(samples, DATASET, ["biharmonic", "mean_fill"])
     assert grid.axes[0].get_subplotspec().get_gridspec().ncols == 4
+
+
+def test_plots_read_exactly_the_files_passed(tmp_path):
+    # Every variant has a log and samples at the usual place; only some are passed, one from elsewhere.
+    root = tmp_path / "results"
+    summary = write_csv(root / "summary.csv", aggregate(make_results(root)))
+    moved_log = root / "moved" / "rfr.csv"  # any name, any folder: the path is used as given
+    log = pd.read_csv(root / "runs" / DATASET / "rfr_full" / "seed0" / "train_log.csv")
+    write_csv(moved_log, log.assign(total=[5.0, 4.0, 3.0, 2.0, 1.0]))
+    samples = {"pconv_base": root / "runs" / DATASET / "pconv_base" / "seed0" / "eval" / "samples"}
+
+    with reads_under(root) as seen:
+        write_plots(summary, DATASET, VARIANTS, tmp_path / "plots", {"rfr_full": moved_log}, samples)
+    inside = {str(p) for p in samples["pconv_base"].rglob("*")}
+    assert seen["files"] - inside == {str(summary), str(moved_log)}
+    assert seen["files"] & inside  # the sample images were read ...
+    assert all(d == str(samples["pconv_base"]) or d in inside for d in seen["dirs"])  # ... and nothing else listed
+
+    loss = loss_figure({"rfr_full": moved_log}, DATASET, VARIANTS)
+    assert loss.get_suptitle() == f"{DATASET}: training losses\nno training log: pconv_base"
+    curves = [line for line in loss.axes[0].lines if not line.get_label().startswith("_")]
+    assert [line.get_label() for line in curves] == ["rfr_full"]
+    assert list(curves[0].get_ydata()) == [5.0, 4.0, 3.0, 2.0, 1.0]  # the moved log, not the run's own
+
+    grid = qualitative_figure(samples, DATASET, VARIANTS)
+    assert titles(grid)[:4] == ["masked input", *VARIANTS, "ground truth"]
+    assert not any(t.get_text() == "no sample" for t in grid.axes[1].texts)  # pconv_base: passed
+    assert any(t.get_text() == "no sample" for t in grid.axes[2].texts)  # rfr_full: not passed
+
+    # A file passed but absent, or passed for a variant that is not plotted, is an error naming it.
+    absent = root / "nope" / "train_log.csv"
+    with pytest.raises(FileNotFoundError, match=re.escape(str(absent))):
+        loss_figure({"rfr_full": absent}, DATASET, VARIANTS)
+    with pytest.raises(FileNotFoundError, match=re.escape(str(absent.parent))):
+        qualitative_figure({"rfr_full": absent.parent}, DATASET, VARIANTS)
+    with pytest.raises(ValueError, match="mat"):
+        loss_figure({"mat": moved_log}, DATASET, VARIANTS)
+
+
+def test_plots_cli_takes_a_path_per_variant(results, tmp_path, capsys):
+    root, _, _ = results
+    logs, samples = run_files(root)
+    args = ["--summary", str(root / "summary.csv"), "--dataset", DATASET, "--out-dir", str(tmp_path),
+            "--variants", *VARIANTS, "--seed", "0"]
+    args += [a for v, path in samples.items() for a in ("--samples", f"{v}={path}")]
+    plots_main(args + [a for v, path in logs.items() for a in ("--log", f"{v}={path}")])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{DATASET}_{k}.png" for k in PLOTS]
+    assert capsys.readouterr().out.count(".png") == 3
+    with pytest.raises(SystemExit):
+        plots_main([*args, "--log", "rfr_full"])  # no path
+    with pytest.raises(SystemExit, match=re.escape(str(tmp_path / "absent.csv"))):
+        plots_main([*args, "--log", f"rfr_full={tmp_path / 'absent.csv'}"])
+
+
+# ----------------------------------------------------------------------------------------------
+# metric labels and precision: defined once, in metrics.names
+
+
+def test_tables_and_plots_take_labels_and_precision_from_metrics_names(results, monkeypatch):
+    _, _, summary = results
+    metrics = ["psnr", "ssim", "l1", "lpips", "fid"]
+
+    def headers(table):
+        return to_markdown(table).splitlines()[2].split(" | ")[1:6]
+
+    table, figure = build_table(summary, DATASET, VARIANTS), metrics_figure(summary, DATASET, VARIANTS)
+    assert headers(table) == ["0.1-0.2 PSNR↑", "0.1-0.2 SSIM↑", "0.1-0.2 L1 (%)↓", "0.1-0.2 LPIPS↓", "0.1-0.2 FID↓"]
+    assert titles(figure) == ["PSNR (dB) ↑", "SSIM ↑", "L1 ↓", "LPIPS ↓", "FID ↓"]
+    # Both name each metric by the same label from metrics.names.
+    for header, title, metric in zip(headers(table), titles(figure), metrics):
+        assert header.split(" ", 1)[1].startswith(metric_format(metric).label)
+        assert title.startswith(metric_format(metric).label)
+    assert metric_format("made_up") == MetricFormat("MADE_UP")  # unknown: upper-case, 4 decimals
+
+    # Change only metrics.names: the tables and the plots follow, label and precision alike.
+    monkeypatch.setitem(METRIC_FORMATS, "psnr", MetricFormat("Peak SNR", unit="decibel", decimals=3))
+    monkeypatch.setitem(METRIC_FORMATS, "ssim", MetricFormat("SSIM", scale=100.0, decimals=1))
+    table = build_table(summary, DATASET, VARIANTS)
+    assert headers(table)[:2] == ["0.1-0.2 Peak SNR↑", "0.1-0.2 SSIM (%)↑"]
+    md = to_markdown(table)
+    assert "| **26.000 ± 1.414** |" in md and "| 21.000 ± 1.414 |" in md and "| 80.0 ± 0.0 | 5.00 ± 0.00 |" in md
+    assert "Peak SNR$\\uparrow$" in to_latex(table)
+    assert titles(metrics_figure(summary, DATASET, VARIANTS))[:2] == ["Peak SNR (decibel) ↑", "SSIM ↑"]

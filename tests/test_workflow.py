@@ -79,12 +79,12 @@ def test_dag_writes_tables_and_plots_with_a_number_or_missing_in_every_cell(ci_r
 def test_dag_is_complete_and_editing_one_variant_reruns_only_its_jobs(ci_run, tmp_path):
     config = yaml.safe_load((REPO / "config" / "ci.yaml").read_text())
     path = tmp_path / "ci.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
     nothing = snakemake(ci_run, "-n", "--configfile", str(path))
     assert planned_jobs(nothing.stdout) == [], nothing.stdout
 
     config["variants"]["pconv"]["layers"] = 3
-    path.write_text(yaml.safe_dump(config))
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
     dry = snakemake(ci_run, "-n", "--configfile", str(path))
     jobs = planned_jobs(dry.stdout)
     trained = [w for r, w in jobs if r in ("train", "evaluate")]
@@ -96,7 +96,7 @@ def test_misspelt_config_key_fails_before_any_job(tmp_path):
     config = yaml.safe_load((REPO / "config" / "ci.yaml").read_text())
     config["train"]["batchsize"] = 2
     path = tmp_path / "bad.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
     proc = snakemake(tmp_path, "--cores", "1", "--configfile", str(path), check=False)
     assert proc.returncode != 0
     assert "batchsize" in proc.stdout + proc.stderr
@@ -107,7 +107,7 @@ def test_required_weights_missing_fails_before_any_training(tmp_path):
     config = yaml.safe_load((REPO / "config" / "ci.yaml").read_text())
     config["weights"] = {"dir": str(tmp_path / "no_weights"), "required": True}
     path = tmp_path / "strict.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
     env_home = {"TORCH_HOME": str(tmp_path / "torch_home")}
     os.environ.update(env_home)
     try:
@@ -165,3 +165,15 @@ def test_shared_teacher_ignores_the_students_own_train_overrides(tmp_path):
     assert first["steps"] == second["steps"] == CI_CONFIG["train"]["steps"]
     for key in first["state_dict"]:
         assert torch.equal(first["state_dict"][key], second["state_dict"][key]), key
+
+
+def test_a_hand_run_of_the_training_command_reproduces_the_workflows_model(ci_run, tmp_path):
+    """The README's hand-run command resolves the same job (threads included) as the workflow."""
+    out = tmp_path / "hand"
+    subprocess.run([sys.executable, "-m", "training.train", "--config", str(REPO / "config" / "ci.yaml"),
+                    "--dataset", "mini_natural", "--variant", "rfr_kca", "--seed", "0", "--out", str(out)],
+                   cwd=ci_run, check=True, capture_output=True)
+    dag = torch.load(ci_run / "results/runs/mini_natural/rfr_kca/seed0/model.pt", weights_only=False)
+    hand = torch.load(out / "model.pt", weights_only=False)
+    for key in dag["state_dict"]:
+        assert torch.equal(dag["state_dict"][key], hand["state_dict"][key]), key

@@ -1,16 +1,18 @@
 """Evaluates one variant on the fixed test masks of every hole-ratio bucket.
 
-    python -m training.evaluate --config FILE --dataset NAME --variant NAME --seed N --out DIR [--model model.pt]
+    python -m training.evaluate --config FILE --dataset NAME --variant NAME --seed N [--out DIR] [--model model.pt]
 
 Test image i meets mask i (mod masks.count) of each bucket; the metrics are computed on the composite
-`pred * mask + image * (1 - mask)`. Writes `per_image.csv` (one row per image and bucket),
-`summary.csv` (long format: dataset, variant, seed, bucket, metric, value, n, note) and a few
-composites per bucket under `samples/` for the qualitative grid.
+`pred * mask + image * (1 - mask)` by the loop shared with `metrics.score` (metrics.evaluation).
+Writes `per_image.csv` (one row per image and bucket), `summary.csv` (long format: dataset, variant,
+seed, bucket, metric, value, n, note, train_note) and a few composites per bucket under `samples/`
+for the qualitative grid. Ground-truth Inception features are cached under `<results>/cache/`.
+The defaults (output folder, masks, model file, threads) are the workflow's, so a hand run writes
+what the workflow would.
 """
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
@@ -19,15 +21,14 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from harness.config import ConfigError, layout, load_config
+from harness.fileio import save_png
+from harness.jobs import eval_job
+from metrics.evaluation import Evaluation
 from models import build_model
-from fileio import atomic_write_text, save_png
-from metrics.names import SUMMARY_COLUMNS
-from metrics.pixel import composite
+from models.registry import is_trainable
 from training.checkpoint import load_model_file
-from training.config import (ConfigError, dataset_spec, is_trainable, load_config, masks_dir,
-                             variant_spec)
 from training.precision import autocast, prepare_input, prepare_model, resolve_precision
-
 
 
 def save_image(tensor: torch.Tensor, path: Path) -> None:
@@ -35,57 +36,51 @@ def save_image(tensor: torch.Tensor, path: Path) -> None:
     save_png(path, array)
 
 
-def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    atomic_write_text(path, frame.to_csv(index=False))
-
-
-def load_variant(config: dict, variant: str, model_path: str | None, device):
+def load_variant(job: dict, model_path: str | Path | None, device):
     """The network to evaluate and the notes its training left (e.g. losses dropped)."""
-    spec = variant_spec(config, variant)
-    if not is_trainable(spec):
-        return build_model(spec, config["width"]).eval(), []
+    if not is_trainable(job["spec"]):
+        return build_model(job["spec"], job["width"]).eval(), []
     if model_path is None:
-        raise ConfigError(f"variant {variant!r} is trained: pass --model DIR/model.pt")
+        raise ConfigError(f"variant {job['variant']!r} is trained: pass its model file (--model DIR/model.pt)")
     model, record = load_model_file(model_path, device)
     return model, list(record.get("notes", []))
 
 
-def evaluate(config: dict, dataset: str, variant: str, seed: int, out: Path, model_path: str | None = None,
-             masks_path: str | None = None, device: str | None = None) -> pd.DataFrame:
+def evaluate(job: dict, out: str | Path, model_path: str | Path | None = None, masks_dir: str | Path = None,
+             device: str | None = None, cache_dir: str | Path | None = None) -> pd.DataFrame:
+    """Scores the eval job (harness.jobs.eval_job) into `out`; returns the summary."""
     from datasets import build_dataset, load_test_masks
     from metrics import MetricSuite
 
+    out = Path(out)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    model, train_notes = load_variant(config, variant, model_path, device)
-    dtype = resolve_precision(config["train"]["precision"], device)
+    model, train_notes = load_variant(job, model_path, device)
+    dtype = resolve_precision(job["precision"], device)
     model = prepare_model(model, dtype) if any(True for _ in model.parameters()) else model
-    images = build_dataset(dataset_spec(config, dataset), "test", config["image_size"], seed)
-    masks = load_test_masks(masks_path or masks_dir(config, seed))
-    settings = config["eval"]
-    suite = MetricSuite(weights_dir=config["weights"]["dir"], device=device,
-                        enable_lpips=settings["lpips"], enable_fid=settings["fid"])
+    dataset, size, seed = job["dataset"], job["image_size"], job["seed"]
+    images = build_dataset(job["dataset_spec"], "test", size, seed)
+    masks = load_test_masks(masks_dir)
+    settings = job["eval"]
+    cache = Path(cache_dir) / f"inception_{dataset}_{size}px_seed{seed}.pt" if cache_dir else None
+    suite = MetricSuite(weights_dir=job["weights"]["dir"], device=device, enable_lpips=settings["lpips"],
+                        enable_fid=settings["fid"], feature_cache=cache)
+    evaluation = Evaluation(suite, dataset, job["variant"], seed, train_note="; ".join(train_notes))
     batch_size, keep = settings["batch_size"], settings["samples"]
 
-    rows = []
-    total = len(masks) * len(images)
-    bar = tqdm(total=total, desc=f"eval {dataset}/{variant}", unit="img", dynamic_ncols=True, mininterval=2.0)
+    bar = tqdm(total=len(masks) * len(images), desc=f"eval {dataset}/{job['variant']}", unit="img",
+               dynamic_ncols=True, mininterval=2.0)
     for bucket, bucket_masks in masks.items():
         for start in range(0, len(images), batch_size):
             idx = list(range(start, min(start + batch_size, len(images))))
             items = [images[i] for i in idx]
+            chosen = [bucket_masks[i % len(bucket_masks)] for i in idx]  # image i meets mask i (mod count)
             gt = torch.stack([it["image"] for it in items]).to(device)
-            mask = torch.stack([bucket_masks[i % len(bucket_masks)][1] for i in idx]).to(device)
+            mask = torch.stack([m for _, m in chosen]).to(device)
             with torch.no_grad(), autocast(dtype, device):
                 pred = model(prepare_input(gt * (1 - mask), dtype), mask)
-            pred = pred.float()
-            comp = composite(pred, gt, mask).clamp(0, 1)
-            scores = suite.per_image(comp, gt)
-            suite.add_distribution(bucket, comp, gt)
+            comp = evaluation.add(bucket, pred, gt, mask, [it["name"] for it in items],
+                                  [f"{bucket}/{stem}.png" for stem, _ in chosen])
             for j, i in enumerate(idx):
-                rows.append({"dataset": dataset, "variant": variant, "seed": seed, "bucket": bucket,
-                             "image": items[j]["name"], "mask": f"{bucket}/{bucket_masks[i % len(bucket_masks)][0]}.png",
-                             "hole_ratio": float(mask[j].mean()),
-                             **{k: float(v[j]) for k, v in scores.items()}})
                 if i < keep:
                     base = out / "samples" / bucket / items[j]["name"]
                     save_image(comp[j], base.with_name(base.name + "_output.png"))
@@ -93,38 +88,7 @@ def evaluate(config: dict, dataset: str, variant: str, seed: int, out: Path, mod
                     save_image(gt[j], base.with_name(base.name + "_gt.png"))
             bar.update(len(idx))
     bar.close()
-
-    per_image = pd.DataFrame(rows)
-    summary = summarise(per_image, suite, settings, dataset, variant, seed, list(masks), train_notes)
-    out.mkdir(parents=True, exist_ok=True)
-    write_csv(per_image, out / "per_image.csv")
-    write_csv(summary, out / "summary.csv")
-    return summary
-
-
-def summarise(per_image, suite, settings, dataset, variant, seed, buckets, train_notes) -> pd.DataFrame:
-    metric_cols = [c for c in ("psnr", "ssim", "l1", "lpips") if c in per_image.columns]
-    rows = []
-
-    def add(bucket, metric, value, n, note=""):
-        rows.append({"dataset": dataset, "variant": variant, "seed": seed, "bucket": bucket,
-                     "metric": metric, "value": value, "n": n, "note": note,
-                     "train_note": "; ".join(train_notes)})
-
-    for bucket in buckets:
-        part = per_image[per_image["bucket"] == bucket]
-        for metric in metric_cols:
-            add(bucket, metric, float(part[metric].mean()), len(part))
-        if settings["lpips"] and "lpips" not in metric_cols:
-            add(bucket, "lpips", math.nan, 0, suite.missing.get("lpips", "missing"))
-        if settings["fid"]:
-            dist = suite.distribution(bucket)
-            for metric in ("fid", "kid"):
-                if metric in dist:
-                    add(bucket, metric, float(dist[metric]), suite.count(bucket))
-                else:
-                    add(bucket, metric, math.nan, 0, suite.missing.get(metric) or suite.notes.get(bucket, ""))
-    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    return evaluation.write(out / "per_image.csv", out / "summary.csv")
 
 
 def parse_args(argv=None):
@@ -133,22 +97,26 @@ def parse_args(argv=None):
     p.add_argument("--dataset", required=True)
     p.add_argument("--variant", required=True)
     p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--out", required=True, help="output folder (per_image.csv, summary.csv, samples/)")
-    p.add_argument("--model", help="model.pt of a trained variant")
+    p.add_argument("--out", help="output folder (default: the run's eval/ folder under results_dir)")
+    p.add_argument("--model", help="model.pt of a trained variant (default: the run's model.pt)")
     p.add_argument("--masks", help="test mask folder (default: <results_dir>/masks/<size>px_seed<seed>)")
-    p.add_argument("--threads", type=int)
+    p.add_argument("--threads", type=int, help="torch threads (default: the config's threads_per_job)")
     p.add_argument("--device")
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     try:
         config = load_config(args.config)
-        summary = evaluate(config, args.dataset, args.variant, args.seed, Path(args.out), args.model,
-                           args.masks, args.device)
+        torch.set_num_threads(args.threads or config["threads_per_job"])
+        results = layout(config)
+        job = eval_job(config, args.dataset, args.variant, args.seed)
+        run_dir = results.run_dir(args.dataset, args.variant, args.seed)
+        model = args.model or (run_dir / "model.pt" if is_trainable(job["spec"]) else None)
+        summary = evaluate(job, args.out or results.eval_dir(args.dataset, args.variant, args.seed), model,
+                           args.masks or results.masks_dir(config["image_size"], args.seed), args.device,
+                           cache_dir=results.cache_dir())
     except (ConfigError, FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
     print(summary.to_string(index=False))

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from fileio import save_png, write_csv
-from training.config import ConfigError, dataset_spec, load_config, masks_dir
+from harness.fileio import save_png, write_csv
+from harness.config import ConfigError, dataset_spec, layout, load_config
 
 
 def to_uint8(tensor) -> np.ndarray:
@@ -33,7 +33,7 @@ def export(config: dict, dataset: str, seed: int, out: Path, masks_path: str | N
     from datasets import build_dataset, load_test_masks
 
     images = build_dataset(dataset_spec(config, dataset), "test", config["image_size"], seed)
-    masks = load_test_masks(masks_path or masks_dir(config, seed))
+    masks = load_test_masks(masks_path or layout(config).masks_dir(config["image_size"], seed))
     rows = []
     for i in tqdm(range(len(images)), desc=f"export {dataset}", unit="img"):
         item = images[i]
@@ -44,7 +44,7 @@ def export(config: dict, dataset: str, seed: int, out: Path, masks_path: str | N
             save_png(out / "masks" / bucket / f"{name}.png", to_uint8(mask))
             save_png(out / "input" / bucket / f"{name}.png", to_uint8(image * (1 - mask) + mask))
             rows.append([bucket, f"{bucket}/{name}.png", float(mask.mean())])
-    return write_csv(out / "masks" / "manifest.csv", ["bucket", "file", "hole_ratio"], rows)
+    return write_csv(out / "masks" / "manifest.csv", rows, ["bucket", "file", "hole_ratio"])
 
 
 def main(argv=None) -> None:

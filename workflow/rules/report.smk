@@ -65,5 +65,6 @@ rule plots:
     params:
         variants=VARIANTS,
         trained=TRAINED,
+        seed=SEEDS[0],
     script:
         "../scripts/plots.py"

@@ -1,6 +1,7 @@
 """Rule aggregate: every evaluation summary in one long-format CSV."""
+from harness.fileio import write_csv
 from harness.joblog import job_log
-from reporting.aggregate import aggregate, write_summary
+from reporting.aggregate import aggregate
 
 with job_log(snakemake.log[0]):  # noqa: F821 (snakemake is injected by Snakemake)
-    write_summary(aggregate(list(snakemake.input)), snakemake.output[0])  # noqa: F821
+    write_csv(snakemake.output[0], aggregate(list(snakemake.input)))  # noqa: F821

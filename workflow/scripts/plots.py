@@ -10,4 +10,4 @@ with job_log(snakemake.log[0]):  # noqa: F821 (snakemake is injected by Snakemak
     write_plots(inputs.summary, snakemake.wildcards.dataset, params.variants,  # noqa: F821
                 Path(snakemake.output.metrics).parent,  # noqa: F821
                 train_logs=dict(zip(params.trained, inputs.logs)),
-                samples=dict(zip(params.variants, inputs.samples)))
+                samples=dict(zip(params.variants, inputs.samples)), seed=params.seed)

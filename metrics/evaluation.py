@@ -1,0 +1,91 @@
+"""The evaluation loop, shared by the harness's own models (`training.evaluate`) and by folders of
+another method's outputs (`metrics.score`).
+
+    evaluation = Evaluation(suite, dataset="places2", variant="rfr", seed=0)
+    for bucket, pred, gt, mask, images, masks in batches:
+        comp = evaluation.add(bucket, pred, gt, mask, images, masks)
+    evaluation.write(out_dir / "per_image.csv", out_dir / "summary.csv")
+
+Every prediction is composited with its mask, `pred*mask + gt*(1-mask)`, before scoring, so methods
+that paste the known pixels back and methods that do not are scored alike. One per-image format
+(`metrics.names.PER_IMAGE_COLUMNS`) and one long summary format (`SUMMARY_COLUMNS`, read by
+`reporting`). A metric that was asked for but could not be computed is a NaN row whose note says
+why ("missing: <weight file>", "n=1: FID/KID need at least 2 images per set").
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from harness.fileio import write_csv
+
+from .names import DISTRIBUTION_METRICS, PER_IMAGE_COLUMNS, PER_IMAGE_METRICS, SUMMARY_COLUMNS
+from .pixel import composite
+from .suite import MetricSuite
+
+
+class Evaluation:
+    def __init__(self, suite: MetricSuite, dataset: str, variant: str, seed: int, train_note: str = ""):
+        self.suite = suite
+        self.label = {"dataset": dataset, "variant": variant, "seed": int(seed)}
+        self.train_note = train_note  # what training had to leave out, repeated on every summary row
+        self.rows: list[dict] = []
+        self.buckets: list[str] = []  # in order of first appearance
+
+    @torch.no_grad()
+    def add(self, bucket: str, pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor,
+            images: list[str], masks: list[str]) -> torch.Tensor:
+        """Scores a batch of one bucket: (N,3,H,W) prediction and ground truth in [0,1], (N,1,H,W)
+        mask (1 = hole), the image names and the mask files. Returns the composites."""
+        comp = composite(pred.float(), gt, mask).clamp(0, 1)
+        scores = self.suite.per_image(comp, gt)
+        self.suite.add_distribution(bucket, comp, gt)
+        if bucket not in self.buckets:
+            self.buckets.append(bucket)
+        for j, (image, mask_file) in enumerate(zip(images, masks)):
+            row = {**self.label, "bucket": bucket, "image": image, "mask": mask_file,
+                   "hole_ratio": float(mask[j].mean())}
+            row.update({m: float(scores[m][j]) if m in scores else math.nan for m in PER_IMAGE_METRICS})
+            self.rows.append(row)
+        return comp
+
+    def per_image(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=PER_IMAGE_COLUMNS)
+
+    def summary(self) -> pd.DataFrame:
+        """Per bucket: the mean of each per-image metric, and FID/KID of the bucket's set."""
+        per_image, suite, rows = self.per_image(), self.suite, []
+
+        def add(bucket, metric, value, n, note=""):
+            rows.append({**self.label, "bucket": bucket, "metric": metric, "value": value, "n": n,
+                         "note": note, "train_note": self.train_note})
+
+        for bucket in self.buckets:
+            part = per_image[per_image["bucket"] == bucket]
+            for metric in (m for m in suite.metrics if m in PER_IMAGE_METRICS):
+                if metric in suite.missing:
+                    add(bucket, metric, math.nan, 0, suite.missing[metric])
+                else:
+                    add(bucket, metric, float(part[metric].mean()), len(part))
+            if any(m in DISTRIBUTION_METRICS for m in suite.metrics):
+                values = suite.distribution(bucket)
+                for metric in DISTRIBUTION_METRICS:
+                    missing = suite.missing.get("kid" if metric == "kid_std" else metric)
+                    if missing:
+                        add(bucket, metric, math.nan, 0, missing)
+                    else:
+                        add(bucket, metric, float(values[metric]), suite.count(bucket), suite.notes.get(bucket, ""))
+        return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+    def write(self, per_image_path: str | Path, summary_path: str | Path) -> pd.DataFrame:
+        """Writes both CSVs (atomically) and keeps new ground-truth features; returns the summary."""
+        if not self.rows:
+            raise ValueError("nothing was scored: no image met a mask")
+        summary = self.summary()
+        write_csv(per_image_path, self.per_image())
+        write_csv(summary_path, summary)
+        self.suite.save_cache()
+        return summary
