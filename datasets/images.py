@@ -6,8 +6,9 @@ the file's path inside its split, unique within the split, usable as an output f
 
 Preprocessing (the same for every kind):
 - test:  resize the shorter side to S (bicubic), then centre crop S x S;
-- train: the same, then a horizontal flip with probability 0.5 decided by (seed, epoch, index),
-  so a given index always gives the same tensor and training batches are reproducible.
+- train: the same, then a horizontal flip with probability 0.5 decided by (seed, epoch, index)
+  (`load(index, epoch)`): it changes between epochs, and a given (index, epoch) always gives the
+  same tensor, so training batches are reproducible and a resumed run sees the same pixels.
 CelebA first takes the centred square (the usual 178x178 centre of the 178x218 aligned image).
 
 Listed files are checked for existence when the dataset is built (cheap os.path checks);
@@ -104,25 +105,25 @@ class ImageDataset(Dataset):
         self.image_size = int(image_size)
         self.train = bool(train)
         self.seed = int(seed)
-        self.epoch = 0
         self.square_first = square_first
         self.description = description
-
-    def set_epoch(self, epoch: int) -> None:
-        """Change the flip pattern per epoch (still deterministic: seeded by seed, epoch, index)."""
-        self.epoch = int(epoch)
 
     def __len__(self) -> int:
         return len(self.paths)
 
-    def flips(self, index: int) -> bool:
-        """Whether item `index` is horizontally flipped (train split only)."""
+    def flips(self, index: int, epoch: int = 0) -> bool:
+        """Whether item `index` is horizontally flipped in `epoch` (train split only)."""
         if not self.train:
             return False
-        rng = np.random.default_rng([self.seed, self.epoch, index])
+        rng = np.random.default_rng([self.seed, int(epoch), index])
         return bool(rng.random() < 0.5)
 
     def __getitem__(self, index: int) -> dict:
+        return self.load(index)
+
+    def load(self, index: int, epoch: int = 0) -> dict:
+        """Item `index` as seen in `epoch`: the training flips change from epoch to epoch, and stay
+        a function of (seed, epoch, index), so a resumed run sees the same pixels."""
         if not 0 <= index < len(self.paths):
             raise IndexError(f"index {index} out of range for {len(self.paths)} images "
                              f"({self.description})")
@@ -130,7 +131,7 @@ class ImageDataset(Dataset):
         if self.square_first:
             im = centre_square(im)
         im = resize_centre_crop(im, self.image_size)
-        if self.flips(index):
+        if self.flips(index, epoch):
             im = im.transpose(Image.FLIP_LEFT_RIGHT)
         return {"image": to_tensor(im), "name": self.names[index]}
 

@@ -233,6 +233,29 @@ def test_train_flip_is_deterministic_per_seed_and_index(tmp_path):
     assert [other.flips(i) for i in range(len(other))] != flips
 
 
+def test_train_flips_change_between_epochs_and_training_samples_follow_them(tmp_path):
+    from training.train import TrainingSamples
+
+    arr = np.zeros((16, 16, 3), np.uint8)
+    arr[:, :8] = 255
+    for i in range(8):
+        write_image(str(tmp_path / f"train/{i:02d}.png"), array=arr)
+    images = build_dataset({"kind": "folder", "root": str(tmp_path)}, "train", S, seed=0)
+    by_epoch = [[images.flips(i, epoch) for i in range(8)] for epoch in range(6)]
+    assert len({tuple(f) for f in by_epoch}) > 1  # a new flip pattern per epoch
+    for i in range(8):  # every image is seen both ways within a few epochs
+        assert {by_epoch[e][i] for e in range(6)} == {True, False}
+
+    class NoMasks:
+        def sample(self, g):
+            return g
+
+    samples = TrainingSamples(images, NoMasks())
+    for g in (3, 8 + 3, 5 * 8 + 3):  # image 3 in epochs 0, 1 and 5
+        image, _ = samples[(g, 3)]
+        assert bool(image[:, :, : S // 2].mean() > 0.5) != images.flips(3, g // 8)
+
+
 # ---------------------------------------------------------------------------------- mini datasets
 
 def read_manifest(root):

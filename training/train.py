@@ -64,7 +64,8 @@ class StepBatches(torch.utils.data.Sampler):
 
 
 class TrainingSamples(torch.utils.data.Dataset):
-    """Pairs image `index` with the training mask of global sample number `g`."""
+    """Pairs image `index`, as flipped in the epoch of global sample number `g`, with the training
+    mask of sample `g`."""
 
     def __init__(self, images, mask_sampler):
         self.images, self.masks = images, mask_sampler
@@ -74,7 +75,7 @@ class TrainingSamples(torch.utils.data.Dataset):
 
     def __getitem__(self, key):
         g, index = key
-        return self.images[index]["image"], self.masks.sample(g)
+        return self.images.load(index, epoch=g // len(self.images))["image"], self.masks.sample(g)
 
 
 def freeze_batchnorm_statistics(model: nn.Module) -> None:
