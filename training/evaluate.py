@@ -8,11 +8,16 @@ Writes `per_image.csv` (one row per image and bucket), `summary.csv` (long forma
 seed, bucket, metric, value, n, note, train_note) and a few composites per bucket under `samples/`
 for the qualitative grid. Ground-truth Inception features are cached under `<results>/cache/`.
 The defaults (output folder, masks, model file, threads) are the workflow's, so a hand run writes
-what the workflow would.
+what the workflow would. The model file must be the one this job asks for: another variant's, a
+teacher's, one of another dataset or seed, or one trained under another spec is refused.
+
+Expected faults (bad config, a missing, unreadable or foreign model file, an output folder that cannot
+be written) end with `error: <message>` and exit status 1; HARNESS_DEBUG=1 shows the traceback.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -22,7 +27,7 @@ import torch
 from tqdm import tqdm
 
 from harness.config import ConfigError, layout, load_config
-from harness.fileio import save_png
+from harness.fileio import ensure_writable, save_png
 from harness.jobs import eval_job
 from metrics.evaluation import Evaluation
 from models import build_model
@@ -42,7 +47,10 @@ def load_variant(job: dict, model_path: str | Path | None, device):
         return build_model(job["spec"], job["width"]).eval(), []
     if model_path is None:
         raise ConfigError(f"variant {job['variant']!r} is trained: pass its model file (--model DIR/model.pt)")
-    model, record = load_model_file(model_path, device)
+    # a model of another job would be scored and labelled as this one: its identity must match
+    expect = {"role": "student", "variant": job["variant"],
+              **{k: job[k] for k in ("dataset", "seed", "spec", "width", "image_size")}}
+    model, record = load_model_file(model_path, device, expect=expect)
     return model, list(record.get("notes", []))
 
 
@@ -52,7 +60,7 @@ def evaluate(job: dict, out: str | Path, model_path: str | Path | None = None, m
     from datasets import build_dataset, load_test_masks
     from metrics import MetricSuite
 
-    out = Path(out)
+    out = ensure_writable(out)  # before any work: the results are written only at the end
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model, train_notes = load_variant(job, model_path, device)
     dtype = resolve_precision(job["precision"], device)
@@ -117,7 +125,9 @@ def main(argv=None):
         summary = evaluate(job, args.out or results.eval_dir(args.dataset, args.variant, args.seed), model,
                            args.masks or results.masks_dir(config["image_size"], args.seed), args.device,
                            cache_dir=results.cache_dir())
-    except (ConfigError, FileNotFoundError, ValueError) as err:
+    except (ConfigError, ValueError, OSError) as err:
+        if os.environ.get("HARNESS_DEBUG") == "1":
+            raise
         sys.exit(f"error: {err}")
     print(summary.to_string(index=False))
 

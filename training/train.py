@@ -7,15 +7,25 @@ The job (what to train, on what, how long) is resolved by `harness.jobs` exactly
 resolves it; the workflow's rule calls `train(job, out, ...)` with the job as its params.
 
 The output folder holds `checkpoint.pt` (resumable state, written atomically every
-`train.checkpoint_every` steps), `train_log.csv` (every loss term), `provenance.json`, and at the very
-end `model.pt` (final weights + variant spec). Running the same command again after the process was
-killed resumes from the last checkpoint and ends with the same weights as an uninterrupted run:
-batches, masks and initial weights are all functions of (seed, dataset, variant, step).
+`train.checkpoint_every` steps; the one before it is kept as `checkpoint.prev.pt`), `train_log.csv`
+(every loss term), `provenance.json`, and at the very end `model.pt` (final weights, the variant's spec
+and the job's identity: role, name, dataset, seed). Running the same command again after the process
+was killed resumes from the last checkpoint and ends with the same weights as an uninterrupted run:
+batches, masks and initial weights are all functions of (seed, dataset, variant, step). An unreadable
+checkpoint is moved aside (`*.corrupt`) and the run resumes from the previous one, or from step 0.
+
+Threads: the weights depend on the number of torch CPU threads (float sums are ordered differently),
+so `--threads` defaults to the config's threads_per_job, as the workflow uses; the count is recorded in
+provenance.json and model.pt. Resuming with another count is allowed, with a warning.
+
+Expected faults (bad config, unreadable or foreign files, an output folder that cannot be written, a
+non-finite loss) end with `error: <message>` and exit status 1; HARNESS_DEBUG=1 shows the traceback.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -27,12 +37,12 @@ from torch import nn
 from tqdm import tqdm
 
 from harness.config import ConfigError, layout, load_config
-from harness.fileio import atomic_torch_save, write_csv, atomic_write_text
+from harness.fileio import atomic_torch_save, atomic_write_text, ensure_writable, write_csv
 from harness.jobs import init_seed_parts, teacher_job, train_job
 from harness.seeding import derive_seed
 from models import build_model
-from models.registry import spec_slug
 from models.losses import InpaintingLoss
+from training.checkpoint import read_torch_file
 from training.precision import autocast, prepare_input, prepare_model, resolve_precision
 
 
@@ -112,6 +122,9 @@ def forward_losses(model, loss, image, mask, dtype, device, distill=None, teache
     return total, terms
 
 
+CHECKPOINT, PREVIOUS_CHECKPOINT = "checkpoint.pt", "checkpoint.prev.pt"
+
+
 class Trainer:
     """Runs one resolved train or teacher job (see harness.jobs) into the folder `out`."""
 
@@ -120,6 +133,7 @@ class Trainer:
         from metrics.weights import find_weight, load_vgg16_features, missing_message
 
         self.job, self.out = job, Path(out)
+        ensure_writable(self.out)  # before any work: a read-only or full disk fails now, not at the end
         self.dataset, self.variant, self.seed = job["dataset"], job["name"], job["seed"]
         self.role, self.spec, self.settings = job["role"], job["spec"], job["settings"]
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -153,6 +167,7 @@ class Trainer:
         params = list(self.model.parameters()) + (list(self.distill.parameters()) if self.distill else [])
         self.optimizer = torch.optim.Adam(params, lr=self.settings["lr"])
         self.step, self.log_rows = 0, []
+        self.threads_used = [torch.get_num_threads()]
 
     def _setup_distillation(self, teacher_path: str | None) -> None:
         from models.distill import build_distill_loss
@@ -163,12 +178,9 @@ class Trainer:
             raise ConfigError(f"variant {self.variant!r} distils from the teacher {slug!r}, whose model "
                               f"{teacher_path} is not trained yet; train it first: python -m training.train "
                               f"--config CONFIG --dataset {self.dataset} --teacher-arch {slug} --seed {self.seed}")
-        self.teacher, record = load_model_file(teacher_path, self.device)
-        if record.get("role") != "teacher":
-            raise ConfigError(f"{teacher_path} is not a teacher (role {record.get('role')!r})")
-        if spec_slug(record["spec"]) != slug:
-            raise ConfigError(f"{teacher_path} is the teacher {spec_slug(record['spec'])!r}; variant "
-                              f"{self.variant!r} needs {slug!r}")
+        self.teacher, _ = load_model_file(teacher_path, self.device, expect={
+            "role": "teacher", "variant": slug,
+            **{k: self.job[k] for k in ("dataset", "seed", "width", "image_size")}})
         for p in self.teacher.parameters():
             p.requires_grad_(False)
         self.teacher = prepare_model(self.teacher, self.dtype)
@@ -182,26 +194,51 @@ class Trainer:
         return {"signature": self.signature(), "step": self.step, "model": self.model.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "log_rows": self.log_rows,
                 "distill": self.distill.state_dict() if self.distill else None,
-                "torch_rng": torch.get_rng_state()}
+                "torch_rng": torch.get_rng_state(), "threads_used": self.threads_used}
 
     def try_resume(self) -> bool:
-        path = self.out / "checkpoint.pt"
-        if not path.exists():
-            return False
-        state = torch.load(path, map_location=self.device, weights_only=False)
-        if state["signature"] != self.signature():
-            warnings.warn(f"{path} was written for other settings; starting this run from scratch", stacklevel=1)
-            return False
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.distill:
-            self.distill.load_state_dict(state["distill"])
-        torch.set_rng_state(state["torch_rng"])
-        self.step, self.log_rows = state["step"], state["log_rows"]
-        return True
+        """Resumes from checkpoint.pt, else from checkpoint.prev.pt. An unreadable file is moved aside
+        (*.corrupt) so that the next run does not fail on it again."""
+        self.threads_used = [torch.get_num_threads()]
+        corrupt = False
+        for path in (self.out / CHECKPOINT, self.out / PREVIOUS_CHECKPOINT):
+            if not path.exists():
+                continue
+            try:
+                state = read_torch_file(path, "training checkpoint", self.device)
+            except ValueError as err:
+                aside = path.with_name(path.name + ".corrupt")
+                os.replace(path, aside)
+                warnings.warn(f"{err}; moved it to {aside}", stacklevel=1)
+                corrupt = True
+                continue
+            if not isinstance(state, dict) or state.get("signature") != self.signature():
+                warnings.warn(f"{path} was written for other settings; not resuming from it", stacklevel=1)
+                continue
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            if self.distill:
+                self.distill.load_state_dict(state["distill"])
+            torch.set_rng_state(state["torch_rng"])
+            self.step, self.log_rows = state["step"], state["log_rows"]
+            if path.name == PREVIOUS_CHECKPOINT:
+                warnings.warn(f"resuming from the previous checkpoint {path} (step {self.step})", stacklevel=1)
+            before = state.get("threads_used", [])
+            if before and before[-1] != self.threads_used[0]:
+                warnings.warn(f"{path} was written with {before[-1]} torch threads, this run uses "
+                              f"{self.threads_used[0]}: the final weights will differ slightly from an "
+                              f"uninterrupted run (pass --threads {before[-1]} to match it)", stacklevel=1)
+                self.threads_used = before + self.threads_used
+            else:
+                self.threads_used = before or self.threads_used
+            return True
+        if corrupt:
+            warnings.warn(f"no usable checkpoint in {self.out}: training starts from step 0", stacklevel=1)
+        return False
 
     def save_checkpoint(self) -> None:
-        atomic_torch_save(self.checkpoint_state(), self.out / "checkpoint.pt")
+        atomic_torch_save(self.checkpoint_state(), self.out / CHECKPOINT,
+                          previous=self.out / PREVIOUS_CHECKPOINT)
         self.write_log()
 
     def write_log(self) -> None:
@@ -247,6 +284,7 @@ class Trainer:
         provenance = {"dataset": self.dataset, "variant": self.variant, "seed": self.seed, "role": self.role,
                       "spec": self.spec, "settings": self.settings, "precision": str(self.dtype),
                       "device": str(self.device), "threads": torch.get_num_threads(),
+                      "threads_used": self.threads_used,  # per segment, when resumed with another count
                       "vgg16_weights": self.vgg_file, "notes": self.notes, "resumed_from_step": self.step if resumed else None,
                       "environment": environment_record()}
         atomic_write_text(self.out / "provenance.json", json.dumps(provenance, indent=2, default=str))
@@ -272,7 +310,8 @@ class Trainer:
             raise RuntimeError(f"training stopped at step {self.step} of {self.total_steps}")
         record = {"state_dict": self.model.state_dict(), "spec": self.spec, "width": self.job["width"],
                   "image_size": self.job["image_size"], "dataset": self.dataset, "variant": self.variant,
-                  "seed": self.seed, "role": self.role, "steps": self.step, "notes": self.notes}
+                  "seed": self.seed, "role": self.role, "steps": self.step, "notes": self.notes,
+                  "threads_used": self.threads_used}
         self.write_log()
         return atomic_torch_save(record, self.out / "model.pt")
 
@@ -293,7 +332,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", help="output folder (default: where the workflow puts this run)")
     p.add_argument("--teacher-model", help="the teacher's model.pt for a distilled variant "
                                            "(default: where the workflow puts it)")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: the config's threads_per_job)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: the config's threads_per_job, as "
+                                               "the workflow). The weights depend on it; it is recorded in "
+                                               "provenance.json")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     return p.parse_args(argv)
 
@@ -314,7 +355,9 @@ def main(argv=None) -> None:
         if job["teacher"] and teacher is None:
             teacher = results.teacher_dir(args.dataset, job["teacher"], args.seed) / "model.pt"
         path = train(job, out, teacher=teacher, device=args.device)
-    except (ConfigError, FileNotFoundError, FloatingPointError, ValueError) as err:
+    except (ConfigError, FloatingPointError, ValueError, OSError) as err:
+        if os.environ.get("HARNESS_DEBUG") == "1":
+            raise
         sys.exit(f"error: {err}")
     print(f"wrote {path}")
 
