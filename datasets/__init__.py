@@ -1,7 +1,8 @@
 """Image datasets (mini, Places2, CelebA, Paris StreetView, folders, file lists) and masks.
 
 Images are float32 RGB tensors in [0, 1] (CHW per sample); masks are float32 (1, H, W) with
-1 = hole, 0 = known. See datasets/images.py, datasets/mini.py and datasets/masks.py.
+1 = hole, 0 = known. See datasets/images.py, datasets/mini.py and datasets/masks.py; every image
+and mask file is decoded by datasets/imagefile.py (8-bit, 16-bit and float files, binary masks).
 
 The names below are imported lazily (PEP 562 __getattr__): importing the package does not import
 its submodules, so `python -m datasets.mini` / `python -m datasets.masks` run without runpy's
@@ -25,6 +26,8 @@ _EXPORTS = {
     "load_test_masks": "datasets.masks",
     "make_test_masks": "datasets.masks",
     "nvidia_mask_set": "datasets.masks",
+    "read_mask": "datasets.imagefile",
+    "read_rgb": "datasets.imagefile",
 }
 
 __all__ = sorted(_EXPORTS)

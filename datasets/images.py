@@ -12,7 +12,9 @@ Preprocessing (the same for every kind):
 CelebA first takes the centred square (the usual 178x178 centre of the 178x218 aligned image).
 
 Listed files are checked for existence when the dataset is built (cheap os.path checks);
-decoding errors surface when an item is loaded, as a ValueError naming the file.
+decoding errors surface when an item is loaded, as a ValueError naming the file. Files are decoded
+by datasets.imagefile: 8-bit files exactly as Pillow's convert("RGB"); 16-bit and float [0, 1]
+files (which Pillow reads as one gray channel) by their real range, resized as float.
 
 This module also holds the small atomic-write helpers shared by datasets.mini and datasets.masks.
 """
@@ -24,8 +26,10 @@ import os
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torch.utils.data import Dataset
+
+from datasets.imagefile import decode_rgb, rgb_array
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 KNOWN_KINDS = ("mini_natural", "mini_faces", "places2", "celeba", "paris", "folder", "filelist")
@@ -51,18 +55,14 @@ def remove_stale_numbered_pngs(folder, keep: set[str]) -> None:
 # ----------------------------------------------------------------------------------------------
 
 def load_rgb(path) -> Image.Image:
-    """Decode an image file fully into an RGB PIL image; errors name the file."""
+    """Decode an image file fully, errors naming the file: mode "RGB" for 8-bit files, mode "F"
+    (one gray plane in [0, 1]) for 16-bit and float ones, so resizing keeps their precision
+    (see datasets.imagefile)."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"image file not found: {path} (it was listed when the dataset "
                                 f"was built; was it moved or deleted?)")
-    try:
-        with Image.open(path) as im:
-            im.load()  # force a full decode so truncated files fail here, not later
-            return im.convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise ValueError(f"cannot decode image {path}: {e}. Replace the file with a valid "
-                         f"image or remove it from the dataset.") from e
+    return decode_rgb(path)
 
 
 def centre_square(im: Image.Image) -> Image.Image:
@@ -85,9 +85,8 @@ def resize_centre_crop(im: Image.Image, size: int) -> Image.Image:
 
 
 def to_tensor(im: Image.Image) -> torch.Tensor:
-    """uint8 RGB PIL image -> float32 CHW tensor in [0, 1]."""
-    arr = np.asarray(im, dtype=np.uint8)
-    return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(255.0)
+    """load_rgb image (after cropping/resizing) -> float32 CHW tensor in [0, 1]."""
+    return torch.from_numpy(rgb_array(im)).permute(2, 0, 1)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from datasets.imagefile import read_mask
 from datasets.images import remove_stale_numbered_pngs
 from harness.buckets import Bucket
 from harness.fileio import save_png as save_png_atomic, write_csv as write_csv_atomic
@@ -250,22 +251,55 @@ def make_test_masks(out_dir, size: int, buckets, count: int, seed: int,
     return _write_set(out_dir, per_bucket)
 
 
-def _read_mask_png(path: str) -> np.ndarray:
-    """Read a mask PNG as uint8 (0/255 after thresholding at 127); errors name the file."""
+def read_manifest(manifest, required=("bucket", "file")) -> list[dict[str, str]]:
+    """The rows of a mask manifest; a missing required column is an error naming the manifest and
+    the columns it has."""
+    manifest = os.fspath(manifest)
+    with open(manifest, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        columns = reader.fieldnames or []
+        missing = [c for c in required if c not in columns]
+        if missing:
+            raise ValueError(f"{manifest}: missing column(s) {', '.join(missing)}; it has "
+                             f"{', '.join(columns) if columns else 'no header'}, expected "
+                             f"{', '.join(MANIFEST_HEADER)}")
+        rows = []
+        for row in reader:
+            empty = [c for c in required if not (row.get(c) or "").strip()]
+            if empty:
+                raise ValueError(f"{manifest}:{reader.line_num}: no {', '.join(empty)} in this row")
+            rows.append(row)
+        return rows
+
+
+def recorded_ratio(row: dict[str, str], manifest) -> float | None:
+    """The hole_ratio a manifest row lists (None when it lists none); a bad value names the file."""
+    value = (row.get("hole_ratio") or "").strip()
+    if not value:
+        return None
     try:
-        with Image.open(path) as im:
-            im.load()
-            return np.where(np.asarray(im.convert("L")) > 127, 255, 0).astype(np.uint8)
-    except (OSError, SyntaxError, ValueError) as e:
-        raise ValueError(f"cannot decode mask {path}: {e}. Regenerate the mask set or replace "
-                         f"the file.") from e
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{manifest}: hole_ratio {value!r} of {row.get('file')} is not a "
+                         f"number") from None
 
 
-def load_test_masks(masks_dir) -> dict[str, list[tuple[str, torch.Tensor]]]:
+def check_ratio(path, measured: float, recorded: float | None, manifest, tolerance: float) -> None:
+    """Refuse a mask file whose hole ratio differs from its manifest's by more than tolerance."""
+    if recorded is not None and not abs(measured - recorded) <= tolerance:
+        raise ValueError(f"mask {os.fspath(path)} has hole ratio {measured:.6f} but {manifest} "
+                         f"says {recorded:g} (tolerance {tolerance:g}); the mask or the manifest "
+                         f"was modified, regenerate the set or fix the manifest")
+
+
+def load_test_masks(masks_dir, threshold: float | None = None
+                    ) -> dict[str, list[tuple[str, torch.Tensor]]]:
     """Read a test mask set: {bucket_name: [(file_stem, FloatTensor(1, S, S)), ...]}.
 
-    Buckets and files come in manifest order. A file whose measured hole ratio differs from the
-    manifest raises an error (the set was modified after it was written).
+    Buckets and files come in manifest order. Masks must be binary (0/255) unless `threshold`
+    is given (datasets.imagefile.read_mask). A file whose measured hole ratio differs from the
+    manifest by more than 1e-6 raises an error: the manifest holds the exact ratio of the saved
+    PNG (masks are not resized on reading), so any difference means the set was modified.
     """
     masks_dir = os.fspath(masks_dir)
     manifest = os.path.join(masks_dir, "manifest.csv")
@@ -273,13 +307,7 @@ def load_test_masks(masks_dir) -> dict[str, list[tuple[str, torch.Tensor]]]:
         raise FileNotFoundError(f"missing mask manifest {manifest}: generate the set with "
                                 f"`python -m datasets.masks --out {masks_dir} ...` "
                                 f"(or datasets.masks.make_test_masks / import_nvidia_masks)")
-    with open(manifest, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        missing_cols = {"bucket", "file", "hole_ratio"} - set(reader.fieldnames or [])
-        if missing_cols:
-            raise ValueError(f"{manifest}: missing column(s) {sorted(missing_cols)}; expected "
-                             f"{MANIFEST_HEADER}")
-        rows = list(reader)
+    rows = read_manifest(manifest, required=("bucket", "file", "hole_ratio"))
     if not rows:
         raise ValueError(f"{manifest} lists no masks; regenerate the mask set")
     out: dict[str, list[tuple[str, torch.Tensor]]] = {}
@@ -288,13 +316,13 @@ def load_test_masks(masks_dir) -> dict[str, list[tuple[str, torch.Tensor]]]:
         if not os.path.isfile(path):
             raise FileNotFoundError(f"mask file {path} listed in {manifest} does not exist; "
                                     f"regenerate the mask set")
-        png = _read_mask_png(path)
-        if abs(hole_ratio(png) - float(row["hole_ratio"])) > 1e-6:
-            raise ValueError(f"mask {path} has hole ratio {hole_ratio(png):.6f} but {manifest} "
-                             f"says {row['hole_ratio']}; the set was modified, regenerate it")
-        tensor = torch.from_numpy((png > 127).astype(np.float32))[None]
+        mask = read_mask(path, threshold)
+        recorded = recorded_ratio(row, manifest)
+        if recorded is None:
+            raise ValueError(f"{manifest}: no hole_ratio for {row['file']}; regenerate the mask set")
+        check_ratio(path, hole_ratio(mask), recorded, manifest, tolerance=1e-6)
         stem = os.path.splitext(os.path.basename(row["file"]))[0]
-        out.setdefault(row["bucket"], []).append((stem, tensor))
+        out.setdefault(row["bucket"], []).append((stem, torch.from_numpy(mask)[None]))
     return out
 
 

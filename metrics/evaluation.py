@@ -39,7 +39,16 @@ class Evaluation:
     def add(self, bucket: str, pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor,
             images: list[str], masks: list[str]) -> torch.Tensor:
         """Scores a batch of one bucket: (N,3,H,W) prediction and ground truth in [0,1], (N,1,H,W)
-        mask (1 = hole), the image names and the mask files. Returns the composites."""
+        mask (1 = hole), the image names and the mask files. Returns the composites.
+
+        A mask with no hole (the composite is the ground truth: PSNR inf, SSIM 1) or with no known
+        pixel (nothing to inpaint from) would give a meaningless number, so it is refused."""
+        holes = (mask > 0.5).flatten(1).sum(1).tolist()
+        for j, count in enumerate(holes):
+            if count == 0 or count == mask[j].numel():
+                what = "has no hole (every pixel known)" if count == 0 else "is all hole (no pixel known)"
+                raise ValueError(f"mask {masks[j]} {what}, used for image {images[j]} in bucket "
+                                 f"{bucket}; its scores would be meaningless, replace the mask")
         comp = composite(pred.float(), gt, mask).clamp(0, 1)
         scores = self.suite.per_image(comp, gt)
         self.suite.add_distribution(bucket, comp, gt)

@@ -1,7 +1,7 @@
 """Score any method's output folder with the harness's own metric code.
 
     python -m metrics.score --pred DIR --gt DIR --masks DIR --out FILE.csv [--dataset D --variant V --seed S]
-                            [--weights-dir D] [--cache FILE] [--batch-size B]
+                            [--weights-dir D] [--cache FILE] [--batch-size B] [--mask-threshold T]
 
 Every prediction is first composited with its mask, `pred*mask + gt*(1-mask)`, and the metrics
 are computed on that composite. Methods differ in what they output outside the hole (some
@@ -10,40 +10,48 @@ ours or external, directly comparable, and matches how the harness scores its ow
 
 Layouts:
   --masks  either the test-mask layout: `<bucket>/<stem>.png` plus `manifest.csv` with columns
-           bucket,file,hole_ratio; or a flat folder of masks (bucket "all"). Mask PNGs: 255 = hole.
+           bucket,file[,hole_ratio]; or a flat folder of masks (bucket "all"). Mask PNGs: 255 = hole,
+           0 = known, nothing else unless --mask-threshold T is given (hole = value/max > T); a
+           listed hole_ratio must match the file's within 1e-3. A mask with no hole or no known
+           pixel is an error.
   --pred   `<bucket>/<stem>.<ext>` (one output per bucket) or flat `<stem>.<ext>`; a flat file
            is assigned to the single bucket that has a mask named `<stem>`.
   --gt     `<stem>.<ext>` (or `<bucket>/<stem>.<ext>`).
 Files are matched by name without extension (a .png output can be scored against a .jpg
 ground truth). Any prediction without ground truth or mask, and any ground-truth image without
-a prediction, is an error listing the names.
+a prediction, is an error listing the names. Images are read by datasets.imagefile (8-bit, 16-bit
+and float [0, 1] files; an unreadable file is an error naming it).
 
 The scoring is the harness's own evaluation loop (metrics.evaluation), so the outputs have the
 formats of a workflow run: FILE.csv one row per image (dataset, variant, seed, bucket, image, mask,
 hole_ratio, psnr, ssim, l1, lpips) and FILE_summary.csv next to it (the long summary format, which
 reporting.aggregate/tables accept next to the workflow's own). --dataset/--variant/--seed label the
 rows. Metrics whose weight file is missing appear as value NaN with note "missing: <file>". Both
-files are written atomically. No match at all is an error.
+files are written atomically. No match at all is an error. Every error ends in `error: ...`
+on stderr with exit code 2, and nothing is written.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 from tqdm import tqdm
 
+from datasets.imagefile import read_mask, read_rgb
+from datasets.masks import check_ratio, hole_ratio, read_manifest, recorded_ratio
+
 from .evaluation import Evaluation
+from .pixel import SSIM_KERNEL_SIZE
 from .suite import MetricSuite
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 FLAT_BUCKET = "all"
+# A manifest written by hand or by another tool may round the ratio (e.g. to 3 decimals).
+HOLE_RATIO_TOLERANCE = 1e-3
 
 
 @dataclass
@@ -54,6 +62,8 @@ class Item:
     gt: Path
     mask: Path
     mask_name: str  # the mask file relative to the mask folder
+    hole_ratio: float | None = None  # as listed in the mask manifest, checked against the file
+    manifest: Path | None = None
 
 
 def index_images(folder: Path) -> dict[str, Path]:
@@ -68,22 +78,25 @@ def index_images(folder: Path) -> dict[str, Path]:
     return index
 
 
-def index_masks(masks_dir: Path) -> tuple[dict[tuple[str, str], Path], list[str]]:
-    """(bucket, stem) -> mask file, and the buckets in manifest order."""
+def index_masks(masks_dir: Path) -> tuple[dict[tuple[str, str], Path], list[str], dict[Path, float]]:
+    """(bucket, stem) -> mask file, the buckets in manifest order, and mask file -> the hole ratio
+    the manifest lists (when it has a hole_ratio column)."""
     manifest = masks_dir / "manifest.csv"
-    masks, buckets = {}, []
+    masks, buckets, ratios = {}, [], {}
     if manifest.is_file():
-        with open(manifest, newline="") as f:
-            for row in csv.DictReader(f):
-                bucket, file = row["bucket"], row["file"]
-                path = masks_dir / bucket / file
-                if not path.is_file():
-                    path = masks_dir / file  # manifest may already hold "<bucket>/<file>"
-                if not path.is_file():
-                    raise FileNotFoundError(f"{manifest} lists {file} (bucket {bucket}) but the file is missing")
-                masks[(bucket, Path(file).stem)] = path
-                if bucket not in buckets:
-                    buckets.append(bucket)
+        for row in read_manifest(manifest):
+            bucket, file = row["bucket"], row["file"]
+            path = masks_dir / bucket / file
+            if not path.is_file():
+                path = masks_dir / file  # manifest may already hold "<bucket>/<file>"
+            if not path.is_file():
+                raise FileNotFoundError(f"{manifest} lists {file} (bucket {bucket}) but the file is missing")
+            masks[(bucket, Path(file).stem)] = path
+            ratio = recorded_ratio(row, manifest)
+            if ratio is not None:
+                ratios[path] = ratio
+            if bucket not in buckets:
+                buckets.append(bucket)
     else:
         for path in sorted(masks_dir.iterdir()):
             if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
@@ -91,7 +104,7 @@ def index_masks(masks_dir: Path) -> tuple[dict[tuple[str, str], Path], list[str]
         buckets = [FLAT_BUCKET]
     if not masks:
         raise FileNotFoundError(f"no masks found in {masks_dir}")
-    return masks, buckets
+    return masks, buckets, ratios
 
 
 def _names(keys, limit: int = 20) -> str:
@@ -103,7 +116,7 @@ def _names(keys, limit: int = 20) -> str:
 def pair_files(pred_dir: Path, gt_dir: Path, masks_dir: Path) -> tuple[list[Item], list[str]]:
     """Match predictions to ground truth and masks; raises ValueError listing every mismatch."""
     preds, gts = index_images(pred_dir), index_images(gt_dir)
-    masks, buckets = index_masks(masks_dir)
+    masks, buckets, ratios = index_masks(masks_dir)
     buckets_by_stem: dict[str, list[str]] = {}
     for bucket, stem in masks:
         buckets_by_stem.setdefault(stem, []).append(bucket)
@@ -132,7 +145,9 @@ def pair_files(pred_dir: Path, gt_dir: Path, masks_dir: Path) -> tuple[list[Item
             continue
         used_gt.add(gt_key)
         mask_path = masks[(bucket, stem)]
-        items.append(Item(stem, bucket, pred_path, gts[gt_key], mask_path, mask_path.relative_to(masks_dir).as_posix()))
+        manifest = masks_dir / "manifest.csv" if mask_path in ratios else None
+        items.append(Item(stem, bucket, pred_path, gts[gt_key], mask_path, mask_path.relative_to(masks_dir).as_posix(),
+                          ratios.get(mask_path), manifest))
 
     errors = []
     if no_gt:
@@ -153,26 +168,27 @@ def pair_files(pred_dir: Path, gt_dir: Path, masks_dir: Path) -> tuple[list[Item
 
 
 def load_image(path: Path) -> torch.Tensor:
-    """(3,H,W) float32 RGB in [0,1]."""
-    with Image.open(path) as img:
-        array = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
-    return torch.from_numpy(array).permute(2, 0, 1).contiguous()
+    """(3,H,W) float32 RGB in [0,1] (8-bit, 16-bit and float files: datasets.imagefile)."""
+    return torch.from_numpy(read_rgb(path)).permute(2, 0, 1).contiguous()
 
 
-def load_mask(path: Path) -> torch.Tensor:
-    """(1,H,W) float32, 1 = hole (PNG value 255)."""
-    with Image.open(path) as img:
-        array = np.asarray(img.convert("L"))
-    return torch.from_numpy((array > 127).astype(np.float32))[None]
+def load_mask(path: Path, threshold: float | None = None) -> torch.Tensor:
+    """(1,H,W) float32, 1 = hole (PNG value 255). A mask that is not binary is refused unless a
+    threshold is given (hole = value/max > threshold)."""
+    return torch.from_numpy(read_mask(path, threshold))[None]
 
 
-def _load_batch(items: list[Item]):
+def _load_batch(items: list[Item], mask_threshold: float | None = None):
     preds, gts, masks = [], [], []
     for it in items:
-        pred, gt, mask = load_image(it.pred), load_image(it.gt), load_mask(it.mask)
+        pred, gt, mask = load_image(it.pred), load_image(it.gt), load_mask(it.mask, mask_threshold)
         if pred.shape != gt.shape or mask.shape[1:] != gt.shape[1:]:
             raise ValueError(f"{it.bucket}/{it.name}: sizes differ (pred {tuple(pred.shape[1:])}, "
                              f"gt {tuple(gt.shape[1:])}, mask {tuple(mask.shape[1:])})")
+        if min(gt.shape[1:]) < SSIM_KERNEL_SIZE:  # torchmetrics' SSIM would fail with a padding error
+            raise ValueError(f"{it.gt}: {gt.shape[2]}x{gt.shape[1]} pixels, smaller than SSIM's "
+                             f"{SSIM_KERNEL_SIZE}x{SSIM_KERNEL_SIZE} window; score images of at least that size")
+        check_ratio(it.mask, hole_ratio(mask), it.hole_ratio, it.manifest, HOLE_RATIO_TOLERANCE)
         preds.append(pred), gts.append(gt), masks.append(mask)
     return preds, gts, masks
 
@@ -189,11 +205,12 @@ def _batches(items: list[Item], batch_size: int):
         yield batch
 
 
-def score(items: list[Item], evaluation: Evaluation, batch_size: int = 8) -> None:
+def score(items: list[Item], evaluation: Evaluation, batch_size: int = 8,
+          mask_threshold: float | None = None) -> None:
     """Feeds every matched (prediction, ground truth, mask) to the shared evaluation loop."""
     with tqdm(total=len(items), desc="scoring", unit="img") as bar:
         for batch in _batches(items, batch_size):
-            preds, gts, masks = _load_batch(batch)
+            preds, gts, masks = _load_batch(batch, mask_threshold)
             # Images of different sizes cannot be stacked; score those one by one.
             groups = [list(range(len(batch)))]
             if len({p.shape for p in preds}) > 1:
@@ -222,25 +239,32 @@ def main(argv=None) -> int:
     parser.add_argument("--cache", type=Path, help="file to keep ground-truth Inception features in between runs")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--mask-threshold", type=float, metavar="T",
+                        help="binarize masks that are not pure 0/255: hole = value/max > T, T in [0, 1] "
+                             "(default: such masks are an error)")
     args = parser.parse_args(argv)
 
     try:
+        if args.mask_threshold is not None and not 0.0 <= args.mask_threshold <= 1.0:
+            raise ValueError(f"--mask-threshold {args.mask_threshold}: expected a value in [0, 1]")
         for name in ("pred", "gt", "masks"):
             if not getattr(args, name).is_dir():
                 raise FileNotFoundError(f"--{name} {getattr(args, name)}: no such folder")
         items, buckets = pair_files(args.pred, args.gt, args.masks)
         if not items:
             raise ValueError(f"no prediction in {args.pred} matched a mask and a ground-truth image")
+        suite = MetricSuite(weights_dir=args.weights_dir, device=args.device, feature_cache=args.cache)
+        for hint in dict.fromkeys(suite.hints.values()):  # FID and KID share one file: warn once
+            metrics = "/".join(m for m, h in suite.hints.items() if h == hint)
+            print(f"warning: {metrics} not computed. {hint}", file=sys.stderr)
+        evaluation = Evaluation(suite, args.dataset, args.variant or args.pred.resolve().name, args.seed)
+        # Files are decoded and checked (image, mask, sizes, hole ratio) while scoring; the CSVs
+        # are written only after every image passed, so an error leaves nothing behind.
+        score(items, evaluation, args.batch_size, args.mask_threshold)
+        evaluation.write(args.out, summary_path(args.out))
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    suite = MetricSuite(weights_dir=args.weights_dir, device=args.device, feature_cache=args.cache)
-    for hint in dict.fromkeys(suite.hints.values()):  # FID and KID share one file: warn once
-        metrics = "/".join(m for m, h in suite.hints.items() if h == hint)
-        print(f"warning: {metrics} not computed. {hint}", file=sys.stderr)
-    evaluation = Evaluation(suite, args.dataset, args.variant or args.pred.resolve().name, args.seed)
-    score(items, evaluation, args.batch_size)
-    evaluation.write(args.out, summary_path(args.out))
     print(f"wrote {args.out} ({len(items)} images) and {summary_path(args.out)}")
     return 0
 
