@@ -8,7 +8,7 @@ import os
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
-from harness.config import ConfigError, read_yaml, validate_config
+from harness.config import ConfigError, check_datasets_readable, read_yaml, validate_config
 from metrics.weights import WeightsMissing, require_weights
 
 min_version("9.0")
@@ -23,6 +23,8 @@ try:  # config/schema.yaml: unknown keys and wrong types fail here, naming the k
     for path in workflow.configfiles:  # Snakemake's YAML loader keeps the last of a repeated key
         read_yaml(path)
     validate_config(config, "snakemake config")
+    if workflow.is_main_process:  # listing a real dataset once per run, not once per cluster job
+        check_datasets_readable(config, "snakemake config")
 except ConfigError as err:
     raise WorkflowError(str(err))
 

@@ -15,6 +15,7 @@ _EXPORTS = {
     "KNOWN_KINDS": "datasets.images",
     "ImageDataset": "datasets.images",
     "build_dataset": "datasets.images",
+    "check_dataset": "datasets.images",
     "MINI_KINDS": "datasets.mini",
     "build_mini_dataset": "datasets.mini",
     "DEFAULT_BUCKETS": "datasets.masks",

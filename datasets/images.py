@@ -5,11 +5,17 @@
 the file's path inside its split, unique within the split, usable as an output file name.
 
 Preprocessing (the same for every kind):
-- test:  resize the shorter side to S (bicubic), then centre crop S x S;
-- train: the same, then a horizontal flip with probability 0.5 decided by (seed, epoch, index)
-  (`load(index, epoch)`): it changes between epochs, and a given (index, epoch) always gives the
-  same tensor, so training batches are reproducible and a resumed run sees the same pixels.
-CelebA first takes the centred square (the usual 178x178 centre of the 178x218 aligned image).
+- test:  resize the shorter side to S (bicubic), then centre crop S x S; CelebA first takes the
+  centred square (the usual 178x178 centre of the 178x218 aligned image);
+- train (`crop="random"`, the official RFR-Net code's): a square of random side, drawn from
+  [S, short side) (the short side itself when it is S or less), at a random position, resized to
+  S x S (bilinear, as the official code's imresize); `crop="centre"` takes the test crop instead.
+  Then a horizontal flip with probability 0.5.
+  Crop and flip are drawn from a generator seeded by (seed, epoch, index) (`load(index, epoch)`):
+  they change between epochs, and a given (index, epoch) always gives the same tensor, so training
+  batches are reproducible and a resumed run sees the same pixels. The flip is the generator's
+  first draw, so images that are already S x S (the mini datasets) get exactly the flips they had
+  before random crops existed.
 
 Listed files are checked for existence when the dataset is built (cheap os.path checks);
 decoding errors surface when an item is loaded, as a ValueError naming the file. Files are decoded
@@ -84,6 +90,17 @@ def resize_centre_crop(im: Image.Image, size: int) -> Image.Image:
     return im.crop((left, top, left + size, top + size))
 
 
+def random_square(width: int, height: int, size: int, rng: np.random.Generator) -> tuple[int, int, int]:
+    """(left, top, side) of the official RFR-Net training crop: side uniform in [size, short side)
+    (the short side when it is `size` or less), position uniform over the positions that keep the
+    square inside the image (the official code's randrange, which leaves out the last one)."""
+    short = min(width, height)
+    side = short if short <= size else int(rng.integers(size, short))
+    left = int(rng.integers(0, width - side)) if width > side else 0
+    top = int(rng.integers(0, height - side)) if height > side else 0
+    return left, top, side
+
+
 def to_tensor(im: Image.Image) -> torch.Tensor:
     """load_rgb image (after cropping/resizing) -> float32 CHW tensor in [0, 1]."""
     return torch.from_numpy(rgb_array(im)).permute(2, 0, 1)
@@ -93,12 +110,19 @@ def to_tensor(im: Image.Image) -> torch.Tensor:
 # The dataset
 # ----------------------------------------------------------------------------------------------
 
+TRAIN_CROPS = ("random", "centre")
+
+
 class ImageDataset(Dataset):
     """A fixed, ordered list of image files with names; see the module docstring."""
 
     def __init__(self, paths: list[str], names: list[str], image_size: int, train: bool,
-                 seed: int = 0, square_first: bool = False, description: str = ""):
+                 seed: int = 0, square_first: bool = False, description: str = "", repair: str = "",
+                 crop: str = "random"):
         assert len(paths) == len(names)
+        if crop not in TRAIN_CROPS:
+            raise ValueError(f"train crop must be one of {TRAIN_CROPS}, got {crop!r}")
+        self.crop = crop
         self.paths = list(paths)
         self.names = list(names)
         self.image_size = int(image_size)
@@ -106,16 +130,19 @@ class ImageDataset(Dataset):
         self.seed = int(seed)
         self.square_first = square_first
         self.description = description
+        self.repair = repair  # what to do when a file is missing or unreadable (e.g. rebuild a mini set)
 
     def __len__(self) -> int:
         return len(self.paths)
+
+    def _augmentation_rng(self, index: int, epoch: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, int(epoch), int(index)])
 
     def flips(self, index: int, epoch: int = 0) -> bool:
         """Whether item `index` is horizontally flipped in `epoch` (train split only)."""
         if not self.train:
             return False
-        rng = np.random.default_rng([self.seed, int(epoch), index])
-        return bool(rng.random() < 0.5)
+        return bool(self._augmentation_rng(index, epoch).random() < 0.5)
 
     def __getitem__(self, index: int) -> dict:
         return self.load(index)
@@ -126,11 +153,26 @@ class ImageDataset(Dataset):
         if not 0 <= index < len(self.paths):
             raise IndexError(f"index {index} out of range for {len(self.paths)} images "
                              f"({self.description})")
-        im = load_rgb(self.paths[index])
-        if self.square_first:
-            im = centre_square(im)
-        im = resize_centre_crop(im, self.image_size)
-        if self.flips(index, epoch):
+        try:
+            im = load_rgb(self.paths[index])
+        except (FileNotFoundError, ValueError) as err:
+            if not self.repair:
+                raise
+            raise type(err)(f"{err}\n{self.repair}") from err
+        flip = False
+        if self.train:
+            rng = self._augmentation_rng(index, epoch)
+            flip = bool(rng.random() < 0.5)  # first draw: the same as flips(index, epoch)
+        if self.train and self.crop == "random":
+            left, top, side = random_square(*im.size, self.image_size, rng)
+            im = im.crop((left, top, left + side, top + side))
+            if side != self.image_size:
+                im = im.resize((self.image_size, self.image_size), Image.BILINEAR)
+        else:
+            if self.square_first:
+                im = centre_square(im)
+            im = resize_centre_crop(im, self.image_size)
+        if flip:
             im = im.transpose(Image.FLIP_LEFT_RIGHT)
         return {"image": to_tensor(im), "name": self.names[index]}
 
@@ -221,6 +263,13 @@ def _read_list(path: str) -> list[tuple[int, str]]:
 # ----------------------------------------------------------------------------------------------
 # Per-kind listings: each returns (absolute paths, names, description), sorted by path
 # ----------------------------------------------------------------------------------------------
+
+def mini_repair(kind: str, root: str) -> str:
+    """What to do when a file of a built mini dataset is missing or damaged: rebuild it (its files
+    are generated, never edited by hand)."""
+    return (f"{root} is a built {kind} dataset: delete that folder and re-run snakemake, which rebuilds "
+            f"it identically (by hand: python -m datasets.mini --kind {kind} --out {root})")
+
 
 def _list_mini(spec: dict, root: str, split: str):
     """Mini datasets built by datasets.mini: files listed in root/manifest.csv."""
@@ -350,11 +399,13 @@ _LISTERS = {
 }
 
 
-def build_dataset(spec: dict, split: str, image_size: int, seed: int = 0) -> ImageDataset:
+def build_dataset(spec: dict, split: str, image_size: int, seed: int = 0,
+                  crop: str = "random") -> ImageDataset:
     """Build the train or test split of one configured dataset.
 
     spec keys: `kind` (one of KNOWN_KINDS), `root`, optional `max_train` / `max_test`;
-    kind 'folder': optional `train_dir` / `test_dir`; kind 'filelist': `train_list` / `test_list`;
+    kind 'folder': optional `train_dir` / `test_dir`; kind 'filelist': `train_list` / `test_list`.
+    `crop`: the training crop, "random" (official RFR-Net) or "centre" (the test crop).
     """
     if not isinstance(spec, dict):
         raise TypeError(f"dataset spec must be a dict, got {type(spec).__name__}")
@@ -377,6 +428,18 @@ def build_dataset(spec: dict, split: str, image_size: int, seed: int = 0) -> Ima
                          f"(see the layout for kind {kind!r})")
     # Listers return entries sorted by relative path, so max_train/max_test cut deterministically.
     paths, names = _limit(paths, spec, split), _limit(names, spec, split)
-    _check_exist(paths, desc)
+    repair = mini_repair(kind, root) if kind in ("mini_natural", "mini_faces") else ""
+    try:
+        _check_exist(paths, desc)
+    except FileNotFoundError as err:
+        if not repair:
+            raise
+        raise FileNotFoundError(f"{err}\n{repair}") from err
     return ImageDataset(paths, names, image_size, train=(split == "train"), seed=seed,
-                        square_first=(kind == "celeba"), description=desc)
+                        square_first=(kind == "celeba"), description=desc, repair=repair, crop=crop)
+
+
+def check_dataset(spec: dict, image_size: int) -> dict[str, int]:
+    """Lists both splits as training and evaluation will (root, layout files, every listed file,
+    non-empty splits), so a dataset that cannot be read fails before any job. Returns the sizes."""
+    return {split: len(build_dataset(spec, split, image_size)) for split in SPLITS}

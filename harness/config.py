@@ -126,6 +126,23 @@ def check_consistency(config: dict, source: str = "config") -> None:
         raise ConfigError(f"{source}: invalid config:\n" + "\n".join(f"  {p}" for p in problems))
 
 
+def check_datasets_readable(config: dict, source: str = "config") -> None:
+    """Lists both splits of every dataset the workflow does not build itself (real roots, folders,
+    file lists), so a missing root, layout file or image, or an empty split fails before any job,
+    naming the dataset, instead of after training. Mini datasets are built by the workflow."""
+    from datasets import check_dataset
+
+    problems = []
+    for name, spec in config["datasets"].items():
+        if spec["kind"] not in MINI_KINDS:
+            try:
+                check_dataset(dataset_spec(config, name), config["image_size"])
+            except (FileNotFoundError, ValueError) as err:
+                problems.append(f"datasets.{name}: {err}")
+    if problems:
+        raise ConfigError(f"{source}: dataset(s) cannot be read:\n" + "\n".join(f"  {p}" for p in problems))
+
+
 def load_config(path: str | Path) -> dict:
     """Reads and validates a config YAML file; ConfigError names the file (and line) at fault."""
     config = read_yaml(path)
