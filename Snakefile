@@ -49,6 +49,7 @@ include: "workflow/rules/report.smk"
 rule all:
     default_target: True
     input:
+        every_job_output(),
         str(R.summary()),
         expand(str(R.table("{dataset}", "{ext}")), dataset=DATASETS, ext=["csv", "md", "tex"]),
         expand(str(R.plot("{dataset}", "{plot}")), dataset=DATASETS, plot=PLOTS),

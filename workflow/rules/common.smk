@@ -81,6 +81,15 @@ def eval_summaries(wildcards=None):
     return [str(R.eval_dir(d, v, s) / "summary.csv") for d in DATASETS for v in VARIANTS for s in SEEDS]
 
 
+def every_job_output():
+    """Each model and evaluation, asked for by rule all: Snakemake rebuilds a missing file only
+    when something asks for it, so a deleted run folder would otherwise leave "Nothing to be done"
+    (the tables being newer than the summary) while the tables keep the deleted rows."""
+    models = [str(R.run_dir(d, v, s) / "model.pt") for d in DATASETS for v in TRAINED for s in SEEDS]
+    teachers = [str(R.teacher_dir(d, a, s) / "model.pt") for d in DATASETS for a in TEACHERS for s in SEEDS]
+    return models + teachers + eval_summaries()
+
+
 def plot_inputs(wildcards):
     """The first seed's training logs (trained variants) and evaluation samples (every variant)."""
     seed = SEEDS[0]
