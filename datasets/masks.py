@@ -18,9 +18,16 @@ Inpainting with Gated Convolution" (DeepFill v2): a brush of random width moves 
 vertices with random angles and segment lengths; joints are rounded. Lengths and widths scale
 with the mask size, so a mask set looks alike at 64 px and at 256 px.
 
+Training masks (`build_train_masks`, the config's train.masks.source): "strokes", the official
+RFR-Net generator at any hole ratio (`official_stroke_mask`); "folder", mask images drawn at random;
+"test_buckets", the free-form strokes above restricted to the test buckets. Each is a function of
+(seed, sample number), so a resumed run draws the same masks.
+
 NVIDIA irregular mask set (Liu et al., "Image Inpainting for Irregular Holes Using Partial
-Convolutions", 2018): its testing set (mask.zip, 12,000 512x512 PNGs) has WHITE holes on a
-black background, which is why `hole_is_white` defaults to True. (EdgeConnect's maintainers,
+Convolutions", 2018): its testing set (mask.zip, 12,000 512x512 PNGs in six hole-ratio
+categories, (0.01, 0.1] ... (0.5, 0.6]; README.md) has WHITE holes on a black background, which is
+why `hole_is_white` defaults to True. Masks are bucketed by their measured ratio, never by file
+name or order. (EdgeConnect's maintainers,
 knazeri/edge-connect issues #20 and #24, train on that set with white = hole; the raw *training*
 set of that release is the other way round, black holes on white: pass hole_is_white=False.)
 """
@@ -53,7 +60,12 @@ BLOB_AXIS = (0.04, 0.16)   # ellipse semi-axes
 MAX_SEGMENTS_PER_TRY = 4000  # bound on one growth attempt in bucket_mask
 
 # Distinct streams for the different uses of the same seed.
-_TAG_TEST, _TAG_TRAIN, _TAG_NVIDIA = 1, 2, 3
+_TAG_TEST, _TAG_TRAIN, _TAG_NVIDIA, _TAG_STROKES, _TAG_FOLDER = 1, 2, 3, 4, 5
+
+# The official RFR-Net code's training mask generator (its dataset.py, mask_mode 1), in pixels of a
+# 256 x 256 mask; other sizes scale lengths and widths by size / 256.
+OFFICIAL_STROKES = {"max_parts": 15, "max_vertices": 25, "max_length": 100,
+                    "brush_width": (10, 24), "max_angle_degrees": 360, "reference_size": 256}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -344,6 +356,16 @@ def _load_external_mask(path: str, size: int, hole_is_white: bool) -> np.ndarray
     return np.where(white if hole_is_white else ~white, 255, 0).astype(np.uint8)
 
 
+def list_mask_images(mask_dir: str, extensions=(".png", ".jpg", ".jpeg", ".bmp")) -> list[str]:
+    """Mask image files with one of `extensions` directly in mask_dir, sorted by name."""
+    if not os.path.isdir(mask_dir):
+        raise FileNotFoundError(f"missing mask folder {mask_dir}: expected a folder of mask images")
+    files = sorted(f for f in os.listdir(mask_dir) if not f.startswith(".") and f.lower().endswith(extensions))
+    if not files:
+        raise ValueError(f"no mask images ({', '.join(extensions)}) in {mask_dir}")
+    return files
+
+
 def _list_pngs(mask_dir: str) -> list[str]:
     if not os.path.isdir(mask_dir):
         raise FileNotFoundError(f"missing mask folder {mask_dir}: expected a folder of PNG masks "
@@ -375,32 +397,40 @@ def nvidia_mask_set(mask_dir, buckets, size: int, hole_is_white: bool = True
     return groups
 
 
-def import_nvidia_masks(mask_dir, out_dir, size: int, buckets, count: int, seed: int,
+def import_nvidia_masks(mask_dir, out_dir, size: int, buckets, count, seed: int,
                         hole_is_white: bool = True) -> str:
-    """Pick `count` NVIDIA masks per bucket (deterministically) and write them as a test set.
+    """Pick `count` NVIDIA masks per bucket (deterministically) and write them as a test set;
+    count "all" (or None) takes every mask of each bucket, in file-name order.
 
     The output has exactly the layout and manifest of make_test_masks (source = NVIDIA file
     name), so evaluation treats both the same. The choice per bucket is seeded by
-    (seed, size, bucket) over the files sorted by name.
+    (seed, size, bucket) over the files sorted by name. A bucket with fewer masks than asked (or,
+    with "all", with none) is an error naming the bucket and how many it has.
     """
     size, seed = _check_size(size), _check_seed(seed)
-    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
-        raise ValueError(f"count must be a positive integer, got {count!r}")
+    take_all = count is None or count == "all"
+    if not take_all and (isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1):
+        raise ValueError(f"count must be a positive integer or 'all', got {count!r}")
     mask_dir = os.fspath(mask_dir)
     parsed = _check_buckets(buckets)
     groups = nvidia_mask_set(mask_dir, parsed, size, hole_is_white)
+    colour = "white" if hole_is_white else "black"
+    short = [f"bucket {b.name} has {len(groups[b.name])}" for b in parsed
+             if len(groups[b.name]) < (1 if take_all else count)]
+    if short:
+        wanted = "at least 1" if take_all else f"{count} needed"
+        raise ValueError(f"{mask_dir}: too few masks at {size}px (holes read as {colour}; {wanted}): "
+                         f"{'; '.join(short)}. Lower masks.count, set masks.count: all to use every "
+                         f"mask that exists, or check masks.nvidia_hole")
     per_bucket = {}
     for b in parsed:
-        name = b.name
-        candidates = groups[name]
-        if len(candidates) < count:
-            colour = "white" if hole_is_white else "black"
-            raise ValueError(f"{mask_dir}: only {len(candidates)} mask(s) fall in bucket {name} "
-                             f"at {size}px (holes read as {colour}), {count} needed; lower "
-                             f"count, or check hole_is_white")
-        rng = np.random.default_rng(_bucket_seed(seed, size, b, _TAG_NVIDIA))
-        chosen = sorted(rng.choice(len(candidates), size=count, replace=False).tolist())
-        per_bucket[name] = [
+        candidates = groups[b.name]
+        if take_all:
+            chosen = range(len(candidates))
+        else:
+            rng = np.random.default_rng(_bucket_seed(seed, size, b, _TAG_NVIDIA))
+            chosen = sorted(rng.choice(len(candidates), size=count, replace=False).tolist())
+        per_bucket[b.name] = [
             (_load_external_mask(os.path.join(mask_dir, candidates[j][0]), size, hole_is_white),
              candidates[j][0])
             for j in chosen]
@@ -410,6 +440,107 @@ def import_nvidia_masks(mask_dir, out_dir, size: int, buckets, count: int, seed:
 # ----------------------------------------------------------------------------------------------
 # Training masks
 # ----------------------------------------------------------------------------------------------
+
+TRAIN_MASK_SOURCES = ("strokes", "folder", "test_buckets")
+
+
+def official_stroke_mask(size: int, rng: np.random.Generator) -> np.ndarray:
+    """A mask (size, size) float32, 1 = hole, drawn as the official RFR-Net training generator draws
+    it, at any hole ratio: 1..15 parts; each part a polyline of 0..25 vertices from a uniform start,
+    each segment of integer length 0..100 px at an integer angle of 0..360 degrees (mirrored on
+    every other vertex), clipped to the image, drawn with an even brush width in [10, 24] px, and a
+    1-px ring of radius width/2 at each joint. Lengths and widths scale by size / 256.
+    """
+    size = _check_size(size)
+    p = OFFICIAL_STROKES
+    scale = size / p["reference_size"]
+    canvas = Image.new("L", (size, size), 0)
+    draw = ImageDraw.Draw(canvas)
+    thin = max(1, round(scale))
+
+    def ring(a: float, b: float, width: int) -> None:
+        r = width // 2 * scale
+        draw.ellipse([a - r, b - r, a + r, b + r], outline=255, width=thin)
+
+    # The official code moves "Y" by cos and "X" by sin and hands (Y, X) to OpenCV as (x, y):
+    # the same here, so the first coordinate is horizontal.
+    for _ in range(int(rng.integers(1, p["max_parts"] + 1))):
+        y, x = int(rng.integers(size)), int(rng.integers(size))
+        width = 0
+        for i in range(int(rng.integers(p["max_vertices"] + 1))):
+            angle = int(rng.integers(p["max_angle_degrees"] + 1)) / 360.0 * 2 * math.pi
+            if i % 2 == 0:
+                angle = 2 * math.pi - angle
+            length = int(rng.integers(p["max_length"] + 1)) * scale
+            lo, hi = p["brush_width"]
+            width = int(rng.integers(lo, hi + 1)) // 2 * 2
+            ny = int(np.clip(y + length * math.cos(angle), 0, size - 1))
+            nx = int(np.clip(x + length * math.sin(angle), 0, size - 1))
+            draw.line([(y, x), (ny, nx)], fill=255, width=max(1, round(width * scale)))
+            ring(y, x, width)
+            y, x = ny, nx
+        ring(y, x, width)
+    return (np.asarray(canvas) > 127).astype(np.float32)
+
+
+class StrokeMaskSampler:
+    """Training masks of the official RFR-Net generator (`official_stroke_mask`), any hole ratio.
+
+    sample(g) is a function of (seed, size, g) only, so a resumed run draws the same masks."""
+
+    def __init__(self, size: int, seed: int):
+        self.size, self.seed = _check_size(size), _check_seed(seed)
+
+    def sample(self, index: int) -> torch.Tensor:
+        rng = np.random.default_rng([self.seed, self.size, int(index), _TAG_STROKES])
+        return torch.from_numpy(official_stroke_mask(self.size, rng))[None]
+
+    __call__ = sample
+
+
+class FolderMaskSampler:
+    """Training masks drawn at random from a folder of mask images (the official code's mask_mode
+    0, e.g. NVIDIA's irregular masks): mask `index` is a file chosen uniformly by (seed, index),
+    resized to size x size (nearest) and flipped horizontally with probability 0.5 by its own draw
+    (the official code flips image and mask independently)."""
+
+    def __init__(self, size: int, seed: int, mask_dir, hole_is_white: bool = True):
+        self.size, self.seed = _check_size(size), _check_seed(seed)
+        self.mask_dir = os.path.expanduser(os.fspath(mask_dir))
+        self.files = list_mask_images(self.mask_dir)
+        self.hole_is_white = hole_is_white
+
+    def choice(self, index: int) -> tuple[str, bool]:
+        """(file name, flipped) of training mask `index`."""
+        rng = np.random.default_rng([self.seed, self.size, int(index), _TAG_FOLDER])
+        return self.files[int(rng.integers(len(self.files)))], bool(rng.random() < 0.5)
+
+    def sample(self, index: int) -> torch.Tensor:
+        name, flip = self.choice(index)
+        png = _load_external_mask(os.path.join(self.mask_dir, name), self.size, self.hole_is_white)
+        mask = (png > 127).astype(np.float32)
+        if flip:
+            mask = np.ascontiguousarray(mask[:, ::-1])
+        return torch.from_numpy(mask)[None]
+
+    __call__ = sample
+
+
+def build_train_masks(source: str, size: int, seed: int, buckets=None, mask_dir=None,
+                      hole_is_white: bool = True):
+    """The training mask sampler of `train.masks.source`: "strokes" (the official generator),
+    "folder" (random files of `mask_dir`) or "test_buckets" (free-form strokes with hole ratios in
+    the test buckets, the mini configs' masks). Every sampler has sample(g) -> (1, S, S) float32."""
+    if source == "strokes":
+        return StrokeMaskSampler(size, seed)
+    if source == "folder":
+        if not mask_dir:
+            raise ValueError("train.masks.source is folder: set train.masks.dir to a folder of mask images")
+        return FolderMaskSampler(size, seed, mask_dir, hole_is_white)
+    if source == "test_buckets":
+        return TrainMaskSampler(size, seed, buckets=buckets)
+    raise ValueError(f"unknown training mask source {source!r}; known: {', '.join(TRAIN_MASK_SOURCES)}")
+
 
 class TrainMaskSampler:
     """Deterministic training masks: sample(index) depends only on (seed, size, index).
@@ -460,7 +591,7 @@ def main(argv=None) -> None:
                                                  "a manifest of hole ratios.")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--size", type=int, default=64)
-    parser.add_argument("--count", type=int, default=12, help="masks per bucket")
+    parser.add_argument("--count", default="12", help="masks per bucket (with --nvidia: or 'all')")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--buckets", nargs="+", default=[Bucket.parse(b).name for b in DEFAULT_BUCKETS],
                         help="hole-ratio buckets as lo-hi, e.g. 0.1-0.2 0.2-0.3")
@@ -470,13 +601,18 @@ def main(argv=None) -> None:
     parser.add_argument("--hole-black", action="store_true",
                         help="with --nvidia: holes are black (NVIDIA's raw training set)")
     args = parser.parse_args(argv)
+    if args.count != "all" or not args.nvidia:
+        try:
+            args.count = int(args.count)
+        except ValueError:
+            parser.error(f"--count must be an integer{' or all' if args.nvidia else ''}, got {args.count!r}")
     if args.nvidia:
         manifest = import_nvidia_masks(args.nvidia, args.out, args.size, args.buckets, args.count,
                                        args.seed, hole_is_white=not args.hole_black)
     else:
         manifest = make_test_masks(args.out, args.size, args.buckets, args.count, args.seed,
                                    blobs=args.blobs)
-    print(f"wrote {args.count} masks x {len(args.buckets)} buckets ({args.size}px); "
+    print(f"wrote {args.count} mask(s) x {len(args.buckets)} buckets ({args.size}px); "
           f"manifest: {manifest}")
 
 

@@ -5,6 +5,7 @@ started by hand sees exactly the defaults and checks a workflow run sees. No Sna
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 
 import yaml
@@ -117,6 +118,12 @@ def check_consistency(config: dict, source: str = "config") -> None:
                             f"(the folder that holds the dataset)")
     if config["masks"]["source"] == "nvidia" and not config["masks"]["nvidia_dir"]:
         problems.append("masks.nvidia_dir must name NVIDIA's mask folder when masks.source is nvidia")
+    if config["masks"]["count"] == "all" and config["masks"]["source"] != "nvidia":
+        problems.append("masks.count: all takes every mask of an existing set; it needs masks.source: nvidia "
+                        "(generated masks need a number)")
+    train_masks = config["train"]["masks"]
+    if train_masks["source"] == "folder" and not train_masks["dir"]:
+        problems.append("train.masks.dir must name a folder of mask images when train.masks.source is folder")
     for name, spec in config["variants"].items():
         try:
             check_spec(spec)
@@ -128,8 +135,9 @@ def check_consistency(config: dict, source: str = "config") -> None:
 
 def check_datasets_readable(config: dict, source: str = "config") -> None:
     """Lists both splits of every dataset the workflow does not build itself (real roots, folders,
-    file lists), so a missing root, layout file or image, or an empty split fails before any job,
-    naming the dataset, instead of after training. Mini datasets are built by the workflow."""
+    file lists), and the mask folders the config names, so a missing root, layout file, image or
+    mask folder, or an empty split fails before any job, naming the dataset or key, instead of after
+    training. Mini datasets are built by the workflow."""
     from datasets import check_dataset
 
     problems = []
@@ -139,6 +147,19 @@ def check_datasets_readable(config: dict, source: str = "config") -> None:
                 check_dataset(dataset_spec(config, name), config["image_size"])
             except (FileNotFoundError, ValueError) as err:
                 problems.append(f"datasets.{name}: {err}")
+    # the test masks' folder too: a wrong path would otherwise surface only after training
+    folders = [("masks.nvidia_dir", (".png",),
+                config["masks"]["nvidia_dir"] if config["masks"]["source"] == "nvidia" else None),
+               ("train.masks.dir", (".png", ".jpg", ".jpeg", ".bmp"),
+                config["train"]["masks"]["dir"] if config["train"]["masks"]["source"] == "folder" else None)]
+    for key, extensions, folder in folders:
+        if folder:
+            from datasets.masks import list_mask_images
+
+            try:
+                list_mask_images(os.path.expanduser(folder), extensions)
+            except (FileNotFoundError, ValueError) as err:
+                problems.append(f"{key}: {err}")
     if problems:
         raise ConfigError(f"{source}: dataset(s) cannot be read:\n" + "\n".join(f"  {p}" for p in problems))
 

@@ -5,7 +5,8 @@ Backbones (facts from the paper and the official code; see models/README.md):
 - ``rfr``: partial-conv stem -> ``iterations`` recurrences of [area identification (two partial
   convs) -> feature reasoning (encoder-decoder with attention) -> x valid mask] with weights
   shared across recurrences -> mask-weighted merge of the stem and recurrence features -> tail.
-  Spec keys: ``iterations`` (6), ``attention`` none|plain|kca (kca), ``area_kernel`` (7).
+  Spec keys: ``iterations`` (6), ``attention`` none|plain|kca (kca), ``area_kernel`` (7); DGI:
+  ``completion_block``, ``completion_at`` both|merged|encoder (both), ``fusion``.
 - ``encdec``: the same stem, one pass of the feature-reasoning encoder-decoder over the whole stem
   feature map (no area identification, recurrence or merge), the same tail.
   Spec key: ``attention`` (none).
@@ -253,17 +254,33 @@ class _InpaintingNet(nn.Module):
 
 # ----------------------------------------------------------------------------- backbones
 
-@register_backbone("rfr", student_only=STUDENT_ONLY)
+COMPLETION_PLACES = ("both", "merged", "encoder")
+
+
+@register_backbone("rfr", student_only=STUDENT_ONLY + ("completion_at",))
 class RFRNet(_InpaintingNet):
+    """``completion_block: true`` places DGI completion blocks where ``completion_at`` says:
+    ``merged`` (one block on the merged features entering the tail, over the image's hole
+    max-pooled to H/2: the features of the whole missing region, before they are decoded),
+    ``encoder`` (the feature-reasoning encoder levels, over the hole left inside each recurrence,
+    which is nearly closed after the first ones: the distillation targets) or ``both`` (default).
+    """
+
     def __init__(self, width: int = 64, iterations: int = 6, attention: str | None = "kca", area_kernel: int = 7,
-                 completion_block: bool = False, fusion: str = "none"):
-        super().__init__(width, attention, completion_block, fusion)
+                 completion_block: bool = False, fusion: str = "none", completion_at: str = "both"):
+        if completion_at not in COMPLETION_PLACES:
+            raise ValueError(f"completion_at must be one of {COMPLETION_PLACES}, got {completion_at!r}")
+        if completion_at != "both" and not completion_block:
+            raise ValueError("completion_at places the completion blocks: it needs completion_block: true")
+        super().__init__(width, attention, completion_block and completion_at != "merged", fusion)
         if iterations < 1:
             raise ValueError(f"iterations must be >= 1, got {iterations}")
         if area_kernel % 2 != 1:
             raise ValueError(f"area_kernel must be odd, got {area_kernel}")
         self.iterations = iterations
         self.area = AreaIdentification(width, area_kernel)
+        self.merged_completion = (CompletionBlock(width) if completion_block and completion_at != "encoder"
+                                  else None)
 
     def forward_features(self, masked_image: torch.Tensor, mask: torch.Tensor):
         _check_input(masked_image, mask)
@@ -281,6 +298,8 @@ class RFRNet(_InpaintingNet):
             masks.append(valid)
             outputs.append(x)
         merged = masked_feature_merge(feats, masks)
+        if self.merged_completion is not None:
+            merged = self.merged_completion(merged, mask)  # known positions come back bit for bit
         pred = self.tail(merged, masks[-1], masked_image)
         return pred, _features(extras, masks[1:], outputs, merged)
 

@@ -311,3 +311,87 @@ def test_mini_cli(tmp_path):
                       "--train", "2", "--test", "1", "--seed", "0"])
     assert [r["file"] for r in read_manifest(tmp_path)] == \
         ["train/00000.png", "train/00001.png", "test/00000.png"]
+
+
+# ---------------------------------------------------------------------------------- official training crops
+
+def gradient_image(width=40, height=24):
+    """Red grows with x, green with y: a crop's position and scale show in its colours."""
+    arr = np.zeros((height, width, 3), np.uint8)
+    arr[..., 0] = np.linspace(0, 255, width, dtype=np.uint8)[None, :]
+    arr[..., 1] = np.linspace(0, 255, height, dtype=np.uint8)[:, None]
+    return arr
+
+
+def test_random_square_side_and_position_follow_the_official_ranges():
+    from datasets import random_square
+
+    rng = np.random.default_rng(0)
+    boxes = [random_square(40, 24, S, rng) for _ in range(2000)]
+    sides = {side for _, _, side in boxes}
+    assert sides == set(range(S, 24))  # [S, short side): the official randrange
+    assert all(0 <= left < 40 - side and 0 <= top < 24 - side for left, top, side in boxes)
+    lefts = [left for left, _, side in boxes if side == S]
+    assert min(lefts) == 0 and max(lefts) == 40 - S - 1  # every position but the last, as randrange
+    # a short side of S or less: the whole short side, at a random position along the long one
+    small = [random_square(30, 12, S, rng) for _ in range(200)]
+    assert {side for *_, side in small} == {12} and {top for _, top, _ in small} == {0}
+    assert len({left for left, _, _ in small}) > 10
+    assert random_square(S, S, S, rng) == (0, 0, S)
+
+
+def test_training_crops_change_per_epoch_are_deterministic_and_cover_the_image(tmp_path):
+    write_image(str(tmp_path / "train/a.png"), array=gradient_image())
+    write_image(str(tmp_path / "test/a.png"), array=gradient_image())
+    spec = {"kind": "folder", "root": str(tmp_path)}
+    a, b = build_dataset(spec, "train", S, seed=1), build_dataset(spec, "train", S, seed=1)
+    crops = [a.load(0, epoch)["image"] for epoch in range(40)]
+    for epoch in (0, 7, 39):  # a function of (seed, epoch, index): a resumed run sees the same pixels
+        assert torch.equal(crops[epoch], b.load(0, epoch)["image"])
+    distinct = {tuple(np.round(c.mean(dim=(1, 2)).numpy(), 3)) for c in crops}
+    assert len(distinct) > 30  # a new crop (and flip) nearly every epoch
+    # undo the flips, then the mean red of each crop says where it sat: left and right parts are seen
+    red = [float((c.flip(-1) if a.flips(0, e) else c)[0].mean()) for e, c in enumerate(crops)]
+    assert min(red) < 0.4 and max(red) > 0.6
+    centre = build_dataset(spec, "train", S, seed=1, crop="centre")
+    test = build_dataset(spec, "test", S)[0]["image"]
+    for epoch in range(6):  # crop: centre is the test crop, only flipped
+        img = centre.load(0, epoch)["image"]
+        assert torch.equal(img.flip(-1) if centre.flips(0, epoch) else img, test)
+    with pytest.raises(ValueError, match="train crop"):
+        build_dataset(spec, "train", S, crop="middle")
+
+
+def test_images_already_at_size_keep_their_pixels_and_flips(tmp_path):
+    """The mini datasets are built at the training size: the random crop is the whole image, and the
+    flip is the generator's first draw, so their batches are those of the centre crop."""
+    write_image(str(tmp_path / "train/a.png"), array=gradient_image(S, S))
+    spec = {"kind": "folder", "root": str(tmp_path)}
+    rand, centre = build_dataset(spec, "train", S, seed=4), build_dataset(spec, "train", S, seed=4, crop="centre")
+    for epoch in range(8):
+        assert torch.equal(rand.load(0, epoch)["image"], centre.load(0, epoch)["image"])
+
+
+def test_image_and_mask_flips_are_independent_and_each_fair(tmp_path):
+    from datasets import build_train_masks
+    from training.train import StepBatches, TrainingSamples
+
+    arr = np.zeros((S, S, 3), np.uint8)
+    arr[:, : S // 2] = 255  # left half white: the image's flip shows
+    for i in range(10):
+        write_image(str(tmp_path / f"train/{i:02d}.png"), array=arr)
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    hole = np.zeros((S, S), np.uint8)
+    hole[:, :4] = 255  # a hole on the left: the mask's flip shows
+    Image.fromarray(hole).save(masks / "m.png")
+    images = build_dataset({"kind": "folder", "root": str(tmp_path)}, "train", S, seed=0)
+    samples = TrainingSamples(images, build_train_masks("folder", S, seed=0, mask_dir=masks))
+    counts = np.zeros((2, 2))
+    for batch in StepBatches(len(images), 5, seed=0, start_step=0, total_steps=80):  # 40 epochs
+        for key in batch:
+            image, mask = samples[key]
+            counts[int(image[:, :, : S // 2].mean() < 0.5), int(mask[0, :, :4].sum() == 0)] += 1
+    # 400 samples: each flip about half the time, and the four combinations about a quarter each
+    assert np.all(counts > 70), counts
+    assert abs(counts[1].sum() - 200) < 40 and abs(counts[:, 1].sum() - 200) < 40

@@ -226,3 +226,114 @@ def test_train_mask_sampler_deterministic_and_spread():
         assert inside, r
         hit.add(inside[0])
     assert len(hit) >= 2
+
+
+# ---------------------------------------------------------------------------------- paper protocol
+
+PCONV_BUCKETS = ["0.01-0.1", "0.1-0.2", "0.2-0.3", "0.3-0.4", "0.4-0.5", "0.5-0.6"]
+
+
+@pytest.fixture
+def nvidia_layout(tmp_path):
+    """A small folder in the layout of NVIDIA's testing set: one flat folder of numbered PNGs,
+    white holes on black, grouped by hole-ratio category in name order (here 3, 3, 2, 3, 3, 1 masks
+    for the six categories, and one mask above 0.6 that belongs to none). Holes are rows of a 64x64
+    image, so each ratio is exact: rows / 64."""
+    rows_per_category = [[2, 4, 6], [8, 10, 12], [14, 18], [22, 24, 25], [28, 30, 31], [36], [42]]
+    folder = tmp_path / "testing_mask_dataset"
+    folder.mkdir()
+    number = 0
+    for rows_list in rows_per_category:
+        for rows in rows_list:
+            arr = np.zeros((64, 64), np.uint8)
+            arr[64 - rows:] = 255
+            Image.fromarray(arr).save(folder / f"{number:05d}.png")
+            number += 1
+    return folder
+
+
+def test_nvidia_layout_fills_the_six_pconv_buckets_and_count_all_takes_every_mask(nvidia_layout, tmp_path):
+    groups = nvidia_mask_set(nvidia_layout, PCONV_BUCKETS, size=64)
+    assert [len(groups[b]) for b in PCONV_BUCKETS] == [3, 3, 2, 3, 3, 1]  # 42/64 = 0.66 is in none
+    out = tmp_path / "all"
+    import_nvidia_masks(nvidia_layout, out, 64, PCONV_BUCKETS, count="all", seed=0)
+    rows = read_manifest(out)
+    assert [r["bucket"] for r in rows] == [b for b, n in zip(PCONV_BUCKETS, [3, 3, 2, 3, 3, 1]) for _ in range(n)]
+    assert [r["source"] for r in rows] == [f"{i:05d}.png" for i in range(15)]  # every mask, name order
+    for r in rows:
+        assert Bucket.parse(r["bucket"]).contains(float(r["hole_ratio"]))
+    assert [len(v) for v in load_test_masks(out).values()] == [3, 3, 2, 3, 3, 1]
+
+
+def test_a_bucket_short_of_masks_is_named_with_its_count_and_the_way_out(nvidia_layout, tmp_path):
+    with pytest.raises(ValueError) as err:
+        import_nvidia_masks(nvidia_layout, tmp_path / "x", 64, PCONV_BUCKETS, count=3, seed=0)
+    message = str(err.value)
+    assert "bucket 0.2-0.3 has 2" in message and "bucket 0.5-0.6 has 1" in message
+    assert "0.1-0.2" not in message.split("):")[1]  # full buckets are not listed as short
+    assert "masks.count: all" in message
+    assert not (tmp_path / "x").exists()  # nothing written
+    with pytest.raises(ValueError, match="bucket 0.7-0.8 has 0"):
+        import_nvidia_masks(nvidia_layout, tmp_path / "y", 64, ["0.7-0.8"], count="all", seed=0)
+
+
+def test_count_all_is_refused_for_generated_test_masks(tiny_config):
+    from harness.config import ConfigError, load_config
+
+    path, config, write = tiny_config
+    config["masks"]["count"] = "all"
+    write(config)
+    with pytest.raises(ConfigError, match="masks.count: all .* needs masks.source: nvidia"):
+        load_config(path)
+
+
+def test_official_stroke_generator_draws_any_hole_ratio_deterministically():
+    from datasets import StrokeMaskSampler, official_stroke_mask
+
+    ratios = [hole_ratio(official_stroke_mask(64, rng(i))) for i in range(200)]
+    # any size: small and large holes both occur, far outside the test buckets' (0.1, 0.6]
+    assert min(ratios) < 0.1 and max(ratios) > 0.7
+    assert np.mean([0.1 < r <= 0.6 for r in ratios]) < 0.8
+    m = official_stroke_mask(64, rng(3))
+    assert set(np.unique(m)) <= {0.0, 1.0} and m.dtype == np.float32
+    sampler = StrokeMaskSampler(64, seed=5)
+    assert torch.equal(sampler.sample(11), StrokeMaskSampler(64, seed=5).sample(11))
+    assert not torch.equal(sampler.sample(11), sampler.sample(12))
+    assert not torch.equal(sampler.sample(11), StrokeMaskSampler(64, seed=6).sample(11))
+
+
+def test_stroke_widths_and_lengths_scale_with_the_mask_size():
+    from datasets import official_stroke_mask
+
+    # lengths and widths are fractions of the side: the hole ratios look alike at 64 and 256 px
+    # (unscaled, the 10-24 px brush alone would cover most of a 64 px mask)
+    small = np.mean([hole_ratio(official_stroke_mask(64, rng(i))) for i in range(150)])
+    large = np.mean([hole_ratio(official_stroke_mask(256, rng(1000 + i))) for i in range(150)])
+    assert abs(small - large) < 0.06, (small, large)
+
+
+def test_folder_masks_are_drawn_at_random_and_flipped_on_their_own(tmp_path):
+    from datasets import FolderMaskSampler, build_train_masks
+
+    folder = tmp_path / "train_masks"
+    folder.mkdir()
+    for i in range(4):  # mask i: a hole in the left quarter, i + 1 rows high (so file and flip show)
+        arr = np.zeros((32, 32), np.uint8)
+        arr[: i + 1, :8] = 255
+        Image.fromarray(arr).save(folder / f"m{i}.png")
+    sampler = build_train_masks("folder", 32, seed=2, mask_dir=folder)
+    assert isinstance(sampler, FolderMaskSampler)
+    seen = {}
+    for g in range(400):
+        name, flipped = sampler.choice(g)
+        m = sampler.sample(g)
+        assert float(m[0, :, :8].sum() > 0) != flipped  # flipped: the hole moves to the right quarter
+        assert int(m.sum()) == (int(name[1]) + 1) * 8
+        seen[(name, flipped)] = seen.get((name, flipped), 0) + 1
+    assert len(seen) == 8 and min(seen.values()) > 25  # every file, both ways, roughly uniformly
+    again = FolderMaskSampler(32, seed=2, mask_dir=folder)
+    assert all(torch.equal(sampler.sample(g), again.sample(g)) for g in range(20))
+    black = FolderMaskSampler(32, seed=2, mask_dir=folder, hole_is_white=False)
+    assert torch.equal(black.sample(0), 1 - sampler.sample(0))
+    with pytest.raises(ValueError, match="train.masks.dir"):
+        build_train_masks("folder", 32, seed=0)

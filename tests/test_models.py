@@ -2,6 +2,7 @@
 import ast
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -97,7 +98,7 @@ def test_schema_backbone_enum_is_the_registry():
 
 def test_constructors_own_their_defaults_and_reject_foreign_options():
     assert backbone("rfr").options() == {"iterations": 6, "attention": "kca", "area_kernel": 7,
-                                         "completion_block": False, "fusion": "none"}
+                                         "completion_block": False, "fusion": "none", "completion_at": "both"}
     assert backbone("pconv").options() == {"layers": 8}
     for spec, key in [({"backbone": "rfr", "layers": 4}, "layers"),
                       ({"backbone": "encdec", "iterations": 6}, "iterations"),
@@ -114,6 +115,7 @@ def test_registry_flags_trainable_rows_and_student_only_blocks():
     spec = {"backbone": "rfr", "attention": "kca", "completion_block": True, "fusion": "global_local",
             "distill": {"cross": 0.1}}
     assert teacher_architecture(spec) == {"backbone": "rfr", "attention": "kca"}
+    assert teacher_architecture({**spec, "completion_at": "merged"}) == {"backbone": "rfr", "attention": "kca"}
 
 
 def _models_imports() -> dict[str, set[str]]:
@@ -193,3 +195,112 @@ def test_perceptual_and_style_use_the_given_vgg_features():
     f = torch.rand(2, 4, 5, 5)
     g = gram_matrix(f)
     assert torch.allclose(g[0], f[0].reshape(4, 25) @ f[0].reshape(4, 25).T / (4 * 25))
+
+
+# ---------------------------------------------------------------------------------- losses, term by term
+
+def fixed_batch():
+    """Two 3x8x8 images, a prediction off by known amounts, a 3x4 hole (1 = hole)."""
+    gen = torch.Generator().manual_seed(7)
+    gt = torch.rand(2, 3, 8, 8, generator=gen)
+    pred = (gt + 0.3 * torch.rand(2, 3, 8, 8, generator=gen) - 0.1).clamp(0, 1)
+    mask = torch.zeros(2, 1, 8, 8)
+    mask[:, :, 2:5, 3:7] = 1
+    mask[1, :, 6, 0] = 1  # a one-pixel hole at the border of the second image
+    return pred, gt, mask
+
+
+def pooling_vgg():
+    """A stand-in for vgg16().features with the layout VGGPoolFeatures reads: layers 4, 9 and 16 are
+    2x2 average pools, every other layer the identity, so each level is a plain average."""
+    return torch.nn.Sequential(*[torch.nn.AvgPool2d(2) if i in (4, 9, 16) else torch.nn.Identity()
+                                 for i in range(17)])
+
+
+def loop_mean_abs(a, b):
+    a, b = a.double().numpy(), b.double().numpy()
+    total = 0.0
+    for index in np.ndindex(a.shape):
+        total += abs(a[index] - b[index])
+    return total / a.size
+
+
+def loop_gram(f):
+    """G[n, p, q] = sum_ij f[n, p, i, j] f[n, q, i, j] / (C H W), written out."""
+    f = f.double().numpy()
+    n, c, h, w = f.shape
+    g = np.zeros((n, c, c))
+    for k in range(n):
+        for p in range(c):
+            for q in range(c):
+                g[k, p, q] = sum(f[k, p, i, j] * f[k, q, i, j] for i in range(h) for j in range(w)) / (c * h * w)
+    return torch.from_numpy(g)
+
+
+def test_l1_terms_are_means_over_every_pixel_and_channel():
+    pred, gt, mask = fixed_batch()
+    _, terms = InpaintingLoss()(pred, gt, mask)
+    p, g, m = pred.double().numpy(), gt.double().numpy(), mask.double().numpy()
+    hole = valid = 0.0
+    for n, c, i, j in np.ndindex(p.shape):
+        hole += m[n, 0, i, j] * abs(p[n, c, i, j] - g[n, c, i, j])
+        valid += (1 - m[n, 0, i, j]) * abs(p[n, c, i, j] - g[n, c, i, j])
+    assert float(terms["hole"]) == pytest.approx(hole / p.size, rel=1e-5)
+    assert float(terms["valid"]) == pytest.approx(valid / p.size, rel=1e-5)
+
+
+def test_tv_is_the_official_tv_of_the_composites_hole_over_the_whole_image():
+    pred, gt, mask = fixed_batch()
+    _, terms = InpaintingLoss()(pred, gt, mask)
+    comp = (pred * mask + gt * (1 - mask)).double().numpy()
+    x = comp * mask.double().numpy()  # known pixels count as 0, so a hole's edge is a step
+    n, c, h, w = x.shape
+    down = sum(abs(x[a, b, i + 1, j] - x[a, b, i, j]) for a, b, i, j in np.ndindex(n, c, h - 1, w))
+    right = sum(abs(x[a, b, i, j + 1] - x[a, b, i, j]) for a, b, i, j in np.ndindex(n, c, h, w - 1))
+    expected = down / (n * c * (h - 1) * w) + right / (n * c * h * (w - 1))
+    assert float(terms["tv"]) == pytest.approx(expected, rel=1e-5)
+    # on a flat composite the official TV still sees the hole's outline; the dilated-hole TV does not
+    flat, hole = torch.full((1, 3, 8, 8), 0.5), mask[:1]
+    assert float(total_variation(flat, hole, "composite_hole")) > 0.05
+    assert float(total_variation(flat, hole, "dilated_hole")) == 0
+    _, dilated = InpaintingLoss({"tv_region": "dilated_hole"})(pred, gt, mask)
+    assert float(dilated["tv"]) == pytest.approx(float(total_variation(
+        pred * mask + gt * (1 - mask), mask, "dilated_hole")))
+    assert float(dilated["tv"]) != pytest.approx(expected, rel=1e-3)
+
+
+@pytest.mark.parametrize("vgg_input", ["unit", "imagenet"])
+def test_perceptual_and_style_follow_their_formula_on_unit_or_imagenet_input(vgg_input):
+    pred, gt, mask = fixed_batch()
+    pred, gt = F.interpolate(pred, scale_factor=2), F.interpolate(gt, scale_factor=2)  # 16 px: levels 8, 4, 2
+    mask = F.interpolate(mask, scale_factor=2)
+    loss = InpaintingLoss({"vgg_input": vgg_input}, vgg_features=pooling_vgg())
+    total, terms = loss(pred, gt, mask)
+    comp = pred * mask + gt * (1 - mask)
+
+    def features(x):
+        if vgg_input == "imagenet":  # ImageNet mean and std, per channel
+            mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+            x = (x - mean) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+        return [F.avg_pool2d(x, 2), F.avg_pool2d(x, 4), F.avg_pool2d(x, 8)]
+
+    perceptual = style = 0.0
+    for fp, fc, fg in zip(features(pred), features(comp), features(gt)):
+        perceptual += loop_mean_abs(fp, fg) + loop_mean_abs(fc, fg)
+        style += loop_mean_abs(loop_gram(fp), loop_gram(fg)) + loop_mean_abs(loop_gram(fc), loop_gram(fg))
+    assert float(terms["perceptual"]) == pytest.approx(perceptual, rel=1e-5)
+    assert float(terms["style"]) == pytest.approx(style, rel=1e-4)
+    weights = DEFAULT_LOSS_WEIGHTS
+    assert float(total) == pytest.approx(sum(weights[k] * float(terms[k]) for k in weights), rel=1e-6)
+
+
+def test_unit_vgg_input_is_the_default_and_differs_from_imagenet():
+    pred, gt, mask = fixed_batch()
+    unit = InpaintingLoss(vgg_features=pooling_vgg())
+    imagenet = InpaintingLoss({"vgg_input": "imagenet"}, vgg_features=pooling_vgg())
+    assert not unit.vgg.normalize and imagenet.vgg.normalize
+    _, a = unit(pred, gt, mask)
+    _, b = imagenet(pred, gt, mask)
+    assert float(b["perceptual"]) > 3 * float(a["perceptual"])  # divided by std ~0.23: about 4x
+    with pytest.raises(ValueError, match="tv_region"):
+        InpaintingLoss({"tv_region": "edges"})

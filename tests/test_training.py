@@ -204,3 +204,51 @@ def test_student_trains_against_a_frozen_teacher(tiny_config, tmp_path):
     assert_same_weights(before, trainer.teacher.state_dict())  # frozen: no update, no BN statistics
     assert all(p.grad is None for p in trainer.teacher.parameters())
     assert any(p.grad is not None for p in trainer.distill.parameters())  # meta networks do learn
+
+
+def test_finetuning_starts_from_a_fresh_adam_unless_asked_to_keep_it(tiny_config, tmp_path):
+    path, config, write = tiny_config
+    config["train"].update(steps=2, finetune_steps=2, finetune_lr=1e-5)
+    write(config)
+    image = torch.rand(2, 3, 32, 32)
+    mask = (torch.rand(2, 1, 32, 32) > 0.7).float()
+
+    def adam_steps(trainer):
+        return {int(s["step"]) for s in trainer.optimizer.state_dict()["state"].values()}
+
+    moments = {}
+    for choice in ("fresh", "keep"):
+        config["train"]["finetune_optimizer"] = choice
+        write(config)
+        with pytest.warns(UserWarning):
+            trainer = Trainer(train_job(load_config(path), "toy", "pconv", 0), tmp_path / choice)
+        first_stage = trainer.optimizer
+        for step in range(3):
+            trainer.step = step
+            trainer.set_phase()
+            trainer.train_step(image, mask)
+        moments[choice] = (adam_steps(trainer), trainer.optimizer is first_stage,
+                           trainer.optimizer.param_groups[0]["lr"])
+    # fresh: the first fine-tuning step is step 1 of a new Adam; keep: the third step of the old one
+    assert moments["fresh"] == ({1}, False, 1e-5)
+    assert moments["keep"] == ({3}, True, 1e-5)
+
+
+def test_resuming_at_the_start_of_finetuning_gives_the_uninterrupted_weights(tiny_config, tmp_path):
+    """The fresh optimiser is a function of the step: a run resumed from the checkpoint written at
+    the last step of the first stage switches exactly as the uninterrupted run did."""
+    import shutil
+
+    path, config, write = tiny_config
+    config["train"].update(steps=3, finetune_steps=3, checkpoint_every=3)
+    write(config)
+    job = train_job(load_config(path), "toy", "pconv", 0)
+    with pytest.warns(UserWarning):
+        Trainer(job, tmp_path / "straight").fit()
+    at_switch = torch.load(tmp_path / "straight" / "checkpoint.prev.pt", weights_only=False)
+    assert at_switch["step"] == 3
+    (tmp_path / "resumed").mkdir()
+    shutil.copy(tmp_path / "straight" / "checkpoint.prev.pt", tmp_path / "resumed" / "checkpoint.pt")
+    with pytest.warns(UserWarning):
+        Trainer(job, tmp_path / "resumed").fit()
+    assert_same_weights(state_dict(tmp_path / "straight" / "model.pt"), state_dict(tmp_path / "resumed" / "model.pt"))

@@ -129,7 +129,7 @@ class Trainer:
     """Runs one resolved train or teacher job (see harness.jobs) into the folder `out`."""
 
     def __init__(self, job: dict, out: Path, teacher: str | None = None, device: str | None = None):
-        from datasets import TrainMaskSampler, build_dataset
+        from datasets import build_dataset, build_train_masks
         from metrics.weights import find_weight, load_vgg16_features, missing_message
 
         self.job, self.out = job, Path(out)
@@ -158,14 +158,16 @@ class Trainer:
         self.vgg_file = str(find_weight("vgg16", weights["dir"])) if vgg is not None else None
         self.loss = prepare_model(InpaintingLoss(self.settings["loss"], vgg).to(self.device), self.dtype)
 
-        self.images = build_dataset(job["dataset_spec"], "train", job["image_size"], self.seed)
-        self.mask_sampler = TrainMaskSampler(job["image_size"], derive_seed(self.data_seed, "masks"),
-                                             buckets=job["buckets"])
+        self.images = build_dataset(job["dataset_spec"], "train", job["image_size"], self.seed,
+                                    crop=self.settings["crop"])
+        masks = self.settings["masks"]
+        self.mask_sampler = build_train_masks(masks["source"], job["image_size"],
+                                              derive_seed(self.data_seed, "masks"), buckets=job["buckets"],
+                                              mask_dir=masks["dir"], hole_is_white=masks["hole"] == "white")
         self.teacher = self.distill = None
         if job["teacher"] is not None:
             self._setup_distillation(teacher)
-        params = list(self.model.parameters()) + (list(self.distill.parameters()) if self.distill else [])
-        self.optimizer = torch.optim.Adam(params, lr=self.settings["lr"])
+        self.optimizer = self.new_optimizer(self.settings["lr"])
         self.step, self.log_rows = 0, []
         self.threads_used = [torch.get_num_threads()]
 
@@ -185,6 +187,11 @@ class Trainer:
             p.requires_grad_(False)
         self.teacher = prepare_model(self.teacher, self.dtype)
         self.distill = build_distill_loss(self.spec["distill"], self.model).to(self.device)
+
+    def new_optimizer(self, lr: float) -> torch.optim.Adam:
+        """Adam over the student and its distillation modules (the frozen teacher is not trained)."""
+        params = list(self.model.parameters()) + (list(self.distill.parameters()) if self.distill else [])
+        return torch.optim.Adam(params, lr=lr)
 
     # --- identity of a run: a checkpoint from a different spec/settings must not be resumed
     def signature(self) -> dict:
@@ -254,8 +261,16 @@ class Trainer:
                                            persistent_workers=workers > 0)
 
     def set_phase(self) -> str:
+        """The phase of the coming step, with its lr and BatchNorm mode. The first fine-tuning step
+        starts from a fresh Adam (train.finetune_optimizer: fresh, as the official code, which builds
+        a new optimiser at the fine-tuning lr), so the moments of the first stage do not carry over.
+        It is a function of the step alone: a run resumed from the checkpoint written just before
+        fine-tuning makes the same switch."""
         finetune = self.step >= self.settings["steps"]
         lr = self.settings["finetune_lr"] if finetune else self.settings["lr"]
+        if (finetune and self.step == self.settings["steps"]
+                and self.settings["finetune_optimizer"] == "fresh"):
+            self.optimizer = self.new_optimizer(lr)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.model.train()

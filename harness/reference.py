@@ -1,0 +1,60 @@
+"""Published numbers of the papers' tables (`reference/*.csv`), read and checked in one place so that
+reporting can put them beside ours. The format is described in reference/README.md; every row is one
+number of one table cell, with where it was read.
+"""
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+from harness.buckets import Bucket
+from metrics.names import METRICS
+
+REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
+REFERENCE_COLUMNS = ["paper", "table", "dataset", "mask_protocol", "row", "variant", "bucket", "metric",
+                     "value", "printed", "source"]
+REQUIRED = ("paper", "table", "dataset", "mask_protocol", "row", "bucket", "metric", "value", "printed", "source")
+
+
+def load_reference(path: str | Path) -> list[dict]:
+    """The rows of one reference CSV, `value` as a float; ValueError names the file, the line and the
+    column of anything that does not follow reference/README.md."""
+    path = Path(path)
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        if reader.fieldnames != REFERENCE_COLUMNS:
+            raise ValueError(f"{path}: columns {reader.fieldnames} must be exactly {REFERENCE_COLUMNS}")
+        rows = []
+        for row in reader:
+            where = f"{path}:{reader.line_num}"
+            empty = [c for c in REQUIRED if not (row[c] or "").strip()]
+            if empty:
+                raise ValueError(f"{where}: empty {', '.join(empty)}")
+            if row["metric"] not in METRICS:
+                raise ValueError(f"{where}: metric {row['metric']!r} is not one of {METRICS}")
+            try:
+                Bucket.parse(row["bucket"])
+            except ValueError as err:
+                if row["bucket"] != "all":
+                    raise ValueError(f"{where}: {err} (or 'all' for a cell over every hole ratio)") from None
+            try:
+                value = float(row["value"])
+            except ValueError:
+                raise ValueError(f"{where}: value {row['value']!r} is not a number") from None
+            if not math.isfinite(value):
+                raise ValueError(f"{where}: value {row['value']!r} is not finite")
+            if key(row) in {key(r) for r in rows}:
+                raise ValueError(f"{where}: a second value for {key(row)}")
+            rows.append({**row, "value": value})
+    return rows
+
+
+def key(row: dict) -> tuple:
+    """What one published number is of: (paper, table, dataset, row, bucket, metric)."""
+    return tuple(row[c] for c in ("paper", "table", "dataset", "row", "bucket", "metric"))
+
+
+def reference_tables(folder: str | Path = REFERENCE_DIR) -> dict[str, list[dict]]:
+    """{file stem: rows} of every CSV in the reference folder, each checked by load_reference."""
+    return {p.stem: load_reference(p) for p in sorted(Path(folder).glob("*.csv"))}

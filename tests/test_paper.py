@@ -1,0 +1,139 @@
+"""config/paper.yaml: every row of both papers' studies, under their protocols; reference/ format."""
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from harness.config import validate_config
+from harness.reference import REFERENCE_COLUMNS, load_reference, reference_tables
+
+REPO = Path(__file__).resolve().parent.parent
+PAPER = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+
+RFR_ROWS = ["pconv", "baseline", "rfr", "rfr_att", "rfr_kca",
+            "rfr_kca_it1", "rfr_kca_it2", "rfr_kca_it3", "rfr_kca_it4", "rfr_kca_it5"]
+DGI_ROWS = ["rfr_kca_cd", "rfr_kca_cd_sd", "rfr_kca_cd_sd_at", "rfr_kca_dgi", "baseline_dgi"]
+CLASSICAL_ROWS = ["mean_fill", "biharmonic"]
+TEACHERS = ["rfr_attention-kca", "encdec_attention-dgi"]
+
+
+def planned_jobs(output: str) -> list[tuple[str, str]]:
+    """(rule, wildcards) of every job in a dry run's output."""
+    jobs = []
+    for line in output.splitlines():
+        m = re.match(r"^(?:local)?rule (\w+):", line.strip())
+        if m:
+            jobs.append((m.group(1), ""))
+        m = re.match(r"^wildcards: (.*)$", line.strip())
+        if m and jobs:
+            jobs[-1] = (jobs[-1][0], m.group(1))
+    return jobs
+
+
+def image(path, size=(40, 30)):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((size[1], size[0], 3), 128, np.uint8)).save(path)
+
+
+@pytest.fixture
+def paper_config(tmp_path):
+    """config/paper.yaml with its roots pointing at one-image trees in the official layouts."""
+    places, celeba, paris = tmp_path / "places", tmp_path / "celeba", tmp_path / "paris"
+    image(places / "data_256/a/abbey/00000001.jpg")
+    (places / "places365_train_standard.txt").write_text("/a/abbey/00000001.jpg 0\n")
+    image(places / "val_256/Places365_val_00000001.jpg")
+    (places / "places365_val.txt").write_text("Places365_val_00000001.jpg 0\n")
+    image(celeba / "img_align_celeba/000001.jpg")
+    image(celeba / "img_align_celeba/000002.jpg")
+    (celeba / "list_eval_partition.txt").write_text("000001.jpg 0\n000002.jpg 2\n")
+    image(paris / "paris_train_original/a.png")
+    image(paris / "paris_eval_gt/b.png")
+    masks = tmp_path / "testing_mask_dataset"
+    masks.mkdir()
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(masks / "00000.png")
+    config = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+    for name, root in (("places2", places), ("celeba", celeba), ("paris", paris)):
+        config["datasets"][name]["root"] = str(root)
+    config["masks"]["nvidia_dir"] = str(masks)
+    config["weights"]["dir"] = str(tmp_path / "weights")
+    path = tmp_path / "paper.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path, config
+
+
+def test_paper_config_holds_every_row_of_both_studies_under_their_protocols():
+    config = validate_config(yaml.safe_load((REPO / "config" / "paper.yaml").read_text()), "paper.yaml")
+    assert set(config["variants"]) == set(RFR_ROWS + DGI_ROWS + CLASSICAL_ROWS)
+    assert [config["variants"][f"rfr_kca_it{n}"]["iterations"] for n in range(1, 6)] == [1, 2, 3, 4, 5]
+    assert set(config["datasets"]) == {"places2", "celeba", "paris"}
+    # test masks: NVIDIA's set in its six categories, every mask of each
+    masks = config["masks"]
+    assert masks["source"] == "nvidia" and masks["count"] == "all"
+    assert masks["buckets"] == [[0.01, 0.1], [0.1, 0.2], [0.2, 0.3], [0.3, 0.4], [0.4, 0.5], [0.5, 0.6]]
+    # training as the official code
+    train = config["train"]
+    assert train["masks"]["source"] == "strokes" and train["crop"] == "random"
+    assert train["finetune_optimizer"] == "fresh"
+    assert train["loss"]["vgg_input"] == "unit" and train["loss"]["tv_region"] == "composite_hole"
+
+
+def test_dry_run_of_the_paper_config_lists_every_row_teacher_and_evaluation(paper_config, tmp_path):
+    path, config = paper_config
+    env = {**os.environ, "TORCH_HOME": str(tmp_path / "torch_home"),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-n",
+                           "--directory", str(tmp_path / "work"), "--configfile", str(path)],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    jobs = planned_jobs(proc.stdout)
+    trained = {w for r, w in jobs if r == "train"}
+    evaluated = {w for r, w in jobs if r == "evaluate"}
+    for dataset in ("places2", "celeba", "paris"):
+        for variant in RFR_ROWS + DGI_ROWS:
+            assert f"dataset={dataset}, variant={variant}, seed=0" in trained, (dataset, variant)
+        for variant in RFR_ROWS + DGI_ROWS + CLASSICAL_ROWS:
+            assert f"dataset={dataset}, variant={variant}, seed=0" in evaluated, (dataset, variant)
+    assert len(trained) == 3 * len(RFR_ROWS + DGI_ROWS)
+    assert sorted(w for r, w in jobs if r == "train_teacher") == sorted(
+        f"dataset={d}, arch={a}, seed=0" for d in ("places2", "celeba", "paris") for a in TEACHERS)
+    assert [w for r, w in jobs if r == "make_test_masks"] == ["seed=0"]  # one NVIDIA set for all
+    assert any(r == "download_weights" for r, _ in jobs)
+    assert not (tmp_path / "work" / "results_paper").exists()  # a dry run writes nothing
+
+
+def test_a_missing_nvidia_folder_fails_before_any_job(paper_config, tmp_path):
+    from harness.config import ConfigError, check_datasets_readable
+
+    path, config = paper_config
+    config["masks"]["nvidia_dir"] = str(tmp_path / "no_such_folder")
+    with pytest.raises(ConfigError, match="masks.nvidia_dir: missing mask folder .*no_such_folder"):
+        check_datasets_readable(validate_config(config, "paper"))
+
+
+def test_reference_tables_follow_the_documented_format(tmp_path):
+    # every CSV shipped in reference/ is readable and complete
+    for name, rows in reference_tables().items():
+        assert rows, name
+    readme = (REPO / "reference" / "README.md").read_text()
+    for column in REFERENCE_COLUMNS:
+        assert f"`{column}`" in readme, column
+    # the checks name the file, the line and the fault (values here are made up for the test)
+    good = ",".join(REFERENCE_COLUMNS) + "\n" + \
+        "rfr,Table X,paris,nvidia_test,Ours,rfr_kca,0.1-0.2,psnr,12.5,12.5,https://example.org\n"
+    (tmp_path / "good.csv").write_text(good)
+    assert load_reference(tmp_path / "good.csv")[0]["value"] == 12.5
+    for broken, fault in [(good.replace(",psnr,", ",psnrr,"), "metric 'psnrr'"),
+                          (good.replace(",12.5,12.5,", ",n/a,12.5,"), "value 'n/a'"),
+                          (good.replace(",0.1-0.2,", ",10-20%,"), "bucket"),
+                          (good.replace("Table X", ""), "empty table"),
+                          (good + good.splitlines()[1] + "\n", "a second value"),
+                          (good.replace("printed,", ""), "columns")]:
+        (tmp_path / "bad.csv").write_text(broken)
+        with pytest.raises(ValueError, match=fault):
+            load_reference(tmp_path / "bad.csv")
