@@ -51,5 +51,9 @@ rule all:
     input:
         every_job_output(),
         str(R.summary()),
-        expand(str(R.table("{dataset}", "{ext}")), dataset=DATASETS, ext=["csv", "md", "tex"]),
+        expand(
+            [str(R.table(table, "{ext}")) for table in TABLES],
+            dataset=DATASETS,
+            ext=["csv", "md", "tex", "html"],
+        ),
         expand(str(R.plot("{dataset}", "{plot}")), dataset=DATASETS, plot=PLOTS),

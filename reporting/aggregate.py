@@ -1,6 +1,7 @@
 """Concatenates per-run summaries into one long-format CSV.
 
-    python -m reporting.aggregate --out results/summary.csv SUMMARY.csv [SUMMARY.csv ...]
+    python -m reporting.aggregate --out results/summary.csv [--over-seeds results/summary_over_seeds.csv] \
+        SUMMARY.csv [SUMMARY.csv ...]
 
 Columns: dataset, variant, seed, bucket, metric, value, n, note, train_note (one row per
 dataset, variant, seed, bucket and metric). Rows are sorted stably by dataset and variant in order
@@ -8,10 +9,17 @@ of first appearance in the inputs (Snakemake passes them in config order, so the
 config's variant order), then seed, bucket (by bounds, `harness.buckets`) and metric in paper
 order. The same (dataset, variant, seed, bucket, metric) in two files is an error: it would be
 counted twice. The output is written atomically (`harness.fileio.write_csv`).
+
+`--over-seeds` also writes the aggregated rows, one per (dataset, variant, bucket, metric):
+dataset, variant, bucket, metric, mean, std (sample std over seeds, ddof=1; empty with one seed),
+seeds (how many seeds have a value), seed_list ("0 1 2"), n (images per seed, the largest), note (why
+no seed has a value), train_note. They are a file of their own, so that summary.csv keeps exactly one
+row per seed and every reader of it (tables, plots, `metrics.score` users) counts each run once.
 """
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 import pandas as pd
@@ -22,6 +30,8 @@ from metrics.names import SUMMARY_COLUMNS
 from reporting import metric_order, read_summary
 
 KEY = ["dataset", "variant", "seed", "bucket", "metric"]
+OVER_SEEDS_COLUMNS = ["dataset", "variant", "bucket", "metric", "mean", "std", "seeds", "seed_list", "n", "note",
+                      "train_note"]
 
 
 def aggregate(paths) -> pd.DataFrame:
@@ -54,9 +64,26 @@ def aggregate(paths) -> pd.DataFrame:
     return rows.loc[order, SUMMARY_COLUMNS].reset_index(drop=True)
 
 
+def over_seeds(summary: pd.DataFrame) -> pd.DataFrame:
+    """The aggregated rows of a (sorted) summary: mean and sample std over seeds (module docstring)."""
+    out = []
+    for key, rows in summary.groupby(["dataset", "variant", "bucket", "metric"], sort=False):
+        ok = rows[rows["value"].notna()]
+        values = ok["value"].astype(float)
+        notes = list(dict.fromkeys(n for n in rows["note"] if n))
+        out.append({**dict(zip(["dataset", "variant", "bucket", "metric"], key)),
+                    "mean": float(values.mean()) if len(values) else math.nan,
+                    "std": float(values.std(ddof=1)) if len(values) > 1 else math.nan,
+                    "seeds": len(values), "seed_list": " ".join(map(str, sorted(ok["seed"]))),
+                    "n": int(ok["n"].max()) if len(ok) else 0, "note": "" if len(values) else "; ".join(notes),
+                    "train_note": "; ".join(dict.fromkeys(n for n in rows["train_note"] if n))})
+    return pd.DataFrame(out, columns=OVER_SEEDS_COLUMNS)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="combined long-format CSV to write")
+    p.add_argument("--over-seeds", help="also write the mean and std over seeds here")
     p.add_argument("summaries", nargs="+", help="per-run eval/summary.csv files")
     args = p.parse_args(argv)
     try:
@@ -64,6 +91,8 @@ def main(argv=None):
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
     write_csv(args.out, frame)
+    if args.over_seeds:
+        write_csv(args.over_seeds, over_seeds(frame))
     print(f"{args.out}: {len(frame)} rows from {len(args.summaries)} file(s)")
 
 

@@ -1,20 +1,28 @@
-"""Metric curves, training losses and a qualitative grid for one dataset (matplotlib, Agg).
+"""Metric curves, paired differences, training losses and a qualitative grid for one dataset
+(matplotlib, Agg).
 
     python -m reporting.plots --summary results/summary.csv --dataset NAME --out-dir results/plots \
-        [--variants v1 v2 ...] [--log VARIANT=PATH ...] [--samples VARIANT=DIR ...] [--seed 0]
+        [--variants v1 v2 ...] [--ablation results/tables/NAME_ablation.csv] \
+        [--log VARIANT=PATH ...] [--samples VARIANT=DIR ...] [--seed 0]
 
-Every file read is passed in: the summary, each variant's `train_log.csv` (`--log`) and each
-variant's `eval/samples` folder (`--samples`), so the Snakemake rule can declare them all as inputs.
-A variant without `--log` has no training curve, one without `--samples` no images; a file passed
-but absent is an error. `--seed` (the run those files come from) only goes into the titles.
+Every file read is passed in: the summary, the ablation table's csv (`--ablation`,
+`reporting.ablation`), each variant's `train_log.csv` (`--log`, once per seed) and each variant's
+`eval/samples` folder (`--samples`), so the Snakemake rule can declare them all as inputs. A variant
+without `--log` has no training curve, one without `--samples` no images; a file passed but absent is
+an error. `--seed` (the run the samples come from) only goes into the titles.
 
 Writes (atomically) into out-dir:
-- `<dataset>_metrics.png`: one panel per metric in the summary, value (mean over seeds, bars = sample
-  std when several seeds) against the bucket's mid hole ratio, one line per variant. A metric
-  without any value gets a panel with its note ("missing: <file>"); variants missing from a
-  panel that others have are named under its x axis.
+- `<dataset>_metrics.png`: one panel per metric that has a value, the mean over seeds against the
+  bucket's mid hole ratio, one line per variant, a band of ± one sample std over seeds when there are
+  several (the title says which; one seed: no band). Metrics that were not computed take no panel:
+  the title names them and the missing file; variants missing from a panel that others have are
+  named under its x axis.
+- `<dataset>_paired.png` (with `--ablation`): one panel per metric, each variant's difference to the
+  reference row per bucket with its interval (bootstrap; filled marker = the interval excludes 0) or
+  ± std over seeds (FID/KID), a line at 0.
 - `<dataset>_loss.png`: total training loss against step for every variant with a training log,
-  then one panel per loss term present in any log. Log y scale when every plotted value is
+  then one panel per loss term present in any log: the mean over the seeds' logs, with a band from
+  the lowest to the highest seed when there are several. Log y scale when every plotted value is
   positive; a dashed line marks the start of fine-tuning. Variants without a log (classical rows)
   are named in the title.
 - `<dataset>_qualitative.png`: rows = one sample image per bucket, a different one per row (at most
@@ -22,9 +30,9 @@ Writes (atomically) into out-dir:
   ground truth.
 
 Variants keep the `--variants` order (default: first appearance in the summary); a variant has the
-same colour in every panel. Labels come from `metrics.names.METRIC_FORMATS` (as in the tables).
-The figure builders (`metrics_figure`, `loss_figure`, `qualitative_figure`) return matplotlib
-Figures, `write_plots` saves all three.
+same colour in every panel and every figure. Labels come from `metrics.names.METRIC_FORMATS` (as in
+the tables). The figure builders (`metrics_figure`, `paired_figure`, `loss_figure`,
+`qualitative_figure`) return matplotlib Figures, `write_plots` saves them.
 """
 from __future__ import annotations
 
@@ -48,7 +56,7 @@ from harness.buckets import Bucket, sort_bucket_names
 from harness.fileio import atomic_write_bytes
 from harness.paths import plot_name
 from metrics.names import metric_format
-from reporting import arrow, metric_order, read_summary, select_variants
+from reporting import arrow, metric_order, missing_metrics, read_summary, seed_phrase, select_variants
 
 NOT_LOSS_TERMS = {"step", "phase", "lr", "seconds"}
 
@@ -92,8 +100,15 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
-def _seed(seed: int | None) -> str:
-    return "" if seed is None else f" (seed {seed})"
+def _seed(seed) -> str:
+    """" (seed 0)", " (seeds 0, 1, 2)" or "" for the titles."""
+    if seed is None:
+        return ""
+    if isinstance(seed, (list, tuple)):
+        if not seed:
+            return ""
+        return f" (seed {seed[0]})" if len(seed) == 1 else f" (seeds {', '.join(map(str, seed))})"
+    return f" (seed {seed})"
 
 
 def _per_variant(paths: dict, variants, what: str) -> dict[str, Path]:
@@ -109,31 +124,48 @@ def _per_variant(paths: dict, variants, what: str) -> dict[str, Path]:
 # Metrics against hole ratio
 
 
+def _bucket_positions(buckets) -> tuple[dict[str, float], str]:
+    """Mid hole ratio on x; plain positions if some bucket name is not "lo-hi"."""
+    try:
+        return {b: Bucket.parse(b).mid for b in buckets}, "hole ratio (bucket middle)"
+    except ValueError:
+        return {b: float(i) for i, b in enumerate(buckets)}, "bucket"
+
+
+def _not_computed(missing: dict[str, str]) -> str:
+    """"\nnot computed: LPIPS (missing: <file>); FID, KID (missing: <file>)" for a figure's title."""
+    if not missing:
+        return ""
+    by_note: dict[str, list[str]] = {}
+    for metric, note in missing.items():
+        by_note.setdefault(note, []).append(metric_format(metric).label)
+    return "\nnot computed: " + "; ".join(f"{', '.join(m)} ({note})" for note, m in by_note.items())
+
+
 def metrics_figure(summary: pd.DataFrame, dataset: str, variants=None) -> Figure:
     variants = select_variants(summary, dataset, variants)
     rows = summary[(summary["dataset"] == dataset) & summary["variant"].isin(variants)]
     buckets = sort_bucket_names(rows["bucket"])
-    # Mid hole ratio on x; plain positions if some bucket name is not "lo-hi".
-    try:
-        xs = {b: Bucket.parse(b).mid for b in buckets}
-        xlabel = "hole ratio (bucket middle)"
-    except ValueError:
-        xs = {b: float(i) for i, b in enumerate(buckets)}
-        xlabel = "bucket"
-    metrics = metric_order(rows["metric"])
+    xs, xlabel = _bucket_positions(buckets)
+    missing = missing_metrics(rows)
+    metrics = [m for m in metric_order(rows["metric"]) if m not in missing]
     colours, markers = _colours(variants), _markers(variants)
+    seeds = rows[rows["value"].notna()].groupby(["variant", "bucket", "metric"])["seed"].nunique()
+    most = int(seeds.max()) if len(seeds) else 0
+    spread = "band = ± one sample std over seeds" if most > 1 else "no band"
 
-    fig = Figure(figsize=(4.2 * min(len(metrics), 3), 3.3 * math.ceil(len(metrics) / 3) + 0.6),
-                 layout="constrained")
-    fig.suptitle(f"{dataset}: metrics per hole-ratio bucket")
-    for ax, metric in zip(_grid(fig, len(metrics)), metrics):
+    count = max(len(metrics), 1)
+    fig = Figure(figsize=(4.2 * min(count, 3), 3.3 * math.ceil(count / 3) + 0.9), layout="constrained")
+    fig.suptitle(f"{dataset}: metrics per hole-ratio bucket ({seed_phrase(most)}; {spread})"
+                 + _not_computed(missing), fontsize=10)
+    axes = _grid(fig, count)
+    if not metrics:
+        _message(axes[0], "no metric has a value\n" + "\n".join(dict.fromkeys(missing.values())))
+        return fig
+    for ax, metric in zip(axes, metrics):
         part = rows[rows["metric"] == metric]
         ax.set_title(f"{metric_format(metric).plot_label} {arrow(metric)}".rstrip())
         valued = part[part["value"].notna()]
-        if valued.empty:
-            notes = list(dict.fromkeys(n for n in part["note"] if n)) or ["missing"]
-            _message(ax, "\n".join(notes))
-            continue
         stats = valued.groupby(["variant", "bucket"])["value"].agg(["mean", "std", "count"])
         absent = []
         for variant in variants:
@@ -142,14 +174,102 @@ def metrics_figure(summary: pd.DataFrame, dataset: str, variants=None) -> Figure
                 absent.append(f"{variant} ({notes[0] if notes else 'no result'})")
                 continue
             s = stats.loc[variant].reindex(buckets).dropna(subset=["mean"])
-            err = s["std"].where(s["count"] > 1).fillna(0).to_numpy()
-            ax.errorbar([xs[b] for b in s.index], s["mean"].to_numpy(), yerr=err if err.any() else None,
-                        color=colours[variant], marker=markers[variant], capsize=3, label=variant)
+            x, mean = [xs[b] for b in s.index], s["mean"].to_numpy()
+            ax.plot(x, mean, color=colours[variant], marker=markers[variant], markersize=4, label=variant)
+            std = s["std"].where(s["count"] > 1).to_numpy(dtype=float)
+            if np.isfinite(std).any():
+                std = np.nan_to_num(std)
+                ax.fill_between(x, mean - std, mean + std, color=colours[variant], alpha=0.15, linewidth=0)
         ax.set_xticks([xs[b] for b in buckets], buckets, rotation=30 if len(buckets) > 4 else 0, fontsize=8)
         # Variants without a value here are named under the axis (the layout makes room for labels).
         ax.set_xlabel(xlabel + ("\nnot shown: " + "\n".join(absent) if absent else ""), fontsize=9)
         ax.grid(alpha=0.3)
     _legend(fig, variants, colours)
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------
+# Paired differences to the reference row
+
+
+def read_ablation(path: str | Path) -> pd.DataFrame:
+    """The ablation table's csv (`reporting.ablation`), checked; errors name the file."""
+    from reporting.ablation import COLUMNS
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such ablation table")
+    try:
+        frame = pd.read_csv(path, keep_default_na=False,
+                            na_values={c: ["", "nan", "NaN"] for c in ("mean", "std", "delta", "lo", "hi", "delta_std",
+                                                                       "level")},
+                            dtype={c: str for c in ("dataset", "metric", "bucket", "variant", "reference", "mark",
+                                                    "method", "note")})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not a readable CSV ({err})") from err
+    absent = [c for c in COLUMNS if c not in frame.columns]
+    if absent:
+        raise ValueError(f"{path}: missing column(s) {', '.join(absent)} (an ablation table has {', '.join(COLUMNS)})")
+    return frame
+
+
+def paired_figure(ablation: pd.DataFrame, dataset: str, variants=None) -> Figure:
+    """Δ to the reference per bucket with intervals, one panel per metric that has a difference."""
+    rows = ablation[ablation["dataset"] == dataset]
+    if rows.empty:
+        raise ValueError(f"no ablation rows for dataset {dataset!r}")
+    variants = list(variants or dict.fromkeys(rows["variant"]))
+    reference = rows["reference"].iloc[0]
+    colours, markers = _colours(variants), _markers(variants)
+    others = [v for v in variants if v != reference and v in set(rows["variant"])]
+    diffs = rows[(rows["variant"].isin(others)) & rows["delta"].notna()]
+    metrics = [m for m in metric_order(rows["metric"]) if m in set(diffs["metric"])]
+    buckets = sort_bucket_names(rows["bucket"])
+    xs, xlabel = _bucket_positions(buckets)
+    gap = min(np.diff(sorted(xs.values()))) if len(xs) > 1 else 1.0
+    offsets = {v: (i - (len(others) - 1) / 2) * gap * 0.6 / max(len(others), 1) for i, v in enumerate(others)}
+
+    count = max(len(metrics), 1)
+    fig = Figure(figsize=(4.2 * min(count, 3), 3.3 * math.ceil(count / 3) + 1.0), layout="constrained")
+    methods = set(diffs["method"])
+    how = []
+    if "bootstrap" in methods:
+        level = diffs.loc[diffs["method"] == "bootstrap", "level"].astype(float).max()
+        level = f"{level * 100:g}% " if np.isfinite(level) else ""
+        how.append(f"bars = {level}hierarchical paired bootstrap interval, filled = excludes 0")
+    if methods & {"seeds", "none"}:
+        how.append("FID/KID bars = ± std over seeds")
+    fig.suptitle(f"{dataset}: difference to {reference} per hole-ratio bucket\n({'; '.join(how) or 'no difference'})",
+                 fontsize=10)
+    axes = _grid(fig, count)
+    if not metrics:
+        _message(axes[0], f"nothing to compare: no variant besides {reference} has a value")
+        return fig
+    for ax, metric in zip(axes, metrics):
+        fmt = metric_format(metric)
+        ax.set_title(f"Δ {fmt.plot_label} {arrow(metric)}".rstrip())
+        ax.axhline(0, color="0.3", linewidth=0.8)
+        for variant in others:
+            part = diffs[(diffs["variant"] == variant) & (diffs["metric"] == metric)]
+            part = part.set_index("bucket").reindex([b for b in buckets if b in set(part["bucket"])])
+            if part.empty:
+                continue
+            x = np.array([xs[b] for b in part.index]) + offsets[variant]
+            y = part["delta"].to_numpy(dtype=float)
+            if (part["method"] == "bootstrap").all():
+                err = np.vstack([y - part["lo"].to_numpy(dtype=float), part["hi"].to_numpy(dtype=float) - y])
+            else:
+                err = np.nan_to_num(part["delta_std"].to_numpy(dtype=float))
+            ax.errorbar(x, y, yerr=err, color=colours[variant], linestyle="none", capsize=2, linewidth=1)
+            marked = (part["mark"] != "").to_numpy()
+            ax.scatter(x[marked], y[marked], color=colours[variant], marker=markers[variant], s=28, zorder=3)
+            ax.scatter(x[~marked], y[~marked], facecolors="white", edgecolors=colours[variant],
+                       marker=markers[variant], s=28, zorder=3)
+        ax.set_xticks([xs[b] for b in buckets], buckets, rotation=30 if len(buckets) > 4 else 0, fontsize=8)
+        ax.set_xlabel(xlabel, fontsize=9)
+        ax.set_ylabel(f"Δ to {reference}", fontsize=9)
+        ax.grid(alpha=0.3)
+    _legend(fig, others, colours)
     return fig
 
 
@@ -169,22 +289,55 @@ def read_train_log(path: Path) -> pd.DataFrame:
     return log
 
 
-def loss_figure(train_logs: dict, dataset: str, variants, seed: int | None = None) -> Figure:
-    """Curves from exactly the logs given ({variant: train_log.csv}); other variants have none."""
-    train_logs = _per_variant(train_logs, variants, "training log")
-    logs = {v: read_train_log(path) for v, path in train_logs.items()}
+def _log_paths(train_logs: dict, variants) -> dict[str, list[Path]]:
+    """{variant: [train_log.csv, ...]} (one per seed) from {variant: path or list of paths}."""
+    extra = [v for v in train_logs if v not in variants]
+    if extra:
+        raise ValueError(f"training log given for variant(s) {', '.join(extra)}, which are not plotted "
+                         f"(variants: {', '.join(variants)})")
+    out = {}
+    for v in variants:
+        if v in train_logs:
+            given = train_logs[v]
+            paths = [given] if isinstance(given, (str, Path)) else list(given)
+            if paths:
+                out[v] = [Path(p) for p in paths]
+    return out
+
+
+def _seed_curves(logs: list[pd.DataFrame], term: str) -> pd.DataFrame | None:
+    """Columns mean, lo, hi of a loss term over the seeds' logs, indexed by step (steps every log has)."""
+    series = [log.set_index("step")[term].astype(float) for log in logs
+              if term in log.columns and not log[term].isna().all()]
+    if not series:
+        return None
+    series = [s[~s.index.duplicated(keep="last")] for s in series]
+    table = pd.concat(series, axis=1, join="inner")
+    return pd.DataFrame({"mean": table.mean(axis=1), "lo": table.min(axis=1), "hi": table.max(axis=1),
+                         "count": table.notna().sum(axis=1)})
+
+
+def loss_figure(train_logs: dict, dataset: str, variants, seed=None) -> Figure:
+    """Curves from exactly the logs given ({variant: train_log.csv or [one per seed]}); other variants
+    have none. Several logs of a variant: the mean over them, a band from the lowest to the highest."""
+    paths = _log_paths(train_logs, variants)
+    logs = {v: [read_train_log(p) for p in ps] for v, ps in paths.items()}
     without = [v for v in variants if v not in logs]
     # Loss terms: every numeric column except bookkeeping, "total" first, then in log order.
     terms = ["total"]
-    for log in logs.values():
-        for column in log.columns:
-            if column not in NOT_LOSS_TERMS and column not in terms and pd.api.types.is_numeric_dtype(log[column]):
-                terms.append(column)
+    for runs in logs.values():
+        for log in runs:
+            for column in log.columns:
+                if column not in NOT_LOSS_TERMS and column not in terms and pd.api.types.is_numeric_dtype(log[column]):
+                    terms.append(column)
+    terms = [t for t in terms if t == "total" or any(_seed_curves(runs, t) is not None for runs in logs.values())]
     colours, markers = _colours(variants), _markers(variants)
+    several = max((len(runs) for runs in logs.values()), default=0)
+    how = f"; line = mean over {several} seeds' logs, band = lowest to highest" if several > 1 else ""
 
-    fig = Figure(figsize=(4.2 * min(len(terms), 3), 3.2 * math.ceil(len(terms) / 3) + 0.6), layout="constrained")
-    fig.suptitle(f"{dataset}: training losses{_seed(seed)}"
-                 + (f"\nno training log: {', '.join(without)}" if without and logs else ""))
+    fig = Figure(figsize=(4.2 * min(len(terms), 3), 3.2 * math.ceil(len(terms) / 3) + 0.7), layout="constrained")
+    fig.suptitle(f"{dataset}: training losses{_seed(seed)}{how}"
+                 + (f"\nno training log: {', '.join(without)}" if without and logs else ""), fontsize=10)
     axes = _grid(fig, len(terms))
     if not logs:
         _message(axes[0], "no train_log.csv for any variant\n(classical variants are not trained)")
@@ -192,13 +345,18 @@ def loss_figure(train_logs: dict, dataset: str, variants, seed: int | None = Non
     for ax, term in zip(axes, terms):
         ax.set_title("total loss" if term == "total" else term)
         values = []
-        for variant, log in logs.items():
-            if term not in log.columns or log[term].isna().all():
+        for variant, runs in logs.items():
+            curve = _seed_curves(runs, term)
+            if curve is None or curve.empty:
                 continue
-            y = log[term].to_numpy(dtype=float)
-            ax.plot(log["step"], y, color=colours[variant], marker=markers[variant] if len(log) < 3 else None,
+            x = curve.index.to_numpy()
+            ax.plot(x, curve["mean"], color=colours[variant], marker=markers[variant] if len(curve) < 3 else None,
                     linewidth=1.2, label=variant)
-            values.append(y[np.isfinite(y)])
+            values.append(curve["mean"].to_numpy()[np.isfinite(curve["mean"].to_numpy())])
+            if len(runs) > 1:
+                ax.fill_between(x, curve["lo"], curve["hi"], color=colours[variant], alpha=0.15, linewidth=0)
+                values.append(curve["lo"].to_numpy()[np.isfinite(curve["lo"].to_numpy())])
+            log = runs[0]
             if "phase" in log.columns and (log["phase"] == "finetune").any():
                 ax.axvline(log.loc[log["phase"] == "finetune", "step"].iloc[0], color=colours[variant],
                            linestyle="--", linewidth=0.8, alpha=0.7)
@@ -207,7 +365,7 @@ def loss_figure(train_logs: dict, dataset: str, variants, seed: int | None = Non
             ax.set_yscale("log")
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
-    if any("phase" in log.columns and (log["phase"] == "finetune").any() for log in logs.values()):
+    if any("phase" in runs[0].columns and (runs[0]["phase"] == "finetune").any() for runs in logs.values()):
         axes[0].text(0.99, 0.98, "dashed: fine-tuning starts", ha="right", va="top", fontsize=7,
                      transform=axes[0].transAxes)
     _legend(fig, list(logs), colours)
@@ -293,27 +451,37 @@ def qualitative_figure(samples: dict, dataset: str, variants, seed: int | None =
 
 
 def write_plots(summary_path: str | Path, dataset: str, variants: list[str] | None, out_dir: str | Path,
-                train_logs: dict, samples: dict, seed: int | None = None) -> dict[str, Path]:
-    """Writes the three PNGs from the files given; returns their paths by kind (metrics, loss,
-    qualitative). train_logs: {variant: train_log.csv}, samples: {variant: eval/samples folder}."""
+                train_logs: dict, samples: dict, seed=None, ablation_path: str | Path | None = None,
+                seeds=None) -> dict[str, Path]:
+    """Writes the PNGs from the files given; returns their paths by kind (metrics, paired when
+    `ablation_path` is given, loss, qualitative). train_logs: {variant: train_log.csv or a list, one
+    per seed}, samples: {variant: eval/samples folder of run `seed`}; `seeds`: the seeds of the
+    training logs, for the loss figure's title (default: `seed`)."""
     summary = read_summary(summary_path)
     variants = select_variants(summary, dataset, variants)
     out_dir = Path(out_dir)
-    return {
-        "metrics": save_figure(metrics_figure(summary, dataset, variants), out_dir / plot_name(dataset, "metrics")),
-        "loss": save_figure(loss_figure(train_logs, dataset, variants, seed), out_dir / plot_name(dataset, "loss")),
-        "qualitative": save_figure(qualitative_figure(samples, dataset, variants, seed),
-                                   out_dir / plot_name(dataset, "qualitative"), dpi=150),
-    }
+    paths = {"metrics": save_figure(metrics_figure(summary, dataset, variants),
+                                    out_dir / plot_name(dataset, "metrics"))}
+    if ablation_path is not None:
+        paths["paired"] = save_figure(paired_figure(read_ablation(ablation_path), dataset, variants),
+                                      out_dir / plot_name(dataset, "paired"))
+    paths["loss"] = save_figure(loss_figure(train_logs, dataset, variants, seed if seeds is None else seeds),
+                                out_dir / plot_name(dataset, "loss"))
+    paths["qualitative"] = save_figure(qualitative_figure(samples, dataset, variants, seed),
+                                       out_dir / plot_name(dataset, "qualitative"), dpi=150)
+    return paths
 
 
-def _variant_paths(p: argparse.ArgumentParser, items, flag: str) -> dict[str, str]:
-    """{variant: path} from VARIANT=PATH arguments."""
+def _variant_paths(p: argparse.ArgumentParser, items, flag: str, repeat: bool = False) -> dict:
+    """{variant: path} from VARIANT=PATH arguments ({variant: [paths]} when `repeat`)."""
     paths = {}
     for item in items or []:
         variant, sep, path = item.partition("=")
         if not sep or not variant or not path:
             p.error(f"{flag} {item}: expected VARIANT=PATH")
+        if repeat:
+            paths.setdefault(variant, []).append(path)
+            continue
         if variant in paths:
             p.error(f"{flag}: variant {variant} given twice")
         paths[variant] = path
@@ -326,14 +494,18 @@ def main(argv=None):
     p.add_argument("--dataset", required=True)
     p.add_argument("--out-dir", required=True)
     p.add_argument("--variants", nargs="+", help="variant order (default: first appearance in the summary)")
-    p.add_argument("--log", action="append", metavar="VARIANT=PATH", help="a variant's train_log.csv (repeat)")
+    p.add_argument("--ablation", help="the ablation table's csv: also write the paired-difference plot")
+    p.add_argument("--log", action="append", metavar="VARIANT=PATH",
+                   help="a variant's train_log.csv (repeat; several for one variant: one per seed)")
     p.add_argument("--samples", action="append", metavar="VARIANT=DIR",
                    help="a variant's eval/samples folder (repeat)")
-    p.add_argument("--seed", type=int, help="the run the logs and samples come from, shown in the titles")
+    p.add_argument("--seed", type=int, help="the run the samples come from, shown in the titles")
     args = p.parse_args(argv)
-    logs, samples = _variant_paths(p, args.log, "--log"), _variant_paths(p, args.samples, "--samples")
+    logs = _variant_paths(p, args.log, "--log", repeat=True)
+    samples = _variant_paths(p, args.samples, "--samples")
     try:
-        paths = write_plots(args.summary, args.dataset, args.variants, args.out_dir, logs, samples, args.seed)
+        paths = write_plots(args.summary, args.dataset, args.variants, args.out_dir, logs, samples, args.seed,
+                            args.ablation)
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
     for path in paths.values():

@@ -1,36 +1,39 @@
-"""Paper-style ablation tables (csv, md, tex) from the combined long-format summary.
+"""The absolute table of one dataset: every variant's metrics per hole-ratio bucket, mean ± std over seeds.
 
     python -m reporting.tables --summary results/summary.csv --dataset NAME --out-dir results/tables \
-        [--variants v1 v2 ...]
+        [--variants v1 v2 ...] [--per-image PER_IMAGE.csv ...] [--reference baseline] \
+        [--resamples 2000] [--level 0.95] [--bootstrap-seed 0]
 
-Writes `<dataset>.csv`, `<dataset>.md` and `<dataset>.tex` (atomically). Layout, as in the RFR-Net
-and DGI ablation tables:
+Writes `<dataset>.{csv,md,tex,html}` (this module) and, with `--per-image` (the evaluations'
+per-image CSVs of that dataset), the ablation table `<dataset>_ablation.{csv,md,tex,html}`
+(`reporting.ablation`: differences to the reference row with paired bootstrap intervals). All files
+are written atomically.
 
-- one row per variant, in `--variants` order (default: order of first appearance in the summary);
-- columns bucket x metric: buckets by hole ratio (`harness.buckets`), metrics in the order PSNR, SSIM,
-  L1, LPIPS, FID, KID (any other metric after them); the header carries the better direction (PSNR↑, L1↓);
-- a cell is the mean over seeds, followed by "± std" (sample standard deviation, ddof=1) when
-  more than one seed has a value;
-- labels, scale and precision from `metrics.names.METRIC_FORMATS`: PSNR 2 decimals, SSIM 4, L1 in
-  percent with 2 decimals (header "L1 (%)"), LPIPS 4, FID 2, KID 4 (raw, not x1000);
-- the best value of each column is bold (`**x**` in md, `\\textbf{x}` in tex). Values are compared
-  at the precision shown, so ties that look equal are all bold; a column is marked only when at
-  least two variants have a value and they are not all equal, and a missing cell is never marked;
-- a metric without a value shows its note, e.g. "missing: pt_inception-2015-12-05-6726825d.pth"
-  (never a blank or a number);
-- footnotes under the md/tex tables: n (test images per bucket) and the small-n bias of FID/KID,
-  the number of seeds, what a "missing" cell means, and every distinct training note with the
-  variants it applies to ("pconv, rfr: perceptual and style losses dropped (VGG16 weights
-  missing)"; the machine tag in front of a note, e.g. "no_vgg:", is left out).
+Layout of the absolute table (made to fit a page):
 
-The csv is for machines, in the same row/column layout but raw numbers: `variant`, then per bucket
-and metric `<bucket> <metric>` (the mean in the metric's own units, 10 significant digits, or the note
-text when missing), `<bucket> <metric> std` (only when some cell has more than one seed; empty for
-single-seed cells) and `<bucket> <metric> best` (true/false); then `<bucket> n` per bucket,
-`seeds` (most seeds behind any cell of the row) and `train_note`.
+- one block per metric (PSNR, SSIM, L1, LPIPS, FID, KID, then any other), the header carrying the
+  better direction (PSNR↑, L1 (%)↓); within a block one row per variant (`--variants` order, by
+  default the order of first appearance, i.e. the config's) and one column per hole-ratio bucket;
+- a cell is the mean over seeds, followed by "± std" (sample std, ddof=1) when more than one seed has
+  a value; labels, scale and precision come from `metrics.names.METRIC_FORMATS` (PSNR 2 decimals,
+  SSIM 4, L1 in percent with 2, LPIPS 4, FID 2, KID 4 raw);
+- the best value of each column is bold, compared at the precision shown (ties all bold); a column
+  is marked only when at least two variants have a value and they are not all equal;
+- a metric without any value (its pretrained weights were not found) takes no block: one footnote
+  names it and the file to provide. A single variant without a value in a column that others have
+  shows "–" and a footnote says why;
+- footnotes: n (test images per bucket), the seeds and what ± means, the best marking, the metrics
+  not computed, every training note with the variants it applies to.
+
+The csv is for machines, one row per variant: `variant`, then per metric and bucket
+`<bucket> <metric>` (the mean in the metric's own units, 10 significant digits, empty when missing),
+`<bucket> <metric> std` (only when some cell has more than one seed) and `<bucket> <metric> best`
+(true/false); then `<bucket> n` per bucket, `seeds`, `train_note` and `missing` (why a metric has no
+value for this row, "metric: note; ...").
 
 API: `build_table(summary, dataset, variants)` returns the numeric table (index variant, columns
-bucket x metric x field with fields mean, std, seeds, n, note, best); `write_tables(...)` renders it.
+bucket x metric x field with fields mean, std, seeds, n, note, best; attrs: the metrics not computed,
+training notes); `write_tables(...)` renders it, and the ablation table when given per-image rows.
 """
 from __future__ import annotations
 
@@ -46,16 +49,24 @@ from harness.buckets import sort_bucket_names
 from harness.fileio import atomic_write_text, write_csv
 from harness.paths import table_name
 from metrics.names import HIGHER_IS_BETTER, metric_format
-from reporting import arrow, metric_order, read_summary, select_variants
+from reporting import arrow, metric_order, missing_metrics, read_per_images, read_summary, seed_phrase
+from reporting import select_variants
 
 FIELDS = ["mean", "std", "seeds", "n", "note", "best"]
 NO_RESULT = "missing: no result"
+ABSENT = "–"  # a cell without a value in a column that other variants have
+WEIGHTS_HINT = "`python -m metrics.weights check` says where to put it"
 
 
-def shown(metric: str, value: float) -> str:
-    """A value at its table precision and scale."""
+def shown(metric: str, value: float, signed: bool = False) -> str:
+    """A value at its table precision and scale (with its sign when `signed`: differences)."""
     fmt = metric_format(metric)
-    return f"{value * fmt.scale:.{fmt.decimals}f}"
+    return f"{value * fmt.scale:{'+' if signed else ''}.{fmt.decimals}f}"
+
+
+def header(metric: str) -> str:
+    """"PSNR↑", "L1 (%)↓": the label of a metric's block."""
+    return metric_format(metric).table_label + arrow(metric)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -94,17 +105,24 @@ def _mark_best(table: pd.DataFrame, buckets, metrics) -> None:
             table.loc[rounded.index[rounded == target], (bucket, metric, "best")] = True
 
 
+def train_notes_of(rows: pd.DataFrame, variants) -> dict[str, str]:
+    notes = rows.groupby("variant", sort=False)["train_note"].agg(lambda s: "; ".join(dict.fromkeys(x for x in s if x)))
+    return {v: notes.get(v, "") for v in variants}
+
+
 def build_table(summary: pd.DataFrame, dataset: str, variants: list[str] | None = None) -> pd.DataFrame:
-    """Numeric ablation table of one dataset: index variant, columns (bucket, metric, field)."""
+    """Numeric absolute table of one dataset: index variant, columns (bucket, metric, field). Metrics
+    without any value take no column; they are in `attrs["missing"]` ({metric: note})."""
     variants = select_variants(summary, dataset, variants)
     rows = summary[(summary["dataset"] == dataset) & summary["variant"].isin(variants)]
     buckets = sort_bucket_names(rows["bucket"])
-    metrics = metric_order(rows["metric"])
+    missing = missing_metrics(rows)
+    metrics = [m for m in metric_order(rows["metric"]) if m not in missing]
 
     groups = {key: group for key, group in rows.groupby(["variant", "bucket", "metric"], sort=False)}
     data = {}
-    for bucket in buckets:
-        for metric in metrics:
+    for metric in metrics:
+        for bucket in buckets:
             cells = []
             for variant in variants:
                 group = groups.get((variant, bucket, metric))
@@ -114,16 +132,16 @@ def build_table(summary: pd.DataFrame, dataset: str, variants: list[str] | None 
     columns = pd.MultiIndex.from_tuples(list(data), names=["bucket", "metric", "field"])
     table = pd.DataFrame(data, index=pd.Index(variants, name="variant"), columns=columns)
     _mark_best(table, buckets, metrics)
-
-    # Training notes per variant, kept on the frame for the footnotes.
-    notes = rows.groupby("variant", sort=False)["train_note"].agg(lambda s: "; ".join(dict.fromkeys(x for x in s if x)))
-    table.attrs["train_notes"] = {v: notes.get(v, "") for v in variants}
+    table.attrs["train_notes"] = train_notes_of(rows, variants)
     table.attrs["dataset"] = dataset
+    table.attrs["missing"] = missing
+    table.attrs["buckets"] = buckets
+    table.attrs["seeds"] = sorted(set(rows["seed"]))
     return table
 
 
 def buckets_of(table: pd.DataFrame) -> list[str]:
-    return list(dict.fromkeys(table.columns.get_level_values("bucket")))
+    return table.attrs.get("buckets") or list(dict.fromkeys(table.columns.get_level_values("bucket")))
 
 
 def metrics_of(table: pd.DataFrame) -> list[str]:
@@ -131,7 +149,7 @@ def metrics_of(table: pd.DataFrame) -> list[str]:
 
 
 # ----------------------------------------------------------------------------------------------
-# Footnotes
+# Footnotes (shared with the ablation table)
 
 
 def _strip_tag(note: str) -> str:
@@ -139,56 +157,90 @@ def _strip_tag(note: str) -> str:
     return re.sub(r"^[a-z0-9_]+:\s*", "", note.strip())
 
 
-def train_note_lines(table: pd.DataFrame) -> list[str]:
+def train_note_lines(train_notes: dict[str, str]) -> list[str]:
     """"v1, v2: note" for every distinct training note, variants in table order."""
     by_note: dict[str, list[str]] = {}
-    for variant, joined in table.attrs.get("train_notes", {}).items():
+    for variant, joined in train_notes.items():
         for note in (n.strip() for n in joined.split(";")):
             if note:
                 by_note.setdefault(_strip_tag(note), []).append(variant)
     return [f"{', '.join(dict.fromkeys(vs))}: {note}" for note, vs in by_note.items()]
 
 
-def footnotes(table: pd.DataFrame) -> list[str]:
-    """Plain-text footnotes (rendered by the md and tex writers)."""
-    buckets, metrics = buckets_of(table), metrics_of(table)
-    lines = []
+def missing_line(missing: dict[str, str]) -> str | None:
+    """One footnote for the metrics not computed: which, and which file to provide."""
+    if not missing:
+        return None
+    by_note: dict[str, list[str]] = {}
+    for metric, note in missing.items():
+        by_note.setdefault(note, []).append(metric_format(metric).label)
+    parts = [f"{', '.join(labels)} ({note})" for note, labels in by_note.items()]
+    files = [n for n in by_note if n.startswith("missing: ") and n != NO_RESULT]
+    text = "Not computed, so not shown: " + "; ".join(parts) + "."
+    if files:
+        text += f" Provide the weight file named to get them ({WEIGHTS_HINT})."
+    return text
 
-    # n per bucket over the cells that have a value (missing cells have n = 0).
+
+def n_line(ns_by_bucket: dict[str, set]) -> str:
+    all_n = sorted(set(n for ns in ns_by_bucket.values() for n in ns))
+    if len(all_n) == 1:
+        return f"n = {all_n[0]} test images per bucket and seed (one fixed mask each)."
+    spans = [f"{b}: " + ("-" if not ns else str(min(ns)) if len(ns) == 1 else f"{min(ns)}-{max(ns)}")
+             for b, ns in ns_by_bucket.items()]
+    return f"n (test images per seed) per bucket: {'; '.join(spans)}."
+
+
+def seeds_line(seeds_per_variant: dict[str, int], seed_ids) -> str:
+    counts = set(seeds_per_variant.values()) - {0}
+    ids = ", ".join(map(str, seed_ids))
+    if counts <= {1}:
+        return f"One seed ({ids}): no seed spread; values are that seed's."
+    if len(counts) == 1:
+        return f"Cells: {seed_phrase(counts.pop())} ({ids})."
+    return ("Cells: mean ± sample std over seeds (" + ", ".join(f"{v}: {s}" for v, s in seeds_per_variant.items())
+            + "); one seed: no ±.")
+
+
+def absent_lines(table: pd.DataFrame) -> list[str]:
+    """Footnotes for single cells without a value in a column that others have."""
+    lines = {}
+    for (bucket, metric, field) in table.columns:
+        if field != "note":
+            continue
+        for variant, note in table[(bucket, metric, field)].items():
+            if note:
+                lines.setdefault((variant, metric, note), []).append(bucket)
+    return [f"{ABSENT} {variant}, {metric_format(metric).label} ({', '.join(buckets)}): {note}"
+            for (variant, metric, note), buckets in lines.items()]
+
+
+def footnotes(table: pd.DataFrame) -> list[str]:
+    """Plain-text footnotes (rendered by the md, tex and html writers)."""
+    buckets, metrics = buckets_of(table), metrics_of(table)
     per_bucket = {}
     for bucket in buckets:
+        if not metrics:
+            per_bucket[bucket] = set()
+            continue
         ns = table.xs((bucket, "n"), level=("bucket", "field"), axis=1).to_numpy().ravel()
-        per_bucket[bucket] = sorted(set(int(n) for n in ns if n > 0))
-    all_n = sorted(set(n for ns in per_bucket.values() for n in ns))
-    if len(all_n) == 1:
-        text = f"n = {all_n[0]} test images per bucket (one fixed mask each)."
-    else:
-        spans = [f"{b}: " + ("-" if not ns else str(ns[0]) if len(ns) == 1 else f"{ns[0]}-{ns[-1]}")
-                 for b, ns in per_bucket.items()]
-        text = f"n (test images) per bucket: {'; '.join(spans)}."
+        per_bucket[bucket] = set(int(n) for n in ns if n > 0)
+    text = n_line(per_bucket)
     if {"fid", "kid"} & set(metrics):
         text += " FID and KID are biased at small n: compare them only at equal n, not with published numbers."
-    lines.append(text)
-
-    seeds = table.xs("seeds", level="field", axis=1).max(axis=1).astype(int).to_dict()
-    counts = set(seeds.values())
-    if counts == {1} or counts == {0, 1}:
-        lines.append("One seed per variant.")
-    elif len(counts) == 1:
-        lines.append(f"Mean ± sample std over {counts.pop()} seeds.")
-    else:
-        lines.append("Mean ± sample std over seeds (" + ", ".join(f"{v}: {s}" for v, s in seeds.items()) + ").")
-
-    marked = "Best per column in bold (compared at the precision shown)."
-    if "l1" in metrics:
-        marked += " L1 in %."
-    lines.append(marked)
-    notes = set(table.xs("note", level="field", axis=1).to_numpy().ravel()) - {""}
-    if notes - {NO_RESULT}:
-        lines.append("missing: <file> = metric not computed because that pretrained weight file was not found.")
-    if NO_RESULT in notes:
-        lines.append(f"{NO_RESULT} = the run's summary has no row for this metric and bucket.")
-    lines.extend(train_note_lines(table))
+    lines = [text]
+    if metrics:
+        seeds = table.xs("seeds", level="field", axis=1).max(axis=1).astype(int).to_dict()
+        lines.append(seeds_line(seeds, table.attrs.get("seeds", [])))
+        marked = "Best per column in bold (compared at the precision shown)."
+        if "l1" in metrics:
+            marked += " L1 in %."
+        lines.append(marked)
+    lines.extend(absent_lines(table))
+    line = missing_line(table.attrs.get("missing", {}))
+    if line:
+        lines.append(line)
+    lines.extend(train_note_lines(table.attrs.get("train_notes", {})))
     return lines
 
 
@@ -198,60 +250,119 @@ def footnotes(table: pd.DataFrame) -> list[str]:
 _TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                 "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
                 "±": r"$\pm$", "↑": r"$\uparrow$", "↓": r"$\downarrow$", "<": r"\textless{}",
-                ">": r"\textgreater{}"}
+                ">": r"\textgreater{}", "–": "--", "Δ": r"$\Delta$", "▲": r"$^{\triangle}$",
+                "▼": r"$^{\nabla}$", "−": "-", "`": ""}
 
 
 def tex_escape(text: str) -> str:
     return "".join(_TEX_SPECIAL.get(ch, ch) for ch in str(text))
 
 
-def _header(metric: str) -> str:
-    return metric_format(metric).table_label + arrow(metric)
+def md_escape(text: str) -> str:
+    return str(text).replace("|", r"\|")
 
 
 def cell_text(table: pd.DataFrame, variant: str, bucket: str, metric: str, style: str) -> str:
-    """One cell as shown in style "md" or "tex": note if missing, else mean [± std], bold when best."""
+    """One cell as shown in style "md", "tex" or "plain": "–" if missing, else mean [± std], bold
+    when best (md, tex)."""
     cell = {field: table.at[variant, (bucket, metric, field)] for field in FIELDS}
     if cell["note"]:
-        return tex_escape(cell["note"]) if style == "tex" else cell["note"]
+        return "--" if style == "tex" else ABSENT
     text = shown(metric, cell["mean"])
     if cell["seeds"] > 1:
-        text += (r" $\pm$ " if style == "tex" else " ± ") + shown(metric, cell["std"])
+        text += (rf"{{\scriptsize\,$\pm$\,{shown(metric, cell['std'])}}}" if style == "tex"
+                 else " ± " + shown(metric, cell["std"]))
     if cell["best"]:
-        text = rf"\textbf{{{text}}}" if style == "tex" else f"**{text}**"
+        text = {"tex": rf"\textbf{{{text}}}", "md": f"**{text}**"}.get(style, text)
     return text
+
+
+def _title(table: pd.DataFrame) -> str:
+    dataset = table.attrs.get("dataset", "")
+    return f"{dataset}: metrics per hole-ratio bucket" if dataset else "metrics per hole-ratio bucket"
+
+
+def md_block(heading: str, columns: list[str], rows: list[list[str]]) -> list[str]:
+    lines = [f"**{heading}**", "", "| " + " | ".join(md_escape(c) for c in columns) + " |",
+             "|" + "|".join([":---"] + ["---:"] * (len(columns) - 1)) + "|"]
+    lines += ["| " + " | ".join(md_escape(c) for c in row) + " |" for row in rows]
+    return lines + [""]
 
 
 def to_markdown(table: pd.DataFrame) -> str:
     buckets, metrics = buckets_of(table), metrics_of(table)
-    header = ["Variant"] + [f"{b} {_header(m)}" for b in buckets for m in metrics]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join([":---"] + ["---:"] * (len(header) - 1)) + "|"]
-    for variant in table.index:
-        cells = [variant] + [cell_text(table, variant, b, m, "md") for b in buckets for m in metrics]
-        lines.append("| " + " | ".join(c.replace("|", r"\|") for c in cells) + " |")
-    dataset = table.attrs.get("dataset", "")
-    title = f"**{dataset}**: mean over seeds per hole-ratio bucket.\n\n" if dataset else ""
-    notes = "\n".join(f"- {line}" for line in footnotes(table))
-    return f"{title}" + "\n".join(lines) + "\n\n" + notes + "\n"
+    out = [f"### {_title(table)}", ""]
+    for metric in metrics:
+        rows = [[variant] + [cell_text(table, variant, b, metric, "md") for b in buckets] for variant in table.index]
+        out += md_block(header(metric), ["Variant", *buckets], rows)
+    if not metrics:
+        out += ["(no metric has a value)", ""]
+    out += [f"- {line}" for line in footnotes(table)]
+    return "\n".join(out) + "\n"
+
+
+TEX_SIZE = r"\footnotesize\setlength{\tabcolsep}{3pt}"  # five buckets fit a 6.5 in text width
+
+
+def _tex_table(buckets: list[str], blocks: list[tuple[str, list[list[str]]]]) -> list[str]:
+    ncols = 1 + len(buckets)
+    out = [rf"{{{TEX_SIZE}", r"\begin{tabular}{l" + "r" * len(buckets) + "}", r"\toprule"]
+    out.append(" & ".join(["Variant"] + [tex_escape(b) for b in buckets]) + r" \\")
+    for heading, rows in blocks:
+        out.append(r"\midrule")
+        out.append(rf"\multicolumn{{{ncols}}}{{l}}{{\textit{{{tex_escape(heading)}}}}} \\")
+        out.append(r"\addlinespace[2pt]")
+        out.extend(" & ".join(row) + r" \\" for row in rows)
+    out += [r"\bottomrule", r"\end{tabular}}"]
+    return out
+
+
+def tex_tabular(buckets: list[str], blocks: list[tuple[str, list[list[str]]]], notes: list[str],
+                split: bool = False) -> str:
+    """Booktabs tabulars (need \\usepackage{booktabs}) in footnote size: a header row of buckets, then
+    one block per metric (an italic heading row, then its rows, already escaped); the footnotes in a
+    paragraph under them. Columns: the variant, one right-aligned column per bucket. `split`: one
+    tabular per block, stacked, so a long table can break across pages between metrics when the file
+    is \\input outside a float."""
+    out = [r"% generated by reporting.tables / reporting.ablation; needs \usepackage{booktabs}"]
+    if split:
+        for i, block in enumerate(blocks):
+            if i:
+                out.append(r"\par\medskip")
+            out += _tex_table(buckets, [block])
+    else:
+        out += _tex_table(buckets, blocks)
+    if notes:
+        out.append("")
+        out.append(r"\par\smallskip{\footnotesize")
+        out.append((r" \\" + "\n").join(tex_escape(line) for line in notes))
+        out.append(r"\par}")
+    return "\n".join(out) + "\n"
 
 
 def to_latex(table: pd.DataFrame) -> str:
-    """A booktabs `tabular` fragment (needs \\usepackage{booktabs}); footnotes as rows under it."""
     buckets, metrics = buckets_of(table), metrics_of(table)
-    k, ncols = len(metrics), 1 + len(buckets) * len(metrics)
-    out = [r"\begin{tabular}{l" + ("r" * k) * len(buckets) + "}", r"\toprule"]
-    out.append(" & ".join([""] + [rf"\multicolumn{{{k}}}{{c}}{{{tex_escape(b)}}}" for b in buckets]) + r" \\")
-    out.append(" ".join(rf"\cmidrule(lr){{{2 + i * k}-{1 + (i + 1) * k}}}" for i in range(len(buckets))))
-    out.append(" & ".join(["Variant"] + [tex_escape(_header(m)) for _ in buckets for m in metrics]) + r" \\")
-    out.append(r"\midrule")
-    for variant in table.index:
-        cells = [tex_escape(variant)] + [cell_text(table, variant, b, m, "tex") for b in buckets for m in metrics]
-        out.append(" & ".join(cells) + r" \\")
-    out.append(r"\bottomrule")
-    for line in footnotes(table):
-        out.append(rf"\multicolumn{{{ncols}}}{{l}}{{\footnotesize {tex_escape(line)}}} \\")
-    out.append(r"\end{tabular}")
-    return "\n".join(out) + "\n"
+    blocks = []
+    for metric in metrics:
+        rows = [[tex_escape(variant)] + [cell_text(table, variant, b, metric, "tex") for b in buckets]
+                for variant in table.index]
+        blocks.append((header(metric), rows))
+    return tex_tabular(buckets, blocks, footnotes(table))
+
+
+def to_html(table: pd.DataFrame) -> str:
+    """A standalone HTML page (pandas Styler tables, one per metric) for the workflow's report."""
+    from reporting.html import page, styled_block
+
+    buckets, metrics = buckets_of(table), metrics_of(table)
+    blocks = []
+    for metric in metrics:
+        text = pd.DataFrame([[cell_text(table, v, b, metric, "plain") for b in buckets] for v in table.index],
+                            index=pd.Index(table.index, name="variant"), columns=buckets)
+        classes = pd.DataFrame([["best" if table.at[v, (b, metric, "best")] else "" for b in buckets]
+                                for v in table.index], index=text.index, columns=buckets)
+        blocks.append(styled_block(header(metric), text, classes))
+    return page(_title(table), blocks, footnotes(table))
 
 
 def _digits(x: float) -> float:
@@ -262,45 +373,80 @@ def _digits(x: float) -> float:
 def to_csv_frame(table: pd.DataFrame) -> pd.DataFrame:
     """The machine-readable layout described in the module docstring."""
     buckets, metrics = buckets_of(table), metrics_of(table)
-    with_std = bool((table.xs("seeds", level="field", axis=1) > 1).to_numpy().any())
-    out = pd.DataFrame(index=table.index)
-    for bucket in buckets:
-        for metric in metrics:
+    with_std = bool(metrics) and bool((table.xs("seeds", level="field", axis=1) > 1).to_numpy().any())
+    columns = {"variant": list(table.index)}
+    for metric in metrics:
+        for bucket in buckets:
             cell = {field: table[(bucket, metric, field)] for field in FIELDS}
-            # Missing cells carry their note in place of a number: never blank, never fake.
-            out[f"{bucket} {metric}"] = [note if note else _digits(mean)
-                                         for mean, note in zip(cell["mean"], cell["note"])]
+            columns[f"{bucket} {metric}"] = [_digits(x) for x in cell["mean"]]
             if with_std:
-                out[f"{bucket} {metric} std"] = [_digits(x) for x in cell["std"]]
-            out[f"{bucket} {metric} best"] = cell["best"].astype(bool).map({True: "true", False: "false"})
+                columns[f"{bucket} {metric} std"] = [_digits(x) for x in cell["std"]]
+            columns[f"{bucket} {metric} best"] = cell["best"].astype(bool).map({True: "true", False: "false"}).tolist()
     for bucket in buckets:
-        out[f"{bucket} n"] = table.xs((bucket, "n"), level=("bucket", "field"), axis=1).max(axis=1).astype(int)
-    out["seeds"] = table.xs("seeds", level="field", axis=1).max(axis=1).astype(int)
-    out["train_note"] = [table.attrs.get("train_notes", {}).get(v, "") for v in table.index]
-    return out.reset_index()
+        ns = table.xs((bucket, "n"), level=("bucket", "field"), axis=1) if metrics else None
+        columns[f"{bucket} n"] = ns.max(axis=1).astype(int).tolist() if metrics else [0] * len(table)
+    columns["seeds"] = (table.xs("seeds", level="field", axis=1).max(axis=1).astype(int).tolist()
+                        if metrics else [0] * len(table))
+    columns["train_note"] = [table.attrs.get("train_notes", {}).get(v, "") for v in table.index]
+    missing = table.attrs.get("missing", {})
+    why = []
+    for variant in table.index:
+        notes = {f"{m}: {n}": None for m, n in missing.items()}
+        for metric in metrics:
+            for bucket in buckets:
+                note = table.at[variant, (bucket, metric, "note")]
+                if note:
+                    notes[f"{metric} {bucket}: {note}"] = None
+        why.append("; ".join(notes))
+    columns["missing"] = why
+    return pd.DataFrame(columns)
 
 
-def write_tables(summary: pd.DataFrame, dataset: str, out_dir: str | Path,
-                 variants: list[str] | None = None) -> dict[str, Path]:
-    """Writes <dataset>.csv/.md/.tex into out_dir; returns their paths by extension."""
-    table = build_table(summary, dataset, variants)
+def write_absolute(table: pd.DataFrame, out_dir: str | Path, name: str) -> dict[str, Path]:
     out_dir = Path(out_dir)
     return {
-        "csv": write_csv(out_dir / table_name(dataset, "csv"), to_csv_frame(table)),
-        "md": atomic_write_text(out_dir / table_name(dataset, "md"), to_markdown(table)),
-        "tex": atomic_write_text(out_dir / table_name(dataset, "tex"), to_latex(table)),
+        "csv": write_csv(out_dir / table_name(name, "csv"), to_csv_frame(table)),
+        "md": atomic_write_text(out_dir / table_name(name, "md"), to_markdown(table)),
+        "tex": atomic_write_text(out_dir / table_name(name, "tex"), to_latex(table)),
+        "html": atomic_write_text(out_dir / table_name(name, "html"), to_html(table)),
     }
 
 
+def write_tables(summary: pd.DataFrame, dataset: str, out_dir: str | Path, variants: list[str] | None = None,
+                 per_image: pd.DataFrame | None = None, reference: str | None = "baseline",
+                 bootstrap=None) -> dict[str, Path]:
+    """Writes <dataset>.{csv,md,tex,html} into out_dir and, when `per_image` rows are given, the
+    ablation table <dataset>_ablation.{csv,md,tex,html}; returns their paths by key ("csv", ...,
+    "ablation_csv", ...)."""
+    table = build_table(summary, dataset, variants)
+    paths = write_absolute(table, out_dir, dataset)
+    if per_image is not None:
+        from reporting.ablation import build_ablation, write_ablation
+
+        ablation = build_ablation(summary, per_image, dataset, list(table.index), reference, bootstrap)
+        paths.update({f"ablation_{k}": p for k, p in write_ablation(ablation, out_dir, dataset).items()})
+    return paths
+
+
 def main(argv=None):
+    from reporting.stats import Bootstrap
+
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--summary", required=True, help="combined long-format summary (reporting.aggregate)")
     p.add_argument("--dataset", required=True)
     p.add_argument("--out-dir", required=True)
     p.add_argument("--variants", nargs="+", help="row order (default: order of first appearance)")
+    p.add_argument("--per-image", nargs="+", metavar="CSV", help="per-image CSVs: also write the ablation table")
+    p.add_argument("--reference", default="baseline", help="the ablation's reference row (default: baseline, "
+                   "else the first variant)")
+    p.add_argument("--resamples", type=int, default=Bootstrap.resamples)
+    p.add_argument("--level", type=float, default=Bootstrap.level)
+    p.add_argument("--bootstrap-seed", type=int, default=Bootstrap.seed)
     args = p.parse_args(argv)
     try:
-        paths = write_tables(read_summary(args.summary), args.dataset, args.out_dir, args.variants)
+        per_image = read_per_images(args.per_image) if args.per_image else None
+        paths = write_tables(read_summary(args.summary), args.dataset, args.out_dir, args.variants, per_image,
+                             args.reference, Bootstrap(args.resamples, args.level, args.bootstrap_seed))
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
     for path in paths.values():

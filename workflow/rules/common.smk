@@ -11,7 +11,8 @@ DATASETS = list(config["datasets"])
 VARIANTS = list(config["variants"])
 SEEDS = config["seeds"]
 SIZE = config["image_size"]
-PLOTS = ["metrics", "loss", "qualitative"]
+PLOTS = ["metrics", "paired", "loss", "qualitative"]
+TABLES = ["{dataset}", "{dataset}_ablation"]  # absolute and ablation table of each dataset
 THREADS = config["threads_per_job"]
 RESOURCES = config["resources"]
 CONDA_ENV = "../../environment.yml"
@@ -82,19 +83,9 @@ def eval_summaries(wildcards=None):
 
 
 def every_job_output():
-    """Each model and evaluation, asked for by rule all: Snakemake rebuilds a missing file only
+    """Each model and evaluation, asked for by the default target. Snakemake rebuilds a missing file only
     when something asks for it, so a deleted run folder would otherwise leave "Nothing to be done"
     (the tables being newer than the summary) while the tables keep the deleted rows."""
     models = [str(R.run_dir(d, v, s) / "model.pt") for d in DATASETS for v in TRAINED for s in SEEDS]
     teachers = [str(R.teacher_dir(d, a, s) / "model.pt") for d in DATASETS for a in TEACHERS for s in SEEDS]
     return models + teachers + eval_summaries()
-
-
-def plot_inputs(wildcards):
-    """The first seed's training logs (trained variants) and evaluation samples (every variant)."""
-    seed = SEEDS[0]
-    return {
-        "summary": str(R.summary()),
-        "logs": [str(R.run_dir(wildcards.dataset, v, seed) / "train_log.csv") for v in TRAINED],
-        "samples": [str(R.eval_dir(wildcards.dataset, v, seed) / "samples") for v in VARIANTS],
-    }

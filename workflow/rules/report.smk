@@ -1,4 +1,6 @@
-# Aggregation, paper-style tables and plots: cheap, so they run on the submitting machine.
+# Aggregation, paper-style tables (absolute and ablation, with paired bootstrap intervals), plots and
+# the pages of the HTML report (snakemake --report): cheap, so they run on the submitting machine.
+from reporting import images_per_bucket
 
 
 localrules:
@@ -7,57 +9,113 @@ localrules:
     plots,
 
 
+report: "../report/workflow.rst"
+
+
 rule aggregate:
-    """All evaluation summaries in one long-format CSV."""
+    """All evaluation summaries in one long-format CSV (a row per seed), the mean and std over seeds,
+    and the resolved config as a page of the report."""
     input:
         eval_summaries,
     output:
-        str(R.summary()),
+        summary=str(R.summary()),
+        over_seeds=str(R.summary().with_name("summary_over_seeds.csv")),
+        config=report(
+            str(R.root / "report" / "config.html"),
+            caption="../report/config.rst",
+            category="Config",
+            labels={"file": "resolved config"},
+        ),
     log:
         str(R.log("report", "aggregate")),
     conda:
         CONDA_ENV
+    params:
+        config=as_param(config),
     script:
         "../scripts/aggregate.py"
 
 
 rule tables:
-    """Rows variants, columns bucket x metric, best per column marked."""
+    """The absolute table (mean ± std over seeds) and the ablation table (Δ to the reference row with
+    hierarchical paired bootstrap intervals over the per-image scores) of one dataset."""
     input:
-        str(R.summary()),
+        summary=str(R.summary()),
+        per_image=lambda wc: [
+            str(R.eval_dir(wc.dataset, v, s) / "per_image.csv") for v in VARIANTS for s in SEEDS
+        ],
     output:
         csv=str(R.table("{dataset}", "csv")),
-        md=report(
-            str(R.table("{dataset}", "md")),
+        md=str(R.table("{dataset}", "md")),
+        tex=str(R.table("{dataset}", "tex")),
+        html=report(
+            str(R.table("{dataset}", "html")),
             caption="../report/tables.rst",
             category="Tables",
             subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "table": "absolute: mean ± std over seeds"},
         ),
-        tex=str(R.table("{dataset}", "tex")),
+        ablation_csv=str(R.table("{dataset}_ablation", "csv")),
+        ablation_md=str(R.table("{dataset}_ablation", "md")),
+        ablation_tex=str(R.table("{dataset}_ablation", "tex")),
+        ablation_html=report(
+            str(R.table("{dataset}_ablation", "html")),
+            caption="../report/ablation.rst",
+            category="Tables",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "table": "ablation: Δ to the reference"},
+        ),
     log:
         str(R.log("report", "tables_{dataset}")),
     conda:
         CONDA_ENV
     params:
         variants=VARIANTS,
+        seeds=SEEDS,
+        reference=config["report"]["reference"],
+        bootstrap=config["report"]["bootstrap"],
+        n=lambda wc: images_per_bucket(dataset_spec(config, wc.dataset)),
     script:
         "../scripts/tables.py"
 
 
 rule plots:
-    """Metrics against hole ratio, training loss curves and a qualitative grid."""
+    """Metrics against hole ratio (seed bands), differences to the reference with intervals,
+    training loss curves over seeds and a qualitative grid (first seed)."""
     input:
-        unpack(plot_inputs),
+        summary=str(R.summary()),
+        ablation=str(R.table("{dataset}_ablation", "csv")),
+        logs=lambda wc: [str(R.run_dir(wc.dataset, v, s) / "train_log.csv") for v in TRAINED for s in SEEDS],
+        samples=lambda wc: [str(R.eval_dir(wc.dataset, v, SEEDS[0]) / "samples") for v in VARIANTS],
     output:
-        **{
-            plot: report(
-                str(R.plot("{dataset}", plot)),
-                caption="../report/plots.rst",
-                category="Plots",
-                subcategory="{dataset}",
-            )
-            for plot in PLOTS
-        },
+        metrics=report(
+            str(R.plot("{dataset}", "metrics")),
+            caption="../report/metrics.rst",
+            category="Plots",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "plot": "metrics per bucket"},
+        ),
+        paired=report(
+            str(R.plot("{dataset}", "paired")),
+            caption="../report/paired.rst",
+            category="Plots",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "plot": "Δ to the reference"},
+        ),
+        loss=report(
+            str(R.plot("{dataset}", "loss")),
+            caption="../report/loss.rst",
+            category="Plots",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "plot": "training losses"},
+        ),
+        qualitative=report(
+            str(R.plot("{dataset}", "qualitative")),
+            caption="../report/qualitative.rst",
+            category="Plots",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "plot": "qualitative"},
+        ),
     log:
         str(R.log("report", "plots_{dataset}")),
     conda:
@@ -65,6 +123,7 @@ rule plots:
     params:
         variants=VARIANTS,
         trained=TRAINED,
+        seeds=SEEDS,
         seed=SEEDS[0],
     script:
         "../scripts/plots.py"

@@ -1,7 +1,21 @@
-"""Rule aggregate: every evaluation summary in one long-format CSV."""
-from harness.fileio import write_csv
+"""Rule aggregate: every evaluation summary in one long-format CSV (a row per seed), the mean and std
+over seeds in a second file, and the resolved config as a page of the HTML report."""
+import json
+
+import yaml
+
+from harness.fileio import atomic_write_text, write_csv
 from harness.joblog import job_log
-from reporting.aggregate import aggregate
+from reporting.aggregate import aggregate, over_seeds
+from reporting.html import preformatted
 
 with job_log(snakemake.log[0]):  # noqa: F821 (snakemake is injected by Snakemake)
-    write_csv(snakemake.output[0], aggregate(list(snakemake.input)))  # noqa: F821
+    out = snakemake.output  # noqa: F821
+    summary = aggregate(list(snakemake.input))  # noqa: F821
+    write_csv(out.summary, summary)
+    write_csv(out.over_seeds, over_seeds(summary))
+    config = json.loads(snakemake.params.config)  # noqa: F821
+    atomic_write_text(out.config, preformatted(
+        "Config of this run", yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
+        "The config the workflow ran with: the config file, any --config overrides and the schema's "
+        "defaults (config/schema.yaml), as validated before the first job."))

@@ -1,5 +1,6 @@
-"""Rule plots: metric curves, loss curves and the qualitative grid of one dataset, from the files
-the rule declares as inputs (the first seed's training logs and evaluation samples)."""
+"""Rule plots: metric curves with seed bands, differences to the reference, loss curves over seeds
+and the qualitative grid of one dataset, from the files the rule declares as inputs (every seed's
+training logs, the first seed's evaluation samples, the ablation table's csv)."""
 from pathlib import Path
 
 from harness.joblog import job_log
@@ -7,7 +8,11 @@ from reporting.plots import write_plots
 
 with job_log(snakemake.log[0]):  # noqa: F821 (snakemake is injected by Snakemake)
     params, inputs = snakemake.params, snakemake.input  # noqa: F821
+    seeds = list(params.seeds)
+    logs = {}
+    for i, path in enumerate(inputs.logs):  # the rule lists them variant by variant, seed by seed
+        logs.setdefault(params.trained[i // len(seeds)], []).append(path)
     write_plots(inputs.summary, snakemake.wildcards.dataset, params.variants,  # noqa: F821
                 Path(snakemake.output.metrics).parent,  # noqa: F821
-                train_logs=dict(zip(params.trained, inputs.logs)),
-                samples=dict(zip(params.variants, inputs.samples)), seed=params.seed)
+                train_logs=logs, samples=dict(zip(params.variants, inputs.samples)), seed=params.seed,
+                ablation_path=inputs.ablation, seeds=seeds)

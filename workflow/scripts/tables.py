@@ -1,10 +1,18 @@
-"""Rule tables: the paper-style table of one dataset (csv, md, tex)."""
+"""Rule tables: the absolute and the ablation table of one dataset (csv, md, tex, html), from the
+summary and the per-image CSVs the rule declares as inputs."""
 from pathlib import Path
 
 from harness.joblog import job_log
-from reporting import read_summary
+from reporting import read_per_images, read_summary
+from reporting.stats import Bootstrap
 from reporting.tables import write_tables
 
 with job_log(snakemake.log[0]):  # noqa: F821 (snakemake is injected by Snakemake)
-    write_tables(read_summary(snakemake.input[0]), snakemake.wildcards.dataset,  # noqa: F821
-                 Path(snakemake.output.csv).parent, snakemake.params.variants)  # noqa: F821
+    inputs, params, out = snakemake.input, snakemake.params, snakemake.output  # noqa: F821
+    paths = write_tables(read_summary(inputs.summary), snakemake.wildcards.dataset,  # noqa: F821
+                         Path(out.csv).parent, params.variants, per_image=read_per_images(inputs.per_image),
+                         reference=params.reference, bootstrap=Bootstrap.from_config(params.bootstrap))
+    expected = {str(Path(p)) for p in out}
+    written = {str(Path(p)) for p in paths.values()}
+    if written != expected:
+        raise RuntimeError(f"tables wrote {sorted(written)}, the rule declares {sorted(expected)}")

@@ -1,0 +1,321 @@
+"""The ablation table of one dataset: each variant's difference to a reference row, with an interval.
+
+Rows are the variants in config order, the reference row (config `report.reference`, default
+"baseline"; the first variant when the run has no such row) first among equals: it shows its own
+mean ± std, every other row shows Δ = variant − reference. One block per metric, one column per
+hole-ratio bucket (as the absolute table, so it fits a page).
+
+- Per-image metrics (PSNR, SSIM, L1, LPIPS): the differences are paired image by image (same seed,
+  bucket, image and mask; `reporting.stats.pair_rows`) and the cell is the estimate with the
+  percentile interval of the hierarchical paired bootstrap (`reporting.stats`: resample seeds, then
+  images within each seed). A difference whose interval excludes 0 is marked: ▲ and bold = better
+  than the reference, ▼ = worse, by the metric's direction (lower L1 is better). Unmarked cells are
+  not distinguishable from the reference at this n and number of seeds.
+- Set-level metrics (FID, KID): Δ mean ± sample std over seeds of the per-seed difference (the
+  Inception features are not kept per image, so there is nothing to resample), never marked.
+- Without per-image rows (`per_image=None`, e.g. `reporting.compare` on two summary files) every
+  metric is treated like a set-level one.
+
+Files (`write_ablation`): `<dataset>_ablation.md` (one table per metric), `.tex` (a booktabs
+tabular per metric, stacked so they break across pages when \\input outside a float; the interval on
+a second row in small type; the reference row is labelled "(ref.)"), `.html` (the report's
+page, a Styler table per metric) and `.csv`, tidy for machines: one row per (metric, bucket,
+variant) with dataset, metric, bucket, variant, reference, mean, std (the variant's own value over
+seeds), seeds, delta, lo, hi (the interval; empty unless method is "bootstrap"), delta_std (method
+"seeds"), mark (better/worse/empty), method (reference, bootstrap, seeds, none), level (the
+interval's confidence level), n (paired values behind delta), note (why a cell has no value).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness.fileio import atomic_write_text, write_csv
+from harness.paths import table_name
+from metrics.names import HIGHER_IS_BETTER, PER_IMAGE_METRICS, metric_format
+from reporting import resolve_reference
+from reporting.stats import Bootstrap, Interval, mark, paired_interval, pair_rows, seed_spread
+from reporting.tables import (ABSENT, buckets_of, build_table, header, md_block, missing_line, n_line,
+                              shown, tex_escape, tex_tabular, train_note_lines)
+
+COLUMNS = ["dataset", "metric", "bucket", "variant", "reference", "mean", "std", "seeds", "delta", "lo", "hi",
+           "delta_std", "mark", "method", "level", "n", "note"]
+SYMBOL = {"better": "▲", "worse": "▼", "": ""}
+
+
+def ablation_name(dataset: str) -> str:
+    """The file stem of a dataset's ablation table (`harness.paths.table_name` adds the extension)."""
+    return f"{dataset}_ablation"
+
+
+# ----------------------------------------------------------------------------------------------
+# The numbers
+
+
+def _per_seed(summary: pd.DataFrame, variant: str, bucket: str, metric: str) -> pd.Series:
+    rows = summary[(summary["variant"] == variant) & (summary["bucket"] == bucket) & (summary["metric"] == metric)]
+    rows = rows[rows["value"].notna()]
+    return rows.groupby("seed")["value"].mean()
+
+
+def _seed_difference(summary: pd.DataFrame, variant: str, reference: str, bucket: str, metric: str) -> Interval | None:
+    ref, other = _per_seed(summary, reference, bucket, metric), _per_seed(summary, variant, bucket, metric)
+    common = ref.index.intersection(other.index)
+    if common.empty:
+        return None
+    return seed_spread((other[common] - ref[common]).to_numpy())
+
+
+def build_ablation(summary: pd.DataFrame, per_image: pd.DataFrame | None, dataset: str, variants=None,
+                   reference: str | None = "baseline", bootstrap: Bootstrap | None = None) -> pd.DataFrame:
+    """The tidy ablation frame (module docstring, columns COLUMNS), rows by metric, bucket, variant.
+
+    `per_image`: the per-image rows of the run (any datasets; this one's are used). Every variant's
+    rows must pair with the reference's (same seeds, images and masks): a row without a partner is
+    an error naming the variant. attrs: dataset, reference, reference_note, bootstrap, missing
+    metrics, train notes, n per bucket, seeds."""
+    bootstrap = bootstrap or Bootstrap()
+    table = build_table(summary, dataset, variants)
+    variants, buckets = list(table.index), buckets_of(table)
+    metrics = list(dict.fromkeys(table.columns.get_level_values("metric")))
+    ref, ref_note = resolve_reference(variants, reference)
+    rows_of = summary[(summary["dataset"] == dataset) & summary["variant"].isin(variants)]
+
+    images = None
+    if per_image is not None:
+        images = per_image[per_image["dataset"] == dataset]
+        absent = [v for v in variants if not (images["variant"] == v).any()]
+        if absent:
+            raise ValueError(f"no per-image rows for {', '.join(absent)} on {dataset}: the ablation pairs images")
+
+    out = []
+    for metric in metrics:
+        per_bucket: dict[str, dict[str, Interval | str]] = {b: {} for b in buckets}
+        paired = images is not None and metric in PER_IMAGE_METRICS and images[metric].notna().any()
+        for variant in variants:
+            if variant == ref:
+                continue
+            if paired:
+                pairs = pair_rows(images[images["variant"] == ref], images[images["variant"] == variant], metric)
+                if pairs.attrs["unmatched"]:
+                    raise ValueError(f"{dataset}: {pairs.attrs['unmatched']} per-image row(s) of {variant} and "
+                                     f"{ref} have no partner (same seed, bucket, image and mask): the variants "
+                                     "were not scored on the same test pairs")
+                for bucket in buckets:
+                    part = pairs[pairs["bucket"] == bucket]
+                    per_bucket[bucket][variant] = (
+                        paired_interval(part, bootstrap, (dataset, bucket, metric, variant, ref))
+                        if len(part) else "no paired images")
+            else:
+                for bucket in buckets:
+                    found = _seed_difference(rows_of, variant, ref, bucket, metric)
+                    per_bucket[bucket][variant] = found if found is not None else "no common seed"
+        for bucket in buckets:
+            for variant in variants:
+                cell = {f: table.at[variant, (bucket, metric, f)] for f in ("mean", "std", "seeds", "note")}
+                ref_note_cell = table.at[ref, (bucket, metric, "note")]
+                row = {"dataset": dataset, "metric": metric, "bucket": bucket, "variant": variant, "reference": ref,
+                       "mean": cell["mean"], "std": cell["std"], "seeds": int(cell["seeds"]), "delta": math.nan,
+                       "lo": math.nan, "hi": math.nan, "delta_std": math.nan, "mark": "", "method": "",
+                       "level": math.nan, "n": 0, "note": cell["note"]}
+                if variant == ref:
+                    row.update(delta=0.0 if not cell["note"] else math.nan, method="reference")
+                elif cell["note"] or ref_note_cell:
+                    row["note"] = cell["note"] or f"reference {ref_note_cell}"
+                else:
+                    found = per_bucket[bucket][variant]
+                    if isinstance(found, str):
+                        row["note"] = found
+                    else:
+                        row.update(delta=found.estimate, lo=found.lo, hi=found.hi, delta_std=found.std,
+                                   mark=mark(metric, found), method=found.method, n=found.n,
+                                   level=bootstrap.level if found.method == "bootstrap" else math.nan)
+                out.append(row)
+    frame = pd.DataFrame(out, columns=COLUMNS)
+    ns = {b: set() for b in buckets}
+    for (bucket, metric, field) in table.columns:
+        if field == "n":
+            ns[bucket] |= {int(n) for n in table[(bucket, metric, field)] if n > 0}
+    frame.attrs.update(dataset=dataset, reference=ref, reference_note=ref_note, bootstrap=bootstrap,
+                       missing=table.attrs["missing"], train_notes=table.attrs["train_notes"], n=ns,
+                       seeds=table.attrs["seeds"], variants=variants, buckets=buckets, metrics=metrics)
+    return frame
+
+
+def significant(frame: pd.DataFrame) -> list[str]:
+    """"rfr_kca: PSNR ▲ 0.1-0.2, 0.2-0.3; L1 ▲ 0.1-0.2": every marked difference, by variant."""
+    lines = []
+    for variant in frame.attrs.get("variants", list(dict.fromkeys(frame["variant"]))):
+        parts = []
+        for metric in dict.fromkeys(frame["metric"]):
+            for which in ("better", "worse"):
+                hit = frame[(frame["variant"] == variant) & (frame["metric"] == metric) & (frame["mark"] == which)]
+                if len(hit):
+                    parts.append(f"{metric_format(metric).label} {SYMBOL[which]} {', '.join(hit['bucket'])}")
+        if parts:
+            lines.append(f"{variant}: {'; '.join(parts)}")
+    return lines
+
+
+# ----------------------------------------------------------------------------------------------
+# Text
+
+
+def footnotes(frame: pd.DataFrame) -> list[str]:
+    ref, bootstrap = frame.attrs["reference"], frame.attrs["bootstrap"]
+    seeds = frame.attrs.get("seeds", [])
+    methods = set(frame["method"])
+    own = "its own mean ± std over seeds" if len(seeds) > 1 else "its own value"
+    lines = [f"Δ = variant − {ref} (the reference row, which shows {own}), in each metric's table units.",
+             n_line(frame.attrs.get("n", {})) + f" Seeds: {', '.join(map(str, seeds)) or '-'}"
+             + (" (one seed: no seed spread)." if len(seeds) == 1 else ".")]
+    if "bootstrap" in methods:
+        used = set(frame.loc[frame["method"] == "bootstrap", "metric"])
+        per_image = [metric_format(m).label for m in frame.attrs["metrics"] if m in used]
+        lines.append(f"{', '.join(per_image)}: Δ [{bootstrap.describe(len(seeds))[:-1]}].")
+        higher = [metric_format(m).label for m in frame.attrs["metrics"] if HIGHER_IS_BETTER.get(m) is True]
+        lower = [metric_format(m).label for m in frame.attrs["metrics"] if HIGHER_IS_BETTER.get(m) is False]
+        direction = "; ".join(part for part in ("higher " + "/".join(higher) if higher else "",
+                                                "lower " + "/".join(lower) if lower else "") if part)
+        lines.append(f"▲ (bold) = better than the reference, ▼ = worse: the interval excludes 0 ({direction} is "
+                     "better). Unmarked: the interval includes 0, not distinguishable at this n and number of seeds.")
+    used = set(frame.loc[frame["method"].isin(["seeds", "none"]), "metric"])
+    set_level = [metric_format(m).label for m in frame.attrs["metrics"] if m in used]
+    if set_level:
+        lines.append(f"{', '.join(set_level)}: Δ mean ± sample std over seeds of the per-seed difference "
+                     "(no interval, never marked" + ("; one seed: no ±" if len(seeds) <= 1 else "") + ").")
+    absent = frame[(frame["note"] != "") & (frame["method"] != "reference")]
+    for (variant, metric, note), part in absent.groupby(["variant", "metric", "note"], sort=False):
+        lines.append(f"{ABSENT} {variant}, {metric_format(metric).label} ({', '.join(part['bucket'])}): {note}")
+    if frame.attrs.get("reference_note"):
+        lines.append(frame.attrs["reference_note"] + ".")
+    line = missing_line(frame.attrs.get("missing", {}))
+    if line:
+        lines.append(line)
+    if "l1" in set(frame["metric"]):
+        lines.append("L1 in %.")
+    lines.extend(train_note_lines(frame.attrs.get("train_notes", {})))
+    return lines
+
+
+def cell_text(row, style: str) -> str:
+    """One cell: "plain" (html), "md" or "tex" (the tex cell's interval goes on a second row:
+    `interval_text`)."""
+    metric = row["metric"]
+    if row["note"]:
+        return "--" if style == "tex" else ABSENT
+    pm = r" $\pm$ " if style == "tex" else " ± "
+    if row["method"] == "reference":
+        text = shown(metric, row["mean"])
+        if row["seeds"] <= 1:
+            return text
+        if style == "tex":
+            return text + rf"{{\scriptsize\,$\pm$\,{shown(metric, row['std'])}}}"
+        return text + pm + shown(metric, row["std"])
+    delta = shown(metric, row["delta"], signed=True)
+    if style == "tex":
+        delta = f"${delta}$"
+    if row["method"] == "seeds":
+        return delta + pm + shown(metric, row["delta_std"])
+    if row["method"] != "bootstrap":
+        return delta
+    symbol = SYMBOL[row["mark"]]
+    if style == "tex":
+        if row["mark"] == "better":
+            delta = rf"$\mathbf{{{delta[1:-1]}}}$"
+        return delta + tex_escape(symbol)
+    interval = f"[{shown(metric, row['lo'], True)}, {shown(metric, row['hi'], True)}]"
+    if style == "md" and row["mark"] == "better":
+        delta = f"**{delta}**"
+    return f"{delta} {interval}" + (f" {symbol}" if symbol else "")
+
+
+def interval_text(row) -> str:
+    """The tex table's second row: the interval (bootstrap) or ± std (seeds), in small type."""
+    metric = row["metric"]
+    if row["note"] or row["method"] not in ("bootstrap",):
+        return ""
+    return rf"{{\scriptsize $[{shown(metric, row['lo'], True)}, {shown(metric, row['hi'], True)}]$}}"
+
+
+def _label(variant: str, reference: str, short: bool = False) -> str:
+    return f"{variant} ({'ref.' if short else 'reference'})" if variant == reference else variant
+
+
+def _title(frame: pd.DataFrame) -> str:
+    return f"{frame.attrs['dataset']}: Δ to {frame.attrs['reference']} per hole-ratio bucket"
+
+
+def _grid(frame: pd.DataFrame, metric: str):
+    part = frame[frame["metric"] == metric]
+    return {(r["variant"], r["bucket"]): r for _, r in part.iterrows()}
+
+
+def to_markdown(frame: pd.DataFrame) -> str:
+    ref, buckets, variants = frame.attrs["reference"], frame.attrs["buckets"], frame.attrs["variants"]
+    out = [f"### {_title(frame)}", ""]
+    for metric in frame.attrs["metrics"]:
+        grid = _grid(frame, metric)
+        rows = [[_label(v, ref)] + [cell_text(grid[(v, b)], "md") for b in buckets] for v in variants]
+        out += md_block(f"{header(metric)} Δ", ["Variant", *buckets], rows)
+    if not frame.attrs["metrics"]:
+        out += ["(no metric has a value)", ""]
+    out += [f"- {line}" for line in footnotes(frame)]
+    sig = significant(frame)
+    out += ["", "Significant differences (interval excludes 0): none." if not sig else
+            "Significant differences (interval excludes 0):"]
+    out += [f"- {line}" for line in sig]
+    return "\n".join(out) + "\n"
+
+
+def to_latex(frame: pd.DataFrame) -> str:
+    ref, buckets, variants = frame.attrs["reference"], frame.attrs["buckets"], frame.attrs["variants"]
+    blocks = []
+    for metric in frame.attrs["metrics"]:
+        grid = _grid(frame, metric)
+        rows = []
+        for v in variants:
+            rows.append([tex_escape(_label(v, ref, short=True))] + [cell_text(grid[(v, b)], "tex") for b in buckets])
+            second = [interval_text(grid[(v, b)]) for b in buckets]
+            if any(second):
+                rows.append([""] + second)
+        blocks.append((f"{header(metric)} Δ", rows))
+    return tex_tabular(buckets, blocks, footnotes(frame), split=True)
+
+
+def to_html(frame: pd.DataFrame) -> str:
+    from reporting.html import page, styled_block
+
+    ref, buckets, variants = frame.attrs["reference"], frame.attrs["buckets"], frame.attrs["variants"]
+    blocks = []
+    for metric in frame.attrs["metrics"]:
+        grid = _grid(frame, metric)
+        index = pd.Index([_label(v, ref) for v in variants])
+        text = pd.DataFrame([[cell_text(grid[(v, b)], "plain") for b in buckets] for v in variants],
+                            index=index, columns=buckets)
+        classes = pd.DataFrame([["reference" if v == ref else grid[(v, b)]["mark"] for b in buckets]
+                                for v in variants], index=index, columns=buckets)
+        blocks.append(styled_block(f"{header(metric)} Δ", text, classes))
+    sig = significant(frame)
+    notes = footnotes(frame) + ["Significant differences (interval excludes 0): " + ("; ".join(sig) or "none") + "."]
+    return page(_title(frame), blocks, notes)
+
+
+def to_csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for column in ("mean", "std", "delta", "lo", "hi", "delta_std"):
+        out[column] = [float(f"{x:.10g}") if np.isfinite(x) else math.nan for x in out[column]]
+    return out
+
+
+def write_ablation(frame: pd.DataFrame, out_dir: str | Path, dataset: str) -> dict[str, Path]:
+    out_dir, name = Path(out_dir), ablation_name(dataset)
+    return {
+        "csv": write_csv(out_dir / table_name(name, "csv"), to_csv_frame(frame)),
+        "md": atomic_write_text(out_dir / table_name(name, "md"), to_markdown(frame)),
+        "tex": atomic_write_text(out_dir / table_name(name, "tex"), to_latex(frame)),
+        "html": atomic_write_text(out_dir / table_name(name, "html"), to_html(frame)),
+    }

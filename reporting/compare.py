@@ -1,0 +1,240 @@
+"""The paired analysis of any two result files: is B better than A, and by how much?
+
+    python -m reporting.compare A.csv B.csv [--dataset NAME] [--a-variant V] [--b-variant V] \
+        [--metrics psnr ssim ...] [--resamples 2000] [--level 0.95] [--seed 0] [--out diff.csv]
+
+A and B are per-image CSVs (`eval/per_image.csv` of a workflow run, or what `metrics.score` writes
+for another method's outputs) or long-format summary CSVs (`eval/summary.csv`, `results/summary.csv`,
+`metrics.score`'s summary). Δ = B − A, per hole-ratio bucket and metric, plus "all" (every bucket
+pooled) for per-image files.
+
+- Two per-image files: the rows are paired on (seed, bucket, image, mask), the seeds the two files
+  share; when each file holds one seed and they differ (e.g. an external method scored once), on
+  (bucket, image, mask). Paired rows must have the same hole ratio (the same mask), else it is an
+  error. Δ gets the hierarchical paired bootstrap interval of `reporting.stats` (resample seeds, then
+  images within each seed) and a mark, better/worse, when the interval excludes 0 (by the metric's
+  direction). Rows without a partner are left out and counted in a warning.
+- Any summary file (or a summary with a per-image file, reduced to its per-bucket means): mean ± std
+  over seeds of each side; Δ is the mean ± std over the shared seeds of the per-seed difference, or
+  the plain difference of the means when they share no seed (method "none"). No interval, no mark:
+  a summary has one number per (seed, bucket), nothing to resample.
+
+A file holding several runs (results/summary.csv) needs --dataset and --a-variant / --b-variant to
+pick one. Prints a markdown table; `--out` also writes the rows as CSV (columns: bucket, metric,
+a_mean, a_std, b_mean, b_std, delta, lo, hi, delta_std, mark, method, level, seeds, n).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from harness.buckets import sort_bucket_names
+from harness.fileio import write_csv
+from metrics.names import PER_IMAGE_METRICS, metric_format
+from reporting import metric_order, read_per_image, read_summary
+from reporting.stats import Bootstrap, mark, paired_interval, pair_rows, seed_spread
+
+COLUMNS = ["bucket", "metric", "a_mean", "a_std", "b_mean", "b_std", "delta", "lo", "hi", "delta_std", "mark",
+           "method", "level", "seeds", "n"]
+ALL = "all"
+
+
+def load(path: str | Path) -> tuple[str, pd.DataFrame]:
+    """("per_image" | "summary", rows) of a result file, told apart by its columns."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    columns = pd.read_csv(path, nrows=0).columns
+    if "image" in columns:
+        return "per_image", read_per_image(path)
+    if "metric" in columns:
+        return "summary", read_summary(path)
+    raise ValueError(f"{path}: neither a per-image file (with an 'image' column) nor a summary (with 'metric')")
+
+
+def select(rows: pd.DataFrame, path, dataset: str | None, variant: str | None) -> pd.DataFrame:
+    """The rows of one run (dataset and variant) of a file; ValueError when the file holds several
+    and no choice narrows them to one."""
+    if dataset is not None:
+        rows = rows[rows["dataset"] == dataset]
+    if variant is not None:
+        rows = rows[rows["variant"] == variant]
+    runs = list(dict.fromkeys(zip(rows["dataset"], rows["variant"])))
+    if not runs:
+        raise ValueError(f"{path}: no rows for dataset={dataset or 'any'}, variant={variant or 'any'}")
+    if len(runs) > 1:
+        names = ", ".join(f"{d}/{v}" for d, v in runs)
+        raise ValueError(f"{path} holds several runs ({names}): choose one with --dataset and --a-variant/--b-variant")
+    return rows
+
+
+def _label(rows: pd.DataFrame) -> str:
+    return f"{rows['dataset'].iloc[0]}/{rows['variant'].iloc[0]}"
+
+
+def _per_image_means(rows: pd.DataFrame) -> pd.DataFrame:
+    """A per-image frame reduced to summary rows (seed, bucket, metric, value)."""
+    long = rows.melt(id_vars=["seed", "bucket"], value_vars=list(PER_IMAGE_METRICS), var_name="metric")
+    return long.groupby(["seed", "bucket", "metric"], as_index=False)["value"].mean()
+
+
+def compare_per_image(a: pd.DataFrame, b: pd.DataFrame, metrics=None, bootstrap: Bootstrap | None = None,
+                      warn=print) -> pd.DataFrame:
+    """Paired comparison of two per-image frames (module docstring); rows COLUMNS."""
+    bootstrap = bootstrap or Bootstrap()
+    seeds_a, seeds_b = set(a["seed"]), set(b["seed"])
+    common = seeds_a & seeds_b
+    if common:
+        if common != seeds_a | seeds_b:
+            warn(f"pairing on the shared seed(s) {sorted(common)}; left out: {sorted((seeds_a | seeds_b) - common)}")
+        a, b = a[a["seed"].isin(common)], b[b["seed"].isin(common)]
+    elif len(seeds_a) == 1 and len(seeds_b) == 1:
+        warn(f"the files hold different seeds ({seeds_a.pop()} and {seeds_b.pop()}): pairing by bucket, image "
+             "and mask file name (hole ratios checked)")
+        b = b.assign(seed=a["seed"].iloc[0])
+    else:
+        raise ValueError(f"no shared seed to pair on (A: {sorted(seeds_a)}, B: {sorted(seeds_b)})")
+    wanted = metrics or [m for m in PER_IMAGE_METRICS]
+    out = []
+    for metric in metric_order(wanted):
+        if metric not in PER_IMAGE_METRICS:
+            warn(f"{metric}: not a per-image metric, left out (compare summary files for it)")
+            continue
+        if a[metric].isna().all() or b[metric].isna().all():
+            warn(f"{metric}: no value in {'A' if a[metric].isna().all() else 'B'}, left out")
+            continue
+        pairs = pair_rows(a, b, metric)
+        if pairs.attrs["unmatched"]:
+            warn(f"{metric}: {pairs.attrs['unmatched']} row(s) without a partner left out")
+        if pairs.empty:
+            raise ValueError(f"{metric}: no image of A pairs with one of B (same bucket, image and mask)")
+        buckets = sort_bucket_names(pairs["bucket"])
+        for bucket in buckets + ([ALL] if len(buckets) > 1 else []):
+            part = pairs if bucket == ALL else pairs[pairs["bucket"] == bucket]
+            found = paired_interval(part, bootstrap, ("compare", bucket, metric))
+            a_seed = part.groupby("seed")["reference"].mean()
+            b_seed = part.groupby("seed")["other"].mean()
+            out.append({"bucket": bucket, "metric": metric, "a_mean": a_seed.mean(),
+                        "a_std": a_seed.std(ddof=1) if len(a_seed) > 1 else math.nan,
+                        "b_mean": b_seed.mean(), "b_std": b_seed.std(ddof=1) if len(b_seed) > 1 else math.nan,
+                        "delta": found.estimate, "lo": found.lo, "hi": found.hi, "delta_std": math.nan,
+                        "mark": mark(metric, found), "method": found.method, "level": bootstrap.level,
+                        "seeds": found.seeds, "n": found.n})
+    return pd.DataFrame(out, columns=COLUMNS)
+
+
+def _seed_values(rows: pd.DataFrame, metric: str, bucket: str) -> pd.Series:
+    part = rows[(rows["metric"] == metric) & (rows["bucket"] == bucket)].dropna(subset=["value"])
+    return part.groupby("seed")["value"].mean()
+
+
+def compare_summaries(a: pd.DataFrame, b: pd.DataFrame, metrics=None, warn=print) -> pd.DataFrame:
+    """Mean ± std comparison of two summary frames (rows seed, bucket, metric, value)."""
+    out = []
+    wanted = metric_order(metrics or set(a["metric"]) | set(b["metric"]))
+    for metric in wanted:
+        for bucket in sort_bucket_names(set(a["bucket"]) | set(b["bucket"])):
+            sa, sb = _seed_values(a, metric, bucket), _seed_values(b, metric, bucket)
+            if sa.empty or sb.empty:
+                continue
+            common = sa.index.intersection(sb.index)
+            if len(common):
+                found = seed_spread((sb[common] - sa[common]).to_numpy())
+                delta, spread, method, seeds = found.estimate, found.std, found.method, found.seeds
+            else:
+                delta, spread, method, seeds = sb.mean() - sa.mean(), math.nan, "none", 0
+            out.append({"bucket": bucket, "metric": metric, "a_mean": sa.mean(),
+                        "a_std": sa.std(ddof=1) if len(sa) > 1 else math.nan, "b_mean": sb.mean(),
+                        "b_std": sb.std(ddof=1) if len(sb) > 1 else math.nan, "delta": delta, "lo": math.nan,
+                        "hi": math.nan, "delta_std": spread, "mark": "", "method": method, "level": math.nan,
+                        "seeds": seeds, "n": seeds})
+    if not out:
+        raise ValueError("the two files have no (bucket, metric) with a value in both")
+    return pd.DataFrame(out, columns=COLUMNS)
+
+
+def compare_files(path_a, path_b, dataset=None, a_variant=None, b_variant=None, metrics=None,
+                  bootstrap: Bootstrap | None = None, warn=print) -> tuple[pd.DataFrame, str, str]:
+    """(rows, label of A, label of B) of the comparison of two files (module docstring)."""
+    kind_a, rows_a = load(path_a)
+    kind_b, rows_b = load(path_b)
+    rows_a, rows_b = select(rows_a, path_a, dataset, a_variant), select(rows_b, path_b, dataset, b_variant)
+    labels = _label(rows_a), _label(rows_b)
+    if kind_a == kind_b == "per_image":
+        return compare_per_image(rows_a, rows_b, metrics, bootstrap, warn), *labels
+    if kind_a == "per_image":
+        rows_a = _per_image_means(rows_a)
+    if kind_b == "per_image":
+        rows_b = _per_image_means(rows_b)
+    warn("a summary file has one number per seed and bucket: Δ is mean ± std over seeds, without an interval")
+    return compare_summaries(rows_a, rows_b, metrics, warn), *labels
+
+
+def to_markdown(rows: pd.DataFrame, label_a: str, label_b: str) -> str:
+    def value(metric, mean, std):
+        text = _fmt(metric, mean)
+        return text + (f" ± {_fmt(metric, std)}" if math.isfinite(std) else "")
+
+    lines = [f"Δ = B − A; A = {label_a}, B = {label_b}", "",
+             "| Bucket | Metric | A | B | Δ | interval | mark | seeds | n |",
+             "|:---|:---|---:|---:|---:|---:|:---|---:|---:|"]
+    for _, r in rows.iterrows():
+        metric = r["metric"]
+        interval = (f"[{_fmt(metric, r['lo'], True)}, {_fmt(metric, r['hi'], True)}]" if r["method"] == "bootstrap"
+                    else f"± {_fmt(metric, r['delta_std'])}" if math.isfinite(r["delta_std"]) else "")
+        cells = [r["bucket"], metric_format(metric).table_label, value(metric, r["a_mean"], r["a_std"]),
+                 value(metric, r["b_mean"], r["b_std"]), _fmt(metric, r["delta"], True), interval, r["mark"],
+                 str(r["seeds"]), str(r["n"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    methods = set(rows["method"])
+    notes = []
+    if "bootstrap" in methods:
+        level = rows.loc[rows["method"] == "bootstrap", "level"].iloc[0]
+        notes.append(f"interval: {level * 100:g}% hierarchical paired bootstrap (seeds, then images within seed); "
+                     "mark: the interval excludes 0 (better/worse by the metric's direction).")
+    if methods & {"seeds", "none"}:
+        notes.append("± : sample std over seeds (Δ: of the per-seed difference); method none: no shared seed, "
+                     "Δ of the means.")
+    if "l1" in set(rows["metric"]):
+        notes.append("L1 in %.")
+    return "\n".join(lines + [""] + [f"- {n}" for n in notes]) + "\n"
+
+
+def _fmt(metric: str, value: float, signed: bool = False) -> str:
+    if not math.isfinite(value):
+        return "-"
+    fmt = metric_format(metric)
+    return f"{value * fmt.scale:{'+' if signed else ''}.{fmt.decimals}f}"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("a", help="reference: per-image or summary CSV")
+    p.add_argument("b", help="compared: per-image or summary CSV (Δ = B − A)")
+    p.add_argument("--dataset", help="the dataset to compare, when a file holds several")
+    p.add_argument("--a-variant", help="A's variant, when A holds several")
+    p.add_argument("--b-variant", help="B's variant, when B holds several")
+    p.add_argument("--metrics", nargs="+", help="metrics to compare (default: all with a value in both)")
+    p.add_argument("--resamples", type=int, default=Bootstrap.resamples)
+    p.add_argument("--level", type=float, default=Bootstrap.level)
+    p.add_argument("--seed", type=int, default=Bootstrap.seed, help="the bootstrap's numpy seed")
+    p.add_argument("--out", help="also write the rows as CSV")
+    args = p.parse_args(argv)
+    try:
+        bootstrap = Bootstrap(args.resamples, args.level, args.seed)
+        rows, label_a, label_b = compare_files(args.a, args.b, args.dataset, args.a_variant, args.b_variant,
+                                               args.metrics, bootstrap,
+                                               warn=lambda m: print(f"note: {m}", file=sys.stderr))
+    except (FileNotFoundError, ValueError) as err:
+        sys.exit(f"error: {err}")
+    print(to_markdown(rows, label_a, label_b), end="")
+    if args.out:
+        write_csv(args.out, rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,213 @@
+"""Paired statistics: is one row of results better than another, or is the difference noise?
+
+Every variant of a run sees the same test images with the same masks (image i with mask i of each
+bucket; the masks are drawn from the seed), so two variants' per-image scores are *paired*: the
+difference is taken image by image, within a seed, on the same (seed, bucket, image, mask).
+
+The hierarchical paired bootstrap (`hierarchical_bootstrap`)
+------------------------------------------------------------
+Input: the per-image differences d[s][i] (variant minus reference) of each seed s = 1..S, with n_s
+images in seed s. The estimate is the mean over seeds of each seed's mean difference (every seed
+weighs the same, as in the tables' mean over seeds). One bootstrap resample:
+
+1. draw S seeds with replacement from the S seeds (the between-seed level: initial weights,
+   batches and test masks all change with the seed);
+2. for each drawn seed, draw n_s of its differences with replacement (the between-image level),
+   independently for every draw, also when a seed is drawn twice;
+3. the statistic is the mean over the S drawn seeds of their resampled mean differences.
+
+`resamples` such statistics (default 2000) give the percentile interval at `level` (default 95%:
+the 2.5% and 97.5% quantiles). The generator is numpy's `default_rng`, seeded with
+`harness.seeding.derive_seed(seed, *salt)`: the same data, settings and salt give the same interval,
+and callers salt with (dataset, bucket, metric, variant, reference) so each cell has its own stream
+and adding a row changes no other cell. A difference is significant when its interval excludes 0
+(`Interval.excludes_zero`); `mark` turns that into "better"/"worse" by the metric's direction.
+
+With one seed, step 1 is a no-op: the interval resamples images only and says nothing about
+seed-to-seed variation (captions say so). With few seeds (3) the seed level is resampled from 3
+values, which understates the between-seed spread by about a factor (S-1)/S in variance; the
+interval is then a lower bound on the true uncertainty, not a conservative one.
+
+Set-level metrics (FID, KID) have one value per (seed, bucket), not per image: `seed_spread` gives
+the mean and sample standard deviation over seeds of the per-seed difference, with no interval and
+no mark (the harness does not keep per-image Inception features, so their images cannot be
+resampled).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from harness.seeding import derive_seed
+from metrics.names import HIGHER_IS_BETTER
+
+# Pairs two per-image rows: the same image under the same mask in the same seed and bucket.
+PAIR_KEY = ["seed", "bucket", "image", "mask"]
+HOLE_RATIO_TOLERANCE = 1e-6  # two rows of one pair must have the same mask, hence the same hole ratio
+MAX_DRAWS_PER_BLOCK = 2_000_000  # index draws held in memory at once (large test sets are chunked)
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    """Settings of the hierarchical paired bootstrap (config `report.bootstrap`)."""
+
+    resamples: int = 2000
+    level: float = 0.95
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.resamples < 1:
+            raise ValueError(f"bootstrap resamples must be >= 1, got {self.resamples}")
+        if not 0 < self.level < 1:
+            raise ValueError(f"bootstrap level must be in (0, 1), got {self.level}")
+
+    @classmethod
+    def from_config(cls, settings: dict | None) -> "Bootstrap":
+        settings = settings or {}
+        return cls(resamples=int(settings.get("resamples", cls.resamples)),
+                   level=float(settings.get("level", cls.level)), seed=int(settings.get("seed", cls.seed)))
+
+    @property
+    def percent(self) -> str:
+        return f"{self.level * 100:g}%"
+
+    def describe(self, seeds: int | None = None) -> str:
+        """One sentence for captions and footnotes: scheme, resamples, seed."""
+        text = (f"{self.percent} percentile interval of a hierarchical paired bootstrap (resample seeds, "
+                f"then images within each seed; {self.resamples} resamples, numpy seed {self.seed})")
+        if seeds == 1:
+            text += "; one seed: images are resampled, there is no seed spread"
+        return text + "."
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A difference (variant minus reference) and its uncertainty.
+
+    method "bootstrap": lo/hi are the bootstrap interval; "seeds": std is the sample std over seeds
+    of the per-seed difference (lo/hi NaN); "none": a single value, no spread at all."""
+
+    estimate: float
+    lo: float = math.nan
+    hi: float = math.nan
+    std: float = math.nan
+    seeds: int = 0
+    n: int = 0  # paired values behind the estimate (images over all seeds, or seeds)
+    method: str = "none"
+
+    def excludes_zero(self) -> bool:
+        """True when the interval lies entirely above or below 0 (never for the seed spread)."""
+        if self.method != "bootstrap" or math.isnan(self.lo) or math.isnan(self.hi):
+            return False
+        return self.lo > 0 or self.hi < 0
+
+
+def _groups(groups) -> list[np.ndarray]:
+    out = []
+    for g in groups:
+        values = np.asarray(g, dtype=float).ravel()
+        values = values[np.isfinite(values)]
+        if values.size:
+            out.append(values)
+    return out
+
+
+def hierarchical_bootstrap(groups, resamples: int = 2000, level: float = 0.95, seed: int = 0,
+                           salt: tuple = ()) -> Interval:
+    """The hierarchical paired bootstrap of the mean difference (module docstring): `groups` holds
+    one array of per-image differences per seed (non-finite values are dropped, empty groups too).
+    Returns an Interval with method "bootstrap"; ValueError when no finite difference is left."""
+    settings = Bootstrap(resamples, level, seed)  # validates
+    data = _groups(groups)
+    if not data:
+        raise ValueError("no finite paired difference to bootstrap")
+    rng = np.random.default_rng(derive_seed(settings.seed, *salt))
+    s_count = len(data)
+    estimate = float(np.mean([g.mean() for g in data]))
+
+    # Step 1: the seed drawn into each of the S slots of each resample.
+    chosen = rng.integers(0, s_count, size=(settings.resamples, s_count))
+    slot_means = np.empty((settings.resamples, s_count))
+    # Step 2: an independent image resample for every slot, seed by seed (vectorised).
+    for s, values in enumerate(data):
+        rows, cols = np.nonzero(chosen == s)
+        n = values.size
+        means = np.empty(rows.size)
+        block = max(1, MAX_DRAWS_PER_BLOCK // n)
+        for start in range(0, rows.size, block):
+            stop = min(rows.size, start + block)
+            idx = rng.integers(0, n, size=(stop - start, n))
+            means[start:stop] = values[idx].mean(axis=1)
+        slot_means[rows, cols] = means
+    # Step 3: the statistic of each resample, then the percentile interval.
+    stats = slot_means.mean(axis=1)
+    tail = (1 - settings.level) / 2
+    lo, hi = np.quantile(stats, [tail, 1 - tail])
+    # The percentile interval of a constant difference is that constant; keep float noise of the
+    # means from making it a hair wider or narrower than the estimate.
+    if np.ptp(np.concatenate(data)) == 0:
+        lo = hi = estimate
+    return Interval(estimate=estimate, lo=float(lo), hi=float(hi), seeds=s_count,
+                    n=int(sum(g.size for g in data)), method="bootstrap")
+
+
+def seed_spread(values) -> Interval:
+    """Mean and sample std over seeds of one value per seed (set-level metrics: FID, KID); no
+    interval. One seed: the value, method "none" (no spread)."""
+    values = np.asarray(values, dtype=float).ravel()
+    values = values[np.isfinite(values)]
+    if not values.size:
+        raise ValueError("no finite value per seed")
+    if values.size == 1:
+        return Interval(estimate=float(values[0]), seeds=1, n=1, method="none")
+    return Interval(estimate=float(values.mean()), std=float(values.std(ddof=1)), seeds=int(values.size),
+                    n=int(values.size), method="seeds")
+
+
+def mark(metric: str, interval: Interval) -> str:
+    """"better" / "worse" when the interval excludes 0, by the metric's direction (PSNR up, L1
+    down); "" otherwise, also for a metric of unknown direction."""
+    if not interval.excludes_zero() or metric not in HIGHER_IS_BETTER:
+        return ""
+    return "better" if (interval.estimate > 0) == HIGHER_IS_BETTER[metric] else "worse"
+
+
+def _key_text(row, key) -> str:
+    return "(" + ", ".join(f"{k}={row[k]}" for k in key) + ")"
+
+
+def pair_rows(reference: pd.DataFrame, other: pd.DataFrame, metric: str,
+              key=PAIR_KEY) -> pd.DataFrame:
+    """The paired rows of two per-image frames for one metric: columns key + [reference, other,
+    diff] (diff = other - reference), rows where both values are finite. The two rows of a pair must
+    have the same hole ratio (the same mask); otherwise ValueError names the first such pair.
+    `attrs["unmatched"]` counts the rows of either frame that found no partner."""
+    key = list(key)
+    for frame, what in ((reference, "reference"), (other, "other")):
+        dup = frame[frame.duplicated(key, keep=False)]
+        if not dup.empty:
+            raise ValueError(f"{what}: {_key_text(dup.iloc[0], key)} appears twice: pairs would be ambiguous")
+    left = reference[key + ["hole_ratio", metric]].rename(columns={metric: "reference", "hole_ratio": "_ha"})
+    right = other[key + ["hole_ratio", metric]].rename(columns={metric: "other", "hole_ratio": "_hb"})
+    merged = left.merge(right, on=key, how="outer", indicator=True)
+    unmatched = int((merged["_merge"] != "both").sum())
+    merged = merged[merged["_merge"] == "both"].drop(columns="_merge")
+    off = (merged["_ha"] - merged["_hb"]).abs() > HOLE_RATIO_TOLERANCE
+    if off.any():
+        bad = merged[off].iloc[0]
+        raise ValueError(f"pair {_key_text(bad, key)} has hole ratio {bad['_ha']:.6f} in one file and "
+                         f"{bad['_hb']:.6f} in the other: the two were not scored with the same masks")
+    merged = merged.drop(columns=["_ha", "_hb"])
+    merged["diff"] = merged["other"] - merged["reference"]
+    merged = merged[np.isfinite(merged["diff"])].reset_index(drop=True)
+    merged.attrs["unmatched"] = unmatched
+    return merged
+
+
+def paired_interval(pairs: pd.DataFrame, settings: Bootstrap, salt: tuple = ()) -> Interval:
+    """The hierarchical bootstrap of the `diff` column of `pair_rows` output, grouped by seed."""
+    groups = [g["diff"].to_numpy() for _, g in pairs.groupby("seed", sort=True)]
+    return hierarchical_bootstrap(groups, settings.resamples, settings.level, settings.seed, salt)
