@@ -129,6 +129,16 @@ def check_consistency(config: dict, source: str = "config") -> None:
             check_spec(spec)
         except SpecError as err:
             problems.append(f"variants.{name}: {err}")
+    published = config["report"]["reference_table"]
+    if published:  # the tables rule reads it: a missing or malformed file fails now, not after training
+        from harness.reference import load_reference
+
+        try:
+            load_reference(published)
+        except OSError as err:
+            problems.append(f"report.reference_table: cannot read {published}: {err.strerror}")
+        except ValueError as err:
+            problems.append(f"report.reference_table: {err}")
     if problems:
         raise ConfigError(f"{source}: invalid config:\n" + "\n".join(f"  {p}" for p in problems))
 

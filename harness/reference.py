@@ -46,6 +46,8 @@ def load_reference(path: str | Path) -> list[dict]:
                 raise ValueError(f"{where}: value {row['value']!r} is not finite")
             if key(row) in {key(r) for r in rows}:
                 raise ValueError(f"{where}: a second value for {key(row)}")
+            if row["variant"] and cell(row) in {cell(r) for r in rows if r["variant"]}:
+                raise ValueError(f"{where}: a second row for variant {row['variant']!r} in the cell {cell(row)}")
             rows.append({**row, "value": value})
     return rows
 
@@ -53,6 +55,11 @@ def load_reference(path: str | Path) -> list[dict]:
 def key(row: dict) -> tuple:
     """What one published number is of: (paper, table, dataset, row, bucket, metric)."""
     return tuple(row[c] for c in ("paper", "table", "dataset", "row", "bucket", "metric"))
+
+
+def cell(row: dict) -> tuple:
+    """The cell of our tables a published number is beside: (dataset, variant, bucket, metric)."""
+    return tuple(row[c] for c in ("dataset", "variant", "bucket", "metric"))
 
 
 def reference_tables(folder: str | Path = REFERENCE_DIR) -> dict[str, list[dict]]:

@@ -2,7 +2,7 @@
 
     python -m reporting.tables --summary results/summary.csv --dataset NAME --out-dir results/tables \
         [--variants v1 v2 ...] [--per-image PER_IMAGE.csv ...] [--reference baseline] \
-        [--resamples 2000] [--level 0.95] [--bootstrap-seed 0]
+        [--resamples 2000] [--level 0.95] [--bootstrap-seed 0] [--reference-table reference/TABLE.csv]
 
 Writes `<dataset>.{csv,md,tex,html}` (this module) and, with `--per-image` (the evaluations'
 per-image CSVs of that dataset), the ablation table `<dataset>_ablation.{csv,md,tex,html}`
@@ -22,18 +22,25 @@ Layout of the absolute table (made to fit a page):
 - a metric without any value (its pretrained weights were not found) takes no block: one footnote
   names it and the file to provide. A single variant without a value in a column that others have
   shows "–" and a footnote says why;
+- with `--reference-table` (a published table, reference/README.md), a cell that has a published
+  counterpart (same dataset, variant, bucket and metric) ends in "(pub. 26.50; Δ -0.50)": the published
+  value and ours − published at the cell's scale and precision; other cells are unchanged;
 - footnotes: n (test images per bucket), the seeds and what ± means, the best marking, the metrics
-  not computed, every training note with the variants it applies to.
+  not computed, every training note with the variants it applies to, the reference table (paper,
+  table, mask protocol, file) and that the difference needs the same protocol.
 
 The csv is for machines, one row per variant: `variant`, then per metric and bucket
 `<bucket> <metric>` (the mean in the metric's own units, 10 significant digits, empty when missing),
 `<bucket> <metric> std` (only when some cell has more than one seed) and `<bucket> <metric> best`
-(true/false); then `<bucket> n` per bucket, `seeds`, `train_note` and `missing` (why a metric has no
-value for this row, "metric: note; ...").
+(true/false), and where some row has a published counterpart `<bucket> <metric> published` and
+`<bucket> <metric> diff` (ours − published, raw units; empty for the other rows); then
+`<bucket> n` per bucket, `seeds`, `train_note` and `missing` (why a metric has no value for this
+row, "metric: note; ...").
 
 API: `build_table(summary, dataset, variants)` returns the numeric table (index variant, columns
 bucket x metric x field with fields mean, std, seeds, n, note, best; attrs: the metrics not computed,
-training notes); `write_tables(...)` renders it, and the ablation table when given per-image rows.
+training notes); `add_published(table, rows, source)` attaches a reference table's values;
+`write_tables(...)` renders it, and the ablation table when given per-image rows.
 """
 from __future__ import annotations
 
@@ -140,6 +147,24 @@ def build_table(summary: pd.DataFrame, dataset: str, variants: list[str] | None 
     return table
 
 
+def add_published(table: pd.DataFrame, rows: list[dict], source: str | Path) -> None:
+    """Puts beside our cells the published values of a reference table (rows of
+    `harness.reference.load_reference`) that match a cell on dataset, variant, bucket and metric:
+    attrs["published"] = {(variant, bucket, metric): value}, and a footnote naming the table."""
+    dataset = table.attrs.get("dataset")
+    mine = [r for r in rows if r["dataset"] == dataset]
+    table.attrs["published"] = {
+        (r["variant"], r["bucket"], r["metric"]): r["value"] for r in mine
+        if r["variant"] in table.index and (r["bucket"], r["metric"], "mean") in table.columns}
+    named = {c: ", ".join(dict.fromkeys(r[c] for r in mine or rows)) for c in ("paper", "table", "mask_protocol")}
+    table.attrs["published_note"] = (
+        f"(pub. x; Δ y): the published value of {named['paper']} {named['table']} (mask protocol "
+        f"{named['mask_protocol']}; `{source}`) and ours − published, in the table's units; "
+        f"{len(table.attrs['published'])} of its {len(mine)} values for {dataset} have a cell here. "
+        "The difference means something only when the protocols match: dataset and split, test masks "
+        "and buckets, image size, metric implementation.")
+
+
 def buckets_of(table: pd.DataFrame) -> list[str]:
     return table.attrs.get("buckets") or list(dict.fromkeys(table.columns.get_level_values("bucket")))
 
@@ -241,6 +266,8 @@ def footnotes(table: pd.DataFrame) -> list[str]:
     if line:
         lines.append(line)
     lines.extend(train_note_lines(table.attrs.get("train_notes", {})))
+    if table.attrs.get("published_note"):
+        lines.append(table.attrs["published_note"])
     return lines
 
 
@@ -262,18 +289,33 @@ def md_escape(text: str) -> str:
     return str(text).replace("|", r"\|")
 
 
+def published_text(table: pd.DataFrame, variant: str, bucket: str, metric: str) -> str:
+    """"(pub. 26.50; Δ -0.50)": the published value of the cell and ours minus it, at the table's
+    scale and precision; "" when the cell has no published counterpart."""
+    published = table.attrs.get("published", {}).get((variant, bucket, metric))
+    if published is None:
+        return ""
+    mean = table.at[variant, (bucket, metric, "mean")]
+    diff = "" if math.isnan(mean) else f"; Δ {shown(metric, mean - published, signed=True)}"
+    return f"(pub. {shown(metric, published)}{diff})"
+
+
 def cell_text(table: pd.DataFrame, variant: str, bucket: str, metric: str, style: str) -> str:
     """One cell as shown in style "md", "tex" or "plain": "–" if missing, else mean [± std], bold
-    when best (md, tex)."""
+    when best (md, tex); then the published value and our difference to it, if the cell has one."""
     cell = {field: table.at[variant, (bucket, metric, field)] for field in FIELDS}
     if cell["note"]:
-        return "--" if style == "tex" else ABSENT
-    text = shown(metric, cell["mean"])
-    if cell["seeds"] > 1:
-        text += (rf"{{\scriptsize\,$\pm$\,{shown(metric, cell['std'])}}}" if style == "tex"
-                 else " ± " + shown(metric, cell["std"]))
-    if cell["best"]:
-        text = {"tex": rf"\textbf{{{text}}}", "md": f"**{text}**"}.get(style, text)
+        text = "--" if style == "tex" else ABSENT
+    else:
+        text = shown(metric, cell["mean"])
+        if cell["seeds"] > 1:
+            text += (rf"{{\scriptsize\,$\pm$\,{shown(metric, cell['std'])}}}" if style == "tex"
+                     else " ± " + shown(metric, cell["std"]))
+        if cell["best"]:
+            text = {"tex": rf"\textbf{{{text}}}", "md": f"**{text}**"}.get(style, text)
+    published = published_text(table, variant, bucket, metric)
+    if published:
+        text += rf"{{\scriptsize\,{tex_escape(published)}}}" if style == "tex" else " " + published
     return text
 
 
@@ -382,6 +424,10 @@ def to_csv_frame(table: pd.DataFrame) -> pd.DataFrame:
             if with_std:
                 columns[f"{bucket} {metric} std"] = [_digits(x) for x in cell["std"]]
             columns[f"{bucket} {metric} best"] = cell["best"].astype(bool).map({True: "true", False: "false"}).tolist()
+            published = [table.attrs.get("published", {}).get((v, bucket, metric), math.nan) for v in table.index]
+            if not all(math.isnan(x) for x in published):
+                columns[f"{bucket} {metric} published"] = [_digits(x) for x in published]
+                columns[f"{bucket} {metric} diff"] = [_digits(m - x) for m, x in zip(cell["mean"], published)]
     for bucket in buckets:
         ns = table.xs((bucket, "n"), level=("bucket", "field"), axis=1) if metrics else None
         columns[f"{bucket} n"] = ns.max(axis=1).astype(int).tolist() if metrics else [0] * len(table)
@@ -414,11 +460,16 @@ def write_absolute(table: pd.DataFrame, out_dir: str | Path, name: str) -> dict[
 
 def write_tables(summary: pd.DataFrame, dataset: str, out_dir: str | Path, variants: list[str] | None = None,
                  per_image: pd.DataFrame | None = None, reference: str | None = "baseline",
-                 bootstrap=None) -> dict[str, Path]:
-    """Writes <dataset>.{csv,md,tex,html} into out_dir and, when `per_image` rows are given, the
+                 bootstrap=None, reference_table: str | Path | None = None) -> dict[str, Path]:
+    """Writes <dataset>.{csv,md,tex,html} into out_dir (with the published values of
+    `reference_table`, a reference/ CSV, beside our cells) and, when `per_image` rows are given, the
     ablation table <dataset>_ablation.{csv,md,tex,html}; returns their paths by key ("csv", ...,
     "ablation_csv", ...)."""
     table = build_table(summary, dataset, variants)
+    if reference_table:
+        from harness.reference import load_reference
+
+        add_published(table, load_reference(reference_table), reference_table)
     paths = write_absolute(table, out_dir, dataset)
     if per_image is not None:
         from reporting.ablation import build_ablation, write_ablation
@@ -439,6 +490,8 @@ def main(argv=None):
     p.add_argument("--per-image", nargs="+", metavar="CSV", help="per-image CSVs: also write the ablation table")
     p.add_argument("--reference", default="baseline", help="the ablation's reference row (default: baseline, "
                    "else the first variant)")
+    p.add_argument("--reference-table", metavar="CSV", help="a published table (reference/README.md) to show "
+                   "beside our cells, with our difference to it")
     p.add_argument("--resamples", type=int, default=Bootstrap.resamples)
     p.add_argument("--level", type=float, default=Bootstrap.level)
     p.add_argument("--bootstrap-seed", type=int, default=Bootstrap.seed)
@@ -446,7 +499,8 @@ def main(argv=None):
     try:
         per_image = read_per_images(args.per_image) if args.per_image else None
         paths = write_tables(read_summary(args.summary), args.dataset, args.out_dir, args.variants, per_image,
-                             args.reference, Bootstrap(args.resamples, args.level, args.bootstrap_seed))
+                             args.reference, Bootstrap(args.resamples, args.level, args.bootstrap_seed),
+                             args.reference_table)
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
     for path in paths.values():

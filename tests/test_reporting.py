@@ -714,7 +714,11 @@ REPORT_CONFIG = {
     "train": {"steps": 2, "batch_size": 2, "checkpoint_every": 2, "log_every": 1, "precision": "fp32"},
     "eval": {"batch_size": 4, "samples": 1},
     "variants": {"mean_fill": {"backbone": "mean_fill"}, "baseline": {"backbone": "encdec"}},
+    "report": {"reference_table": "published.csv"},  # written by report_run, relative to the workdir
 }
+# A made-up published value (the format of reference/README.md) for one cell of the report run.
+PUBLISHED = ("paper,table,dataset,mask_protocol,row,variant,bucket,metric,value,printed,source\n"
+             "test_paper,Table 1,mini_natural,nvidia_test,Baseline,baseline,0.1-0.3,psnr,20.0,20.00,made up\n")
 
 
 def snakemake(workdir, *args):
@@ -734,6 +738,7 @@ def report_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("report_dag")
     config = workdir / "report.yaml"
     config.write_text(yaml.safe_dump(REPORT_CONFIG, sort_keys=False))
+    (workdir / "published.csv").write_text(PUBLISHED)
     snakemake(workdir, "--cores", "2", "--configfile", str(config))
     snakemake(workdir, "--configfile", str(config), "--report", str(workdir / "report.html"))
     return workdir, config
@@ -747,7 +752,7 @@ def test_tables_rule_declares_the_per_image_files_and_writes_both_tables(report_
     found = re.search(r"rule tables:\n\s+input: (.*)\n", dry)
     assert found, dry
     inputs = found.group(1).split(", ")
-    assert "results/summary.csv" in inputs
+    assert "results/summary.csv" in inputs and "published.csv" in inputs  # report.reference_table
     expected = [f"results/runs/mini_natural/{v}/seed{s}/eval/per_image.csv"
                 for v in REPORT_CONFIG["variants"] for s in (0, 1)]
     assert [i for i in inputs if i.endswith("per_image.csv")] == expected
@@ -765,6 +770,11 @@ def test_tables_rule_declares_the_per_image_files_and_writes_both_tables(report_
         text = (tables / name).read_text()
         assert not [c for c in md_cells(text) if "missing" in c], name
         assert "LPIPS (missing: alexnet-owt-7be5be79.pth)" in text and "pt_inception-2015-12-05-6726825d.pth" in text
+    # the published value beside our one cell that has it, nowhere else
+    published = [c for c in md_cells((tables / "mini_natural.md").read_text()) if "pub." in c]
+    assert len(published) == 1 and re.fullmatch(r"[*]*\d+\.\d\d ± \d+\.\d\d[*]* \(pub\. 20\.00; Δ [+-]\d+\.\d\d\)",
+                                                 published[0]), published
+    assert "pub." not in (tables / "mini_natural_ablation.md").read_text()
     over = pd.read_csv(workdir / "results" / "summary_over_seeds.csv")
     assert set(over.loc[over["metric"] == "psnr", "seeds"]) == {2}
 
@@ -949,7 +959,9 @@ def test_report_renders_tables_plots_and_config_in_headless_chromium(report_run,
             text = browser.wait_for("document.readyState == 'complete' && document.body.innerText", context=frame)
             assert "mini_natural: metrics per hole-ratio bucket" in text and " ± " in text
             assert "Cells: mean ± sample std over 2 seeds (0, 1)." in text
-            assert "mean ± sample standard deviation over 2 seeds" in _caption(browser, "absolute: mean ± std over seeds")
+            assert "(pub. 20.00; Δ " in text and "test_paper Table 1 (mask protocol nvidia_test" in text
+            caption = _caption(browser, "absolute: mean ± std over seeds")
+            assert "mean ± sample standard deviation over 2 seeds" in caption and "published.csv" in caption
 
             # Every plot is an image that decoded.
             for label in ("metrics per bucket", "Δ to the reference", "training losses", "qualitative"):

@@ -37,10 +37,12 @@ rule aggregate:
 
 
 rule tables:
-    """The absolute table (mean ± std over seeds) and the ablation table (Δ to the reference row with
-    hierarchical paired bootstrap intervals over the per-image scores) of one dataset."""
+    """The absolute table (mean ± std over seeds, with the published values of report.reference_table
+    beside our cells when set) and the ablation table (Δ to the reference row with hierarchical
+    paired bootstrap intervals over the per-image scores) of one dataset."""
     input:
         summary=str(R.summary()),
+        published=config["report"]["reference_table"] or [],
         per_image=lambda wc: [
             str(R.eval_dir(wc.dataset, v, s) / "per_image.csv") for v in VARIANTS for s in SEEDS
         ],
@@ -73,6 +75,7 @@ rule tables:
         variants=VARIANTS,
         seeds=SEEDS,
         reference=config["report"]["reference"],
+        reference_table=config["report"]["reference_table"],
         bootstrap=config["report"]["bootstrap"],
         n=lambda wc: images_per_bucket(dataset_spec(config, wc.dataset)),
     script:

@@ -1,5 +1,6 @@
 """Rule tables: the absolute and the ablation table of one dataset (csv, md, tex, html), from the
-summary and the per-image CSVs the rule declares as inputs."""
+summary, the per-image CSVs and the published table (report.reference_table, when set) the rule
+declares as inputs."""
 from pathlib import Path
 
 from harness.joblog import job_log
@@ -11,7 +12,8 @@ with job_log(snakemake.log[0]):  # noqa: F821 (snakemake is injected by Snakemak
     inputs, params, out = snakemake.input, snakemake.params, snakemake.output  # noqa: F821
     paths = write_tables(read_summary(inputs.summary), snakemake.wildcards.dataset,  # noqa: F821
                          Path(out.csv).parent, params.variants, per_image=read_per_images(inputs.per_image),
-                         reference=params.reference, bootstrap=Bootstrap.from_config(params.bootstrap))
+                         reference=params.reference, bootstrap=Bootstrap.from_config(params.bootstrap),
+                         reference_table=inputs.published or None)
     expected = {str(Path(p)) for p in out}
     written = {str(Path(p)) for p in paths.values()}
     if written != expected:
