@@ -13,6 +13,8 @@ reason documented in ``models/README.md`` (section "DGI"). In short:
 - Every loss is a *mean*: over hole positions x channels (cross), positions x channels (self), hole query
   pixels (attention), then over levels / attention maps, so the config weights are O(1) and do not depend
   on the resolution, the hole ratio, the channel count or the number of levels.
+  The hole-pooled means pool over the whole batch, also when data-parallel processes each hold a shard
+  of it (``batch_count``).
 - Meta weights are normalised so they cannot switch a loss off: channel weights are
   ``floor + (1 - floor) * C * softmax(logits)`` (mean 1 over channels, each >= ``floor``); the pixel weights
   t are divided by their mean over the hole (per sample) and floored the same way. The loss therefore
@@ -30,6 +32,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
@@ -56,6 +59,18 @@ def normalise_weights(logits: torch.Tensor, floor: float = DEFAULT_FLOOR, dim: i
     n = logits.shape[dim]
     w = torch.softmax(logits.float(), dim=dim) * n
     return floor + (1.0 - floor) * w if floor else w
+
+
+def batch_count(count: torch.Tensor) -> torch.Tensor:
+    """The denominator of a mean pooled over the batch. Under data-parallel training each process
+    holds an equal shard of the batch and the gradients are averaged over processes: dividing each
+    shard's sum by the mean count over processes makes that average the full batch's mean (a
+    shard's own count would weight the shards equally whatever their hole areas)."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return count
+    count = count.detach().clone()  # the hole mask's size: no gradient flows through it
+    dist.all_reduce(count)
+    return count / dist.get_world_size()
 
 
 def _check_floor(floor: float) -> float:
@@ -85,7 +100,7 @@ def _masked_weighted_l1(err: torch.Tensor, channel_w: torch.Tensor | None,
         return err.mean()
     channels = err.shape[1]
     num = (err * pixel_w).sum()
-    den = pixel_w.sum() * channels
+    den = batch_count(pixel_w.sum() * channels)
     return num / den.clamp_min(_EPS)
 
 
@@ -317,7 +332,7 @@ class AttentionTransfer(nn.Module):
         t = self.pixel_weights(d, hole)
         if t is not None:
             row_err = row_err * t
-        return (row_err * hole).sum() / hole.sum().clamp_min(_EPS)
+        return (row_err * hole).sum() / batch_count(hole.sum()).clamp_min(_EPS)
 
     def forward(self, student_affinity: Sequence[torch.Tensor], teacher_affinity: Sequence[torch.Tensor],
                 student_input: Sequence[torch.Tensor], mask_hole: torch.Tensor) -> torch.Tensor:

@@ -20,14 +20,32 @@ provenance.json and model.pt. Resuming with another count is allowed, with a war
 
 Expected faults (bad config, unreadable or foreign files, an output folder that cannot be written, a
 non-finite loss) end with `error: <message>` and exit status 1; HARNESS_DEBUG=1 shows the traceback.
+
+Preemption and time limits: on SIGTERM or SIGUSR1 training finishes the step it is in, writes
+checkpoint.pt and exits with status 75 (EX_TEMPFAIL: try again), from the command line as from the
+workflow's script (Snakemake counts it as a failure and retries the job: restart-times). SLURM sends
+SIGTERM at a time limit or preemption and SIGKILL KillWait seconds (30 by default) later;
+`sbatch --signal=TERM@120` sends it two minutes early. Running the command again resumes there and ends
+with the weights of an uninterrupted run. SIGINT (Ctrl-C) is not caught: KeyboardInterrupt stops the
+run at once (exit status 1), keeping the last periodic checkpoint.
+
+Several processes (one GPU each): `torchrun --standalone --nproc-per-node N -m training.train ...`
+trains one job with DistributedDataParallel; see training.distributed. Each process takes 1/N of
+train.batch_size (which must be a multiple of N), so the step is the single-process step on the full
+batch; the weights equal a single-process run's up to float summation order. Rank 0 writes every file.
+Under torchrun, add `--signals-to-handle SIGTERM,SIGINT,SIGUSR1` so that torchrun passes SIGUSR1 on to
+the processes (it passes SIGTERM by default); torchrun then exits non-zero after the checkpoint.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
+import signal
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -42,6 +60,7 @@ from harness.jobs import init_seed_parts, teacher_job, train_job
 from harness.seeding import derive_seed
 from models import build_model
 from models.losses import InpaintingLoss
+from training import distributed
 from training.checkpoint import read_torch_file
 from training.precision import autocast, prepare_input, prepare_model, resolve_precision
 
@@ -50,11 +69,16 @@ class StepBatches(torch.utils.data.Sampler):
     """Yields, for every step from `start_step`, the batch's (global sample number, dataset index) pairs.
 
     Each epoch is a permutation seeded by (seed, epoch), so the batch of step s is the same whether or
-    not the run was interrupted before s."""
+    not the run was interrupted before s. With `world` processes, process `rank` takes the rank-th of
+    `world` equal blocks of each batch."""
 
-    def __init__(self, n_items: int, batch_size: int, seed: int, start_step: int, total_steps: int):
+    def __init__(self, n_items: int, batch_size: int, seed: int, start_step: int, total_steps: int,
+                 rank: int = 0, world: int = 1):
+        if batch_size % world:
+            raise ValueError(f"batch size {batch_size} is not a multiple of the {world} processes")
         self.n, self.batch, self.seed = n_items, batch_size, seed
         self.start, self.total = start_step, total_steps
+        self.rank, self.per_rank = rank, batch_size // world
         self._perm_epoch, self._perm = None, None
 
     def _index(self, g: int) -> int:
@@ -66,8 +90,8 @@ class StepBatches(torch.utils.data.Sampler):
 
     def __iter__(self):
         for step in range(self.start, self.total):
-            first = step * self.batch
-            yield [(g, self._index(g)) for g in range(first, first + self.batch)]
+            first = step * self.batch + self.rank * self.per_rank
+            yield [(g, self._index(g)) for g in range(first, first + self.per_rank)]
 
     def __len__(self):
         return self.total - self.start
@@ -124,6 +148,39 @@ def forward_losses(model, loss, image, mask, dtype, device, distill=None, teache
 
 CHECKPOINT, PREVIOUS_CHECKPOINT = "checkpoint.pt", "checkpoint.prev.pt"
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+EXIT_PREEMPTED = 75  # EX_TEMPFAIL (sysexits.h): a temporary failure, run again
+
+
+class Preempted(SystemExit):
+    """Training stopped on SIGTERM/SIGUSR1 once its checkpoint was written. A SystemExit with status
+    EXIT_PREEMPTED, so the process ends with that status (and no traceback) wherever training runs:
+    the command line or the workflow's script."""
+
+    def __init__(self, message: str):
+        super().__init__(EXIT_PREEMPTED)
+        self.message = message
+
+
+def ignore_stop_signals(worker_id: int) -> None:
+    """DataLoader workers: SLURM signals every process of a job, and a worker killed by it would fail
+    the main process before its checkpoint; the main process stops them itself."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+
+
+class TrainedModules(nn.Module):
+    """What DistributedDataParallel wraps: the modules being trained (network, distillation's meta
+    networks); its forward is the training step's forward half. The frozen loss and teacher stay
+    outside it."""
+
+    def __init__(self, model: nn.Module, distill: nn.Module | None, forward):
+        super().__init__()
+        self.model, self.distill, self._forward = model, distill, forward
+
+    def forward(self, image, mask):
+        return self._forward(image, mask)
+
 
 class Trainer:
     """Runs one resolved train or teacher job (see harness.jobs) into the folder `out`."""
@@ -133,6 +190,12 @@ class Trainer:
         from metrics.weights import find_weight, load_vgg16_features, missing_message
 
         self.job, self.out = job, Path(out)
+        # several processes under torchrun (see training.distributed); rank 0 writes the files
+        self.rank, self.world = distributed.rank(), distributed.world_size()
+        if job["settings"]["batch_size"] % self.world:
+            raise ConfigError(f"train.batch_size {job['settings']['batch_size']} is not a multiple of the "
+                              f"{self.world} training processes: each takes an equal share of the batch; "
+                              f"choose a batch size divisible by --nproc-per-node")
         ensure_writable(self.out)  # before any work: a read-only or full disk fails now, not at the end
         self.dataset, self.variant, self.seed = job["dataset"], job["name"], job["seed"]
         self.role, self.spec, self.settings = job["role"], job["spec"], job["settings"]
@@ -144,6 +207,8 @@ class Trainer:
         self.data_seed = derive_seed(self.seed, self.dataset, "data")
         torch.manual_seed(derive_seed(*init_seed_parts(job)))
         self.model = prepare_model(build_model(self.spec, job["width"]).to(self.device), self.dtype)
+        if distributed.active():  # BatchNorm statistics of the global batch
+            self.model = distributed.convert_batchnorm(self.model, self.device)
 
         self.notes = []
         weights = job["weights"]
@@ -170,6 +235,8 @@ class Trainer:
         self.optimizer = self.new_optimizer(self.settings["lr"])
         self.step, self.log_rows = 0, []
         self.threads_used = [torch.get_num_threads()]
+        self.ddp = None  # the DistributedDataParallel wrapper, made in fit()
+        self.stop_signal, self.stop_everywhere = None, False
 
     def _setup_distillation(self, teacher_path: str | None) -> None:
         from models.distill import build_distill_loss
@@ -187,6 +254,8 @@ class Trainer:
             p.requires_grad_(False)
         self.teacher = prepare_model(self.teacher, self.dtype)
         self.distill = build_distill_loss(self.spec["distill"], self.model).to(self.device)
+        if distributed.active():
+            self.distill = distributed.convert_batchnorm(self.distill, self.device)
 
     def new_optimizer(self, lr: float) -> torch.optim.Adam:
         """Adam over the student and its distillation modules (the frozen teacher is not trained)."""
@@ -201,7 +270,8 @@ class Trainer:
         return {"signature": self.signature(), "step": self.step, "model": self.model.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "log_rows": self.log_rows,
                 "distill": self.distill.state_dict() if self.distill else None,
-                "torch_rng": torch.get_rng_state(), "threads_used": self.threads_used}
+                "torch_rng": torch.get_rng_state(), "threads_used": self.threads_used,
+                "processes": self.world}
 
     def try_resume(self) -> bool:
         """Resumes from checkpoint.pt, else from checkpoint.prev.pt. An unreadable file is moved aside
@@ -215,7 +285,8 @@ class Trainer:
                 state = read_torch_file(path, "training checkpoint", self.device)
             except ValueError as err:
                 aside = path.with_name(path.name + ".corrupt")
-                os.replace(path, aside)
+                if self.rank == 0:  # every process reads the same file: one moves it
+                    os.replace(path, aside)
                 warnings.warn(f"{err}; moved it to {aside}", stacklevel=1)
                 corrupt = True
                 continue
@@ -238,27 +309,36 @@ class Trainer:
                 self.threads_used = before + self.threads_used
             else:
                 self.threads_used = before or self.threads_used
+            if state.get("processes", 1) != self.world:
+                warnings.warn(f"{path} was written by {state.get('processes', 1)} training processes, this "
+                              f"run has {self.world}: the same batches, but float sums are ordered otherwise "
+                              f"and the final weights will differ slightly from an uninterrupted run",
+                              stacklevel=1)
             return True
         if corrupt:
             warnings.warn(f"no usable checkpoint in {self.out}: training starts from step 0", stacklevel=1)
         return False
 
     def save_checkpoint(self) -> None:
-        atomic_torch_save(self.checkpoint_state(), self.out / CHECKPOINT,
-                          previous=self.out / PREVIOUS_CHECKPOINT)
-        self.write_log()
+        if self.rank == 0:  # every process holds the same state
+            atomic_torch_save(self.checkpoint_state(), self.out / CHECKPOINT,
+                              previous=self.out / PREVIOUS_CHECKPOINT)
+            self.write_log()
+        # no process goes on (or exits, which makes torchrun stop the others) before the file is whole
+        distributed.barrier()
 
     def write_log(self) -> None:
-        if self.log_rows:
+        if self.log_rows and self.rank == 0:
             write_csv(self.out / "train_log.csv", self.log_rows)
 
     def loader(self):
         sampler = StepBatches(len(self.images), self.settings["batch_size"], self.data_seed,
-                              self.step, self.total_steps)
+                              self.step, self.total_steps, rank=self.rank, world=self.world)
         workers = self.settings["num_workers"]
         return torch.utils.data.DataLoader(TrainingSamples(self.images, self.mask_sampler),
                                            batch_sampler=sampler, num_workers=workers,
-                                           persistent_workers=workers > 0)
+                                           persistent_workers=workers > 0,
+                                           worker_init_fn=ignore_stop_signals if workers else None)
 
     def set_phase(self) -> str:
         """The phase of the coming step, with its lr and BatchNorm mode. The first fine-tuning step
@@ -281,31 +361,91 @@ class Trainer:
     def train_step(self, image: torch.Tensor, mask: torch.Tensor) -> dict:
         if self.role == "teacher":
             mask = torch.zeros_like(mask)  # the auxiliary network sees the uncorrupted image
-        total, terms = forward_losses(self.model, self.loss, image, mask, self.dtype, self.device,
-                                      self.distill, self.teacher)
-        if not torch.isfinite(total):
+        if self.ddp is not None:
+            total, terms = self.ddp(image, mask)
+            shown, terms = self.mean_over_processes(total, terms)
+        else:
+            total, terms = self.losses(image, mask)
+            shown = total.detach()
+        if not torch.isfinite(shown):  # under DDP, the mean: every process stops at the same step
             bad = {k: float(v) for k, v in terms.items()}
             raise FloatingPointError(
-                f"non-finite loss {float(total.detach())} at step {self.step + 1} (terms {bad}); the last good "
+                f"non-finite loss {float(shown)} at step {self.step + 1} (terms {bad}); the last good "
                 f"checkpoint {self.out / 'checkpoint.pt'} is kept. Lower train.lr or try precision fp32.")
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()
-        return {"total": float(total.detach()), **{k: float(v) for k, v in terms.items()}}
+        return {"total": float(shown), **{k: float(v) for k, v in terms.items()}}
+
+    def losses(self, image: torch.Tensor, mask: torch.Tensor):
+        return forward_losses(self.model, self.loss, image, mask, self.dtype, self.device,
+                              self.distill, self.teacher)
+
+    def mean_over_processes(self, total: torch.Tensor, terms: dict):
+        """The loss and its terms averaged over the processes (the full batch's, as logged by a single
+        process). The same all-reduce tells every process whether any of them got a stop signal, so
+        that all stop after the same step."""
+        names = list(terms)
+        values = torch.stack([total.detach().float()] + [terms[k].float() for k in names]
+                             + [total.new_tensor(float(self.stop_signal is not None))])
+        values = distributed.sum_over_ranks(values)
+        self.stop_everywhere = bool(values[-1] > 0)
+        mean = values[:-1] / self.world
+        return mean[0], dict(zip(names, mean[1:]))
+
+    def stop_requested(self) -> bool:
+        return self.stop_everywhere if self.ddp is not None else self.stop_signal is not None
+
+    @contextlib.contextmanager
+    def stop_signals_caught(self):
+        """While training, SIGTERM and SIGUSR1 only note that the run must stop; the loop then stops at
+        the end of the step, with a consistent state to save. (Handlers can only be set in the main
+        thread; elsewhere the signals keep their effect.)"""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def note(signum, frame):
+            self.stop_signal = signum
+
+        previous = {sig: signal.signal(sig, note) for sig in STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+
+    def wrap_for_ddp(self) -> None:
+        """DistributedDataParallel over the trained modules: all processes start from rank 0's weights
+        (identical anyway: same seed, or the same checkpoint) and average their gradients."""
+        if not distributed.same_everywhere(self.step, self.device):
+            raise ValueError(f"the training processes resumed from different steps (this one from "
+                             f"{self.step}): {self.out} must be one folder that every node sees")
+        modules = TrainedModules(self.model, self.distill, self.losses)
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        self.ddp = torch.nn.parallel.DistributedDataParallel(modules, device_ids=ids)
 
     def fit(self) -> Path:
         self.out.mkdir(parents=True, exist_ok=True)
+        with self.stop_signals_caught():
+            return self._fit()
+
+    def _fit(self) -> Path:
         resumed = self.try_resume()
+        if distributed.active():
+            self.wrap_for_ddp()
         provenance = {"dataset": self.dataset, "variant": self.variant, "seed": self.seed, "role": self.role,
                       "spec": self.spec, "settings": self.settings, "precision": str(self.dtype),
                       "device": str(self.device), "threads": torch.get_num_threads(),
                       "threads_used": self.threads_used,  # per segment, when resumed with another count
+                      "processes": self.world,  # DDP: each holds batch_size / processes images
                       "vgg16_weights": self.vgg_file, "notes": self.notes, "resumed_from_step": self.step if resumed else None,
                       "environment": environment_record()}
-        atomic_write_text(self.out / "provenance.json", json.dumps(provenance, indent=2, default=str))
+        if self.rank == 0:
+            atomic_write_text(self.out / "provenance.json", json.dumps(provenance, indent=2, default=str))
         every, log_every = self.settings["checkpoint_every"], self.settings["log_every"]
         bar = tqdm(total=self.total_steps, initial=self.step, desc=f"{self.dataset}/{self.variant}/{self.role}",
-                   unit="step", dynamic_ncols=True, mininterval=2.0)
+                   unit="step", dynamic_ncols=True, mininterval=2.0, disable=self.rank != 0)
         started = time.perf_counter()
         for image, mask in self.loader():
             phase = self.set_phase()
@@ -317,18 +457,35 @@ class Trainer:
                                       "lr": self.optimizer.param_groups[0]["lr"], **values,
                                       "seconds": round(time.perf_counter() - started, 3)})
                 bar.set_postfix(loss=f"{values['total']:.4f}")
-            if self.step % every == 0 or self.step == self.total_steps:
+            stop = self.stop_requested()
+            if self.step % every == 0 or self.step == self.total_steps or stop:
                 self.save_checkpoint()
             bar.update(1)
+            if stop and self.step < self.total_steps:
+                bar.close()
+                raise self.preempted()
         bar.close()
         if self.step == 0 or self.step < self.total_steps:
             raise RuntimeError(f"training stopped at step {self.step} of {self.total_steps}")
         record = {"state_dict": self.model.state_dict(), "spec": self.spec, "width": self.job["width"],
                   "image_size": self.job["image_size"], "dataset": self.dataset, "variant": self.variant,
                   "seed": self.seed, "role": self.role, "steps": self.step, "notes": self.notes,
-                  "threads_used": self.threads_used}
-        self.write_log()
-        return atomic_torch_save(record, self.out / "model.pt")
+                  "threads_used": self.threads_used, "processes": self.world}
+        path = self.out / "model.pt"
+        if self.rank == 0:
+            self.write_log()
+            atomic_torch_save(record, path)
+        distributed.barrier()
+        return path
+
+    def preempted(self) -> Preempted:
+        what = (signal.Signals(self.stop_signal).name if self.stop_signal is not None
+                else "a stop signal sent to another training process")
+        message = (f"stopped by {what} after step {self.step} of {self.total_steps}; {self.out / CHECKPOINT} "
+                   f"is written: run the same command again to resume (exit status {EXIT_PREEMPTED})")
+        if self.rank == 0:
+            print(message, file=sys.stderr, flush=True)
+        return Preempted(message)
 
 
 def train(job: dict, out: str | Path, teacher: str | None = None, device: str | None = None) -> Path:
@@ -356,9 +513,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    device = args.device
     try:
         config = load_config(args.config)
         torch.set_num_threads(args.threads or config["threads_per_job"])
+        if distributed.launched_by_torchrun():
+            device = distributed.init_from_env(args.device)
         results = layout(config)
         if args.variant:
             job = train_job(config, args.dataset, args.variant, args.seed)
@@ -369,12 +529,16 @@ def main(argv=None) -> None:
         teacher = args.teacher_model
         if job["teacher"] and teacher is None:
             teacher = results.teacher_dir(args.dataset, job["teacher"], args.seed) / "model.pt"
-        path = train(job, out, teacher=teacher, device=args.device)
+        path = train(job, out, teacher=teacher, device=device)
     except (ConfigError, FloatingPointError, ValueError, OSError) as err:
         if os.environ.get("HARNESS_DEBUG") == "1":
             raise
         sys.exit(f"error: {err}")
-    print(f"wrote {path}")
+    finally:
+        if distributed.active():
+            distributed.destroy()
+    if os.environ.get("RANK", "0") == "0":
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":
