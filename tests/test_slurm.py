@@ -178,3 +178,53 @@ def test_a_config_with_one_gpu_per_training_job_asks_slurm_for_it(runs, slurm_en
     assert job["JobState"] == "COMPLETED", job
     assert re.search(r"gpu:1$", job["TresPerJob"]), job  # gres:gpu:1 (SLURM 22.05) or gres/gpu:1
     assert int(job["NumCPUs"]) == 2 and tres(job)["mem"] == "2500M" and job["TimeLimit"] == "00:15:00", job
+
+
+def test_a_training_job_past_its_slurm_time_limit_checkpoints_and_resumes_to_the_same_weights(
+        slurm_env, tiny_config, tmp_path):
+    """SLURM ends a job at its time limit with SIGTERM (then, KillWait later, SIGKILL). The job is
+    submitted with room to start, and once it is training its limit is cut below the time it has
+    run, so slurmctld's own time-limit check ends it: training must checkpoint, exit 75, and a re-run
+    must end with the weights of an uninterrupted run."""
+    import torch
+
+    from training.train import EXIT_PREEMPTED
+
+    path, config, write = tiny_config
+    # about 2-3 minutes of training: the limit below is one minute, and slurmctld checks time limits
+    # only periodically
+    config["train"].update(steps=16000, checkpoint_every=500, log_every=100)
+    write(config)
+    cmd = [sys.executable, "-m", "training.train", "--config", str(path), "--dataset", "toy",
+           "--variant", "pconv", "--seed", "0", "--threads", "1"]
+    stopped, straight = tmp_path / "stopped", tmp_path / "straight"
+    submit = run(["sbatch", "--parsable", "--partition", "local", "--time", "10", "--chdir", REPO,
+                  "--output", tmp_path / "job.log", "--wrap", "exec " + " ".join(map(str, cmd + ["--out", stopped]))],
+                 slurm_env)
+    job = submit.stdout.strip().split(";")[0]
+    # the uninterrupted reference, on the other core meanwhile
+    reference = subprocess.Popen(cmd + ["--out", str(straight)], cwd=REPO, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 180
+    while not (stopped / "train_log.csv").exists():  # written with the first checkpoint
+        assert time.time() < deadline, (tmp_path / "job.log").read_text()
+        time.sleep(0.5)
+    run(["scontrol", "update", f"JobId={job}", "TimeLimit=1"], slurm_env)  # one minute (SLURM's unit)
+    while True:
+        fields = slurm_jobs(slurm_env, REPO).get(job, {})
+        if fields.get("JobState") in ("TIMEOUT", "COMPLETED", "FAILED", "CANCELLED"):
+            break
+        assert time.time() < deadline + 240, fields
+        time.sleep(1)
+    log = (tmp_path / "job.log").read_text()
+    assert fields["JobState"] == "TIMEOUT", (fields, log[-2000:])
+    assert fields["ExitCode"].split(":")[0] == str(EXIT_PREEMPTED), (fields, log[-2000:])
+    assert "stopped by SIGTERM" in log and not (stopped / "model.pt").exists()
+    step = torch.load(stopped / "checkpoint.pt", weights_only=False)["step"]
+    assert 0 < step < 16000
+
+    subprocess.run(cmd + ["--out", str(stopped)], check=True, cwd=REPO, capture_output=True)  # the retry
+    assert reference.wait(timeout=600) == 0, reference.stderr.read()
+    a = torch.load(straight / "model.pt", weights_only=False)["state_dict"]
+    b = torch.load(stopped / "model.pt", weights_only=False)["state_dict"]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
