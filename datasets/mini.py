@@ -5,20 +5,26 @@ small datasets cut from photographs that are files inside the installed scikit-i
 (its `skimage/data/` folder). They are read straight from that folder with PIL/numpy, never
 through `skimage.data`'s fetchers, so no download (pooch) can ever be attempted.
 
-Kinds and their fixed train/test split (train and test never share a source photograph/face):
+Kinds and their train/test split:
 
-- `mini_natural`:
-    train: astronaut.png, rocket.jpg, motorcycle_left.png, motorcycle_right.png, camera.png
-           (camera is grayscale, replicated to RGB; the two motorcycle views show the same scene,
-           so both stay on the train side)
-    test:  chelsea.png, coffee.png
+- `mini_natural`: every colour photograph the pinned packages ship: scikit-image's astronaut,
+  chelsea, coffee, rocket, motorcycle_left, hubble_deep_field, ihc (immunohistochemistry) and
+  retina, and matplotlib's grace_hopper. Each photograph is split by columns: its right band
+  (20% of its width, at least one window wide) gives the test images, the part left of it, minus a
+  margin of one window, the training images. So test and training images share the colour
+  statistics of every photograph but never a pixel. (An earlier split held whole photographs out:
+  the training photos shared almost no colours with the two test photos, and the learned rows
+  filled the holes with the wrong colour prior.) A window of side 1.5 x `size` is taken at a random
+  position in its region and resized to `size`; a photograph too small for three windows side by
+  side is first enlarged (bicubic).
 - `mini_faces`: the 100 faces of `lfw_subset.npy` (25x25 grayscale, the first 100 of its 200
-  images; the rest are non-faces and unused): faces 0-79 train, faces 80-99 test.
+  images; the rest are non-faces and unused), upsampled to `size`: faces 0-79 train, faces 80-99
+  test. Small and grey: a smoke test of the face setting, not a stand-in for CelebA.
 
-Every output image is a random square crop (side = a random fraction of the source's shorter
-side), resized to `size` (bicubic) and flipped horizontally with probability 0.5. Each image's
-randomness comes from its own generator seeded by (seed, kind, split, index), so rebuilding with
-the same arguments gives byte-identical files, and changing a count does not change the others.
+mini_faces images are a random square crop (side = a random fraction of the face's side), resized
+to `size` (bicubic). Every image of both kinds is flipped horizontally with probability 0.5. Each
+image's randomness comes from its own generator seeded by (seed, kind, split, index), so rebuilding
+with the same arguments gives byte-identical files, and changing a count does not change the others.
 Sources are used round-robin (image i comes from source i mod n_sources).
 
 Layout written (every file atomically; the manifest last, so its presence marks a complete build):
@@ -41,16 +47,17 @@ from datasets.images import remove_stale_numbered_pngs
 from harness.config import MINI_KINDS
 from harness.fileio import save_png as save_png_atomic, write_csv as write_csv_atomic
 
-NATURAL_TRAIN = ("astronaut.png", "rocket.jpg", "motorcycle_left.png", "motorcycle_right.png",
-                 "camera.png")
-NATURAL_TEST = ("chelsea.png", "coffee.png")
+NATURAL_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png",
+                  "hubble_deep_field.jpg", "ihc.png", "retina.jpg", "grace_hopper.jpg")
+MATPLOTLIB_PHOTOS = ("grace_hopper.jpg",)  # in matplotlib's sample_data, the others in skimage/data
+TEST_BAND = 0.2  # the right fifth of every photograph is the test region
+WINDOW = 1.5  # a window of 1.5 x size is resized to size: some context, a mild zoom out
 LFW_FILE = "lfw_subset.npy"
 FACES_TRAIN = range(0, 80)   # indices into lfw_subset (the first 100 entries are faces)
 FACES_TEST = range(80, 100)
 
-# Crop side as a fraction of the source's shorter side. Faces are already tight 25x25 crops,
-# so they get only a mild zoom; photographs get a wide range of scales.
-CROP_SCALE = {"mini_natural": (0.3, 1.0), "mini_faces": (0.8, 1.0)}  # one entry per MINI_KINDS
+# Faces are already tight 25x25 crops: the crop side is a random fraction of the face's side.
+FACE_CROP_SCALE = (0.8, 1.0)
 _KIND_CODE = {"mini_natural": 1, "mini_faces": 2}
 _SPLIT_CODE = {"train": 0, "test": 1}
 MANIFEST_HEADER = ["split", "file", "source", "crop_x", "crop_y", "crop_size", "flip"]
@@ -66,13 +73,20 @@ def skimage_data_dir() -> str:
     return os.path.join(os.path.dirname(skimage.__file__), "data")
 
 
+def _photo_path(filename: str) -> str:
+    if filename in MATPLOTLIB_PHOTOS:
+        import matplotlib
+
+        return os.path.join(matplotlib.get_data_path(), "sample_data", filename)
+    return os.path.join(skimage_data_dir(), filename)
+
+
 def _read_bundled(filename: str) -> np.ndarray:
-    """A bundled scikit-image photo as uint8 HxWx3 (grayscale replicated to RGB)."""
-    path = os.path.join(skimage_data_dir(), filename)
+    """A photo shipped with scikit-image or matplotlib as uint8 HxWx3."""
+    path = _photo_path(filename)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path} is missing: the installed scikit-image does not ship "
-                                f"{filename}; install the scikit-image version pinned in "
-                                f"requirements.txt")
+        raise FileNotFoundError(f"{path} is missing: the installed package does not ship "
+                                f"{filename}; install the versions pinned in requirements.txt")
     with Image.open(path) as im:
         return np.asarray(im.convert("RGB"), dtype=np.uint8)
 
@@ -91,14 +105,42 @@ def _read_faces(indices) -> list[tuple[str, np.ndarray]]:
     return [(f"{LFW_FILE}[{i}]", np.repeat(faces[i][:, :, None], 3, axis=2)) for i in indices]
 
 
+def photo_regions(image: np.ndarray, window: int) -> tuple[np.ndarray, dict[str, tuple[int, int]]]:
+    """The photograph (enlarged if needed) and the column range [lo, hi) where each split's windows
+    may start: test windows lie in the right band, training windows end one window left of it."""
+    h, w = image.shape[:2]
+    scale = max(1.0, 4 * window / w, window / h)  # room for train, margin and test windows
+    if scale > 1:
+        size = (int(np.ceil(w * scale)), int(np.ceil(h * scale)))
+        image = np.asarray(Image.fromarray(image).resize(size, Image.BICUBIC), dtype=np.uint8)
+        h, w = image.shape[:2]
+    band = max(int(round(TEST_BAND * w)), window)
+    return image, {"test": (w - band, w - window + 1), "train": (0, w - band - 2 * window + 1)}
+
+
 def mini_sources(kind: str, split: str) -> list[tuple[str, np.ndarray]]:
-    """(source name, uint8 HxWx3 image) pairs that feed one split of one mini kind."""
+    """(source name, uint8 HxWx3 image) pairs that feed one split of one mini kind (mini_natural:
+    the whole photographs, for both splits; see photo_regions)."""
     if kind == "mini_natural":
-        files = NATURAL_TRAIN if split == "train" else NATURAL_TEST
-        return [(f, _read_bundled(f)) for f in files]
+        return [(f, _read_bundled(f)) for f in NATURAL_PHOTOS]
     if kind == "mini_faces":
         return _read_faces(FACES_TRAIN if split == "train" else FACES_TEST)
     raise ValueError(f"unknown mini dataset kind {kind!r}; known: {', '.join(MINI_KINDS)}")
+
+
+def _window_crop(image: np.ndarray, size: int, split: str, rng: np.random.Generator):
+    """A window of side WINDOW x size at a random position of the split's region of a photograph,
+    resized to size, random flip."""
+    window = int(round(WINDOW * size))
+    image, regions = photo_regions(image, window)
+    lo, hi = regions[split]
+    x = int(rng.integers(lo, hi))
+    y = int(rng.integers(0, image.shape[0] - window + 1))
+    flip = bool(rng.random() < 0.5)
+    im = Image.fromarray(image[y:y + window, x:x + window]).resize((size, size), Image.BICUBIC)
+    if flip:
+        im = im.transpose(Image.FLIP_LEFT_RIGHT)
+    return np.asarray(im, dtype=np.uint8), (x, y, window, flip)
 
 
 def _random_crop(image: np.ndarray, size: int, rng: np.random.Generator, scale: tuple[float, float]):
@@ -143,7 +185,10 @@ def build_mini_dataset(kind: str, out_dir, size: int, train_count: int, test_cou
             source_name, image = sources[i % len(sources)]
             # One generator per image: reproducible and independent of the other counts.
             rng = np.random.default_rng([seed, _KIND_CODE[kind], _SPLIT_CODE[split], i])
-            crop, (x, y, side, flip) = _random_crop(image, size, rng, CROP_SCALE[kind])
+            if kind == "mini_natural":
+                crop, (x, y, side, flip) = _window_crop(image, size, split, rng)
+            else:
+                crop, (x, y, side, flip) = _random_crop(image, size, rng, FACE_CROP_SCALE)
             filename = f"{i:05d}.png"
             save_png_atomic(os.path.join(split_dir, filename), crop)
             written.add(filename)
