@@ -177,3 +177,17 @@ def test_a_hand_run_of_the_training_command_reproduces_the_workflows_model(ci_ru
     hand = torch.load(out / "model.pt", weights_only=False)
     for key in dag["state_dict"]:
         assert torch.equal(dag["state_dict"][key], hand["state_dict"][key]), key
+
+
+def test_running_the_same_config_twice_gives_identical_weights_and_summary(ci_run, tmp_path):
+    """Determinism on one machine: a second run of config/ci.yaml in another folder writes the same
+    summary.csv, byte for byte, and the same tensors in every model.pt (teachers included)."""
+    snakemake(tmp_path, "--cores", "2", "--configfile", str(REPO / "config" / "ci.yaml"))
+    first, second = ci_run / "results", tmp_path / "results"
+    assert (first / "summary.csv").read_bytes() == (second / "summary.csv").read_bytes()
+    models = sorted(p.relative_to(first) for p in first.glob("**/model.pt"))
+    assert len(models) == 8  # 6 students and 2 teachers
+    for rel in models:
+        a = torch.load(first / rel, weights_only=False)["state_dict"]
+        b = torch.load(second / rel, weights_only=False)["state_dict"]
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), rel
