@@ -30,8 +30,9 @@ class ResultsLayout:
     def data_dir(self, dataset: str) -> Path:
         return self.root / "data" / dataset
 
-    def masks_dir(self, size: int, seed: int) -> Path:
-        return self.root / "masks" / f"{size}px_seed{seed}"
+    def masks_dir(self, size: int, mask_seed: int) -> Path:
+        """The test mask set drawn with `masks.seed` (one set for every training seed)."""
+        return self.root / "masks" / f"{size}px_seed{mask_seed}"
 
     def run_dir(self, dataset: str, variant: str, seed: int) -> Path:
         return self.root / "runs" / dataset / variant / f"seed{seed}"

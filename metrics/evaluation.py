@@ -22,8 +22,10 @@ import torch
 
 from harness.fileio import write_csv
 
-from .names import DISTRIBUTION_METRICS, PER_IMAGE_COLUMNS, PER_IMAGE_METRICS, SUMMARY_COLUMNS
-from .pixel import composite
+from models.classical import MeanFill
+
+from .names import COLOUR_COLUMNS, DISTRIBUTION_METRICS, PER_IMAGE_COLUMNS, PER_IMAGE_METRICS, SUMMARY_COLUMNS
+from .pixel import composite, hole_colour_error
 from .suite import MetricSuite
 
 
@@ -51,6 +53,8 @@ class Evaluation:
                                  f"{bucket}; its scores would be meaningless, replace the mask")
         comp = composite(pred.float(), gt, mask).clamp(0, 1)
         scores = self.suite.per_image(comp, gt)
+        colour = hole_colour_error(comp, gt, mask)
+        floor = hole_colour_error(MeanFill()(gt * (1 - mask), mask), gt, mask)
         self.suite.add_distribution(bucket, comp, gt)
         if bucket not in self.buckets:
             self.buckets.append(bucket)
@@ -58,11 +62,21 @@ class Evaluation:
             row = {**self.label, "bucket": bucket, "image": image, "mask": mask_file,
                    "hole_ratio": float(mask[j].mean())}
             row.update({m: float(scores[m][j]) if m in scores else math.nan for m in PER_IMAGE_METRICS})
+            row.update(hole_colour_error=float(colour[j]), mean_fill_colour_error=float(floor[j]))
             self.rows.append(row)
         return comp
 
     def per_image(self) -> pd.DataFrame:
-        return pd.DataFrame(self.rows, columns=PER_IMAGE_COLUMNS)
+        return pd.DataFrame(self.rows, columns=PER_IMAGE_COLUMNS + COLOUR_COLUMNS)
+
+    def colour_check(self) -> list[str]:
+        """Warnings, one per bucket where the mean colour inside the holes is on average further from
+        the ground truth than a mean-colour fill's: the method has learnt a wrong colour prior (a cast)."""
+        means = self.per_image().groupby("bucket", sort=False)[COLOUR_COLUMNS].mean()
+        return [f"{self.label['variant']} (seed {self.label['seed']}), bucket {bucket}: the hole's mean "
+                f"colour is {row.hole_colour_error:.4f} from the ground truth's, mean fill's "
+                f"{row.mean_fill_colour_error:.4f}: a colour cast (see the samples)"
+                for bucket, row in means.iterrows() if row.hole_colour_error > row.mean_fill_colour_error]
 
     def summary(self) -> pd.DataFrame:
         """Per bucket: the mean of each per-image metric, and FID/KID of the bucket's set."""

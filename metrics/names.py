@@ -17,6 +17,11 @@ SPREAD_OF = {"kid_std": "kid"}
 # One row per image and bucket; `mask` is the mask file relative to the mask folder.
 PER_IMAGE_COLUMNS = ["dataset", "variant", "seed", "bucket", "image", "mask", "hole_ratio", *PER_IMAGE_METRICS]
 
+# Diagnostics the evaluation appends to each per-image row (not metrics: no table column, and a
+# per-image file without them, e.g. another tool's, still reads): the distance of the hole's mean
+# colour from the ground truth's, for the method and for a mean-colour fill of the same image.
+COLOUR_COLUMNS = ["hole_colour_error", "mean_fill_colour_error"]
+
 # One row per (dataset, variant, seed, bucket, metric); `note` says why a value is missing
 # ("missing: <file>"), `train_note` what training had to leave out (e.g. the VGG losses).
 SUMMARY_COLUMNS = ["dataset", "variant", "seed", "bucket", "metric", "value", "n", "note", "train_note"]

@@ -55,3 +55,16 @@ def l1(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
 def pixel_metrics(pred: torch.Tensor, gt: torch.Tensor) -> dict[str, torch.Tensor]:
     """{"psnr", "ssim", "l1"} -> (N,) float32 tensors."""
     return {"psnr": psnr(pred, gt), "ssim": ssim(pred, gt), "l1": l1(pred, gt)}
+
+
+def hole_colour_error(image: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(N,) how far the mean colour of `image` inside the hole is from the ground truth's: the mean
+    over channels of |mean over hole pixels of image - same of gt|, in [0,1] units. A network that has
+    learnt a wrong colour prior (a cast over every hole) scores high here whatever its texture."""
+    image, gt = _float32_pair(image, gt)
+    hole = (mask > 0.5).float()
+    count = hole.sum(dim=(1, 2, 3)).clamp(min=1)
+    mean_image = (image * hole).sum(dim=(2, 3)) / count[:, None]
+    mean_gt = (gt * hole).sum(dim=(2, 3)) / count[:, None]
+    return (mean_image - mean_gt).abs().mean(dim=1)
+

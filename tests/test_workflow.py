@@ -139,6 +139,16 @@ def test_one_teacher_job_per_dataset_architecture_and_seed_feeds_the_students(ci
     assert len(students) == 6 and any("variant=rfr_kca_dgi" in w for w in students)
 
 
+def test_every_seed_is_scored_on_the_one_mask_set_of_masks_seed(tmp_path):
+    """Differences between rows and seeds are paired: three training seeds, one test mask set."""
+    config = {**CI_CONFIG, "seeds": [0, 1, 2], "masks": {**CI_CONFIG["masks"], "seed": 7}}
+    path = tmp_path / "three_seeds.yaml"
+    path.write_text(yaml.safe_dump(config))
+    jobs = planned_jobs(snakemake(tmp_path, "-n", "--configfile", str(path)).stdout)
+    assert [w for r, w in jobs if r == "make_test_masks"] == ["seed=7"]
+    assert sorted({w.rsplit("seed=", 1)[1] for r, w in jobs if r == "evaluate"}) == ["0", "1", "2"]
+
+
 def test_dry_run_writes_no_file(tmp_path):
     proc = snakemake(tmp_path, "-n", "--configfile", str(REPO / "config" / "ci.yaml"))
     assert "train_teacher" in proc.stdout

@@ -96,6 +96,8 @@ def evaluate(job: dict, out: str | Path, model_path: str | Path | None = None, m
                     save_image(gt[j], base.with_name(base.name + "_gt.png"))
             bar.update(len(idx))
     bar.close()
+    for warning in evaluation.colour_check():
+        print(f"warning: {warning}", file=sys.stderr)
     return evaluation.write(out / "per_image.csv", out / "summary.csv")
 
 
@@ -107,7 +109,7 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--out", help="output folder (default: the run's eval/ folder under results_dir)")
     p.add_argument("--model", help="model.pt of a trained variant (default: the run's model.pt)")
-    p.add_argument("--masks", help="test mask folder (default: <results_dir>/masks/<size>px_seed<seed>)")
+    p.add_argument("--masks", help="test mask folder (default: <results_dir>/masks/<size>px_seed<masks.seed>)")
     p.add_argument("--threads", type=int, help="torch threads (default: the config's threads_per_job)")
     p.add_argument("--device")
     return p.parse_args(argv)
@@ -123,8 +125,8 @@ def main(argv=None):
         run_dir = results.run_dir(args.dataset, args.variant, args.seed)
         model = args.model or (run_dir / "model.pt" if is_trainable(job["spec"]) else None)
         summary = evaluate(job, args.out or results.eval_dir(args.dataset, args.variant, args.seed), model,
-                           args.masks or results.masks_dir(config["image_size"], args.seed), args.device,
-                           cache_dir=results.cache_dir())
+                           args.masks or results.masks_dir(config["image_size"], config["masks"]["seed"]),
+                           args.device, cache_dir=results.cache_dir())
     except (ConfigError, ValueError, OSError) as err:
         if os.environ.get("HARNESS_DEBUG") == "1":
             raise

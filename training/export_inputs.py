@@ -33,7 +33,7 @@ def export(config: dict, dataset: str, seed: int, out: Path, masks_path: str | N
     from datasets import build_dataset, load_test_masks
 
     images = build_dataset(dataset_spec(config, dataset), "test", config["image_size"], seed)
-    masks = load_test_masks(masks_path or layout(config).masks_dir(config["image_size"], seed))
+    masks = load_test_masks(masks_path or layout(config).masks_dir(config["image_size"], config["masks"]["seed"]))
     rows = []
     for i in tqdm(range(len(images)), desc=f"export {dataset}", unit="img"):
         item = images[i]
@@ -53,7 +53,7 @@ def main(argv=None) -> None:
     p.add_argument("--dataset", required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True)
-    p.add_argument("--masks", help="test mask folder (default: <results_dir>/masks/<size>px_seed<seed>)")
+    p.add_argument("--masks", help="test mask folder (default: <results_dir>/masks/<size>px_seed<masks.seed>)")
     args = p.parse_args(argv)
     try:
         manifest = export(load_config(args.config), args.dataset, args.seed, Path(args.out), args.masks)

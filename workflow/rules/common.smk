@@ -70,7 +70,8 @@ def teacher_model(wildcards):
 
 
 def masks_manifest(wildcards):
-    return str(R.masks_dir(SIZE, wildcards.seed) / "manifest.csv")
+    """The one test mask set (masks.seed), whatever the training seed: differences are paired."""
+    return str(R.masks_dir(SIZE, config["masks"]["seed"]) / "manifest.csv")
 
 
 def eval_weights(wildcards):

@@ -18,7 +18,8 @@ rule build_mini_dataset:
 
 
 rule make_test_masks:
-    """Irregular test masks, one folder per hole-ratio bucket, shared by every dataset and variant."""
+    """Irregular test masks, one folder per hole-ratio bucket, shared by every dataset, variant and
+    training seed (the wildcard is masks.seed)."""
     output:
         str(R.masks_dir(SIZE, "{seed}") / "manifest.csv"),
     log:

@@ -1,4 +1,4 @@
-"""Rule evaluate: one variant scored on the fixed test masks of its seed."""
+"""Rule evaluate: one variant scored on the fixed test masks (the same for every seed)."""
 import json
 from pathlib import Path
 

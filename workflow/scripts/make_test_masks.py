@@ -1,4 +1,4 @@
-"""Rule make_test_masks: the fixed test masks of one seed (generated, or picked from NVIDIA's set)."""
+"""Rule make_test_masks: the fixed test masks drawn with masks.seed (generated, or picked from NVIDIA's set)."""
 import json
 from pathlib import Path
 
