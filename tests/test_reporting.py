@@ -703,6 +703,34 @@ def test_compare_summaries_gives_mean_and_std_over_seeds(results, tmp_path, caps
 
 
 # ----------------------------------------------------------------------------------------------
+# The report's captions: reStructuredText templates that Snakemake renders with Jinja2
+
+
+@pytest.mark.parametrize("reference_table", [None, "reference/published.csv"])
+@pytest.mark.parametrize("seeds", [[0], [0, 1, 2]])
+def test_every_report_caption_renders_as_restructuredtext_without_a_system_message(reference_table, seeds):
+    """A caption line that starts with a space after a false {% if %} became an "Unexpected
+    indentation" error box in the report."""
+    from types import SimpleNamespace
+
+    import docutils.core
+    import docutils.nodes
+    import jinja2
+
+    params = SimpleNamespace(seeds=seeds, seed=seeds[0], n=36, reference="baseline", variants=["baseline", "rfr"],
+                             bootstrap={"level": 0.95, "resamples": 2000, "seed": 0}, reference_table=reference_table)
+    config = {"datasets": {"mini_natural": {}}, "seeds": seeds,
+              "report": {"reference": "baseline", "bootstrap": {"level": 0.95, "resamples": 2000}}}
+    snakemake = SimpleNamespace(params=params, wildcards=SimpleNamespace(dataset="mini_natural"), config=config)
+    captions = sorted((REPO / "workflow" / "report").glob("*.rst"))
+    assert len(captions) >= 8
+    for path in captions:
+        text = jinja2.Template(path.read_text()).render(snakemake=snakemake)
+        doctree = docutils.core.publish_doctree(text, settings_overrides={"report_level": 5, "halt_level": 5})
+        messages = [m.astext() for m in doctree.findall(docutils.nodes.system_message)]
+        assert not messages, (path.name, messages)
+
+
 # The workflow's report, opened in headless Chromium
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
