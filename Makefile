@@ -16,6 +16,7 @@ $(STAMP): requirements.txt pyproject.toml
 
 run: $(STAMP)
 	PATH="$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --profile workflow/profiles/local
+	PATH="$(BIN):$$PATH" $(BIN)/snakemake --report results/report.html
 
 test: $(STAMP)
 	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest
