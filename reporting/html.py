@@ -17,8 +17,9 @@ STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 1.2em; color: #222; }
 h1 { font-size: 1.25em; margin: 0 0 0.6em 0; }
 h2 { font-size: 1.05em; margin: 1.1em 0 0.3em 0; }
-table { border-collapse: collapse; font-size: 0.9em; }
-th, td { padding: 0.25em 0.7em; border-bottom: 1px solid #ddd; text-align: right; white-space: nowrap; }
+/* compact enough that five buckets of "Δ [lo, hi] ▲" fit beside the report's side panel at 1400 px */
+table { border-collapse: collapse; font-size: 0.82em; }
+th, td { padding: 0.2em 0.4em; border-bottom: 1px solid #ddd; text-align: right; white-space: nowrap; }
 th.row_heading, td.row_heading { text-align: left; }
 thead th { border-bottom: 2px solid #444; }
 td.best { font-weight: bold; }
