@@ -17,9 +17,11 @@ STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 1.2em; color: #222; }
 h1 { font-size: 1.25em; margin: 0 0 0.6em 0; }
 h2 { font-size: 1.05em; margin: 1.1em 0 0.3em 0; }
-/* compact enough that five buckets of "Δ [lo, hi] ▲" fit beside the report's side panel at 1400 px */
+/* compact; a cell breaks only before an interval "[lo, hi]" (its other spaces are non-breaking), so a
+   five-bucket ablation table fits beside the report's side panel */
 table { border-collapse: collapse; font-size: 0.82em; }
-th, td { padding: 0.2em 0.4em; border-bottom: 1px solid #ddd; text-align: right; white-space: nowrap; }
+th, td { padding: 0.2em 0.4em; border-bottom: 1px solid #ddd; text-align: right; }
+th { white-space: nowrap; }
 th.row_heading, td.row_heading { text-align: left; }
 thead th { border-bottom: 2px solid #444; }
 td.best { font-weight: bold; }
@@ -37,11 +39,17 @@ def _inline(text: str) -> str:
     return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
 
 
+def _break_before_interval(cell) -> str:
+    """A cell's text whose only breakable space is the one before an interval: "Δ [lo, hi] ▲" may
+    wrap to two lines, "mean ± std" and everything else stays on one."""
+    return str(cell).replace(" ", "\u00a0").replace("\u00a0[", " [")
+
+
 def styled_block(heading: str, text: pd.DataFrame, classes: pd.DataFrame | None = None,
                  corner: str = "Variant") -> str:
     """A heading and one table (pandas Styler): `text` holds the cells as shown, `classes` a CSS
     class per cell ("" for none). The index is the row label column, headed `corner`."""
-    text = text.rename_axis(index=None, columns=corner)
+    text = text.rename_axis(index=None, columns=corner).map(_break_before_interval)
     styler = text.style.set_uuid(re.sub(r"[^A-Za-z0-9]+", "_", heading).strip("_") or "t")
     styler = styler.format(escape="html").format_index(escape="html", axis=0).format_index(escape="html", axis=1)
     if classes is not None:

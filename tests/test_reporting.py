@@ -284,7 +284,8 @@ def test_best_cell_follows_metric_direction(results):
     assert "**26.00 ± 1.41**" in md and "**21.00" not in md
     tex = to_latex(table)
     assert r"\textbf{26.00{\scriptsize\,$\pm$\,1.41}}" in tex and r"\textbf{21.00" not in tex
-    assert '<td id="T_PSNR_row1_col0" class="data row1 col0 best" >26.00 ± 1.41</td>' in to_html(table)
+    # in HTML a cell breaks only before an interval: "mean ± std" is held together by no-break spaces
+    assert '<td id="T_PSNR_row1_col0" class="data row1 col0 best" >26.00\u00a0±\u00a01.41</td>' in to_html(table)
 
 
 def test_no_column_only_says_missing_and_a_footnote_names_the_weight_file(results, tmp_path):
@@ -968,7 +969,8 @@ def test_report_renders_tables_plots_and_config_in_headless_chromium(report_run,
             assert tables == 3  # PSNR, SSIM, L1: LPIPS/FID/KID were not computed
             text = browser.evaluate("document.body.innerText", context=frame)
             assert "mini_natural: Δ to baseline per hole-ratio bucket" in text and "baseline (reference)" in text
-            assert re.search(r"[+-]\d+\.\d\d \[[+-]\d+\.\d\d, [+-]\d+\.\d\d\]", text), text
+            # "Δ [lo, hi]": breakable before the interval only (no-break space inside it)
+            assert re.search(r"[+-]\d+\.\d\d \[[+-]\d+\.\d\d,\u00a0[+-]\d+\.\d\d\]", text), text
             assert "hierarchical paired bootstrap" in text and "Seeds: 0, 1." in text
             assert "missing: pt_inception-2015-12-05-6726825d.pth" in text.split("Not computed")[1]
             cells = browser.evaluate("[...document.querySelectorAll('td')].map(td => td.innerText)", context=frame)
@@ -985,9 +987,11 @@ def test_report_renders_tables_plots_and_config_in_headless_chromium(report_run,
             _view(browser, "absolute: mean ± std over seeds")
             frame = browser.frame_context("data:text/html")
             text = browser.wait_for("document.readyState == 'complete' && document.body.innerText", context=frame)
-            assert "mini_natural: metrics per hole-ratio bucket" in text and " ± " in text
+            assert "mini_natural: metrics per hole-ratio bucket" in text
+            assert re.search(r"\d\.\d\d\u00a0±\u00a0\d\.\d\d", text), text  # a cell, unbroken
             assert "Cells: mean ± sample std over 2 seeds (0, 1)." in text
-            assert "(pub. 20.00; Δ " in text and "test_paper Table 1 (mask protocol nvidia_test" in text
+            cells = text.replace("\u00a0", " ")
+            assert "(pub. 20.00; Δ " in cells and "test_paper Table 1 (mask protocol nvidia_test" in cells
             caption = _caption(browser, "absolute: mean ± std over seeds")
             assert "mean ± sample standard deviation over 2 seeds" in caption and "published.csv" in caption
 
