@@ -67,4 +67,3 @@ def hole_colour_error(image: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor)
     mean_image = (image * hole).sum(dim=(2, 3)) / count[:, None]
     mean_gt = (gt * hole).sum(dim=(2, 3)) / count[:, None]
     return (mean_image - mean_gt).abs().mean(dim=1)
-
