@@ -1,8 +1,11 @@
 import os
 from pathlib import Path
 
+import sys
+
 import numpy as np
 import pytest
+import torch
 import yaml
 from PIL import Image
 
@@ -16,6 +19,24 @@ def tree_bytes(root) -> dict:
             p = os.path.join(dirpath, f)
             out[os.path.relpath(p, root)] = open(p, "rb").read()
     return out
+
+
+def state_dict(path) -> dict:
+    """The weights stored in a model.pt or checkpoint.pt."""
+    return torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+
+
+def assert_same_weights(a: dict, b: dict) -> None:
+    """Two state dicts with the same keys and bit-identical tensors (the failing key is named)."""
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def toy_train_command(config_path, seed: int, variant: str = "pconv") -> list[str]:
+    """The training CLI on the `toy` dataset of `tiny_config`, one thread (append --out DIR)."""
+    return [sys.executable, "-m", "training.train", "--config", str(config_path), "--dataset", "toy",
+            "--variant", variant, "--seed", str(seed), "--threads", "1"]
 
 
 def write_images(folder: Path, count: int, size: int = 40, seed: int = 0) -> None:

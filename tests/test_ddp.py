@@ -20,16 +20,12 @@ import pytest
 import torch
 import yaml
 
-from conftest import write_images
+from conftest import state_dict, write_images
 from training.train import StepBatches
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOLERANCE = 1e-5
 STEPS = 30
-
-
-def state_dict(path):
-    return torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
 
 
 @pytest.fixture(scope="module")

@@ -12,14 +12,7 @@ from harness.jobs import eval_job, teacher_job, train_job
 from training.evaluate import evaluate, main as eval_main
 from training.train import Trainer, main as train_main, parse_args
 
-
-def weights(path):
-    return torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
-
-
-def assert_same_weights(a, b):
-    assert a.keys() == b.keys()
-    assert all(torch.equal(a[k], b[k]) for k in a)
+from conftest import assert_same_weights, state_dict
 
 
 def fit(config_path, out, variant="pconv", seed=0):
@@ -97,7 +90,7 @@ def test_truncated_model_and_a_checkpoint_given_as_model_are_named(tiny_config, 
 def test_corrupt_checkpoint_resumes_from_the_previous_one_else_from_step_0(tiny_config, tmp_path):
     path, _, _ = tiny_config  # 6 steps, a checkpoint every 2
     run = tmp_path / "run"
-    straight = weights(fit(path, run))  # an uninterrupted run
+    straight = state_dict(fit(path, run))  # an uninterrupted run
     assert torch.load(run / "checkpoint.prev.pt", weights_only=False)["step"] == 4
 
     # checkpoint.pt torn (copied, disk full, ...): resume from checkpoint.prev.pt, same final weights
@@ -112,7 +105,7 @@ def test_corrupt_checkpoint_resumes_from_the_previous_one_else_from_step_0(tiny_
     assert any("resuming from the previous checkpoint" in m and "(step 4)" in m for m in messages)
     assert (run / "checkpoint.pt.corrupt").exists()
     assert json.loads((run / "provenance.json").read_text())["resumed_from_step"] == 4
-    assert_same_weights(straight, weights(run / "model.pt"))
+    assert_same_weights(straight, state_dict(run / "model.pt"))
 
     # both unreadable: moved aside, the run starts again from step 0 (no failure on every re-run)
     (run / "model.pt").unlink()
@@ -122,7 +115,7 @@ def test_corrupt_checkpoint_resumes_from_the_previous_one_else_from_step_0(tiny_
         Trainer(train_job(load_config(path), "toy", "pconv", 0), run).fit()
     assert (run / "checkpoint.prev.pt.corrupt").read_bytes() == b"not a checkpoint"
     assert json.loads((run / "provenance.json").read_text())["resumed_from_step"] is None
-    assert_same_weights(straight, weights(run / "model.pt"))
+    assert_same_weights(straight, state_dict(run / "model.pt"))
 
 
 def test_unwritable_output_folder_fails_before_any_work(tiny_config, tmp_path, monkeypatch, threads):

@@ -5,7 +5,6 @@ import csv
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
@@ -13,11 +12,9 @@ import torch
 
 from training.train import EXIT_PREEMPTED
 
+from conftest import assert_same_weights, state_dict, toy_train_command
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def state_dict(path):
-    return torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
 
 
 def start_and_signal(cmd, out, sig, whole_group=False):
@@ -50,8 +47,7 @@ def test_stop_signal_checkpoints_at_once_exits_75_and_the_rerun_gives_uninterrup
     path, config, write = tiny_config
     config["train"].update(steps=150, checkpoint_every=25, log_every=5, num_workers=workers)
     write(config)
-    cmd = [sys.executable, "-m", "training.train", "--config", str(path), "--dataset", "toy",
-           "--variant", "pconv", "--seed", "3", "--threads", "1"]
+    cmd = toy_train_command(path, seed=3)
     straight = tmp_path / "straight"
     subprocess.run(cmd + ["--out", str(straight)], check=True, cwd=REPO, capture_output=True)
 
@@ -66,10 +62,7 @@ def test_stop_signal_checkpoints_at_once_exits_75_and_the_rerun_gives_uninterrup
     assert logged == list(range(5, step + 1, 5))  # the log written with the checkpoint
 
     subprocess.run(cmd + ["--out", str(stopped)], check=True, cwd=REPO, capture_output=True)
-    a, b = state_dict(straight / "model.pt"), state_dict(stopped / "model.pt")
-    assert a.keys() == b.keys()
-    for key in a:
-        assert torch.equal(a[key], b[key]), key
+    assert_same_weights(state_dict(straight / "model.pt"), state_dict(stopped / "model.pt"))
     logged = [int(r["step"]) for r in csv.DictReader(open(stopped / "train_log.csv"))]
     assert logged == list(range(5, 151, 5))
 
@@ -78,8 +71,7 @@ def test_sigint_is_not_caught_it_stops_at_once_keeping_the_last_periodic_checkpo
     path, config, write = tiny_config
     config["train"].update(steps=150, checkpoint_every=25)
     write(config)
-    cmd = [sys.executable, "-m", "training.train", "--config", str(path), "--dataset", "toy",
-           "--variant", "pconv", "--seed", "3", "--threads", "1"]
+    cmd = toy_train_command(path, seed=3)
     status, err = start_and_signal(cmd, tmp_path / "run", signal.SIGINT)
     assert status == 1 and "KeyboardInterrupt" in err
     step = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["step"]

@@ -12,7 +12,7 @@ from harness.reference import REFERENCE_COLUMNS
 from reporting.aggregate import aggregate
 from reporting.tables import write_tables
 from test_reporting import DATASET, md_cells, make_results
-from test_workflow import CI_CONFIG, REPO, snakemake
+from test_workflow import CI_CONFIG, snakemake
 
 # Made-up values for the test. Two match a cell of the fixture table (make_results: pconv_base PSNR
 # at 0.1-0.2 is 21.00 ± 1.41, rfr_full L1 at 0.2-0.3 is 6.00 % ± 0.00); the others match none:

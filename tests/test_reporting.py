@@ -36,7 +36,7 @@ from reporting.compare import main as compare_main
 from reporting.plots import loss_figure, metrics_figure, paired_figure, qualitative_figure, read_ablation, write_plots
 from reporting.plots import main as plots_main
 from reporting.stats import Bootstrap
-from reporting.tables import build_table, footnotes, to_csv_frame, to_html, to_latex, to_markdown, write_tables
+from reporting.tables import build_table, footnotes, to_html, to_latex, to_markdown, write_tables
 from reporting.tables import main as tables_main
 
 REPO = Path(__file__).resolve().parent.parent

@@ -19,6 +19,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from conftest import assert_same_weights, state_dict, toy_train_command
+
 pytestmark = pytest.mark.slurm
 
 REPO = Path(__file__).resolve().parent.parent
@@ -195,8 +197,7 @@ def test_a_training_job_past_its_slurm_time_limit_checkpoints_and_resumes_to_the
     # only periodically
     config["train"].update(steps=16000, checkpoint_every=500, log_every=100)
     write(config)
-    cmd = [sys.executable, "-m", "training.train", "--config", str(path), "--dataset", "toy",
-           "--variant", "pconv", "--seed", "0", "--threads", "1"]
+    cmd = toy_train_command(path, seed=0)
     stopped, straight = tmp_path / "stopped", tmp_path / "straight"
     submit = run(["sbatch", "--parsable", "--partition", "local", "--time", "10", "--chdir", REPO,
                   "--output", tmp_path / "job.log", "--wrap", "exec " + " ".join(map(str, cmd + ["--out", stopped]))],
@@ -225,6 +226,6 @@ def test_a_training_job_past_its_slurm_time_limit_checkpoints_and_resumes_to_the
 
     subprocess.run(cmd + ["--out", str(stopped)], check=True, cwd=REPO, capture_output=True)  # the retry
     assert reference.wait(timeout=600) == 0, reference.stderr.read()
-    a = torch.load(straight / "model.pt", weights_only=False)["state_dict"]
-    b = torch.load(stopped / "model.pt", weights_only=False)["state_dict"]
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    a = state_dict(straight / "model.pt")
+    b = state_dict(stopped / "model.pt")
+    assert_same_weights(a, b)

@@ -2,7 +2,6 @@ import csv
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
@@ -12,17 +11,9 @@ from harness.config import ConfigError, load_config
 from harness.jobs import train_job
 from training.train import StepBatches, Trainer, main as train_main
 
+from conftest import assert_same_weights, state_dict, toy_train_command
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def state_dict(path):
-    return torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
-
-
-def assert_same_weights(a, b):
-    assert a.keys() == b.keys()
-    for key in a:
-        assert torch.equal(a[key], b[key]), key
 
 
 def test_step_batches_do_not_depend_on_the_start_step():
@@ -54,8 +45,7 @@ def test_kill_9_then_rerun_gives_the_weights_of_an_uninterrupted_run(tiny_config
     path, config, write = tiny_config
     config["train"].update(steps=300, checkpoint_every=20, log_every=10)
     write(config)
-    cmd = [sys.executable, "-m", "training.train", "--config", str(path), "--dataset", "toy",
-           "--variant", "pconv", "--seed", "3", "--threads", "1"]
+    cmd = toy_train_command(path, seed=3)
 
     straight = tmp_path / "straight"
     subprocess.run(cmd + ["--out", str(straight)], check=True, cwd=REPO, capture_output=True)
