@@ -29,7 +29,7 @@ dry-run: $(STAMP)
 	PATH="$(BIN):$$PATH" $(BIN)/snakemake -n --cores $(CORES)
 
 bench: $(STAMP)
-	PATH="$(BIN):$$PATH" $(BIN)/python -m training.bench --config config/config.yaml
+	PATH="$(BIN):$$PATH" $(BIN)/python -m inpaint_bench.training.bench --config config/config.yaml
 
 clean-results:
 	rm -rf results .snakemake

@@ -5,35 +5,35 @@ Images are float32 RGB tensors in [0, 1] (CHW per sample); masks are float32 (1,
 and mask file is decoded by datasets/imagefile.py (8-bit, 16-bit and float files, binary masks).
 
 The names below are imported lazily (PEP 562 __getattr__): importing the package does not import
-its submodules, so `python -m datasets.mini` / `python -m datasets.masks` run without runpy's
+its submodules, so `python -m inpaint_bench.datasets.mini` / `python -m inpaint_bench.datasets.masks` run without runpy's
 "found in sys.modules" warning.
 """
 
 import importlib
 
 _EXPORTS = {
-    "KNOWN_KINDS": "datasets.images",
-    "ImageDataset": "datasets.images",
-    "build_dataset": "datasets.images",
-    "check_dataset": "datasets.images",
-    "MINI_KINDS": "datasets.mini",
-    "build_mini_dataset": "datasets.mini",
-    "DEFAULT_BUCKETS": "datasets.masks",
-    "TrainMaskSampler": "datasets.masks",
-    "StrokeMaskSampler": "datasets.masks",
-    "FolderMaskSampler": "datasets.masks",
-    "build_train_masks": "datasets.masks",
-    "official_stroke_mask": "datasets.masks",
-    "random_square": "datasets.images",
-    "bucket_mask": "datasets.masks",
-    "free_form_mask": "datasets.masks",
-    "hole_ratio": "datasets.masks",
-    "import_nvidia_masks": "datasets.masks",
-    "load_test_masks": "datasets.masks",
-    "make_test_masks": "datasets.masks",
-    "nvidia_mask_set": "datasets.masks",
-    "read_mask": "datasets.imagefile",
-    "read_rgb": "datasets.imagefile",
+    "KNOWN_KINDS": "inpaint_bench.datasets.images",
+    "ImageDataset": "inpaint_bench.datasets.images",
+    "build_dataset": "inpaint_bench.datasets.images",
+    "check_dataset": "inpaint_bench.datasets.images",
+    "MINI_KINDS": "inpaint_bench.datasets.mini",
+    "build_mini_dataset": "inpaint_bench.datasets.mini",
+    "DEFAULT_BUCKETS": "inpaint_bench.datasets.masks",
+    "TrainMaskSampler": "inpaint_bench.datasets.masks",
+    "StrokeMaskSampler": "inpaint_bench.datasets.masks",
+    "FolderMaskSampler": "inpaint_bench.datasets.masks",
+    "build_train_masks": "inpaint_bench.datasets.masks",
+    "official_stroke_mask": "inpaint_bench.datasets.masks",
+    "random_square": "inpaint_bench.datasets.images",
+    "bucket_mask": "inpaint_bench.datasets.masks",
+    "free_form_mask": "inpaint_bench.datasets.masks",
+    "hole_ratio": "inpaint_bench.datasets.masks",
+    "import_nvidia_masks": "inpaint_bench.datasets.masks",
+    "load_test_masks": "inpaint_bench.datasets.masks",
+    "make_test_masks": "inpaint_bench.datasets.masks",
+    "nvidia_mask_set": "inpaint_bench.datasets.masks",
+    "read_mask": "inpaint_bench.datasets.imagefile",
+    "read_rgb": "inpaint_bench.datasets.imagefile",
 }
 
 __all__ = sorted(_EXPORTS)

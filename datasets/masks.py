@@ -43,10 +43,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from datasets.imagefile import read_mask
-from datasets.images import remove_stale_numbered_pngs
-from harness.buckets import Bucket
-from harness.fileio import save_png as save_png_atomic, write_csv as write_csv_atomic
+from inpaint_bench.datasets.imagefile import read_mask
+from inpaint_bench.datasets.images import remove_stale_numbered_pngs
+from inpaint_bench.harness.buckets import Bucket
+from inpaint_bench.harness.fileio import save_png as save_png_atomic, write_csv as write_csv_atomic
 
 DEFAULT_BUCKETS = ((0.1, 0.2), (0.2, 0.3), (0.3, 0.4), (0.4, 0.5), (0.5, 0.6))
 MANIFEST_HEADER = ["bucket", "file", "hole_ratio", "source"]
@@ -317,7 +317,7 @@ def load_test_masks(masks_dir, threshold: float | None = None
     manifest = os.path.join(masks_dir, "manifest.csv")
     if not os.path.isfile(manifest):
         raise FileNotFoundError(f"missing mask manifest {manifest}: generate the set with "
-                                f"`python -m datasets.masks --out {masks_dir} ...` "
+                                f"`python -m inpaint_bench.datasets.masks --out {masks_dir} ...` "
                                 f"(or datasets.masks.make_test_masks / import_nvidia_masks)")
     rows = read_manifest(manifest, required=("bucket", "file", "hole_ratio"))
     if not rows:

@@ -32,7 +32,7 @@ Layout written (every file atomically; the manifest last, so its presence marks 
     out_dir/manifest.csv          columns: split, file (relative to out_dir), source,
                                   crop_x, crop_y, crop_size, flip
 
-CLI: python -m datasets.mini --kind mini_natural --out DIR --size 64 --train 160 --test 12 --seed 0
+CLI: python -m inpaint_bench.datasets.mini --kind mini_natural --out DIR --size 64 --train 160 --test 12 --seed 0
 """
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ import os
 import numpy as np
 from PIL import Image
 
-from datasets.images import remove_stale_numbered_pngs
-from harness.config import MINI_KINDS
-from harness.fileio import save_png as save_png_atomic, write_csv as write_csv_atomic
+from inpaint_bench.datasets.images import remove_stale_numbered_pngs
+from inpaint_bench.harness.config import MINI_KINDS
+from inpaint_bench.harness.fileio import save_png as save_png_atomic, write_csv as write_csv_atomic
 
 NATURAL_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png",
                   "hubble_deep_field.jpg", "ihc.png", "retina.jpg", "grace_hopper.jpg")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from harness.paths import ResultsLayout
+from inpaint_bench.harness.paths import ResultsLayout
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = REPO_ROOT / "config" / "schema.yaml"
@@ -87,8 +87,8 @@ def validate_config(config: dict, source: str = "config") -> dict:
 
 def check_consistency(config: dict, source: str = "config") -> None:
     """Checks the schema cannot express."""
-    from harness.buckets import Bucket
-    from models.registry import SpecError, check_spec
+    from inpaint_bench.harness.buckets import Bucket
+    from inpaint_bench.models.registry import SpecError, check_spec
 
     problems = []
     if len(set(config["seeds"])) != len(config["seeds"]):
@@ -131,7 +131,7 @@ def check_consistency(config: dict, source: str = "config") -> None:
             problems.append(f"variants.{name}: {err}")
     published = config["report"]["reference_table"]
     if published:  # the tables rule reads it: a missing or malformed file fails now, not after training
-        from harness.reference import load_reference
+        from inpaint_bench.harness.reference import load_reference
 
         try:
             load_reference(published)
@@ -148,7 +148,7 @@ def check_datasets_readable(config: dict, source: str = "config") -> None:
     file lists), and the mask folders the config names, so a missing root, layout file, image or
     mask folder, or an empty split fails before any job, naming the dataset or key, instead of after
     training. Mini datasets are built by the workflow."""
-    from datasets import check_dataset
+    from inpaint_bench.datasets import check_dataset
 
     problems = []
     for name, spec in config["datasets"].items():
@@ -164,7 +164,7 @@ def check_datasets_readable(config: dict, source: str = "config") -> None:
                 config["train"]["masks"]["dir"] if config["train"]["masks"]["source"] == "folder" else None)]
     for key, extensions, folder in folders:
         if folder:
-            from datasets.masks import list_mask_images
+            from inpaint_bench.datasets.masks import list_mask_images
 
             try:
                 list_mask_images(os.path.expanduser(folder), extensions)

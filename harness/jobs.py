@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import json
 
-from harness.config import ConfigError, dataset_spec, train_settings, variant_spec
-from models.registry import (architecture, is_trainable, spec_slug, teacher_architecture,
+from inpaint_bench.harness.config import ConfigError, dataset_spec, train_settings, variant_spec
+from inpaint_bench.models.registry import (architecture, is_trainable, spec_slug, teacher_architecture,
                              uses_distillation)
 
 ROLES = ("student", "teacher")

@@ -20,9 +20,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from harness.fileio import write_csv
+from inpaint_bench.harness.fileio import write_csv
 
-from models.classical import MeanFill
+from inpaint_bench.models.classical import MeanFill
 
 from .names import COLOUR_COLUMNS, DISTRIBUTION_METRICS, PER_IMAGE_COLUMNS, PER_IMAGE_METRICS, SUMMARY_COLUMNS
 from .pixel import composite, hole_colour_error

@@ -27,7 +27,7 @@ from unittest import mock
 import torch
 from torch import nn
 
-from harness.fileio import atomic_write_bytes
+from inpaint_bench.harness.fileio import atomic_write_bytes
 
 from .weights import WeightsMissing, find_weight, load_state_dict, missing_message
 

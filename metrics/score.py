@@ -1,6 +1,6 @@
 """Score any method's output folder with the harness's own metric code.
 
-    python -m metrics.score --pred DIR --gt DIR --masks DIR --out FILE.csv [--dataset D --variant V --seed S]
+    python -m inpaint_bench.metrics.score --pred DIR --gt DIR --masks DIR --out FILE.csv [--dataset D --variant V --seed S]
                             [--weights-dir D] [--cache FILE] [--batch-size B] [--mask-threshold T]
 
 Every prediction is first composited with its mask, `pred*mask + gt*(1-mask)`, and the metrics
@@ -41,8 +41,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from datasets.imagefile import read_mask, read_rgb
-from datasets.masks import check_ratio, hole_ratio, read_manifest, recorded_ratio
+from inpaint_bench.datasets.imagefile import read_mask, read_rgb
+from inpaint_bench.datasets.masks import check_ratio, hole_ratio, read_manifest, recorded_ratio
 
 from .evaluation import Evaluation
 from .pixel import SSIM_KERNEL_SIZE
@@ -227,7 +227,7 @@ def summary_path(out: Path) -> Path:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m metrics.score", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m inpaint_bench.metrics.score", description=__doc__.split("\n")[0])
     parser.add_argument("--pred", required=True, type=Path, help="folder of the method's outputs")
     parser.add_argument("--gt", required=True, type=Path, help="folder of ground-truth images")
     parser.add_argument("--masks", required=True, type=Path, help="test-mask folder (with manifest.csv) or flat mask folder")

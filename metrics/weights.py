@@ -6,11 +6,11 @@ Lookup order for every file (first hit wins):
      (= `$TORCH_HOME/hub/checkpoints`, where torchvision and pytorch-fid cache downloads).
 
 Nothing here downloads implicitly: a missing file is reported with its exact name so a
-user can place it by hand. `python -m metrics.weights fetch` downloads where a network exists.
+user can place it by hand. `python -m inpaint_bench.metrics.weights fetch` downloads where a network exists.
 
 CLI:
-  python -m metrics.weights check [--dir D] [--strict]
-  python -m metrics.weights fetch [--dir D]
+  python -m inpaint_bench.metrics.weights check [--dir D] [--strict]
+  python -m inpaint_bench.metrics.weights fetch [--dir D]
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def missing_message(key: str, weights_dir=None) -> tuple[str, str]:
     hint = (
         f"{purpose}: file {file_name} not found. Place it in {folders} "
         f"(set weights.dir in the config to use your own folder), "
-        f"or run `python -m metrics.weights fetch` where a network exists (source: {url})."
+        f"or run `python -m inpaint_bench.metrics.weights fetch` where a network exists (source: {url})."
     )
     return missing_note(key), hint
 
@@ -219,7 +219,7 @@ def fetch_missing(weights_dir=None) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m metrics.weights", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m inpaint_bench.metrics.weights", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check", help="show which weight files are found offline")
     check.add_argument("--dir", default=None, help="folder searched first (weights.dir)")

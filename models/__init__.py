@@ -1,4 +1,4 @@
 """Networks and losses. Pure torch: no file I/O, no config files, no datasets."""
-from models.registry import available_backbones, build_model, register_backbone
+from inpaint_bench.models.registry import available_backbones, build_model, register_backbone
 
 __all__ = ["build_model", "register_backbone", "available_backbones"]

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.registry import register_backbone
+from inpaint_bench.models.registry import register_backbone
 
 
 @register_backbone("mean_fill", trainable=False)

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.partial_conv import resize_hole_mask
+from inpaint_bench.models.partial_conv import resize_hole_mask
 
 
 class CompletionBlock(nn.Module):

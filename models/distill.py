@@ -36,7 +36,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from models.partial_conv import MASK_POOLS, resize_hole_mask
+from inpaint_bench.models.partial_conv import MASK_POOLS, resize_hole_mask
 
 TERMS = ("cross", "self", "attention")
 CHANNEL_WEIGHT_MODES = ("meta", "static", "uniform")

@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.partial_conv import PartialConv2d
-from models.registry import register_backbone
+from inpaint_bench.models.partial_conv import PartialConv2d
+from inpaint_bench.models.registry import register_backbone
 
 
 class PConvBlock(nn.Module):

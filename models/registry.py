@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-BUILTIN_MODULES = ("models.classical", "models.pconv_unet", "models.rfr")
+BUILTIN_MODULES = ("inpaint_bench.models.classical", "inpaint_bench.models.pconv_unet", "inpaint_bench.models.rfr")
 TRAINING_KEYS = ("distill", "train")  # spec keys that do not change the network
 
 

@@ -26,10 +26,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.attention import AttentionState, build_attention
-from models.dgi_blocks import CompletionBlock, GlobalLocalFusion
-from models.partial_conv import PartialConv2d
-from models.registry import register_backbone
+from inpaint_bench.models.attention import AttentionState, build_attention
+from inpaint_bench.models.dgi_blocks import CompletionBlock, GlobalLocalFusion
+from inpaint_bench.models.partial_conv import PartialConv2d
+from inpaint_bench.models.registry import register_backbone
 
 SIZE_MULTIPLE = 16  # stem /2 and three stride-2 encoder convs
 # DGI blocks that act on holes only: the auxiliary network (teacher) sees no hole, so it is built

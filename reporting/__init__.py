@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from metrics.names import HIGHER_IS_BETTER, METRICS, PER_IMAGE_COLUMNS, PER_IMAGE_METRICS, SPREAD_OF, SUMMARY_COLUMNS
+from inpaint_bench.metrics.names import HIGHER_IS_BETTER, METRICS, PER_IMAGE_COLUMNS, PER_IMAGE_METRICS, SPREAD_OF, SUMMARY_COLUMNS
 
 STRING_COLUMNS = ["dataset", "variant", "bucket", "metric", "note", "train_note"]
 

@@ -33,12 +33,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.fileio import atomic_write_text, write_csv
-from harness.paths import table_name
-from metrics.names import HIGHER_IS_BETTER, PER_IMAGE_METRICS, metric_format
-from reporting import resolve_reference
-from reporting.stats import Bootstrap, Interval, mark, paired_interval, pair_rows, seed_spread
-from reporting.tables import (ABSENT, buckets_of, build_table, header, md_block, missing_line, n_line,
+from inpaint_bench.harness.fileio import atomic_write_text, write_csv
+from inpaint_bench.harness.paths import table_name
+from inpaint_bench.metrics.names import HIGHER_IS_BETTER, PER_IMAGE_METRICS, metric_format
+from inpaint_bench.reporting import resolve_reference
+from inpaint_bench.reporting.stats import Bootstrap, Interval, mark, paired_interval, pair_rows, seed_spread
+from inpaint_bench.reporting.tables import (ABSENT, buckets_of, build_table, header, md_block, missing_line, n_line,
                               shown, tex_escape, tex_tabular, train_note_lines)
 
 COLUMNS = ["dataset", "metric", "bucket", "variant", "reference", "mean", "std", "seeds", "delta", "lo", "hi",
@@ -287,7 +287,7 @@ def to_latex(frame: pd.DataFrame) -> str:
 
 
 def to_html(frame: pd.DataFrame) -> str:
-    from reporting.html import page, styled_block
+    from inpaint_bench.reporting.html import page, styled_block
 
     ref, buckets, variants = frame.attrs["reference"], frame.attrs["buckets"], frame.attrs["variants"]
     blocks = []

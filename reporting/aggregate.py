@@ -1,6 +1,6 @@
 """Concatenates per-run summaries into one long-format CSV.
 
-    python -m reporting.aggregate --out results/summary.csv [--over-seeds results/summary_over_seeds.csv] \
+    python -m inpaint_bench.reporting.aggregate --out results/summary.csv [--over-seeds results/summary_over_seeds.csv] \
         SUMMARY.csv [SUMMARY.csv ...]
 
 Columns: dataset, variant, seed, bucket, metric, value, n, note, train_note (one row per
@@ -24,10 +24,10 @@ import sys
 
 import pandas as pd
 
-from harness.buckets import sort_bucket_names
-from harness.fileio import write_csv
-from metrics.names import SUMMARY_COLUMNS
-from reporting import metric_order, read_summary
+from inpaint_bench.harness.buckets import sort_bucket_names
+from inpaint_bench.harness.fileio import write_csv
+from inpaint_bench.metrics.names import SUMMARY_COLUMNS
+from inpaint_bench.reporting import metric_order, read_summary
 
 KEY = ["dataset", "variant", "seed", "bucket", "metric"]
 OVER_SEEDS_COLUMNS = ["dataset", "variant", "bucket", "metric", "mean", "std", "seeds", "seed_list", "n", "note",

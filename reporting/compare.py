@@ -1,6 +1,6 @@
 """The paired analysis of any two result files: is B better than A, and by how much?
 
-    python -m reporting.compare A.csv B.csv [--dataset NAME] [--a-variant V] [--b-variant V] \
+    python -m inpaint_bench.reporting.compare A.csv B.csv [--dataset NAME] [--a-variant V] [--b-variant V] \
         [--metrics psnr ssim ...] [--resamples 2000] [--level 0.95] [--seed 0] [--out diff.csv]
 
 A and B are per-image CSVs (`eval/per_image.csv` of a workflow run, or what `metrics.score` writes
@@ -32,11 +32,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.buckets import sort_bucket_names
-from harness.fileio import write_csv
-from metrics.names import PER_IMAGE_METRICS, metric_format
-from reporting import metric_order, read_per_image, read_summary
-from reporting.stats import Bootstrap, mark, paired_interval, pair_rows, seed_spread
+from inpaint_bench.harness.buckets import sort_bucket_names
+from inpaint_bench.harness.fileio import write_csv
+from inpaint_bench.metrics.names import PER_IMAGE_METRICS, metric_format
+from inpaint_bench.reporting import metric_order, read_per_image, read_summary
+from inpaint_bench.reporting.stats import Bootstrap, mark, paired_interval, pair_rows, seed_spread
 
 COLUMNS = ["bucket", "metric", "a_mean", "a_std", "b_mean", "b_std", "delta", "lo", "hi", "delta_std", "mark",
            "method", "level", "seeds", "n"]

@@ -1,7 +1,7 @@
 """Metric curves, paired differences, training losses and a qualitative grid for one dataset
 (matplotlib, Agg).
 
-    python -m reporting.plots --summary results/summary.csv --dataset NAME --out-dir results/plots \
+    python -m inpaint_bench.reporting.plots --summary results/summary.csv --dataset NAME --out-dir results/plots \
         [--variants v1 v2 ...] [--ablation results/tables/NAME_ablation.csv] \
         [--log VARIANT=PATH ...] [--samples VARIANT=DIR ...] [--seed 0]
 
@@ -52,11 +52,11 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from PIL import Image
 
-from harness.buckets import Bucket, sort_bucket_names
-from harness.fileio import atomic_write_bytes
-from harness.paths import plot_name
-from metrics.names import metric_format
-from reporting import arrow, metric_order, missing_metrics, read_summary, seed_phrase, select_variants
+from inpaint_bench.harness.buckets import Bucket, sort_bucket_names
+from inpaint_bench.harness.fileio import atomic_write_bytes
+from inpaint_bench.harness.paths import plot_name
+from inpaint_bench.metrics.names import metric_format
+from inpaint_bench.reporting import arrow, metric_order, missing_metrics, read_summary, seed_phrase, select_variants
 
 NOT_LOSS_TERMS = {"step", "phase", "lr", "seconds"}
 
@@ -194,7 +194,7 @@ def metrics_figure(summary: pd.DataFrame, dataset: str, variants=None) -> Figure
 
 def read_ablation(path: str | Path) -> pd.DataFrame:
     """The ablation table's csv (`reporting.ablation`), checked; errors name the file."""
-    from reporting.ablation import COLUMNS
+    from inpaint_bench.reporting.ablation import COLUMNS
 
     path = Path(path)
     if not path.is_file():

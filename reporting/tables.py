@@ -1,6 +1,6 @@
 """The absolute table of one dataset: every variant's metrics per hole-ratio bucket, mean ± std over seeds.
 
-    python -m reporting.tables --summary results/summary.csv --dataset NAME --out-dir results/tables \
+    python -m inpaint_bench.reporting.tables --summary results/summary.csv --dataset NAME --out-dir results/tables \
         [--variants v1 v2 ...] [--per-image PER_IMAGE.csv ...] [--reference baseline] \
         [--resamples 2000] [--level 0.95] [--bootstrap-seed 0] [--reference-table reference/TABLE.csv]
 
@@ -52,17 +52,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.buckets import sort_bucket_names
-from harness.fileio import atomic_write_text, write_csv
-from harness.paths import table_name
-from metrics.names import HIGHER_IS_BETTER, metric_format
-from reporting import arrow, metric_order, missing_metrics, read_per_images, read_summary, seed_phrase
-from reporting import select_variants
+from inpaint_bench.harness.buckets import sort_bucket_names
+from inpaint_bench.harness.fileio import atomic_write_text, write_csv
+from inpaint_bench.harness.paths import table_name
+from inpaint_bench.metrics.names import HIGHER_IS_BETTER, metric_format
+from inpaint_bench.reporting import arrow, metric_order, missing_metrics, read_per_images, read_summary, seed_phrase
+from inpaint_bench.reporting import select_variants
 
 FIELDS = ["mean", "std", "seeds", "n", "note", "best"]
 NO_RESULT = "missing: no result"
 ABSENT = "–"  # a cell without a value in a column that other variants have
-WEIGHTS_HINT = "`python -m metrics.weights check` says where to put it"
+WEIGHTS_HINT = "`python -m inpaint_bench.metrics.weights check` says where to put it"
 
 
 def shown(metric: str, value: float, signed: bool = False) -> str:
@@ -394,7 +394,7 @@ def to_latex(table: pd.DataFrame) -> str:
 
 def to_html(table: pd.DataFrame) -> str:
     """A standalone HTML page (pandas Styler tables, one per metric) for the workflow's report."""
-    from reporting.html import page, styled_block
+    from inpaint_bench.reporting.html import page, styled_block
 
     buckets, metrics = buckets_of(table), metrics_of(table)
     blocks = []
@@ -467,12 +467,12 @@ def write_tables(summary: pd.DataFrame, dataset: str, out_dir: str | Path, varia
     "ablation_csv", ...)."""
     table = build_table(summary, dataset, variants)
     if reference_table:
-        from harness.reference import load_reference
+        from inpaint_bench.harness.reference import load_reference
 
         add_published(table, load_reference(reference_table), reference_table)
     paths = write_absolute(table, out_dir, dataset)
     if per_image is not None:
-        from reporting.ablation import build_ablation, write_ablation
+        from inpaint_bench.reporting.ablation import build_ablation, write_ablation
 
         ablation = build_ablation(summary, per_image, dataset, list(table.index), reference, bootstrap)
         paths.update({f"ablation_{k}": p for k, p in write_ablation(ablation, out_dir, dataset).items()})
@@ -480,7 +480,7 @@ def write_tables(summary: pd.DataFrame, dataset: str, out_dir: str | Path, varia
 
 
 def main(argv=None):
-    from reporting.stats import Bootstrap
+    from inpaint_bench.reporting.stats import Bootstrap
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--summary", required=True, help="combined long-format summary (reporting.aggregate)")

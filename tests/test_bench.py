@@ -1,7 +1,7 @@
 """The benchmark's wiring on a tiny config (timings themselves belong in the benchmark, not here)."""
 import csv
 
-from training.bench import main as bench_main
+from inpaint_bench.training.bench import main as bench_main
 
 
 def test_bench_reports_every_trainable_variant_with_flops_and_rates(tiny_config, tmp_path):

@@ -7,12 +7,12 @@ import pytest
 import torch
 import yaml
 
-from datasets import make_test_masks
-from harness.config import load_config
-from harness.jobs import eval_job, train_job
-from metrics import Evaluation, MetricSuite
-from training.evaluate import evaluate
-from training.train import train
+from inpaint_bench.datasets import make_test_masks
+from inpaint_bench.harness.config import load_config
+from inpaint_bench.harness.jobs import eval_job, train_job
+from inpaint_bench.metrics import Evaluation, MetricSuite
+from inpaint_bench.training.evaluate import evaluate
+from inpaint_bench.training.train import train
 
 from conftest import write_images
 

@@ -10,8 +10,8 @@ from PIL import Image
 
 from conftest import tree_bytes
 
-from datasets import KNOWN_KINDS, build_dataset, build_mini_dataset
-from datasets import mini as mini_module
+from inpaint_bench.datasets import KNOWN_KINDS, build_dataset, build_mini_dataset
+from inpaint_bench.datasets import mini as mini_module
 
 S = 16  # output size used throughout: small keeps the tests fast
 
@@ -234,7 +234,7 @@ def test_train_flip_is_deterministic_per_seed_and_index(tmp_path):
 
 
 def test_train_flips_change_between_epochs_and_training_samples_follow_them(tmp_path):
-    from training.train import TrainingSamples
+    from inpaint_bench.training.train import TrainingSamples
 
     arr = np.zeros((16, 16, 3), np.uint8)
     arr[:, :8] = 255
@@ -316,7 +316,7 @@ def test_mini_rebuild_smaller_drops_stale_files(tmp_path):
 
 
 def test_mini_missing_root_says_how_to_build(tmp_path):
-    with pytest.raises(FileNotFoundError, match="datasets.mini"):
+    with pytest.raises(FileNotFoundError, match="inpaint_bench.datasets.mini"):
         build_dataset({"kind": "mini_natural", "root": str(tmp_path / "nope")}, "train", S)
 
 
@@ -338,7 +338,7 @@ def gradient_image(width=40, height=24):
 
 
 def test_random_square_side_and_position_follow_the_official_ranges():
-    from datasets import random_square
+    from inpaint_bench.datasets import random_square
 
     rng = np.random.default_rng(0)
     boxes = [random_square(40, 24, S, rng) for _ in range(2000)]
@@ -387,8 +387,8 @@ def test_images_already_at_size_keep_their_pixels_and_flips(tmp_path):
 
 
 def test_image_and_mask_flips_are_independent_and_each_fair(tmp_path):
-    from datasets import build_train_masks
-    from training.train import StepBatches, TrainingSamples
+    from inpaint_bench.datasets import build_train_masks
+    from inpaint_bench.training.train import StepBatches, TrainingSamples
 
     arr = np.zeros((S, S, 3), np.uint8)
     arr[:, : S // 2] = 255  # left half white: the image's flip shows

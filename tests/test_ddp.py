@@ -21,7 +21,7 @@ import torch
 import yaml
 
 from conftest import state_dict, write_images
-from training.train import StepBatches
+from inpaint_bench.training.train import StepBatches
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOLERANCE = 1e-5
@@ -44,7 +44,7 @@ def runs(tmp_path_factory):
     }
     path = root / "config.yaml"
     path.write_text(yaml.safe_dump(config))
-    args = ["-m", "training.train", "--config", str(path), "--dataset", "toy", "--variant", "pconv",
+    args = ["-m", "inpaint_bench.training.train", "--config", str(path), "--dataset", "toy", "--variant", "pconv",
             "--seed", "0", "--threads", "1", "--device", "cpu"]
     single = [sys.executable] + args
     ddp = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"] + args
@@ -124,8 +124,8 @@ def _on_one_shard(rank, port, x, grad_out, hole, results):
     the batch."""
     import torch.distributed as dist
 
-    from models.distill import _masked_weighted_l1
-    from training.distributed import AllReduceBatchNorm
+    from inpaint_bench.models.distill import _masked_weighted_l1
+    from inpaint_bench.training.distributed import AllReduceBatchNorm
 
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
@@ -149,7 +149,7 @@ def test_batchnorm_and_pooled_loss_means_on_two_shards_are_those_of_the_whole_ba
 
     import torch.multiprocessing as mp
 
-    from models.distill import _masked_weighted_l1
+    from inpaint_bench.models.distill import _masked_weighted_l1
 
     torch.manual_seed(0)
     x, grad_out = torch.randn(4, 3, 5, 5) * 3 + 1, torch.randn(4, 3, 5, 5)

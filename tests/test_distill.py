@@ -5,9 +5,9 @@ import pytest
 import torch
 from torch import nn
 
-from models.attention import DGIAttention
-from models.dgi_blocks import CompletionBlock, GlobalLocalFusion
-from models.distill import (AttentionTransfer, ChannelWeights, CrossDistillation, DistillationLoss,
+from inpaint_bench.models.attention import DGIAttention
+from inpaint_bench.models.dgi_blocks import CompletionBlock, GlobalLocalFusion
+from inpaint_bench.models.distill import (AttentionTransfer, ChannelWeights, CrossDistillation, DistillationLoss,
                             SelfDistillation, build_distill_loss, normalise_weights, resize_hole_mask)
 
 CH = [4, 6, 8]  # encoder channels fine -> coarse
@@ -429,8 +429,8 @@ def test_dgi_attention_rows_sum_to_one_and_gradients_reach_query_and_key():
     {"backbone": "encdec", "attention": "dgi"},
 ])
 def test_full_dgi_variant_trains_every_parameter_and_leaves_the_teacher_alone(backbone):
-    from models.registry import build_model
-    from models.registry import teacher_architecture
+    from inpaint_bench.models.registry import build_model
+    from inpaint_bench.models.registry import teacher_architecture
 
     torch.manual_seed(0)
     spec = {**backbone, "completion_block": True, "fusion": "global_local",

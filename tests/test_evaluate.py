@@ -4,10 +4,10 @@ import pytest
 from PIL import Image
 from torchmetrics.functional.image import peak_signal_noise_ratio
 
-from datasets import build_dataset, load_test_masks, make_test_masks
-from harness.config import dataset_spec, load_config
-from harness.jobs import eval_job
-from training.evaluate import evaluate
+from inpaint_bench.datasets import build_dataset, load_test_masks, make_test_masks
+from inpaint_bench.harness.config import dataset_spec, load_config
+from inpaint_bench.harness.jobs import eval_job
+from inpaint_bench.training.evaluate import evaluate
 
 
 def test_evaluation_scores_the_composite_of_each_image_with_its_fixed_mask(tiny_config, tmp_path):
@@ -55,8 +55,8 @@ def test_trained_variant_needs_its_model_file(tiny_config, tmp_path):
 def test_exported_pairs_scored_by_metrics_score_match_the_evaluation(tiny_config, tmp_path):
     """Another method's outputs, scored by `metrics.score` on the exported pairs, get exactly the
     numbers the harness's own evaluation gives the same predictions."""
-    from metrics.score import main as score_main
-    from training.export_inputs import export
+    from inpaint_bench.metrics.score import main as score_main
+    from inpaint_bench.training.export_inputs import export
 
     path, _, _ = tiny_config
     config = load_config(path)
@@ -99,7 +99,7 @@ def test_ground_truth_features_are_computed_once_per_dataset_and_reused_by_every
     Inception stand-in sees only the composites, and the FID is the one a fresh computation gives."""
     import torch
 
-    from metrics import Evaluation, FeatureCache, MetricSuite
+    from inpaint_bench.metrics import Evaluation, FeatureCache, MetricSuite
 
     class CountingFeatures(torch.nn.Module):
         def __init__(self):

@@ -110,7 +110,7 @@ def test_a_real_dataset_that_cannot_be_read_fails_at_a_dry_run(tmp_path):
 
 
 def test_a_deleted_or_damaged_mini_image_says_to_rebuild_the_set(tmp_path):
-    from datasets import build_dataset, build_mini_dataset
+    from inpaint_bench.datasets import build_dataset, build_mini_dataset
 
     root = tmp_path / "mini"
     build_mini_dataset("mini_natural", str(root), size=32, train_count=4, test_count=2, seed=0)

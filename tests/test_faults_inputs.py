@@ -18,12 +18,12 @@ import pytest
 import torch
 from PIL import Image
 
-from datasets import build_dataset, load_test_masks, make_test_masks
-from datasets.imagefile import read_mask, read_rgb
-from datasets.images import load_rgb, resize_centre_crop, to_tensor
-from metrics import score
-from metrics.evaluation import Evaluation
-from metrics.suite import MetricSuite
+from inpaint_bench.datasets import build_dataset, load_test_masks, make_test_masks
+from inpaint_bench.datasets.imagefile import read_mask, read_rgb
+from inpaint_bench.datasets.images import load_rgb, resize_centre_crop, to_tensor
+from inpaint_bench.metrics import score
+from inpaint_bench.metrics.evaluation import Evaluation
+from inpaint_bench.metrics.suite import MetricSuite
 
 S = 32  # the smallest size the score CLI's metrics accept
 

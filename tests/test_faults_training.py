@@ -6,11 +6,11 @@ import json
 import pytest
 import torch
 
-from datasets import make_test_masks
-from harness.config import load_config
-from harness.jobs import eval_job, teacher_job, train_job
-from training.evaluate import evaluate, main as eval_main
-from training.train import Trainer, main as train_main, parse_args
+from inpaint_bench.datasets import make_test_masks
+from inpaint_bench.harness.config import load_config
+from inpaint_bench.harness.jobs import eval_job, teacher_job, train_job
+from inpaint_bench.training.evaluate import evaluate, main as eval_main
+from inpaint_bench.training.train import Trainer, main as train_main, parse_args
 
 from conftest import assert_same_weights, state_dict
 
@@ -124,8 +124,8 @@ def test_unwritable_output_folder_fails_before_any_work(tiny_config, tmp_path, m
     (tmp_path / "afile").write_text("")
     out = tmp_path / "afile" / "sub"
     cfg = load_config(path)
-    monkeypatch.setattr("training.train.build_model", lambda *a: pytest.fail("training started"))
-    monkeypatch.setattr("training.evaluate.load_variant", lambda *a: pytest.fail("evaluation started"))
+    monkeypatch.setattr("inpaint_bench.training.train.build_model", lambda *a: pytest.fail("training started"))
+    monkeypatch.setattr("inpaint_bench.training.evaluate.load_variant", lambda *a: pytest.fail("evaluation started"))
     with pytest.raises(OSError, match=r"cannot write to the output folder .*afile/sub: Not a directory"):
         Trainer(train_job(cfg, "toy", "pconv", 0), out)
     with pytest.raises(SystemExit, match=r"^error: .*cannot write to the output folder .*afile/sub"):
@@ -137,7 +137,7 @@ def test_unwritable_output_folder_fails_before_any_work(tiny_config, tmp_path, m
     def full(fd):  # a full disk: the probe file cannot be flushed
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("harness.fileio.os.fsync", full)
+    monkeypatch.setattr("inpaint_bench.harness.fileio.os.fsync", full)
     with pytest.raises(OSError, match=r"cannot write to the output folder .*ok: No space left on device"):
         Trainer(train_job(cfg, "toy", "pconv", 0), tmp_path / "ok")
     assert list((tmp_path / "ok").iterdir()) == []  # the probe is removed

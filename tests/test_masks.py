@@ -10,7 +10,7 @@ from PIL import Image
 
 from conftest import tree_bytes
 
-from datasets import (
+from inpaint_bench.datasets import (
     TrainMaskSampler,
     bucket_mask,
     free_form_mask,
@@ -20,8 +20,8 @@ from datasets import (
     make_test_masks,
     nvidia_mask_set,
 )
-from datasets import masks as masks_module
-from harness.buckets import Bucket, sort_bucket_names
+from inpaint_bench.datasets import masks as masks_module
+from inpaint_bench.harness.buckets import Bucket, sort_bucket_names
 
 S = 32
 
@@ -278,7 +278,7 @@ def test_a_bucket_short_of_masks_is_named_with_its_count_and_the_way_out(nvidia_
 
 
 def test_count_all_is_refused_for_generated_test_masks(tiny_config):
-    from harness.config import ConfigError, load_config
+    from inpaint_bench.harness.config import ConfigError, load_config
 
     path, config, write = tiny_config
     config["masks"]["count"] = "all"
@@ -288,7 +288,7 @@ def test_count_all_is_refused_for_generated_test_masks(tiny_config):
 
 
 def test_official_stroke_generator_draws_any_hole_ratio_deterministically():
-    from datasets import StrokeMaskSampler, official_stroke_mask
+    from inpaint_bench.datasets import StrokeMaskSampler, official_stroke_mask
 
     ratios = [hole_ratio(official_stroke_mask(64, rng(i))) for i in range(200)]
     # any size: small and large holes both occur, far outside the test buckets' (0.1, 0.6]
@@ -303,7 +303,7 @@ def test_official_stroke_generator_draws_any_hole_ratio_deterministically():
 
 
 def test_stroke_widths_and_lengths_scale_with_the_mask_size():
-    from datasets import official_stroke_mask
+    from inpaint_bench.datasets import official_stroke_mask
 
     # lengths and widths are fractions of the side: the hole ratios look alike at 64 and 256 px
     # (unscaled, the 10-24 px brush alone would cover most of a 64 px mask)
@@ -313,7 +313,7 @@ def test_stroke_widths_and_lengths_scale_with_the_mask_size():
 
 
 def test_folder_masks_are_drawn_at_random_and_flipped_on_their_own(tmp_path):
-    from datasets import FolderMaskSampler, build_train_masks
+    from inpaint_bench.datasets import FolderMaskSampler, build_train_masks
 
     folder = tmp_path / "train_masks"
     folder.mkdir()

@@ -14,11 +14,11 @@ from PIL import Image
 from torch import nn
 from torchmetrics.functional.image import structural_similarity_index_measure
 
-from metrics import fid as fid_mod
-from metrics import pixel, score, weights
-from metrics.evaluation import Evaluation
-from metrics.lpips_metric import LPIPSMetric, build_lpips
-from metrics.suite import HIGHER_IS_BETTER, MetricSuite
+from inpaint_bench.metrics import fid as fid_mod
+from inpaint_bench.metrics import pixel, score, weights
+from inpaint_bench.metrics.evaluation import Evaluation
+from inpaint_bench.metrics.lpips_metric import LPIPSMetric, build_lpips
+from inpaint_bench.metrics.suite import HIGHER_IS_BETTER, MetricSuite
 
 INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
 ALEXNET_FILE = "alexnet-owt-7be5be79.pth"

@@ -8,10 +8,10 @@ import torch
 import torch.nn.functional as F
 import yaml
 
-from models import available_backbones, build_model
-from models.registry import SpecError, backbone, is_trainable, teacher_architecture
-from models.losses import DEFAULT_LOSS_WEIGHTS, InpaintingLoss, gram_matrix, total_variation
-from models.partial_conv import PartialConv2d
+from inpaint_bench.models import available_backbones, build_model
+from inpaint_bench.models.registry import SpecError, backbone, is_trainable, teacher_architecture
+from inpaint_bench.models.losses import DEFAULT_LOSS_WEIGHTS, InpaintingLoss, gram_matrix, total_variation
+from inpaint_bench.models.partial_conv import PartialConv2d
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -128,13 +128,13 @@ def _models_imports() -> dict[str, set[str]]:
                 imported.add(node.module)
             elif isinstance(node, ast.Import):
                 imported.update(a.name for a in node.names)
-        graph[f"models.{path.stem}"] = imported
+        graph[f"inpaint_bench.models.{path.stem}"] = imported
     return graph
 
 
 def test_models_have_no_import_cycle_and_architectures_import_no_loss():
     graph = _models_imports()
-    inside = {m: {i for i in deps if i in graph and i != "models"} for m, deps in graph.items()}
+    inside = {m: {i for i in deps if i in graph and i != "inpaint_bench.models"} for m, deps in graph.items()}
     # depth-first search for a cycle
     state = {}
 
@@ -149,12 +149,14 @@ def test_models_have_no_import_cycle_and_architectures_import_no_loss():
     for module in inside:
         if module not in state:
             visit(module, [])
-    architectures = ["models.partial_conv", "models.attention", "models.dgi_blocks", "models.rfr",
-                     "models.pconv_unet", "models.classical", "models.registry"]
+    architectures = ["partial_conv", "attention", "dgi_blocks", "rfr", "pconv_unet", "classical", "registry"]
+    losses = {"inpaint_bench.models.losses", "inpaint_bench.models.distill"}
     for module in architectures:
-        assert not inside[module] & {"models.losses", "models.distill"}, (module, inside[module])
+        module = f"inpaint_bench.models.{module}"
+        assert not inside[module] & losses, (module, inside[module])
     for module, deps in graph.items():
-        outside = {d for d in deps if d.split(".")[0] in ("training", "harness", "datasets", "metrics", "reporting")}
+        outside = {d for d in deps if d.split(".")[:2] in [["inpaint_bench", p] for p in
+                                                             ("training", "harness", "datasets", "metrics", "reporting")]}
         assert not outside, (module, outside)
 
 

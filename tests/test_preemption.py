@@ -10,7 +10,7 @@ import time
 import pytest
 import torch
 
-from training.train import EXIT_PREEMPTED
+from inpaint_bench.training.train import EXIT_PREEMPTED
 
 from conftest import assert_same_weights, state_dict, toy_train_command
 
@@ -79,9 +79,9 @@ def test_sigint_is_not_caught_it_stops_at_once_keeping_the_last_periodic_checkpo
 
 
 def test_the_handlers_are_restored_after_training(tiny_config, tmp_path):
-    from harness.config import load_config
-    from harness.jobs import train_job
-    from training.train import Trainer
+    from inpaint_bench.harness.config import load_config
+    from inpaint_bench.harness.jobs import train_job
+    from inpaint_bench.training.train import Trainer
 
     path, config, write = tiny_config
     config["train"].update(steps=1)

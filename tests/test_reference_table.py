@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from harness.config import ConfigError, validate_config
-from harness.reference import REFERENCE_COLUMNS
-from reporting.aggregate import aggregate
-from reporting.tables import write_tables
+from inpaint_bench.harness.config import ConfigError, validate_config
+from inpaint_bench.harness.reference import REFERENCE_COLUMNS
+from inpaint_bench.reporting.aggregate import aggregate
+from inpaint_bench.reporting.tables import write_tables
 from test_reporting import DATASET, md_cells, make_results
 from test_workflow import CI_CONFIG, snakemake
 

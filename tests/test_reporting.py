@@ -23,21 +23,21 @@ import pytest
 import yaml
 from PIL import Image
 
-from harness.fileio import write_csv
-from metrics.names import METRIC_FORMATS, MetricFormat, metric_format
-from reporting import read_per_images, read_summary
-from reporting.ablation import build_ablation
-from reporting.ablation import to_latex as ablation_latex
-from reporting.ablation import to_markdown as ablation_markdown
-from reporting.aggregate import aggregate, over_seeds
-from reporting.aggregate import main as aggregate_main
-from reporting.compare import compare_files
-from reporting.compare import main as compare_main
-from reporting.plots import loss_figure, metrics_figure, paired_figure, qualitative_figure, read_ablation, write_plots
-from reporting.plots import main as plots_main
-from reporting.stats import Bootstrap
-from reporting.tables import build_table, footnotes, to_html, to_latex, to_markdown, write_tables
-from reporting.tables import main as tables_main
+from inpaint_bench.harness.fileio import write_csv
+from inpaint_bench.metrics.names import METRIC_FORMATS, MetricFormat, metric_format
+from inpaint_bench.reporting import read_per_images, read_summary
+from inpaint_bench.reporting.ablation import build_ablation
+from inpaint_bench.reporting.ablation import to_latex as ablation_latex
+from inpaint_bench.reporting.ablation import to_markdown as ablation_markdown
+from inpaint_bench.reporting.aggregate import aggregate, over_seeds
+from inpaint_bench.reporting.aggregate import main as aggregate_main
+from inpaint_bench.reporting.compare import compare_files
+from inpaint_bench.reporting.compare import main as compare_main
+from inpaint_bench.reporting.plots import loss_figure, metrics_figure, paired_figure, qualitative_figure, read_ablation, write_plots
+from inpaint_bench.reporting.plots import main as plots_main
+from inpaint_bench.reporting.stats import Bootstrap
+from inpaint_bench.reporting.tables import build_table, footnotes, to_html, to_latex, to_markdown, write_tables
+from inpaint_bench.reporting.tables import main as tables_main
 
 REPO = Path(__file__).resolve().parent.parent
 DATASET = "mini"

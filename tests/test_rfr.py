@@ -8,11 +8,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from models import build_model
-from models.attention import (AttentionState, KnowledgeConsistentAttention, PlainAttention,
+from inpaint_bench.models import build_model
+from inpaint_bench.models.attention import (AttentionState, KnowledgeConsistentAttention, PlainAttention,
                               build_attention)
-from models.rfr import EncoderDecoderNet, RFRNet, masked_feature_merge
-from training.precision import prepare_input, prepare_model
+from inpaint_bench.models.rfr import EncoderDecoderNet, RFRNet, masked_feature_merge
+from inpaint_bench.training.precision import prepare_input, prepare_model
 
 OFFICIAL_PARAMS = 31_224_065  # official RFR-Net, width 64, KCA
 

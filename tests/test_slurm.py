@@ -190,7 +190,7 @@ def test_a_training_job_past_its_slurm_time_limit_checkpoints_and_resumes_to_the
     must end with the weights of an uninterrupted run."""
     import torch
 
-    from training.train import EXIT_PREEMPTED
+    from inpaint_bench.training.train import EXIT_PREEMPTED
 
     path, config, write = tiny_config
     # about 2-3 minutes of training: the limit below is one minute, and slurmctld checks time limits

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import reporting.stats as stats
-from reporting.stats import (Bootstrap, Interval, hierarchical_bootstrap, mark, pair_rows, paired_interval,
+import inpaint_bench.reporting.stats as stats
+from inpaint_bench.reporting.stats import (Bootstrap, Interval, hierarchical_bootstrap, mark, pair_rows, paired_interval,
                              seed_spread)
 
 

@@ -7,9 +7,9 @@ import time
 import pytest
 import torch
 
-from harness.config import ConfigError, load_config
-from harness.jobs import train_job
-from training.train import StepBatches, Trainer, main as train_main
+from inpaint_bench.harness.config import ConfigError, load_config
+from inpaint_bench.harness.jobs import train_job
+from inpaint_bench.training.train import StepBatches, Trainer, main as train_main
 
 from conftest import assert_same_weights, state_dict, toy_train_command
 

@@ -1,7 +1,7 @@
 """Speed benchmark: training and inference images/s of every trainable variant of a config, with the
 achieved FLOP/s against this machine's measured matrix-multiply peak (see docs/architecture.md, "Speed").
 
-    python -m training.bench --config config/config.yaml [--variants a b] [--size 256] [--batch 2]
+    python -m inpaint_bench.training.bench --config config/config.yaml [--variants a b] [--size 256] [--batch 2]
         [--width 64] [--steps 3] [--precision auto|bf16|fp32|both] [--out results/bench/bench.csv]
 
 A training step is what training/train.py does (the same ``training.train.forward_losses``): the
@@ -24,13 +24,13 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
-from models import build_model
-from models.losses import InpaintingLoss
-from harness.config import load_config
-from harness.fileio import write_csv
-from models.registry import is_trainable
-from training.precision import autocast, prepare_input, prepare_model, resolve_precision
-from training.train import forward_losses
+from inpaint_bench.models import build_model
+from inpaint_bench.models.losses import InpaintingLoss
+from inpaint_bench.harness.config import load_config
+from inpaint_bench.harness.fileio import write_csv
+from inpaint_bench.models.registry import is_trainable
+from inpaint_bench.training.precision import autocast, prepare_input, prepare_model, resolve_precision
+from inpaint_bench.training.train import forward_losses
 
 COLUMNS = ["variant", "precision", "params", "gflop_fwd_per_img", "gflop_train_per_img",
            "train_img_s", "infer_img_s", "train_gflop_s", "infer_gflop_s",

@@ -36,7 +36,7 @@ def check_identity(path: Path, record: dict, expect: dict) -> None:
     if missing:
         # older files cannot be checked; scoring them under a guessed name is the silent error we avoid
         raise ValueError(f"{path} records no {', '.join(missing)}: it was written by an older "
-                         f"training.train and cannot be checked against this job; retrain it")
+                         f"inpaint_bench.training.train and cannot be checked against this job; retrain it")
     wrong = [k for k in expect if record[k] != expect[k]]
     if any(k in WHO for k in wrong):
         raise ValueError(f"{path} is {describe(record)}, not {describe({**record, **expect})} as asked: "
@@ -49,11 +49,11 @@ def check_identity(path: Path, record: dict, expect: dict) -> None:
 def load_model_file(path: str | Path, device="cpu", expect: dict | None = None):
     """Reads a `model.pt` written by training: returns (model in eval mode, record). `expect` (fields of
     WHO and HOW) is checked against the record before any weight is used."""
-    from models import build_model
+    from inpaint_bench.models import build_model
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist: train the variant first (python -m training.train ...)")
+        raise FileNotFoundError(f"{path} does not exist: train the variant first (python -m inpaint_bench.training.train ...)")
     record = read_torch_file(path, "model file", device)
     if isinstance(record, dict) and "signature" in record and "optimizer" in record:
         raise ValueError(f"{path} is a training checkpoint, not a model file: pass the run's model.pt "

@@ -1,6 +1,6 @@
 """Data-parallel training of one job over several processes (torchrun), one device each.
 
-    torchrun --standalone --nproc-per-node N -m training.train --config ... --seed S
+    torchrun --standalone --nproc-per-node N -m inpaint_bench.training.train --config ... --seed S
 
 Each process (rank r of W) takes the block r of the global batch (train.batch_size must be a
 multiple of W), DistributedDataParallel averages the gradients, and BatchNorm statistics are those of

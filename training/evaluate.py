@@ -1,6 +1,6 @@
 """Evaluates one variant on the fixed test masks of every hole-ratio bucket.
 
-    python -m training.evaluate --config FILE --dataset NAME --variant NAME --seed N [--out DIR] [--model model.pt]
+    python -m inpaint_bench.training.evaluate --config FILE --dataset NAME --variant NAME --seed N [--out DIR] [--model model.pt]
 
 Test image i meets mask i (mod masks.count) of each bucket; the metrics are computed on the composite
 `pred * mask + image * (1 - mask)` by the loop shared with `metrics.score` (metrics.evaluation).
@@ -26,14 +26,14 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from harness.config import ConfigError, layout, load_config
-from harness.fileio import ensure_writable, save_png
-from harness.jobs import eval_job
-from metrics.evaluation import Evaluation
-from models import build_model
-from models.registry import is_trainable
-from training.checkpoint import load_model_file
-from training.precision import autocast, prepare_input, prepare_model, resolve_precision
+from inpaint_bench.harness.config import ConfigError, layout, load_config
+from inpaint_bench.harness.fileio import ensure_writable, save_png
+from inpaint_bench.harness.jobs import eval_job
+from inpaint_bench.metrics.evaluation import Evaluation
+from inpaint_bench.models import build_model
+from inpaint_bench.models.registry import is_trainable
+from inpaint_bench.training.checkpoint import load_model_file
+from inpaint_bench.training.precision import autocast, prepare_input, prepare_model, resolve_precision
 
 
 def save_image(tensor: torch.Tensor, path: Path) -> None:
@@ -57,8 +57,8 @@ def load_variant(job: dict, model_path: str | Path | None, device):
 def evaluate(job: dict, out: str | Path, model_path: str | Path | None = None, masks_dir: str | Path = None,
              device: str | None = None, cache_dir: str | Path | None = None) -> pd.DataFrame:
     """Scores the eval job (harness.jobs.eval_job) into `out`; returns the summary."""
-    from datasets import build_dataset, load_test_masks
-    from metrics import MetricSuite
+    from inpaint_bench.datasets import build_dataset, load_test_masks
+    from inpaint_bench.metrics import MetricSuite
 
     out = ensure_writable(out)  # before any work: the results are written only at the end
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))

@@ -1,14 +1,14 @@
 """Exports the exact test pairs of an evaluation, so that another method can be run on them and
-scored with the same code (`python -m metrics.score`).
+scored with the same code (`python -m inpaint_bench.metrics.score`).
 
-    python -m training.export_inputs --config FILE --dataset NAME --seed N --out DIR
+    python -m inpaint_bench.training.export_inputs --config FILE --dataset NAME --seed N --out DIR
 
 Writes DIR/gt/<image>.png, DIR/input/<bucket>/<image>.png (the masked input, hole painted white) and
 DIR/masks/<bucket>/<image>.png (255 = hole) with DIR/masks/manifest.csv: test image i meets mask i
 (mod masks.count) of each bucket, as in training.evaluate. Then, with the other method's outputs in
 PRED/<bucket>/<image>.png:
 
-    python -m metrics.score --pred PRED --gt DIR/gt --masks DIR/masks --out scores.csv
+    python -m inpaint_bench.metrics.score --pred PRED --gt DIR/gt --masks DIR/masks --out scores.csv
 """
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from harness.fileio import save_png, write_csv
-from harness.config import ConfigError, dataset_spec, layout, load_config
+from inpaint_bench.harness.fileio import save_png, write_csv
+from inpaint_bench.harness.config import ConfigError, dataset_spec, layout, load_config
 
 
 def to_uint8(tensor) -> np.ndarray:
@@ -30,7 +30,7 @@ def to_uint8(tensor) -> np.ndarray:
 
 
 def export(config: dict, dataset: str, seed: int, out: Path, masks_path: str | None = None) -> Path:
-    from datasets import build_dataset, load_test_masks
+    from inpaint_bench.datasets import build_dataset, load_test_masks
 
     images = build_dataset(dataset_spec(config, dataset), "test", config["image_size"], seed)
     masks = load_test_masks(masks_path or layout(config).masks_dir(config["image_size"], config["masks"]["seed"]))

@@ -1,7 +1,7 @@
 """Trains one variant on one dataset with one seed, or a DGI teacher.
 
-    python -m training.train --config FILE --dataset NAME --variant NAME --seed N --out DIR
-    python -m training.train --config FILE --dataset NAME --teacher-arch ARCH --seed N --out DIR
+    python -m inpaint_bench.training.train --config FILE --dataset NAME --variant NAME --seed N --out DIR
+    python -m inpaint_bench.training.train --config FILE --dataset NAME --teacher-arch ARCH --seed N --out DIR
 
 The job (what to train, on what, how long) is resolved by `harness.jobs` exactly as the workflow
 resolves it; the workflow's rule calls `train(job, out, ...)` with the job as its params.
@@ -29,7 +29,7 @@ SIGTERM at a time limit or preemption and SIGKILL KillWait seconds (30 by defaul
 with the weights of an uninterrupted run. SIGINT (Ctrl-C) is not caught: KeyboardInterrupt stops the
 run at once (exit status 1), keeping the last periodic checkpoint.
 
-Several processes (one GPU each): `torchrun --standalone --nproc-per-node N -m training.train ...`
+Several processes (one GPU each): `torchrun --standalone --nproc-per-node N -m inpaint_bench.training.train ...`
 trains one job with DistributedDataParallel; see training.distributed. Each process takes 1/N of
 train.batch_size (which must be a multiple of N), so the step is the single-process step on the full
 batch; the weights equal a single-process run's up to float summation order. Rank 0 writes every file.
@@ -54,15 +54,15 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from harness.config import ConfigError, layout, load_config
-from harness.fileio import atomic_torch_save, atomic_write_text, ensure_writable, write_csv
-from harness.jobs import init_seed_parts, teacher_job, train_job
-from harness.seeding import derive_seed
-from models import build_model
-from models.losses import InpaintingLoss
-from training import distributed
-from training.checkpoint import read_torch_file
-from training.precision import autocast, prepare_input, prepare_model, resolve_precision
+from inpaint_bench.harness.config import ConfigError, layout, load_config
+from inpaint_bench.harness.fileio import atomic_torch_save, atomic_write_text, ensure_writable, write_csv
+from inpaint_bench.harness.jobs import init_seed_parts, teacher_job, train_job
+from inpaint_bench.harness.seeding import derive_seed
+from inpaint_bench.models import build_model
+from inpaint_bench.models.losses import InpaintingLoss
+from inpaint_bench.training import distributed
+from inpaint_bench.training.checkpoint import read_torch_file
+from inpaint_bench.training.precision import autocast, prepare_input, prepare_model, resolve_precision
 
 
 class StepBatches(torch.utils.data.Sampler):
@@ -186,8 +186,8 @@ class Trainer:
     """Runs one resolved train or teacher job (see harness.jobs) into the folder `out`."""
 
     def __init__(self, job: dict, out: Path, teacher: str | None = None, device: str | None = None):
-        from datasets import build_dataset, build_train_masks
-        from metrics.weights import find_weight, load_vgg16_features, missing_message
+        from inpaint_bench.datasets import build_dataset, build_train_masks
+        from inpaint_bench.metrics.weights import find_weight, load_vgg16_features, missing_message
 
         self.job, self.out = job, Path(out)
         # several processes under torchrun (see training.distributed); rank 0 writes the files
@@ -239,13 +239,13 @@ class Trainer:
         self.stop_signal, self.stop_everywhere = None, False
 
     def _setup_distillation(self, teacher_path: str | None) -> None:
-        from models.distill import build_distill_loss
-        from training.checkpoint import load_model_file
+        from inpaint_bench.models.distill import build_distill_loss
+        from inpaint_bench.training.checkpoint import load_model_file
 
         slug = self.job["teacher"]
         if teacher_path is None or not Path(teacher_path).is_file():
             raise ConfigError(f"variant {self.variant!r} distils from the teacher {slug!r}, whose model "
-                              f"{teacher_path} is not trained yet; train it first: python -m training.train "
+                              f"{teacher_path} is not trained yet; train it first: python -m inpaint_bench.training.train "
                               f"--config CONFIG --dataset {self.dataset} --teacher-arch {slug} --seed {self.seed}")
         self.teacher, _ = load_model_file(teacher_path, self.device, expect={
             "role": "teacher", "variant": slug,

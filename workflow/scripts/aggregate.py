@@ -4,10 +4,10 @@ import json
 
 import yaml
 
-from harness.fileio import atomic_write_text, write_csv
-from harness.joblog import job_log
-from reporting.aggregate import aggregate, over_seeds
-from reporting.html import preformatted
+from inpaint_bench.harness.fileio import atomic_write_text, write_csv
+from inpaint_bench.harness.joblog import job_log
+from inpaint_bench.reporting.aggregate import aggregate, over_seeds
+from inpaint_bench.reporting.html import preformatted
 
 with job_log(snakemake.log[0]):  # noqa: F821 (snakemake is injected by Snakemake)
     out = snakemake.output  # noqa: F821

@@ -2,8 +2,8 @@
 import json
 from pathlib import Path
 
-from datasets.mini import build_mini_dataset
-from harness.joblog import job_log
+from inpaint_bench.datasets.mini import build_mini_dataset
+from inpaint_bench.harness.joblog import job_log
 
 with job_log(snakemake.log[0]):  # noqa: F821 (snakemake is injected by Snakemake)
     spec = json.loads(snakemake.params.spec)  # noqa: F821

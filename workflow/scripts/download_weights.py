@@ -1,8 +1,8 @@
 """Rule download_weights: the missing pretrained weight files, fetched where a network exists."""
 from pathlib import Path
 
-from harness.joblog import job_log
-from metrics.weights import fetch_file
+from inpaint_bench.harness.joblog import job_log
+from inpaint_bench.metrics.weights import fetch_file
 
 with job_log(snakemake.log[0]):  # noqa: F821 (snakemake is injected by Snakemake)
     for path in snakemake.output:  # noqa: F821

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import torch
 
-from harness.joblog import job_log
-from training.evaluate import evaluate
+from inpaint_bench.harness.joblog import job_log
+from inpaint_bench.training.evaluate import evaluate
 
 with job_log(snakemake.log[0]):  # noqa: F821 (snakemake is injected by Snakemake)
     torch.set_num_threads(snakemake.threads)  # noqa: F821

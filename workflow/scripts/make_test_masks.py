@@ -2,8 +2,8 @@
 import json
 from pathlib import Path
 
-from datasets.masks import import_nvidia_masks, make_test_masks
-from harness.joblog import job_log
+from inpaint_bench.datasets.masks import import_nvidia_masks, make_test_masks
+from inpaint_bench.harness.joblog import job_log
 
 with job_log(snakemake.log[0]):  # noqa: F821 (snakemake is injected by Snakemake)
     masks = json.loads(snakemake.params.masks)  # noqa: F821

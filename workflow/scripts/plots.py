@@ -3,8 +3,8 @@ and the qualitative grid of one dataset, from the files the rule declares as inp
 training logs, the first seed's evaluation samples, the ablation table's csv)."""
 from pathlib import Path
 
-from harness.joblog import job_log
-from reporting.plots import write_plots
+from inpaint_bench.harness.joblog import job_log
+from inpaint_bench.reporting.plots import write_plots
 
 with job_log(snakemake.log[0]):  # noqa: F821 (snakemake is injected by Snakemake)
     params, inputs = snakemake.params, snakemake.input  # noqa: F821

@@ -3,10 +3,10 @@ summary, the per-image CSVs and the published table (report.reference_table, whe
 declares as inputs."""
 from pathlib import Path
 
-from harness.joblog import job_log
-from reporting import read_per_images, read_summary
-from reporting.stats import Bootstrap
-from reporting.tables import write_tables
+from inpaint_bench.harness.joblog import job_log
+from inpaint_bench.reporting import read_per_images, read_summary
+from inpaint_bench.reporting.stats import Bootstrap
+from inpaint_bench.reporting.tables import write_tables
 
 with job_log(snakemake.log[0]):  # noqa: F821 (snakemake is injected by Snakemake)
     inputs, params, out = snakemake.input, snakemake.params, snakemake.output  # noqa: F821

@@ -1,0 +1,1 @@
+"""Reproducible benchmark and ablation harness for learned image inpainting (RFR-Net, DGI)."""
