@@ -8,7 +8,8 @@ import os
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
-from inpaint_bench.harness.config import ConfigError, check_datasets_readable, read_yaml, validate_config
+from inpaint_bench.harness.config import ConfigError, read_yaml
+from inpaint_bench.jobs.validate import check_datasets_readable, validate_config
 from inpaint_bench.metrics.weights import WeightsMissing, require_weights
 
 min_version("9.0")

@@ -5,12 +5,13 @@ started by hand sees exactly the defaults and checks a workflow run sees. No Sna
 from __future__ import annotations
 
 import copy
-import os
 from pathlib import Path
 
 import yaml
 
+from inpaint_bench.harness.buckets import Bucket
 from inpaint_bench.harness.paths import ResultsLayout
+from inpaint_bench.harness.reference import load_reference
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = REPO_ROOT / "config" / "schema.yaml"
@@ -71,9 +72,10 @@ def _validator(defaults: bool = False):
     return jsonschema.validators.extend(base, {"properties": set_defaults})
 
 
-def validate_config(config: dict, source: str = "config") -> dict:
-    """Validates `config` in place against config/schema.yaml, fills in the schema's defaults and
-    runs the checks the schema cannot express. Every violation is listed with its key path."""
+def validate_schema(config: dict, source: str = "config") -> dict:
+    """Validates `config` in place against config/schema.yaml, fills in the schema's defaults and runs
+    the checks that need no model or dataset code (inpaint_bench.jobs.validate adds those). Every
+    violation is listed with its key path."""
     schema = yaml.safe_load(SCHEMA_PATH.read_text())
     errors = sorted(_validator()(schema).iter_errors(config),
                     key=lambda e: [str(p) for p in e.absolute_path])
@@ -81,15 +83,11 @@ def validate_config(config: dict, source: str = "config") -> dict:
         lines = [f"  at '{'/'.join(map(str, e.absolute_path)) or '<top level>'}': {e.message}" for e in errors]
         raise ConfigError(f"{source}: invalid config ({SCHEMA_PATH.name}):\n" + "\n".join(lines))
     _validator(defaults=True)(schema).validate(config)
-    check_consistency(config, source)
     return config
 
 
-def check_consistency(config: dict, source: str = "config") -> None:
-    """Checks the schema cannot express."""
-    from inpaint_bench.harness.buckets import Bucket
-    from inpaint_bench.models.registry import SpecError, check_spec
-
+def consistency_problems(config: dict) -> list[str]:
+    """Checks the schema cannot express and that need no model or dataset code, as key-named lines."""
     problems = []
     if len(set(config["seeds"])) != len(config["seeds"]):
         problems.append(f"seeds {config['seeds']} repeat a seed; each seed must appear once")
@@ -124,62 +122,15 @@ def check_consistency(config: dict, source: str = "config") -> None:
     train_masks = config["train"]["masks"]
     if train_masks["source"] == "folder" and not train_masks["dir"]:
         problems.append("train.masks.dir must name a folder of mask images when train.masks.source is folder")
-    for name, spec in config["variants"].items():
-        try:
-            check_spec(spec)
-        except SpecError as err:
-            problems.append(f"variants.{name}: {err}")
     published = config["report"]["reference_table"]
     if published:  # the tables rule reads it: a missing or malformed file fails now, not after training
-        from inpaint_bench.harness.reference import load_reference
-
         try:
             load_reference(published)
         except OSError as err:
             problems.append(f"report.reference_table: cannot read {published}: {err.strerror}")
         except ValueError as err:
             problems.append(f"report.reference_table: {err}")
-    if problems:
-        raise ConfigError(f"{source}: invalid config:\n" + "\n".join(f"  {p}" for p in problems))
-
-
-def check_datasets_readable(config: dict, source: str = "config") -> None:
-    """Lists both splits of every dataset the workflow does not build itself (real roots, folders,
-    file lists), and the mask folders the config names, so a missing root, layout file, image or
-    mask folder, or an empty split fails before any job, naming the dataset or key, instead of after
-    training. Mini datasets are built by the workflow."""
-    from inpaint_bench.datasets import check_dataset
-
-    problems = []
-    for name, spec in config["datasets"].items():
-        if spec["kind"] not in MINI_KINDS:
-            try:
-                check_dataset(dataset_spec(config, name), config["image_size"])
-            except (FileNotFoundError, ValueError) as err:
-                problems.append(f"datasets.{name}: {err}")
-    # the test masks' folder too: a wrong path would otherwise surface only after training
-    folders = [("masks.nvidia_dir", (".png",),
-                config["masks"]["nvidia_dir"] if config["masks"]["source"] == "nvidia" else None),
-               ("train.masks.dir", (".png", ".jpg", ".jpeg", ".bmp"),
-                config["train"]["masks"]["dir"] if config["train"]["masks"]["source"] == "folder" else None)]
-    for key, extensions, folder in folders:
-        if folder:
-            from inpaint_bench.datasets.masks import list_mask_images
-
-            try:
-                list_mask_images(os.path.expanduser(folder), extensions)
-            except (FileNotFoundError, ValueError) as err:
-                problems.append(f"{key}: {err}")
-    if problems:
-        raise ConfigError(f"{source}: dataset(s) cannot be read:\n" + "\n".join(f"  {p}" for p in problems))
-
-
-def load_config(path: str | Path) -> dict:
-    """Reads and validates a config YAML file; ConfigError names the file (and line) at fault."""
-    config = read_yaml(path)
-    if not isinstance(config, dict):
-        raise ConfigError(f"{path}: expected a mapping of config keys at the top level")
-    return validate_config(config, str(path))
+    return problems
 
 
 def layout(config: dict) -> ResultsLayout:

@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 
 from inpaint_bench.harness.buckets import Bucket
-from inpaint_bench.metrics.names import METRICS
+from inpaint_bench.harness.names import METRICS
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
 REFERENCE_COLUMNS = ["paper", "table", "dataset", "mask_protocol", "row", "variant", "bucket", "metric",

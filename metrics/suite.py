@@ -22,7 +22,7 @@ from .lpips_metric import LPIPSMetric, build_lpips
 from .pixel import pixel_metrics
 from .weights import METRIC_WEIGHTS, find_weight, missing_message
 
-from .names import DISTRIBUTION_METRICS, HIGHER_IS_BETTER, PER_IMAGE_METRICS  # noqa: F401 (the suite's API)
+from inpaint_bench.harness.names import DISTRIBUTION_METRICS, HIGHER_IS_BETTER, PER_IMAGE_METRICS  # noqa: F401 (the suite's API)
 
 
 class MetricSuite:

@@ -7,7 +7,7 @@ over-seeds summary), `stats` (the hierarchical paired bootstrap), `tables` (the 
 `plots`, `compare` (the paired analysis of any two result files). The helpers here are shared by
 them: loading the summary and per-image files, the order of metrics, the variants of a dataset, the
 reference row, the metrics that were not computed and the better-direction arrow. Bucket names are
-parsed by `harness.buckets`, metric labels and precisions come from `metrics.names`.
+parsed by `harness.buckets`, metric labels and precisions come from `harness.names`.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from inpaint_bench.metrics.names import HIGHER_IS_BETTER, METRICS, PER_IMAGE_COLUMNS, PER_IMAGE_METRICS, SPREAD_OF, SUMMARY_COLUMNS
+from inpaint_bench.harness.names import HIGHER_IS_BETTER, METRICS, PER_IMAGE_COLUMNS, PER_IMAGE_METRICS, SPREAD_OF, SUMMARY_COLUMNS
 
 STRING_COLUMNS = ["dataset", "variant", "bucket", "metric", "note", "train_note"]
 

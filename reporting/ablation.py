@@ -35,7 +35,7 @@ import pandas as pd
 
 from inpaint_bench.harness.fileio import atomic_write_text, write_csv
 from inpaint_bench.harness.paths import table_name
-from inpaint_bench.metrics.names import HIGHER_IS_BETTER, PER_IMAGE_METRICS, metric_format
+from inpaint_bench.harness.names import HIGHER_IS_BETTER, PER_IMAGE_METRICS, metric_format
 from inpaint_bench.reporting import resolve_reference
 from inpaint_bench.reporting.stats import Bootstrap, Interval, mark, paired_interval, pair_rows, seed_spread
 from inpaint_bench.reporting.tables import (ABSENT, buckets_of, build_table, header, md_block, missing_line, n_line,

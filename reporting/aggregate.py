@@ -26,7 +26,7 @@ import pandas as pd
 
 from inpaint_bench.harness.buckets import sort_bucket_names
 from inpaint_bench.harness.fileio import write_csv
-from inpaint_bench.metrics.names import SUMMARY_COLUMNS
+from inpaint_bench.harness.names import SUMMARY_COLUMNS
 from inpaint_bench.reporting import metric_order, read_summary
 
 KEY = ["dataset", "variant", "seed", "bucket", "metric"]

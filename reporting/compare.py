@@ -34,7 +34,7 @@ import pandas as pd
 
 from inpaint_bench.harness.buckets import sort_bucket_names
 from inpaint_bench.harness.fileio import write_csv
-from inpaint_bench.metrics.names import PER_IMAGE_METRICS, metric_format
+from inpaint_bench.harness.names import PER_IMAGE_METRICS, metric_format
 from inpaint_bench.reporting import metric_order, read_per_image, read_summary
 from inpaint_bench.reporting.stats import Bootstrap, mark, paired_interval, pair_rows, seed_spread
 

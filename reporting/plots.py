@@ -55,7 +55,7 @@ from PIL import Image
 from inpaint_bench.harness.buckets import Bucket, sort_bucket_names
 from inpaint_bench.harness.fileio import atomic_write_bytes
 from inpaint_bench.harness.paths import plot_name
-from inpaint_bench.metrics.names import metric_format
+from inpaint_bench.harness.names import metric_format
 from inpaint_bench.reporting import arrow, metric_order, missing_metrics, read_summary, seed_phrase, select_variants
 
 NOT_LOSS_TERMS = {"step", "phase", "lr", "seconds"}

@@ -55,7 +55,7 @@ import pandas as pd
 from inpaint_bench.harness.buckets import sort_bucket_names
 from inpaint_bench.harness.fileio import atomic_write_text, write_csv
 from inpaint_bench.harness.paths import table_name
-from inpaint_bench.metrics.names import HIGHER_IS_BETTER, metric_format
+from inpaint_bench.harness.names import HIGHER_IS_BETTER, metric_format
 from inpaint_bench.reporting import arrow, metric_order, missing_metrics, read_per_images, read_summary, seed_phrase
 from inpaint_bench.reporting import select_variants
 

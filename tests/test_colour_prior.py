@@ -8,8 +8,8 @@ import torch
 import yaml
 
 from inpaint_bench.datasets import make_test_masks
-from inpaint_bench.harness.config import load_config
-from inpaint_bench.harness.jobs import eval_job, train_job
+from inpaint_bench.jobs.validate import load_config
+from inpaint_bench.jobs.resolve import eval_job, train_job
 from inpaint_bench.metrics import Evaluation, MetricSuite
 from inpaint_bench.training.evaluate import evaluate
 from inpaint_bench.training.train import train

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from inpaint_bench.datasets import make_test_masks
-from inpaint_bench.harness.config import load_config
-from inpaint_bench.harness.jobs import eval_job, teacher_job, train_job
+from inpaint_bench.jobs.validate import load_config
+from inpaint_bench.jobs.resolve import eval_job, teacher_job, train_job
 from inpaint_bench.training.evaluate import evaluate, main as eval_main
 from inpaint_bench.training.train import Trainer, main as train_main, parse_args
 

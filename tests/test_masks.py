@@ -278,7 +278,8 @@ def test_a_bucket_short_of_masks_is_named_with_its_count_and_the_way_out(nvidia_
 
 
 def test_count_all_is_refused_for_generated_test_masks(tiny_config):
-    from inpaint_bench.harness.config import ConfigError, load_config
+    from inpaint_bench.harness.config import ConfigError
+    from inpaint_bench.jobs.validate import load_config
 
     path, config, write = tiny_config
     config["masks"]["count"] = "all"

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from inpaint_bench.harness.config import validate_config
+from inpaint_bench.jobs.validate import validate_config
 from inpaint_bench.harness.reference import REFERENCE_COLUMNS, load_reference, reference_tables
 
 REPO = Path(__file__).resolve().parent.parent
@@ -108,7 +108,8 @@ def test_dry_run_of_the_paper_config_lists_every_row_teacher_and_evaluation(pape
 
 
 def test_a_missing_nvidia_folder_fails_before_any_job(paper_config, tmp_path):
-    from inpaint_bench.harness.config import ConfigError, check_datasets_readable
+    from inpaint_bench.harness.config import ConfigError
+    from inpaint_bench.jobs.validate import check_datasets_readable
 
     path, config = paper_config
     config["masks"]["nvidia_dir"] = str(tmp_path / "no_such_folder")

@@ -79,8 +79,8 @@ def test_sigint_is_not_caught_it_stops_at_once_keeping_the_last_periodic_checkpo
 
 
 def test_the_handlers_are_restored_after_training(tiny_config, tmp_path):
-    from inpaint_bench.harness.config import load_config
-    from inpaint_bench.harness.jobs import train_job
+    from inpaint_bench.jobs.validate import load_config
+    from inpaint_bench.jobs.resolve import train_job
     from inpaint_bench.training.train import Trainer
 
     path, config, write = tiny_config

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from inpaint_bench.harness.config import ConfigError, validate_config
+from inpaint_bench.harness.config import ConfigError
+from inpaint_bench.jobs.validate import validate_config
 from inpaint_bench.harness.reference import REFERENCE_COLUMNS
 from inpaint_bench.reporting.aggregate import aggregate
 from inpaint_bench.reporting.tables import write_tables

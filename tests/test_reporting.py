@@ -24,7 +24,7 @@ import yaml
 from PIL import Image
 
 from inpaint_bench.harness.fileio import write_csv
-from inpaint_bench.metrics.names import METRIC_FORMATS, MetricFormat, metric_format
+from inpaint_bench.harness.names import METRIC_FORMATS, MetricFormat, metric_format
 from inpaint_bench.reporting import read_per_images, read_summary
 from inpaint_bench.reporting.ablation import build_ablation
 from inpaint_bench.reporting.ablation import to_latex as ablation_latex

@@ -7,8 +7,9 @@ import time
 import pytest
 import torch
 
-from inpaint_bench.harness.config import ConfigError, load_config
-from inpaint_bench.harness.jobs import train_job
+from inpaint_bench.harness.config import ConfigError
+from inpaint_bench.jobs.validate import load_config
+from inpaint_bench.jobs.resolve import train_job
 from inpaint_bench.training.train import StepBatches, Trainer, main as train_main
 
 from conftest import assert_same_weights, state_dict, toy_train_command

@@ -26,9 +26,10 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from inpaint_bench.harness.config import ConfigError, layout, load_config
+from inpaint_bench.harness.config import ConfigError, layout
+from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.harness.fileio import ensure_writable, save_png
-from inpaint_bench.harness.jobs import eval_job
+from inpaint_bench.jobs.resolve import eval_job
 from inpaint_bench.metrics.evaluation import Evaluation
 from inpaint_bench.models import build_model
 from inpaint_bench.models.registry import is_trainable

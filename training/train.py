@@ -3,7 +3,7 @@
     python -m inpaint_bench.training.train --config FILE --dataset NAME --variant NAME --seed N --out DIR
     python -m inpaint_bench.training.train --config FILE --dataset NAME --teacher-arch ARCH --seed N --out DIR
 
-The job (what to train, on what, how long) is resolved by `harness.jobs` exactly as the workflow
+The job (what to train, on what, how long) is resolved by `jobs.resolve` exactly as the workflow
 resolves it; the workflow's rule calls `train(job, out, ...)` with the job as its params.
 
 The output folder holds `checkpoint.pt` (resumable state, written atomically every
@@ -54,9 +54,10 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from inpaint_bench.harness.config import ConfigError, layout, load_config
+from inpaint_bench.harness.config import ConfigError, layout
+from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.harness.fileio import atomic_torch_save, atomic_write_text, ensure_writable, write_csv
-from inpaint_bench.harness.jobs import init_seed_parts, teacher_job, train_job
+from inpaint_bench.jobs.resolve import init_seed_parts, teacher_job, train_job
 from inpaint_bench.harness.seeding import derive_seed
 from inpaint_bench.models import build_model
 from inpaint_bench.models.losses import InpaintingLoss

@@ -1,8 +1,8 @@
 # Names and input functions shared by the rules (the rule files hold only rules). Paths come from
 # harness.paths, job descriptions from harness.jobs: the same code the command-line tools use.
 from inpaint_bench.harness.config import MINI_KINDS, dataset_spec, layout
-from inpaint_bench.harness.jobs import as_param, eval_job, teacher_architectures, teacher_job, train_job
-from inpaint_bench.harness.jobs import teacher_slug
+from inpaint_bench.jobs.resolve import as_param, eval_job, teacher_architectures, teacher_job, train_job
+from inpaint_bench.jobs.resolve import teacher_slug
 from inpaint_bench.metrics.weights import WEIGHT_FILES, download_target, find_weight
 from inpaint_bench.models.registry import is_trainable, uses_distillation
 

@@ -1,0 +1,64 @@
+"""The whole config check: the schema and its defaults (inpaint_bench.harness.config), then what needs
+the model registry or the dataset code: every variant builds from its spec, every dataset and mask
+folder the workflow does not build can be listed. The Snakefile and every command-line tool go through
+here, so a run started by hand sees exactly the checks a workflow run sees."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from inpaint_bench.datasets import check_dataset
+from inpaint_bench.datasets.masks import list_mask_images
+from inpaint_bench.harness.config import (MINI_KINDS, ConfigError, consistency_problems, dataset_spec,
+                                          read_yaml, validate_schema)
+from inpaint_bench.models.registry import SpecError, check_spec
+
+
+def validate_config(config: dict, source: str = "config") -> dict:
+    """Validates `config` in place, fills in the schema's defaults and runs the checks the schema cannot
+    express; ConfigError lists every violation with its key path."""
+    validate_schema(config, source)
+    problems = consistency_problems(config)
+    for name, spec in config["variants"].items():
+        try:
+            check_spec(spec)
+        except SpecError as err:
+            problems.append(f"variants.{name}: {err}")
+    if problems:
+        raise ConfigError(f"{source}: invalid config:\n" + "\n".join(f"  {p}" for p in problems))
+    return config
+
+
+def check_datasets_readable(config: dict, source: str = "config") -> None:
+    """Lists both splits of every dataset the workflow does not build itself (real roots, folders,
+    file lists), and the mask folders the config names, so a missing root, layout file, image or
+    mask folder, or an empty split fails before any job, naming the dataset or key, instead of after
+    training. Mini datasets are built by the workflow."""
+    problems = []
+    for name, spec in config["datasets"].items():
+        if spec["kind"] not in MINI_KINDS:
+            try:
+                check_dataset(dataset_spec(config, name), config["image_size"])
+            except (FileNotFoundError, ValueError) as err:
+                problems.append(f"datasets.{name}: {err}")
+    # the test masks' folder too: a wrong path would otherwise surface only after training
+    folders = [("masks.nvidia_dir", (".png",),
+                config["masks"]["nvidia_dir"] if config["masks"]["source"] == "nvidia" else None),
+               ("train.masks.dir", (".png", ".jpg", ".jpeg", ".bmp"),
+                config["train"]["masks"]["dir"] if config["train"]["masks"]["source"] == "folder" else None)]
+    for key, extensions, folder in folders:
+        if folder:
+            try:
+                list_mask_images(os.path.expanduser(folder), extensions)
+            except (FileNotFoundError, ValueError) as err:
+                problems.append(f"{key}: {err}")
+    if problems:
+        raise ConfigError(f"{source}: dataset(s) cannot be read:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+def load_config(path: str | Path) -> dict:
+    """Reads and validates a config YAML file; ConfigError names the file (and line) at fault."""
+    config = read_yaml(path)
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path}: expected a mapping of config keys at the top level")
+    return validate_config(config, str(path))
