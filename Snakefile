@@ -1,28 +1,35 @@
 # Inpainting ablation harness: data + masks -> training -> evaluation -> tables and plots.
 #   snakemake --cores N                          embedded default (config/config.yaml, mini datasets)
 #   snakemake --cores N --configfile config/ci.yaml
-# A --configfile replaces the default config (it is not merged with it); --config key=value overrides.
+# A --configfile replaces the default config (it is not merged with it; a file merges with another
+# through its `base:` key); --config key=value overrides.
 # The harness packages are installed into the environment (`pip install -e .`, done by the Makefile).
 import os
 
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import min_version
+from snakemake.utils import min_version, update_config
 
-from inpaint_bench.harness.config import ConfigError, read_yaml
+from inpaint_bench.harness.config import ConfigError, read_config_file
 from inpaint_bench.jobs.validate import check_datasets_readable, validate_config
 from inpaint_bench.metrics.weights import WeightsMissing, require_weights
 
 min_version("9.0")
 
 
-if "variants" not in config:  # no --configfile given: the embedded default
+if not workflow.configfiles:  # no --configfile given: the embedded default
 
     configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 try:  # config/schema.yaml: unknown keys and wrong types fail here, naming the key, before any job
-    for path in workflow.configfiles:  # Snakemake's YAML loader keeps the last of a repeated key
-        read_yaml(path)
+    # Each config file again through our reader: it refuses a repeated key (Snakemake's loader keeps
+    # the last) and resolves `base:` chains; then the --config values on top, as Snakemake applies them.
+    resolved = {}
+    for path in workflow.configfiles:
+        update_config(resolved, read_config_file(path))
+    update_config(resolved, workflow.config_settings.overwrite_config)
+    config.clear()
+    config.update(resolved)
     validate_config(config, "snakemake config")
     if workflow.is_main_process:  # listing a real dataset once per run, not once per cluster job
         check_datasets_readable(config, "snakemake config")

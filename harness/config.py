@@ -5,6 +5,7 @@ started by hand sees exactly the defaults and checks a workflow run sees. No Sna
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import yaml
@@ -49,6 +50,116 @@ def read_yaml(path: str | Path):
         raise ConfigError(f"{path}: not valid YAML: {err}") from None
 
 
+REPLACED_BY_CHILD = ("variants", "datasets")  # top-level maps that a config replaces whole over its base
+
+
+def merge_config(base: dict, child: dict) -> dict:
+    """`child` over `base`: maps merge key by key at every level, except the top-level `variants` and
+    `datasets`, which the child replaces whole (a study names exactly its rows and datasets)."""
+    def merge(a, b, top):
+        out = copy.deepcopy(a)
+        for key, value in b.items():
+            if isinstance(value, dict) and isinstance(out.get(key), dict) and not (top and key in REPLACED_BY_CHILD):
+                out[key] = merge(out[key], value, False)
+            else:
+                out[key] = copy.deepcopy(value)
+        return out
+    return merge(base, child, True)
+
+
+def read_config_file(path: str | Path, _children: tuple[Path, ...] = ()) -> dict:
+    """A config file's mapping with its `base:` chain resolved (each base path relative to the file that
+    names it); ConfigError names the file at fault."""
+    path = Path(path)
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of config keys at the top level")
+    if "base" not in data:
+        return data
+    base = data.pop("base")
+    if not isinstance(base, str) or not base:
+        raise ConfigError(f"{path}: base: expected the path of another config file, relative to {path.parent}")
+    base_path = (path.parent / base).resolve()
+    if base_path in _children or base_path == path.resolve():
+        chain = " -> ".join(str(p) for p in (*_children, path.resolve(), base_path))
+        raise ConfigError(f"{path}: base: the chain of bases returns to a file it started from ({chain})")
+    if not base_path.is_file():
+        raise ConfigError(f"{path}: base: {base} ({base_path}) does not exist")
+    return merge_config(read_config_file(base_path, (*_children, path.resolve())), data)
+
+
+def _resolve_ref(schema: dict, root: dict) -> dict:
+    while isinstance(schema, dict) and "$ref" in schema:
+        ref = schema["$ref"]
+        if not ref.startswith("#/"):
+            break
+        node = root
+        for part in ref[2:].split("/"):
+            node = node[part]
+        schema = {**node, **{k: v for k, v in schema.items() if k != "$ref"}}
+    return schema
+
+
+def _alternatives(schema: dict, root: dict) -> list[dict]:
+    schema = _resolve_ref(schema, root)
+    options = [schema]
+    for key in ("oneOf", "anyOf"):
+        for sub in schema.get(key, []):
+            options += _alternatives(sub, root)
+    return options
+
+
+INTEGER_TEXT = re.compile(r"[+-]?\d+")
+NUMBER_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _scalar_from_text(text: str, types: set[str]):
+    """The value a text plainly means where the schema asks for one of `types`; the text itself if none."""
+    word = text.strip()
+    if "null" in types and word in ("null", "~"):
+        return None
+    if "string" in types:
+        return text
+    if "integer" in types and INTEGER_TEXT.fullmatch(word):
+        return int(word)
+    if "number" in types and NUMBER_TEXT.fullmatch(word):
+        value = float(word)
+        return int(value) if "integer" in types and value.is_integer() else value
+    if "boolean" in types and word.lower() in ("true", "false"):
+        return word.lower() == "true"
+    return text
+
+
+def coerce_to_schema(value, schema: dict, root: dict | None = None):
+    """`value` with the texts that plainly are integers, numbers, booleans or null turned into them
+    wherever the schema asks for such a value. Snakemake's `--config seeds=[0,1]` hands nested values
+    over as strings ("0"), and PyYAML reads `1e-3` as a string; everything else is left for the schema
+    to judge (and to name the key of)."""
+    root = schema if root is None else root
+    options = _alternatives(schema, root)
+    if isinstance(value, str):
+        types = set()
+        for option in options:
+            kinds = option.get("type", [])
+            types.update([kinds] if isinstance(kinds, str) else kinds)
+            if "enum" in option and value in option["enum"]:
+                types.add("string")
+        return _scalar_from_text(value, types)
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            sub = next((o["properties"][key] for o in options if key in o.get("properties", {})), None)
+            if sub is None:
+                sub = next((o["additionalProperties"] for o in options
+                            if isinstance(o.get("additionalProperties"), dict)), None)
+            out[key] = coerce_to_schema(item, sub, root) if sub is not None else item
+        return out
+    if isinstance(value, list):
+        sub = next((o["items"] for o in options if isinstance(o.get("items"), dict)), None)
+        return [coerce_to_schema(item, sub, root) for item in value] if sub is not None else value
+    return value
+
+
 def _validator(defaults: bool = False):
     """jsonschema's Draft 2020-12 validator where an integer is an int (not 32.0), and that with
     `defaults` also fills in each property's `default` (the recipe of jsonschema's FAQ, which
@@ -77,6 +188,9 @@ def validate_schema(config: dict, source: str = "config") -> dict:
     the checks that need no model or dataset code (inpaint_bench.jobs.validate adds those). Every
     violation is listed with its key path."""
     schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    coerced = coerce_to_schema(config, schema)
+    config.clear()
+    config.update(coerced)
     errors = sorted(_validator()(schema).iter_errors(config),
                     key=lambda e: [str(p) for p in e.absolute_path])
     if errors:

@@ -8,9 +8,9 @@ import os
 from pathlib import Path
 
 from inpaint_bench.datasets import check_dataset
-from inpaint_bench.datasets.masks import list_mask_images
+from inpaint_bench.datasets.mask_sets import list_mask_images
 from inpaint_bench.harness.config import (MINI_KINDS, ConfigError, consistency_problems, dataset_spec,
-                                          read_yaml, validate_schema)
+                                          read_config_file, validate_schema)
 from inpaint_bench.models.registry import SpecError, check_spec
 
 
@@ -57,8 +57,5 @@ def check_datasets_readable(config: dict, source: str = "config") -> None:
 
 
 def load_config(path: str | Path) -> dict:
-    """Reads and validates a config YAML file; ConfigError names the file (and line) at fault."""
-    config = read_yaml(path)
-    if not isinstance(config, dict):
-        raise ConfigError(f"{path}: expected a mapping of config keys at the top level")
-    return validate_config(config, str(path))
+    """Reads a config YAML file (its `base:` chain resolved) and validates it; ConfigError names the file (and line) at fault."""
+    return validate_config(read_config_file(path), str(path))

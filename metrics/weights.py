@@ -219,7 +219,7 @@ def fetch_missing(weights_dir=None) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m inpaint_bench.metrics.weights", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check", help="show which weight files are found offline")
     check.add_argument("--dir", default=None, help="folder searched first (weights.dir)")

@@ -22,8 +22,8 @@ import yaml
 
 from conftest import state_dict, write_images
 from inpaint_bench.training.train import StepBatches
+from helpers.workflow import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOLERANCE = 1e-5
 STEPS = 30
 

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from test_workflow import CI_CONFIG, REPO, SNAKEMAKE, planned_jobs, snakemake
+from helpers.workflow import REPO, SNAKEMAKE, planned_jobs, snakemake
+from test_workflow import CI_CONFIG
 
 
 def small_config(tmp_path, name="config.yaml", steps=4, **changes) -> str:

@@ -12,8 +12,8 @@ from inpaint_bench.models import available_backbones, build_model
 from inpaint_bench.models.registry import SpecError, backbone, is_trainable, teacher_architecture
 from inpaint_bench.models.losses import DEFAULT_LOSS_WEIGHTS, InpaintingLoss, gram_matrix, total_variation
 from inpaint_bench.models.partial_conv import PartialConv2d
+from helpers.workflow import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 
 
 def test_partial_conv_rescales_by_the_valid_fraction_and_updates_the_mask():

@@ -10,10 +10,10 @@ import pytest
 import yaml
 from PIL import Image
 
+from helpers.workflow import REPO, planned_jobs
 from inpaint_bench.jobs.validate import validate_config
 from inpaint_bench.harness.reference import REFERENCE_COLUMNS, load_reference, reference_tables
 
-REPO = Path(__file__).resolve().parent.parent
 PAPER = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
 
 RFR_ROWS = ["pconv", "baseline", "rfr", "rfr_att", "rfr_kca",
@@ -21,19 +21,6 @@ RFR_ROWS = ["pconv", "baseline", "rfr", "rfr_att", "rfr_kca",
 DGI_ROWS = ["rfr_kca_cd", "rfr_kca_cd_sd", "rfr_kca_cd_sd_at", "rfr_kca_dgi", "baseline_dgi"]
 CLASSICAL_ROWS = ["mean_fill", "biharmonic"]
 TEACHERS = ["rfr_attention-kca", "encdec_attention-dgi"]
-
-
-def planned_jobs(output: str) -> list[tuple[str, str]]:
-    """(rule, wildcards) of every job in a dry run's output."""
-    jobs = []
-    for line in output.splitlines():
-        m = re.match(r"^(?:local)?rule (\w+):", line.strip())
-        if m:
-            jobs.append((m.group(1), ""))
-        m = re.match(r"^wildcards: (.*)$", line.strip())
-        if m and jobs:
-            jobs[-1] = (jobs[-1][0], m.group(1))
-    return jobs
 
 
 def image(path, size=(40, 30)):

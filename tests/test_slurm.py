@@ -20,13 +20,13 @@ import pytest
 import yaml
 
 from conftest import assert_same_weights, state_dict, toy_train_command
+from helpers.workflow import REPO
+from helpers.workflow import snakemake as run_snakemake
 
 pytestmark = pytest.mark.slurm
 
-REPO = Path(__file__).resolve().parent.parent
 LOCAL_SLURM = REPO / "workflow" / "cluster" / "local-slurm.sh"
 PROFILE = REPO / "workflow" / "profiles" / "slurm"
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
 LOCAL_RULES = {"aggregate", "tables", "plots", "all"}  # run by Snakemake itself, never submitted
 # config/ci.yaml with three of its rows: a classical one (evaluation only), a trained one and a DGI
 # student (its teacher first). That is every rule of the workflow (dataset build, test masks, teacher,
@@ -52,11 +52,7 @@ def run(cmd, env, timeout=900, check=True):
 
 
 def snakemake(workdir, env, *args):
-    proc = subprocess.run(SNAKEMAKE + ["--directory", str(workdir), *map(str, args)], capture_output=True,
-                          text=True, env=env, timeout=1200)
-    if proc.returncode != 0:
-        logs = "\n".join(f"== {p}\n{p.read_text()[-2000:]}" for p in Path(workdir).glob(".snakemake/slurm_logs/**/*.log"))
-        raise AssertionError(f"snakemake failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}\n{logs}")
+    proc = run_snakemake(workdir, *args, env=env, timeout=1200)
     return proc.stdout + proc.stderr
 
 
@@ -190,7 +186,7 @@ def test_a_training_job_past_its_slurm_time_limit_checkpoints_and_resumes_to_the
     must end with the weights of an uninterrupted run."""
     import torch
 
-    from inpaint_bench.training.train import EXIT_PREEMPTED
+    from inpaint_bench.training.preemption import EXIT_PREEMPTED
 
     path, config, write = tiny_config
     # about 2-3 minutes of training: the limit below is one minute, and slurmctld checks time limits

@@ -13,8 +13,8 @@ from inpaint_bench.jobs.resolve import train_job
 from inpaint_bench.training.train import StepBatches, Trainer, main as train_main
 
 from conftest import assert_same_weights, state_dict, toy_train_command
+from helpers.workflow import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_step_batches_do_not_depend_on_the_start_step():

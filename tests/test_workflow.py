@@ -11,33 +11,9 @@ import pytest
 import torch
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
+from helpers.workflow import REPO, SNAKEMAKE, planned_jobs, snakemake
+
 CI_CONFIG = yaml.safe_load((REPO / "config" / "ci.yaml").read_text())
-
-
-def snakemake(workdir, *args, check=True):
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    proc = subprocess.run(SNAKEMAKE + ["--directory", str(workdir), *args], capture_output=True,
-                          text=True, env=env)
-    if check and proc.returncode != 0:
-        logs = "\n".join(f"== {p}\n{p.read_text()[-3000:]}" for p in Path(workdir).glob("results/logs/**/*.log"))
-        raise AssertionError(f"snakemake failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}\n{logs}")
-    return proc
-
-
-def planned_jobs(output: str) -> list[tuple[str, str]]:
-    """(rule, wildcards) of every job in a dry run's output."""
-    jobs, rule = [], None
-    for line in output.splitlines():
-        m = re.match(r"^(?:local)?rule (\w+):", line.strip())
-        if m:
-            rule = m.group(1)
-            jobs.append((rule, ""))
-        m = re.match(r"^wildcards: (.*)$", line.strip())
-        if m and jobs:
-            jobs[-1] = (jobs[-1][0], m.group(1))
-    return jobs
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,108 @@
+"""Config files as researchers write them: `base:` inheritance and the `--config` command line."""
+import pytest
+import yaml
+
+from helpers.workflow import REPO, planned_jobs, snakemake
+from inpaint_bench.harness.config import ConfigError, coerce_to_schema, merge_config, read_config_file
+from inpaint_bench.jobs.validate import load_config
+
+
+def write(path, data):
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_a_child_merges_maps_key_by_key_but_replaces_variants_and_datasets():
+    base = {"seeds": [0, 1], "train": {"steps": 10, "lr": 0.1, "loss": {"style": 120, "tv": 0.1}},
+            "datasets": {"a": {"kind": "mini_natural"}, "b": {"kind": "mini_faces"}},
+            "variants": {"x": {"backbone": "encdec"}, "y": {"backbone": "rfr"}}}
+    child = {"seeds": [3], "train": {"lr": 0.5, "loss": {"style": 60}},
+             "datasets": {"b": {"kind": "folder"}}, "variants": {"z": {"backbone": "pconv"}}}
+    merged = merge_config(base, child)
+    assert merged["seeds"] == [3]  # lists replace
+    assert merged["train"] == {"steps": 10, "lr": 0.5, "loss": {"style": 60, "tv": 0.1}}
+    assert merged["datasets"] == {"b": {"kind": "folder"}}
+    assert merged["variants"] == {"z": {"backbone": "pconv"}}
+    assert base["train"]["lr"] == 0.1  # the base is not modified
+
+
+def test_base_paths_are_relative_to_the_file_and_chains_resolve(tmp_path):
+    (tmp_path / "sub").mkdir()
+    write(tmp_path / "root.yaml", {"seeds": [0], "width": 8, "image_size": 32})
+    write(tmp_path / "sub" / "mid.yaml", {"base": "../root.yaml", "width": 16})
+    write(tmp_path / "sub" / "leaf.yaml", {"base": "mid.yaml", "seeds": [1, 2]})
+    assert read_config_file(tmp_path / "sub" / "leaf.yaml") == {"seeds": [1, 2], "width": 16, "image_size": 32}
+
+
+def test_a_missing_or_circular_base_is_refused_naming_the_file(tmp_path):
+    write(tmp_path / "a.yaml", {"base": "nowhere.yaml"})
+    with pytest.raises(ConfigError, match=r"a\.yaml: base: nowhere\.yaml .* does not exist"):
+        read_config_file(tmp_path / "a.yaml")
+    write(tmp_path / "b.yaml", {"base": "c.yaml"})
+    write(tmp_path / "c.yaml", {"base": "b.yaml"})
+    with pytest.raises(ConfigError, match="returns to a file it started from"):
+        read_config_file(tmp_path / "b.yaml")
+
+
+def test_dgi_ablation_holds_only_its_differences_from_the_default():
+    own = yaml.safe_load((REPO / "config" / "dgi_ablation.yaml").read_text())
+    assert own["base"] == "config.yaml"
+    assert set(own) == {"base", "results_dir", "seeds", "variants"}
+    resolved = load_config(REPO / "config" / "dgi_ablation.yaml")
+    default = load_config(REPO / "config" / "config.yaml")
+    assert {k for k in default if default[k] != resolved[k]} == {"results_dir", "seeds", "variants"}
+    assert "baseline" not in resolved["variants"] and "pconv" in resolved["variants"]
+
+
+def test_texts_that_plainly_are_numbers_become_numbers_where_the_schema_asks_for_them():
+    schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
+    config = {"seeds": ["0", "1"], "image_size": "64", "results_dir": "007",
+              "train": {"steps": "50", "lr": "1e-3", "teacher_steps": "null"},
+              "eval": {"fid": "false"}, "masks": {"count": "all", "buckets": [["0.1", "0.2"]]},
+              "variants": {"x": {"backbone": "rfr", "iterations": "2", "distill": {"cross": "0.5"}}}}
+    out = coerce_to_schema(config, schema)
+    assert out["seeds"] == [0, 1] and out["image_size"] == 64
+    assert out["results_dir"] == "007"  # a string where the schema asks for one
+    assert out["train"] == {"steps": 50, "lr": 1e-3, "teacher_steps": None}
+    assert out["eval"]["fid"] is False
+    assert out["masks"] == {"count": "all", "buckets": [[0.1, 0.2]]}
+    assert out["variants"]["x"]["iterations"] == 2 and out["variants"]["x"]["distill"]["cross"] == 0.5
+
+
+def test_a_text_that_is_no_number_is_refused_naming_its_key(tmp_path):
+    config = yaml.safe_load((REPO / "config" / "ci.yaml").read_text())
+    config["seeds"] = ["0", "one"]
+    with pytest.raises(ConfigError, match=r"at 'seeds/1': 'one' is not of type 'integer'"):
+        load_config(write(tmp_path / "c.yaml", config))
+
+
+@pytest.mark.parametrize("override, check", [
+    (["seeds=[0,1]"], lambda jobs, out: sorted(w for r, w in jobs if r == "train") ==
+        [f"dataset=mini_natural, variant=baseline, seed={s}" for s in (0, 1)]),
+    (["image_size=64"], lambda jobs, out: "masks/64px_seed0/manifest.csv" in out and "32px" not in out),
+    (["train={steps: 50, lr: 1e-3}"], lambda jobs, out: ("train", "dataset=mini_natural, variant=baseline, seed=0")
+        in jobs),
+])
+def test_snakemake_config_overrides_are_accepted(tmp_path, override, check):
+    config = yaml.safe_load((REPO / "config" / "ci.yaml").read_text())
+    config["variants"] = {"mean_fill": {"backbone": "mean_fill"}, "baseline": {"backbone": "encdec"}}
+    path = write(tmp_path / "c.yaml", config)
+    proc = snakemake(tmp_path, "-n", "-p", "--configfile", path, "--config", *override)
+    assert check(planned_jobs(proc.stdout), proc.stdout), proc.stdout[-3000:]
+
+
+def test_a_nested_config_override_reaches_the_config_as_numbers():
+    """What Snakemake makes of `--config train={steps: 50, lr: 1e-3}` (its own parser: nested values as
+    text), merged over a config file as Snakemake merges it, then validated as the Snakefile does."""
+    from snakemake.cli import parse_config
+    from snakemake.utils import update_config
+
+    from inpaint_bench.jobs.validate import validate_config
+
+    config = read_config_file(REPO / "config" / "ci.yaml")
+    overrides = parse_config(["train={steps: 50, lr: 1e-3}", "seeds=[0,1]"])
+    assert overrides["train"] == {"steps": "50", "lr": "1e-3"}  # why the coercion exists
+    update_config(config, overrides)
+    validate_config(config)
+    assert config["train"]["steps"] == 50 and config["train"]["lr"] == 1e-3 and config["seeds"] == [0, 1]
+    assert config["train"]["batch_size"] == 2  # the file's other train settings are kept
