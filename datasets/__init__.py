@@ -1,12 +1,13 @@
 """Image datasets (mini, Places2, CelebA, Paris StreetView, folders, file lists) and masks.
 
 Images are float32 RGB tensors in [0, 1] (CHW per sample); masks are float32 (1, H, W) with
-1 = hole, 0 = known. See datasets/images.py, datasets/mini.py and datasets/masks.py; every image
-and mask file is decoded by datasets/imagefile.py (8-bit, 16-bit and float files, binary masks).
+1 = hole, 0 = known. Images: images.py, mini.py; masks: strokes.py (drawing), mask_sets.py (test
+sets on disk), nvidia_masks.py, train_masks.py (training samplers), mask_conventions.py (what they
+share); every image and mask file is decoded by imagefile.py.
 
 The names below are imported lazily (PEP 562 __getattr__): importing the package does not import
-its submodules, so `python -m inpaint_bench.datasets.mini` / `python -m inpaint_bench.datasets.masks` run without runpy's
-"found in sys.modules" warning.
+its submodules, so `python -m inpaint_bench.datasets.mini` / `python -m inpaint_bench.datasets.mask_sets`
+run without runpy's "found in sys.modules" warning.
 """
 
 import importlib
@@ -18,20 +19,20 @@ _EXPORTS = {
     "check_dataset": "inpaint_bench.datasets.images",
     "MINI_KINDS": "inpaint_bench.datasets.mini",
     "build_mini_dataset": "inpaint_bench.datasets.mini",
-    "DEFAULT_BUCKETS": "inpaint_bench.datasets.masks",
-    "TrainMaskSampler": "inpaint_bench.datasets.masks",
-    "StrokeMaskSampler": "inpaint_bench.datasets.masks",
-    "FolderMaskSampler": "inpaint_bench.datasets.masks",
-    "build_train_masks": "inpaint_bench.datasets.masks",
-    "official_stroke_mask": "inpaint_bench.datasets.masks",
+    "DEFAULT_BUCKETS": "inpaint_bench.datasets.mask_conventions",
+    "hole_ratio": "inpaint_bench.datasets.mask_conventions",
+    "BucketStrokeSampler": "inpaint_bench.datasets.train_masks",
+    "OfficialStrokeSampler": "inpaint_bench.datasets.train_masks",
+    "MaskFolderSampler": "inpaint_bench.datasets.train_masks",
+    "build_train_masks": "inpaint_bench.datasets.train_masks",
+    "official_stroke_mask": "inpaint_bench.datasets.strokes",
     "random_square": "inpaint_bench.datasets.images",
-    "bucket_mask": "inpaint_bench.datasets.masks",
-    "free_form_mask": "inpaint_bench.datasets.masks",
-    "hole_ratio": "inpaint_bench.datasets.masks",
-    "import_nvidia_masks": "inpaint_bench.datasets.masks",
-    "load_test_masks": "inpaint_bench.datasets.masks",
-    "make_test_masks": "inpaint_bench.datasets.masks",
-    "nvidia_mask_set": "inpaint_bench.datasets.masks",
+    "bucket_mask": "inpaint_bench.datasets.strokes",
+    "free_form_mask": "inpaint_bench.datasets.strokes",
+    "import_nvidia_masks": "inpaint_bench.datasets.nvidia_masks",
+    "nvidia_mask_set": "inpaint_bench.datasets.nvidia_masks",
+    "load_test_masks": "inpaint_bench.datasets.mask_sets",
+    "make_test_masks": "inpaint_bench.datasets.mask_sets",
     "read_mask": "inpaint_bench.datasets.imagefile",
     "read_rgb": "inpaint_bench.datasets.imagefile",
 }

@@ -22,7 +22,7 @@ decoding errors surface when an item is loaded, as a ValueError naming the file.
 by datasets.imagefile: 8-bit files exactly as Pillow's convert("RGB"); 16-bit and float [0, 1]
 files (which Pillow reads as one gray channel) by their real range, resized as float.
 
-This module also holds the small atomic-write helpers shared by datasets.mini and datasets.masks.
+This module also holds the small atomic-write helpers shared by datasets.mini and datasets.mask_sets.
 """
 
 from __future__ import annotations

@@ -42,7 +42,8 @@ import torch
 from tqdm import tqdm
 
 from inpaint_bench.datasets.imagefile import read_mask, read_rgb
-from inpaint_bench.datasets.masks import check_ratio, hole_ratio, read_manifest, recorded_ratio
+from inpaint_bench.datasets.mask_conventions import hole_ratio
+from inpaint_bench.datasets.mask_sets import check_ratio, read_manifest, recorded_ratio
 
 from .evaluation import Evaluation
 from .pixel import SSIM_KERNEL_SIZE

@@ -1,4 +1,4 @@
-"""Tests for datasets.masks: free-form masks, buckets, test mask sets, NVIDIA masks, sampler."""
+"""Tests for the mask modules of datasets/: strokes, buckets, test mask sets, NVIDIA masks, samplers."""
 
 import csv
 import os
@@ -11,7 +11,7 @@ from PIL import Image
 from conftest import tree_bytes
 
 from inpaint_bench.datasets import (
-    TrainMaskSampler,
+    BucketStrokeSampler,
     bucket_mask,
     free_form_mask,
     hole_ratio,
@@ -20,7 +20,7 @@ from inpaint_bench.datasets import (
     make_test_masks,
     nvidia_mask_set,
 )
-from inpaint_bench.datasets import masks as masks_module
+from inpaint_bench.datasets import mask_sets
 from inpaint_bench.harness.buckets import Bucket, sort_bucket_names
 
 S = 32
@@ -147,8 +147,8 @@ def test_load_test_masks_errors_name_the_path(tmp_path):
 
 
 def test_mask_cli(tmp_path):
-    masks_module.main(["--out", str(tmp_path), "--size", "32", "--count", "2", "--seed", "0",
-                       "--buckets", "0.1-0.2", "0.2-0.3"])
+    mask_sets.main(["--out", str(tmp_path), "--size", "32", "--count", "2", "--seed", "0",
+                    "--buckets", "0.1-0.2", "0.2-0.3"])
     assert [r["bucket"] for r in read_manifest(tmp_path)] == ["0.1-0.2"] * 2 + ["0.2-0.3"] * 2
 
 
@@ -210,15 +210,15 @@ def test_nvidia_missing_folder(tmp_path):
 
 # ---------------------------------------------------------------------------------- training sampler
 
-def test_train_mask_sampler_deterministic_and_spread():
-    a, b = TrainMaskSampler(S, seed=0), TrainMaskSampler(S, seed=0)
+def test_bucket_stroke_sampler_deterministic_and_spread():
+    a, b = BucketStrokeSampler(S, seed=0), BucketStrokeSampler(S, seed=0)
     m = a.sample(5)
     assert m.shape == (1, S, S) and m.dtype == torch.float32
     assert torch.equal(m, b.sample(5)) and torch.equal(m, a.sample(5))
     assert not torch.equal(m, a.sample(6))
-    assert not torch.equal(m, TrainMaskSampler(S, seed=1).sample(5))
+    assert not torch.equal(m, BucketStrokeSampler(S, seed=1).sample(5))
     buckets = [(0.1, 0.2), (0.3, 0.4), (0.5, 0.6)]
-    sampler = TrainMaskSampler(S, seed=0, buckets=buckets)
+    sampler = BucketStrokeSampler(S, seed=0, buckets=buckets)
     hit = set()
     for i in range(12):
         r = float(sampler.sample(i).mean())
@@ -289,7 +289,7 @@ def test_count_all_is_refused_for_generated_test_masks(tiny_config):
 
 
 def test_official_stroke_generator_draws_any_hole_ratio_deterministically():
-    from inpaint_bench.datasets import StrokeMaskSampler, official_stroke_mask
+    from inpaint_bench.datasets import OfficialStrokeSampler, official_stroke_mask
 
     ratios = [hole_ratio(official_stroke_mask(64, rng(i))) for i in range(200)]
     # any size: small and large holes both occur, far outside the test buckets' (0.1, 0.6]
@@ -297,10 +297,10 @@ def test_official_stroke_generator_draws_any_hole_ratio_deterministically():
     assert np.mean([0.1 < r <= 0.6 for r in ratios]) < 0.8
     m = official_stroke_mask(64, rng(3))
     assert set(np.unique(m)) <= {0.0, 1.0} and m.dtype == np.float32
-    sampler = StrokeMaskSampler(64, seed=5)
-    assert torch.equal(sampler.sample(11), StrokeMaskSampler(64, seed=5).sample(11))
+    sampler = OfficialStrokeSampler(64, seed=5)
+    assert torch.equal(sampler.sample(11), OfficialStrokeSampler(64, seed=5).sample(11))
     assert not torch.equal(sampler.sample(11), sampler.sample(12))
-    assert not torch.equal(sampler.sample(11), StrokeMaskSampler(64, seed=6).sample(11))
+    assert not torch.equal(sampler.sample(11), OfficialStrokeSampler(64, seed=6).sample(11))
 
 
 def test_stroke_widths_and_lengths_scale_with_the_mask_size():
@@ -314,7 +314,7 @@ def test_stroke_widths_and_lengths_scale_with_the_mask_size():
 
 
 def test_folder_masks_are_drawn_at_random_and_flipped_on_their_own(tmp_path):
-    from inpaint_bench.datasets import FolderMaskSampler, build_train_masks
+    from inpaint_bench.datasets import MaskFolderSampler, build_train_masks
 
     folder = tmp_path / "train_masks"
     folder.mkdir()
@@ -323,7 +323,7 @@ def test_folder_masks_are_drawn_at_random_and_flipped_on_their_own(tmp_path):
         arr[: i + 1, :8] = 255
         Image.fromarray(arr).save(folder / f"m{i}.png")
     sampler = build_train_masks("folder", 32, seed=2, mask_dir=folder)
-    assert isinstance(sampler, FolderMaskSampler)
+    assert isinstance(sampler, MaskFolderSampler)
     seen = {}
     for g in range(400):
         name, flipped = sampler.choice(g)
@@ -332,9 +332,9 @@ def test_folder_masks_are_drawn_at_random_and_flipped_on_their_own(tmp_path):
         assert int(m.sum()) == (int(name[1]) + 1) * 8
         seen[(name, flipped)] = seen.get((name, flipped), 0) + 1
     assert len(seen) == 8 and min(seen.values()) > 25  # every file, both ways, roughly uniformly
-    again = FolderMaskSampler(32, seed=2, mask_dir=folder)
+    again = MaskFolderSampler(32, seed=2, mask_dir=folder)
     assert all(torch.equal(sampler.sample(g), again.sample(g)) for g in range(20))
-    black = FolderMaskSampler(32, seed=2, mask_dir=folder, hole_is_white=False)
+    black = MaskFolderSampler(32, seed=2, mask_dir=folder, hole_is_white=False)
     assert torch.equal(black.sample(0), 1 - sampler.sample(0))
     with pytest.raises(ValueError, match="train.masks.dir"):
         build_train_masks("folder", 32, seed=0)

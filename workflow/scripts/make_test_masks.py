@@ -2,7 +2,8 @@
 import json
 from pathlib import Path
 
-from inpaint_bench.datasets.masks import import_nvidia_masks, make_test_masks
+from inpaint_bench.datasets.mask_sets import make_test_masks
+from inpaint_bench.datasets.nvidia_masks import import_nvidia_masks
 from inpaint_bench.harness.joblog import job_log
 
 with job_log(snakemake.log[0]):  # noqa: F821 (snakemake is injected by Snakemake)

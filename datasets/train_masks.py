@@ -1,0 +1,120 @@
+"""Training mask samplers, one per value of the config's `train.masks.source` (`build_train_masks`).
+
+- "strokes": OfficialStrokeSampler, the official RFR-Net stroke generator at any hole ratio;
+- "folder": MaskFolderSampler, mask images drawn at random from a folder;
+- "test_buckets": BucketStrokeSampler, free-form strokes with hole ratios in the test buckets.
+Every sampler has sample(index) -> FloatTensor(1, S, S), 1 = hole, a function of
+(seed, size, index) only, so a resumed run draws the same masks.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+from inpaint_bench.datasets.mask_conventions import (DEFAULT_BUCKETS, STREAM_BUCKET_STROKES,
+                                                     STREAM_MASK_FOLDER, STREAM_OFFICIAL_STROKES,
+                                                     check_buckets, check_seed, check_size)
+from inpaint_bench.datasets.mask_sets import list_mask_images, load_external_mask
+from inpaint_bench.datasets.strokes import bucket_mask, official_stroke_mask
+
+TRAIN_MASK_SOURCES = ("strokes", "folder", "test_buckets")
+
+
+class OfficialStrokeSampler:
+    """Training masks of the official RFR-Net generator (`official_stroke_mask`), any hole ratio."""
+
+    def __init__(self, size: int, seed: int):
+        self.size, self.seed = check_size(size), check_seed(seed)
+
+    def sample(self, index: int) -> torch.Tensor:
+        rng = np.random.default_rng([self.seed, self.size, int(index), STREAM_OFFICIAL_STROKES])
+        return torch.from_numpy(official_stroke_mask(self.size, rng))[None]
+
+    __call__ = sample
+
+
+class MaskFolderSampler:
+    """Training masks drawn at random from a folder of mask images (the official code's mask_mode
+    0, e.g. NVIDIA's irregular masks): mask `index` is a file chosen uniformly by (seed, index),
+    resized to size x size (nearest) and flipped horizontally with probability 0.5 by its own draw
+    (the official code flips image and mask independently)."""
+
+    def __init__(self, size: int, seed: int, mask_dir, hole_is_white: bool = True):
+        self.size, self.seed = check_size(size), check_seed(seed)
+        self.mask_dir = os.path.expanduser(os.fspath(mask_dir))
+        self.files = list_mask_images(self.mask_dir)
+        self.hole_is_white = hole_is_white
+
+    def choice(self, index: int) -> tuple[str, bool]:
+        """(file name, flipped) of training mask `index`."""
+        rng = np.random.default_rng([self.seed, self.size, int(index), STREAM_MASK_FOLDER])
+        return self.files[int(rng.integers(len(self.files)))], bool(rng.random() < 0.5)
+
+    def sample(self, index: int) -> torch.Tensor:
+        name, flip = self.choice(index)
+        png = load_external_mask(os.path.join(self.mask_dir, name), self.size, self.hole_is_white)
+        mask = (png > 127).astype(np.float32)
+        if flip:
+            mask = np.ascontiguousarray(mask[:, ::-1])
+        return torch.from_numpy(mask)[None]
+
+    __call__ = sample
+
+
+class BucketStrokeSampler:
+    """Free-form stroke masks (`bucket_mask`) with hole ratios in the given buckets.
+
+    Drawing a mask into a bucket costs milliseconds (rejection sampling), as much as a training
+    step of a small network, so the sampler draws a pool of `pool_size` base masks once (lazily;
+    each picks one of the buckets uniformly, so hole ratios spread over the buckets' whole range)
+    and serves sample(index) as base mask `index % pool_size` under a random flip, transpose and
+    cyclic shift seeded by (seed, index). These keep the hole ratio exactly and make repeats rare.
+    """
+
+    def __init__(self, size: int, seed: int, buckets=None, blobs: bool = False, pool_size: int = 1024):
+        self.size = check_size(size)
+        self.seed = check_seed(seed)
+        self.buckets = check_buckets(DEFAULT_BUCKETS if buckets is None else buckets)
+        self.blobs = blobs
+        self.pool_size = int(pool_size)
+        self._pool: dict[int, np.ndarray] = {}
+
+    def _base(self, slot: int) -> np.ndarray:
+        if slot not in self._pool:
+            rng = np.random.default_rng([self.seed, self.size, slot, STREAM_BUCKET_STROKES])
+            bucket = self.buckets[int(rng.integers(len(self.buckets)))]
+            self._pool[slot] = bucket_mask(self.size, bucket, rng, blobs=self.blobs)
+        return self._pool[slot]
+
+    def sample(self, index: int) -> torch.Tensor:
+        index = int(index)
+        mask = self._base(index % self.pool_size)
+        rng = np.random.default_rng([self.seed, self.size, index, STREAM_BUCKET_STROKES, 1])
+        flip, transpose = rng.integers(2, size=2)
+        if flip:
+            mask = mask[:, ::-1]
+        if transpose:
+            mask = mask.T
+        mask = np.roll(mask, tuple(rng.integers(self.size, size=2)), axis=(0, 1))
+        return torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))[None]
+
+    __call__ = sample
+
+
+def build_train_masks(source: str, size: int, seed: int, buckets=None, mask_dir=None,
+                      hole_is_white: bool = True):
+    """The training mask sampler of `train.masks.source`: "strokes" (the official generator),
+    "folder" (random files of `mask_dir`) or "test_buckets" (free-form strokes with hole ratios in
+    the test buckets, the mini configs' masks). Every sampler has sample(g) -> (1, S, S) float32."""
+    if source == "strokes":
+        return OfficialStrokeSampler(size, seed)
+    if source == "folder":
+        if not mask_dir:
+            raise ValueError("train.masks.source is folder: set train.masks.dir to a folder of mask images")
+        return MaskFolderSampler(size, seed, mask_dir, hole_is_white)
+    if source == "test_buckets":
+        return BucketStrokeSampler(size, seed, buckets=buckets)
+    raise ValueError(f"unknown training mask source {source!r}; known: {', '.join(TRAIN_MASK_SOURCES)}")
