@@ -1,4 +1,5 @@
-"""What every package shares and nothing else: the config (loading, schema validation, defaults),
-the layout of the results folder, hole-ratio buckets, seeding, atomic file writes and the resolved
-job descriptions the workflow hands to training and evaluation. Imports neither torch nor Snakemake
-at module level."""
+"""What every package shares and nothing else: the config (reading with `base:` inheritance, schema
+validation, defaults), the layout of the results folder, hole-ratio buckets, seeding, atomic file
+writes, job logs, the metric names and result columns, and the published tables' reader. Imports
+neither torch nor Snakemake at module level, and nothing of the project above it.
+"""

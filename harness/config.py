@@ -1,6 +1,8 @@
-"""Loading, validating and resolving the harness config: the one place both Snakemake (the
-Snakefile calls `validate_config`) and the command-line tools (`load_config`) go through, so a run
-started by hand sees exactly the defaults and checks a workflow run sees. No Snakemake import.
+"""Reading and schema-validating the harness config: YAML files with their `base:` chain (maps merge
+key by key; `variants` and `datasets` replace), the schema's defaults, the checks the schema cannot
+express, and the resolved settings of a dataset, variant or run. The whole check, with what needs the
+model registry or the dataset code, is `jobs.validate`: the Snakefile and every command-line tool go
+through it, so a run started by hand sees exactly the checks a workflow run sees. No Snakemake import.
 """
 from __future__ import annotations
 

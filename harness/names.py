@@ -1,5 +1,7 @@
-"""The metrics' names, their better direction, how each is printed, and the long-format summary's
-columns: written by the evaluation, read by reporting. Torch-free, so reporting can import it cheaply."""
+"""The metrics' names, their better direction, how each is printed, and the result columns (per-image,
+colour diagnostics, long-format summary; docs/file-formats.md): written by the evaluation, read by
+reporting. Torch-free, so reporting can import it cheaply.
+"""
 from __future__ import annotations
 
 from typing import NamedTuple

@@ -1,12 +1,12 @@
 """The layout of the results folder, defined once: the workflow's rules, the command-line tools and
-the tests all ask this module where a file goes.
+the tests all ask this module where a file goes (every file's format: docs/file-formats.md).
 
     <results>/data/<dataset>/                      built mini datasets (manifest.csv marks a complete build)
     <results>/masks/<size>px_seed<seed>/           fixed test masks + manifest.csv
     <results>/runs/<dataset>/<variant>/seed<seed>/ model.pt, checkpoint.pt, train_log.csv, provenance.json, eval/
     <results>/teachers/<dataset>/<arch>/seed<seed>/ DGI auxiliary networks
     <results>/cache/                               ground-truth Inception features
-    <results>/summary.csv, tables/, plots/, logs/
+    <results>/summary.csv, summary_over_seeds.csv, tables/, plots/, report/, logs/
 """
 from __future__ import annotations
 

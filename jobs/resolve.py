@@ -1,14 +1,12 @@
 """Fully resolved job descriptions: everything one training or evaluation job depends on, as a
-JSON-able dict. The workflow passes them to its jobs as `params` (so a change re-runs exactly the
-jobs it affects: Snakemake's params rerun trigger), and the command-line tools build the same dicts
-from a config file, so a job started by hand runs exactly what the workflow would run.
+JSON-able dict. The workflow passes them to its jobs as `params` (Snakemake's params rerun trigger
+re-runs exactly the jobs a change affects), and the command-line tools build the same dicts from a
+config file, so a job started by hand runs exactly what the workflow would run.
 
-Kinds:
 - train job (role "student"): one variant on one dataset with one seed;
 - teacher job (role "teacher"): DGI's auxiliary network for one (dataset, architecture, seed): the
-  students' architecture without their student-only blocks, trained on uncorrupted images with the
-  dataset's schedule (never a student's own `train` overrides: one teacher serves every student of
-  that architecture, whatever their order in the config);
+  students' architecture without their student-only blocks, on uncorrupted images, with the dataset's
+  schedule (never a student's own `train` overrides: one teacher serves every student, in any order);
 - eval job: one variant (trained or classical) on the fixed test masks.
 """
 from __future__ import annotations

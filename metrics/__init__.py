@@ -3,8 +3,9 @@ features, torchmetrics distances) and the offline lookup of their pretrained wei
 
 Everything is computed on the composite `pred*mask + gt*(1-mask)` (see `composite`).
 
-Names are imported lazily (PEP 562) so that `python -m inpaint_bench.metrics.weights` / `python -m inpaint_bench.metrics.score`
-do not import their own module twice, and `import metrics` stays cheap.
+Names are imported lazily (PEP 562) so that `python -m inpaint_bench.metrics.weights` and
+`python -m inpaint_bench.metrics.score` do not import their own module twice, and
+`import inpaint_bench.metrics` stays cheap.
 """
 
 import importlib

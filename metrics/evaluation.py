@@ -1,16 +1,13 @@
-"""The evaluation loop, shared by the harness's own models (`training.evaluate`) and by folders of
-another method's outputs (`metrics.score`).
+"""The evaluation loop, shared by the harness's own models (`training.evaluate`) and by another
+method's output files (`metrics.score`):
 
     evaluation = Evaluation(suite, dataset="places2", variant="rfr", seed=0)
-    for bucket, pred, gt, mask, images, masks in batches:
-        comp = evaluation.add(bucket, pred, gt, mask, images, masks)
+    comp = evaluation.add(bucket, pred, gt, mask, images, masks)   # per batch of one bucket
     evaluation.write(out_dir / "per_image.csv", out_dir / "summary.csv")
 
-Every prediction is composited with its mask, `pred*mask + gt*(1-mask)`, before scoring, so methods
-that paste the known pixels back and methods that do not are scored alike. One per-image format
-(`metrics.names.PER_IMAGE_COLUMNS`) and one long summary format (`SUMMARY_COLUMNS`, read by
-`reporting`). A metric that was asked for but could not be computed is a NaN row whose note says
-why ("missing: <weight file>", "n=1: FID/KID need at least 2 images per set").
+Scores are taken on the composite `pred*mask + gt*(1-mask)`, so methods that paste the known pixels
+back and methods that do not are scored alike. The two files' columns (`harness.names`):
+docs/file-formats.md; a metric that could not be computed is a NaN row whose note says why.
 """
 from __future__ import annotations
 

@@ -1,18 +1,12 @@
 """FID and KID between composites and ground truth, on Inception pool3 (2048-d) features.
 
-How it is computed:
-  * Features: pytorch-fid's `InceptionV3([BLOCK_INDEX_BY_DIM[2048]])` (the TF-FID port; it
-    resizes inputs to 299x299 bilinearly and maps [0,1] to [-1,1] itself), weights loaded from
-    the offline file pt_inception-2015-12-05-6726825d.pth. Features are extracted once per
-    image, in float32 with autocast off, and kept per bucket.
-  * FID: torchmetrics' `FrechetInceptionDistance`, KID: torchmetrics' `KernelInceptionDistance`
-    (polynomial kernel degree 3, 100 subsets of min(n, 1000)). Both are given a pass-through
-    feature module (`PrecomputedFeatures`) and fed the stored features, so the expensive network
-    runs once and FID and KID see exactly the same features. torchmetrics accumulates FID
-    statistics in float64; features are also handed to KID as float64.
-  * KID's subsets are drawn with a fixed seed so repeated evaluations give the same numbers.
-  * Fewer than 2 images in either set: FID/KID are NaN with a note saying why.
-FID is strongly biased at small n; always report n next to it.
+Features: pytorch-fid's `InceptionV3` (the TF-FID port; it resizes inputs to 299x299 bilinearly and
+maps [0,1] to [-1,1] itself) with the offline weights pt_inception-2015-12-05-6726825d.pth, extracted
+once per image in float32 with autocast off and kept per bucket. torchmetrics' FID and KID (polynomial
+kernel of degree 3, 100 subsets of min(n, 1000), drawn with a fixed seed) are fed the stored features
+through a pass-through module (`PrecomputedFeatures`), so both see exactly the same features; FID
+statistics accumulate in float64 and KID gets float64 features. Fewer than 2 images in either set:
+NaN with a note saying why. FID is strongly biased at small n; always report n next to it.
 """
 
 from __future__ import annotations

@@ -1,34 +1,13 @@
 """Score any method's output folder with the harness's own metric code.
 
-    python -m inpaint_bench.metrics.score --pred DIR --gt DIR --masks DIR --out FILE.csv [--dataset D --variant V --seed S]
-                            [--weights-dir D] [--cache FILE] [--batch-size B] [--mask-threshold T]
+    inpaint-bench score --pred DIR --gt DIR --masks DIR --out FILE.csv [--dataset D --variant V --seed S]
+                        [--weights-dir D] [--cache FILE] [--batch-size B] [--mask-threshold T]
 
-Every prediction is first composited with its mask, `pred*mask + gt*(1-mask)`, and the metrics
-are computed on that composite. Methods differ in what they output outside the hole (some
-paste the known pixels back, some do not); compositing here makes rows from every method,
-ours or external, directly comparable, and matches how the harness scores its own models.
-
-Layouts:
-  --masks  either the test-mask layout: `<bucket>/<stem>.png` plus `manifest.csv` with columns
-           bucket,file[,hole_ratio]; or a flat folder of masks (bucket "all"). Mask PNGs: 255 = hole,
-           0 = known, nothing else unless --mask-threshold T is given (hole = value/max > T); a
-           listed hole_ratio must match the file's within 1e-3. A mask with no hole or no known
-           pixel is an error.
-  --pred   `<bucket>/<stem>.<ext>` (one output per bucket) or flat `<stem>.<ext>`; a flat file
-           is assigned to the single bucket that has a mask named `<stem>`.
-  --gt     `<stem>.<ext>` (or `<bucket>/<stem>.<ext>`).
-Files are matched by name without extension (a .png output can be scored against a .jpg
-ground truth). Any prediction without ground truth or mask, and any ground-truth image without
-a prediction, is an error listing the names. Images are read by datasets.imagefile (8-bit, 16-bit
-and float [0, 1] files; an unreadable file is an error naming it).
-
-The scoring is the harness's own evaluation loop (metrics.evaluation), so the outputs have the
-formats of a workflow run: FILE.csv one row per image (dataset, variant, seed, bucket, image, mask,
-hole_ratio, psnr, ssim, l1, lpips) and FILE_summary.csv next to it (the long summary format, which
-reporting.aggregate/tables accept next to the workflow's own). --dataset/--variant/--seed label the
-rows. Metrics whose weight file is missing appear as value NaN with note "missing: <file>". Both
-files are written atomically. No match at all is an error. Every error ends in `error: ...`
-on stderr with exit code 2, and nothing is written.
+Outputs are matched to ground truth and masks by file name, composited with their mask
+(`pred*mask + gt*(1-mask)`) and scored by the harness's own evaluation loop (metrics.evaluation), as
+workflow runs are; FILE.csv (per image) and FILE_summary.csv (long summary) are written atomically.
+Folder layouts and matching rules: docs/tools.md; output formats: docs/file-formats.md. Every error
+ends in `error: ...` on stderr with exit code 2, and nothing is written.
 """
 
 from __future__ import annotations

@@ -1,16 +1,12 @@
 """Offline lookup of the pretrained weight files the metrics and losses need.
 
-Lookup order for every file (first hit wins):
-  1. the configured folder (`weights.dir` in the config; skipped when None),
-  2. torch.hub's checkpoint folder, `torch.hub.get_dir()/checkpoints`
-     (= `$TORCH_HOME/hub/checkpoints`, where torchvision and pytorch-fid cache downloads).
+Lookup order for every file (first hit wins): the configured folder (`weights.dir`; skipped when
+None), then torch.hub's checkpoint folder, `torch.hub.get_dir()/checkpoints` (= `$TORCH_HOME/hub/
+checkpoints`, where torchvision and pytorch-fid cache downloads). Nothing here downloads implicitly:
+a missing file is reported with its exact name so that a user can place it by hand.
 
-Nothing here downloads implicitly: a missing file is reported with its exact name so a
-user can place it by hand. `python -m inpaint_bench.metrics.weights fetch` downloads where a network exists.
-
-CLI:
-  python -m inpaint_bench.metrics.weights check [--dir D] [--strict]
-  python -m inpaint_bench.metrics.weights fetch [--dir D]
+    inpaint-bench weights check [--dir D] [--strict]
+    inpaint-bench weights fetch [--dir D]      # downloads the missing files where a network exists
 """
 
 from __future__ import annotations

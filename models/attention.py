@@ -1,19 +1,13 @@
 """Attention modules for the RFR feature-reasoning decoder, behind a small registry.
 
-Every attention kind is a module built as ``cls(channels)`` with the interface
-
-    forward(x, valid, prev=None) -> (out, state)
-
-- ``x``: (N, C, h, w) features; ``out`` has the same shape.
-- ``valid``: (N, 1, H, W) float32 valid mask (1 = known) at any resolution; resized to (h, w).
-- ``prev``: the ``AttentionState`` this module returned in the previous recurrence, or None.
-  State is passed explicitly (never stored on the module), so every forward of the model starts
-  fresh: the backbone passes ``prev=None`` in its first recurrence.
-- ``state.score``: (N, Q, K) float32 affinities, query rows summing to 1 (Q = K = h * w, positions
-  in row-major order); ``state.valid``: the valid mask at (h, w).
-
-Kinds: ``none`` (no module), ``plain`` and ``kca`` (Knowledge-Consistent Attention of RFR-Net,
-Li et al. CVPR 2020, patch size 1), ``dgi`` (DGI's f_Q/f_K attention, Suin et al. ICCV 2021). New kinds register with ``@register_attention("name")``.
+Every kind is built as ``cls(channels)``; ``forward(x, valid, prev=None) -> (out, state)`` takes x,
+(N, C, h, w) features (out has the same shape); valid, an (N, 1, H, W) float32 valid mask (1 = known)
+at any resolution, resized to (h, w); prev, the ``AttentionState`` it returned in the previous
+recurrence or None (state is passed explicitly, never stored, so every forward of the model starts
+fresh). ``state.score``: (N, Q, K) float32 affinities, query rows summing to 1 (Q = K = h * w,
+row-major); ``state.valid``: the valid mask at (h, w). Kinds: ``none`` (no module), ``plain``, ``kca``
+(RFR-Net's Knowledge-Consistent Attention, patch size 1), ``dgi`` (DGI's f_Q/f_K attention). New kinds
+register with ``@register_attention("name")``.
 """
 from __future__ import annotations
 

@@ -1,30 +1,14 @@
 """DGI distillation losses (Suin, Purohit, Rajagopalan, "Distillation-Guided Image Inpainting", ICCV 2021).
 
-The inpainting network (IN, the student) is supervised by an auxiliary network (AN, the teacher: same
-architecture, trained to reconstruct the uncorrupted image, frozen) through three feature-level losses:
-
-- cross-distillation   ``sum_c rho_l^c * || M_l * (x_l^c - gamma_l(x*_l)^c) ||_1``  (encoder level l)
-- self-distillation    ``sum_c phi_l^c * || f_l(x_l)^c - stopgrad(x_{l+1})^c ||_1``  (level l+1 teaches l)
-- attention transfer   ``sum_{i in hole} t_i * || r_i - r_i^AN ||_1``               (affinity rows)
-
-The paper publishes no code; every detail it leaves open is an option here, with the default and the
-reason documented in ``models/README.md`` (section "DGI"). In short:
-
-- Every loss is a *mean*: over hole positions x channels (cross), positions x channels (self), hole query
-  pixels (attention), then over levels / attention maps, so the config weights are O(1) and do not depend
-  on the resolution, the hole ratio, the channel count or the number of levels.
-  The hole-pooled means pool over the whole batch, also when data-parallel processes each hold a shard
-  of it (``batch_count``).
-- Meta weights are normalised so they cannot switch a loss off: channel weights are
-  ``floor + (1 - floor) * C * softmax(logits)`` (mean 1 over channels, each >= ``floor``); the pixel weights
-  t are divided by their mean over the hole (per sample) and floored the same way. The loss therefore
-  stays >= ``floor`` x the unweighted loss whatever the meta networks do.
-- Teacher features are detached inside the losses: the teacher never receives a gradient.
-- All loss arithmetic is float32 (features may arrive in bf16 under autocast).
-
-Entry point for the training loop: ``build_distill_loss(spec["distill"], student)`` or
-``DistillationLoss(weights, encoder_channels, attention_channels)``; its ``forward(student_feats,
-teacher_feats, mask_hole)`` returns ``(total, {"cross": .., "self": .., "attention": ..})``.
+The student is supervised by the frozen auxiliary network (teacher: same architecture, trained on
+uncorrupted images) through cross-distillation ``sum_c rho_l^c * ||M_l * (x_l^c - gamma_l(x*_l)^c)||_1``
+(encoder level l), self-distillation ``sum_c phi_l^c * ||f_l(x_l)^c - stopgrad(x_{l+1})^c||_1`` (level
+l+1 teaches l) and attention transfer ``sum_{i in hole} t_i * ||r_i - r_i^AN||_1`` (affinity rows).
+Every term is a mean (hole means pool over the whole batch, also when data-parallel processes each hold
+a shard of it: ``batch_count``); meta weights are floored so they cannot switch a loss off; teacher
+features are detached; arithmetic is float32. Details and reasons: models/README.md, section "DGI".
+Entry point: ``build_distill_loss(spec["distill"], student)``; ``forward(student_feats, teacher_feats,
+mask_hole)`` returns ``(total, {"cross": .., "self": .., "attention": ..})``.
 """
 from __future__ import annotations
 

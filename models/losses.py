@@ -1,18 +1,14 @@
-"""Inpainting losses of PConv / RFR-Net, with the official RFR-Net code's weights and definitions
-as defaults.
+"""Inpainting losses of PConv / RFR-Net, with the official RFR-Net code's weights and definitions as
+defaults: total = hole * L1 in the hole + valid * L1 outside it + perceptual + style + tv.
 
-total = hole * L1 in the hole + valid * L1 outside it + perceptual + style + tv, where
-- the L1 terms are means over all pixels and channels of |mask * (pred - gt)| (as the official code),
-- perceptual and style use frozen VGG16 features pool1..pool3 of both the raw prediction and the
-  composite; style compares Gram matrices divided by C*H*W. The VGG16 input is the [0, 1] image, as
-  in the official code (`vgg_input="unit"`); `"imagenet"` normalises it by ImageNet's mean and std
-  first (torchvision's convention, which makes both terms several times larger at equal weights),
-- tv (`tv_region="composite_hole"`, official) is the total variation of composite * hole: the mean
-  absolute difference of vertically, plus of horizontally, neighbouring pixels over the whole image,
-  so a hole pixel next to a known one is pulled towards 0 as well as towards its neighbour;
-  `"dilated_hole"` takes the differences of the composite itself on the hole dilated by one pixel.
-Without VGG16 weights (``vgg_features=None``) the perceptual and style terms are dropped; the
-caller warns and records it (a random VGG is never used in their place).
+The L1 terms are means over all pixels and channels of |mask * (pred - gt)|. Perceptual and style use
+frozen VGG16 pool1..pool3 features of the raw prediction and of the composite; style compares Gram
+matrices divided by C*H*W; VGG16 sees the [0, 1] image (`vgg_input="unit"`, official) or an
+ImageNet-normalised one (`"imagenet"`). tv (`tv_region="composite_hole"`, official) is the mean absolute
+difference of vertical plus horizontal neighbours of composite * hole over the whole image (so a hole
+pixel next to a known one is pulled towards 0 too); `"dilated_hole"` differences the composite on the
+hole dilated by one pixel. Without VGG16 weights (``vgg_features=None``) perceptual and style are
+dropped: the caller warns and records it (a random VGG is never used in their place).
 """
 from __future__ import annotations
 

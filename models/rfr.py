@@ -1,24 +1,14 @@
 """RFR-Net (Li et al., "Recurrent Feature Reasoning for Image Inpainting", CVPR 2020) and its
-single-pass encoder-decoder ablation baseline.
+single-pass encoder-decoder ablation baseline (layer details and choices: models/README.md).
 
-Backbones (facts from the paper and the official code; see models/README.md):
-- ``rfr``: partial-conv stem -> ``iterations`` recurrences of [area identification (two partial
-  convs) -> feature reasoning (encoder-decoder with attention) -> x valid mask] with weights
-  shared across recurrences -> mask-weighted merge of the stem and recurrence features -> tail.
-  Spec keys: ``iterations`` (6), ``attention`` none|plain|kca (kca), ``area_kernel`` (7); DGI:
-  ``completion_block``, ``completion_at`` both|merged|encoder (both), ``fusion``.
-- ``encdec``: the same stem, one pass of the feature-reasoning encoder-decoder over the whole stem
-  feature map (no area identification, recurrence or merge), the same tail.
-  Spec key: ``attention`` (none).
-
-Layer details follow the official code, which gives 31,224,065 parameters at width 64 with KCA:
-convs before a BatchNorm have no bias; the KCA 1x1 merge conv (16w -> 8w) has one; the decoder's
-skip concatenations are [16w, 16w, 16w, 12w, 6w] wide; the tail's residual block is a ResNet
-bottleneck w/2 -> w/8 -> w/8 -> w/2 (1x1, 3x3, 1x1, BN after each); the output conv has no bias.
-LeakyReLU slopes: 0.2 in the decoder, 0.01 (PyTorch's default, as the official code) elsewhere.
-
-Public boundary: ``model(image * (1 - mask), mask) -> pred``, mask 1 = hole; inside, masks are
-float32 *valid* masks (1 = known), one channel.
+- ``rfr``: partial-conv stem -> ``iterations`` recurrences, weights shared, of [area identification
+  (two partial convs) -> feature reasoning (encoder-decoder with attention) -> x valid mask] ->
+  mask-weighted merge of the stem and recurrence features -> tail. Spec keys: ``iterations`` (6),
+  ``attention`` none|plain|kca (kca), ``area_kernel`` (7); DGI: ``completion_block``,
+  ``completion_at`` both|merged|encoder (both), ``fusion``.
+- ``encdec``: the same stem, one pass of the encoder-decoder over the whole stem feature map (no area
+  identification, recurrence or merge), the same tail. Spec key: ``attention`` (none).
+Called as ``model(image * (1 - mask), mask) -> pred``, mask 1 = hole; inside, float32 valid masks.
 """
 from __future__ import annotations
 

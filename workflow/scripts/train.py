@@ -1,4 +1,4 @@
-"""Rules train and train_teacher: one resolved job (harness.jobs) trained into the output's folder."""
+"""Rules train and train_teacher: one resolved job (jobs.resolve) trained into the output's folder."""
 import json
 from pathlib import Path
 
