@@ -1,9 +1,9 @@
 """Image datasets (mini, Places2, CelebA, Paris StreetView, folders, file lists) and masks.
 
 Images are float32 RGB tensors in [0, 1] (CHW per sample); masks are float32 (1, H, W) with
-1 = hole, 0 = known. Images: images.py, mini.py; masks: strokes.py (drawing), mask_sets.py (test
-sets on disk), nvidia_masks.py, train_masks.py (training samplers), mask_conventions.py (what they
-share); every image and mask file is decoded by imagefile.py.
+1 = hole, 0 = known. Images: images.py, mini.py. Masks: strokes.py (drawing), mask_sets.py (test
+sets), mask_files.py (their files, mask folders), nvidia_masks.py, train_masks.py (training
+samplers), mask_conventions.py (what they share). Files are decoded by imagefile.py.
 
 The names below are imported lazily (PEP 562 __getattr__): importing the package does not import
 its submodules, so `python -m inpaint_bench.datasets.mini` / `python -m inpaint_bench.datasets.mask_sets`

@@ -1,5 +1,5 @@
 """NVIDIA's irregular mask set (Liu et al., "Image Inpainting for Irregular Holes Using Partial
-Convolutions", 2018) imported as a test mask set (the layout of datasets.mask_sets).
+Convolutions", 2018) imported as a test mask set (the layout of datasets.mask_files).
 
 Its testing set (mask.zip, 12,000 512x512 PNGs in six hole-ratio categories, (0.01, 0.1] ...
 (0.5, 0.6]; README.md) has WHITE holes on a black background, hence hole_is_white=True by default
@@ -16,7 +16,7 @@ import numpy as np
 
 from inpaint_bench.datasets.mask_conventions import (STREAM_NVIDIA_CHOICE, bucket_seed, check_buckets,
                                                      check_seed, check_size, hole_ratio)
-from inpaint_bench.datasets.mask_sets import load_external_mask, write_mask_set
+from inpaint_bench.datasets.mask_files import load_external_mask, write_mask_set
 
 
 def _list_pngs(mask_dir: str) -> list[str]:

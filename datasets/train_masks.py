@@ -17,7 +17,7 @@ import torch
 from inpaint_bench.datasets.mask_conventions import (DEFAULT_BUCKETS, STREAM_BUCKET_STROKES,
                                                      STREAM_MASK_FOLDER, STREAM_OFFICIAL_STROKES,
                                                      check_buckets, check_seed, check_size)
-from inpaint_bench.datasets.mask_sets import list_mask_images, load_external_mask
+from inpaint_bench.datasets.mask_files import list_mask_images, load_external_mask
 from inpaint_bench.datasets.strokes import bucket_mask, official_stroke_mask
 
 TRAIN_MASK_SOURCES = ("strokes", "folder", "test_buckets")

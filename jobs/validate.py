@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from inpaint_bench.datasets import check_dataset
-from inpaint_bench.datasets.mask_sets import list_mask_images
+from inpaint_bench.datasets.mask_files import list_mask_images
 from inpaint_bench.harness.config import (MINI_KINDS, ConfigError, consistency_problems, dataset_spec,
                                           read_config_file, validate_schema)
 from inpaint_bench.models.registry import SpecError, check_spec

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from inpaint_bench.datasets.imagefile import read_mask, read_rgb
 from inpaint_bench.datasets.mask_conventions import hole_ratio
-from inpaint_bench.datasets.mask_sets import check_ratio, read_manifest, recorded_ratio
+from inpaint_bench.datasets.mask_files import check_ratio, read_manifest, recorded_ratio
 
 from .evaluation import Evaluation
 from .pixel import SSIM_KERNEL_SIZE
