@@ -1,29 +1,10 @@
 """The ablation table of one dataset: each variant's difference to a reference row, with an interval.
 
-Rows are the variants in config order, the reference row (config `report.reference`, default
-"baseline"; the first variant when the run has no such row) first among equals: it shows its own
-mean ± std, every other row shows Δ = variant − reference. One block per metric, one column per
-hole-ratio bucket (as the absolute table, so it fits a page).
-
-- Per-image metrics (PSNR, SSIM, L1, LPIPS): the differences are paired image by image (same seed,
-  bucket, image and mask; `reporting.stats.pair_rows`) and the cell is the estimate with the
-  percentile interval of the hierarchical paired bootstrap (`reporting.stats`: resample seeds, then
-  images within each seed). A difference whose interval excludes 0 is marked: ▲ and bold = better
-  than the reference, ▼ = worse, by the metric's direction (lower L1 is better). Unmarked cells are
-  not distinguishable from the reference at this n and number of seeds.
-- Set-level metrics (FID, KID): Δ mean ± sample std over seeds of the per-seed difference (the
-  Inception features are not kept per image, so there is nothing to resample), never marked.
-- Without per-image rows (`per_image=None`, e.g. `reporting.compare` on two summary files) every
-  metric is treated like a set-level one.
-
-Files (`write_ablation`): `<dataset>_ablation.md` (one table per metric), `.tex` (a booktabs
-tabular per metric, stacked so they break across pages when \\input outside a float; the interval on
-a second row in small type; the reference row is labelled "(ref.)"), `.html` (the report's
-page, a Styler table per metric) and `.csv`, tidy for machines: one row per (metric, bucket,
-variant) with dataset, metric, bucket, variant, reference, mean, std (the variant's own value over
-seeds), seeds, delta, lo, hi (the interval; empty unless method is "bootstrap"), delta_std (method
-"seeds"), mark (better/worse/empty), method (reference, bootstrap, seeds, none), level (the
-interval's confidence level), n (paired values behind delta), note (why a cell has no value).
+Rows are the variants in config order; the reference row (config `report.reference`, default
+"baseline"; the first variant when the run has no such row) shows its own mean ± std, every other
+row Δ = variant − reference. One block per metric, one column per hole-ratio bucket. `build_ablation`
+gives the tidy frame (how each Δ is estimated: its docstring), `table_model` what `reporting.render`
+writes (`write_ablation`). Layout of the md, tex, html and csv files: docs/file-formats.md.
 """
 from __future__ import annotations
 
@@ -33,13 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from inpaint_bench.harness.fileio import atomic_write_text, write_csv
-from inpaint_bench.harness.paths import table_name
 from inpaint_bench.harness.names import HIGHER_IS_BETTER, PER_IMAGE_METRICS, metric_format
-from inpaint_bench.reporting import resolve_reference
+from inpaint_bench.reporting.cells import buckets_of, cells_over_seeds
+from inpaint_bench.reporting.phrases import missing_line, n_line, train_note_lines
+from inpaint_bench.reporting.render import (ABSENT, Block, Cell, Row, TableModel, as_html, as_latex, as_markdown,
+                                            digits, header, shown, tex_escape, write_table)
 from inpaint_bench.reporting.stats import Bootstrap, Interval, mark, paired_interval, pair_rows, seed_spread
-from inpaint_bench.reporting.tables import (ABSENT, buckets_of, build_table, header, md_block, missing_line, n_line,
-                              shown, tex_escape, tex_tabular, train_note_lines)
 
 COLUMNS = ["dataset", "metric", "bucket", "variant", "reference", "mean", "std", "seeds", "delta", "lo", "hi",
            "delta_std", "mark", "method", "level", "n", "note"]
@@ -53,6 +33,19 @@ def ablation_name(dataset: str) -> str:
 
 # ----------------------------------------------------------------------------------------------
 # The numbers
+
+
+def resolve_reference(variants, wanted: str | None) -> tuple[str, str]:
+    """The ablation's reference row among `variants` (config order): `wanted` when it is one of
+    them, else the first variant. Returns (reference, note); the note says why it is not `wanted`
+    ("" when it is)."""
+    variants = list(variants)
+    if not variants:
+        raise ValueError("no variants to compare")
+    if wanted in variants:
+        return wanted, ""
+    return variants[0], (f"report.reference {wanted!r} is not a variant of this run: "
+                         f"the first row, {variants[0]}, is the reference")
 
 
 def _per_seed(summary: pd.DataFrame, variant: str, bucket: str, metric: str) -> pd.Series:
@@ -71,14 +64,24 @@ def _seed_difference(summary: pd.DataFrame, variant: str, reference: str, bucket
 
 def build_ablation(summary: pd.DataFrame, per_image: pd.DataFrame | None, dataset: str, variants=None,
                    reference: str | None = "baseline", bootstrap: Bootstrap | None = None) -> pd.DataFrame:
-    """The tidy ablation frame (module docstring, columns COLUMNS), rows by metric, bucket, variant.
+    """The tidy ablation frame (columns COLUMNS; docs/file-formats.md), rows by metric, bucket, variant.
+
+    - Per-image metrics (PSNR, SSIM, L1, LPIPS): the differences are paired image by image (same
+      seed, bucket, image and mask; `stats.pair_rows`) and the cell is the estimate with the
+      percentile interval of the hierarchical paired bootstrap (`stats.hierarchical_bootstrap`:
+      resample seeds, then images within each seed). A difference whose interval excludes 0 is
+      marked (▲ and bold: better, ▼: worse) by the metric's direction (lower L1 is better);
+      unmarked cells are not distinguishable from the reference at this n and number of seeds.
+    - Set-level metrics (FID, KID): Δ mean ± sample std over seeds of the per-seed difference (the
+      Inception features are not kept per image, so there is nothing to resample), never marked.
+    - Without per-image rows (`per_image=None`) every metric is treated like a set-level one.
 
     `per_image`: the per-image rows of the run (any datasets; this one's are used). Every variant's
     rows must pair with the reference's (same seeds, images and masks): a row without a partner is
     an error naming the variant. attrs: dataset, reference, reference_note, bootstrap, missing
     metrics, train notes, n per bucket, seeds."""
     bootstrap = bootstrap or Bootstrap()
-    table = build_table(summary, dataset, variants)
+    table = cells_over_seeds(summary, dataset, variants)
     variants, buckets = list(table.index), buckets_of(table)
     metrics = list(dict.fromkeys(table.columns.get_level_values("metric")))
     ref, ref_note = resolve_reference(variants, reference)
@@ -254,68 +257,44 @@ def _grid(frame: pd.DataFrame, metric: str):
     return {(r["variant"], r["bucket"]): r for _, r in part.iterrows()}
 
 
-def to_markdown(frame: pd.DataFrame) -> str:
-    ref, buckets, variants = frame.attrs["reference"], frame.attrs["buckets"], frame.attrs["variants"]
-    out = [f"### {_title(frame)}", ""]
-    for metric in frame.attrs["metrics"]:
-        grid = _grid(frame, metric)
-        rows = [[_label(v, ref)] + [cell_text(grid[(v, b)], "md") for b in buckets] for v in variants]
-        out += md_block(f"{header(metric)} Δ", ["Variant", *buckets], rows)
-    if not frame.attrs["metrics"]:
-        out += ["(no metric has a value)", ""]
-    out += [f"- {line}" for line in footnotes(frame)]
-    sig = significant(frame)
-    out += ["", "Significant differences (interval excludes 0): none." if not sig else
-            "Significant differences (interval excludes 0):"]
-    out += [f"- {line}" for line in sig]
-    return "\n".join(out) + "\n"
+def to_csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for column in ("mean", "std", "delta", "lo", "hi", "delta_std"):
+        out[column] = [digits(x) if np.isfinite(x) else math.nan for x in out[column]]
+    return out
 
 
-def to_latex(frame: pd.DataFrame) -> str:
+def table_model(frame: pd.DataFrame) -> TableModel:
+    """The ablation table as `reporting.render` writes it: a block per metric, a row per variant
+    (the reference row labelled), the significant differences closing the md and html."""
     ref, buckets, variants = frame.attrs["reference"], frame.attrs["buckets"], frame.attrs["variants"]
     blocks = []
     for metric in frame.attrs["metrics"]:
         grid = _grid(frame, metric)
         rows = []
         for v in variants:
-            rows.append([tex_escape(_label(v, ref, short=True))] + [cell_text(grid[(v, b)], "tex") for b in buckets])
-            second = [interval_text(grid[(v, b)]) for b in buckets]
-            if any(second):
-                rows.append([""] + second)
-        blocks.append((f"{header(metric)} Δ", rows))
-    return tex_tabular(buckets, blocks, footnotes(frame), split=True)
+            cells = [Cell(md=cell_text(grid[(v, b)], "md"), tex=cell_text(grid[(v, b)], "tex"),
+                          plain=cell_text(grid[(v, b)], "plain"), tex_below=interval_text(grid[(v, b)]),
+                          css="reference" if v == ref else grid[(v, b)]["mark"])
+                     for b in buckets]
+            rows.append(Row(_label(v, ref), cells, tex_label=_label(v, ref, short=True)))
+        blocks.append(Block(f"{header(metric)} Δ", rows))
+    return TableModel(_title(frame), buckets, blocks, footnotes(frame), to_csv_frame(frame),
+                      closing=("Significant differences (interval excludes 0)", significant(frame)),
+                      tex_split=True)
+
+
+def to_markdown(frame: pd.DataFrame) -> str:
+    return as_markdown(table_model(frame))
+
+
+def to_latex(frame: pd.DataFrame) -> str:
+    return as_latex(table_model(frame))
 
 
 def to_html(frame: pd.DataFrame) -> str:
-    from inpaint_bench.reporting.html import page, styled_block
-
-    ref, buckets, variants = frame.attrs["reference"], frame.attrs["buckets"], frame.attrs["variants"]
-    blocks = []
-    for metric in frame.attrs["metrics"]:
-        grid = _grid(frame, metric)
-        index = pd.Index([_label(v, ref) for v in variants])
-        text = pd.DataFrame([[cell_text(grid[(v, b)], "plain") for b in buckets] for v in variants],
-                            index=index, columns=buckets)
-        classes = pd.DataFrame([["reference" if v == ref else grid[(v, b)]["mark"] for b in buckets]
-                                for v in variants], index=index, columns=buckets)
-        blocks.append(styled_block(f"{header(metric)} Δ", text, classes))
-    sig = significant(frame)
-    notes = footnotes(frame) + ["Significant differences (interval excludes 0): " + ("; ".join(sig) or "none") + "."]
-    return page(_title(frame), blocks, notes)
-
-
-def to_csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
-    for column in ("mean", "std", "delta", "lo", "hi", "delta_std"):
-        out[column] = [float(f"{x:.10g}") if np.isfinite(x) else math.nan for x in out[column]]
-    return out
+    return as_html(table_model(frame))
 
 
 def write_ablation(frame: pd.DataFrame, out_dir: str | Path, dataset: str) -> dict[str, Path]:
-    out_dir, name = Path(out_dir), ablation_name(dataset)
-    return {
-        "csv": write_csv(out_dir / table_name(name, "csv"), to_csv_frame(frame)),
-        "md": atomic_write_text(out_dir / table_name(name, "md"), to_markdown(frame)),
-        "tex": atomic_write_text(out_dir / table_name(name, "tex"), to_latex(frame)),
-        "html": atomic_write_text(out_dir / table_name(name, "html"), to_html(frame)),
-    }
+    return write_table(table_model(frame), out_dir, ablation_name(dataset))

@@ -1,20 +1,12 @@
-"""Concatenates per-run summaries into one long-format CSV.
+"""Concatenates per-run summaries into one long-format CSV, and the mean and std over seeds.
 
     python -m inpaint_bench.reporting.aggregate --out results/summary.csv [--over-seeds results/summary_over_seeds.csv] \
         SUMMARY.csv [SUMMARY.csv ...]
 
-Columns: dataset, variant, seed, bucket, metric, value, n, note, train_note (one row per
-dataset, variant, seed, bucket and metric). Rows are sorted stably by dataset and variant in order
-of first appearance in the inputs (Snakemake passes them in config order, so the tables keep the
-config's variant order), then seed, bucket (by bounds, `harness.buckets`) and metric in paper
-order. The same (dataset, variant, seed, bucket, metric) in two files is an error: it would be
-counted twice. The output is written atomically (`harness.fileio.write_csv`).
-
-`--over-seeds` also writes the aggregated rows, one per (dataset, variant, bucket, metric):
-dataset, variant, bucket, metric, mean, std (sample std over seeds, ddof=1; empty with one seed),
-seeds (how many seeds have a value), seed_list ("0 1 2"), n (images per seed, the largest), note (why
-no seed has a value), train_note. They are a file of their own, so that summary.csv keeps exactly one
-row per seed and every reader of it (tables, plots, `metrics.score` users) counts each run once.
+The same (dataset, variant, seed, bucket, metric) in two files is an error: it would be counted
+twice. `--over-seeds` rows are a file of their own, so that summary.csv keeps exactly one row per
+seed and every reader of it counts each run once. Both are written atomically; their columns and
+row order: docs/file-formats.md.
 """
 from __future__ import annotations
 
@@ -27,7 +19,7 @@ import pandas as pd
 from inpaint_bench.harness.buckets import sort_bucket_names
 from inpaint_bench.harness.fileio import write_csv
 from inpaint_bench.harness.names import SUMMARY_COLUMNS
-from inpaint_bench.reporting import metric_order, read_summary
+from inpaint_bench.reporting.results import metric_order, read_summary
 
 KEY = ["dataset", "variant", "seed", "bucket", "metric"]
 OVER_SEEDS_COLUMNS = ["dataset", "variant", "bucket", "metric", "mean", "std", "seeds", "seed_list", "n", "note",
@@ -35,7 +27,9 @@ OVER_SEEDS_COLUMNS = ["dataset", "variant", "bucket", "metric", "mean", "std", "
 
 
 def aggregate(paths) -> pd.DataFrame:
-    """All rows of the given summary files, sorted (see module docstring)."""
+    """All rows of the given summary files, sorted stably by dataset and variant in order of first
+    appearance in the inputs (Snakemake passes them in config order, so the tables keep the config's
+    variant order), then seed, bucket (by bounds, `harness.buckets`) and metric in paper order."""
     if not paths:
         raise ValueError("no summary files given")
     frames = []
@@ -65,7 +59,8 @@ def aggregate(paths) -> pd.DataFrame:
 
 
 def over_seeds(summary: pd.DataFrame) -> pd.DataFrame:
-    """The aggregated rows of a (sorted) summary: mean and sample std over seeds (module docstring)."""
+    """The aggregated rows of a (sorted) summary, one per (dataset, variant, bucket, metric): mean and
+    sample std over seeds (ddof=1; NaN with one seed), the seeds with a value, n, notes."""
     out = []
     for key, rows in summary.groupby(["dataset", "variant", "bucket", "metric"], sort=False):
         ok = rows[rows["value"].notna()]

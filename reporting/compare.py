@@ -3,25 +3,11 @@
     python -m inpaint_bench.reporting.compare A.csv B.csv [--dataset NAME] [--a-variant V] [--b-variant V] \
         [--metrics psnr ssim ...] [--resamples 2000] [--level 0.95] [--seed 0] [--out diff.csv]
 
-A and B are per-image CSVs (`eval/per_image.csv` of a workflow run, or what `metrics.score` writes
-for another method's outputs) or long-format summary CSVs (`eval/summary.csv`, `results/summary.csv`,
-`metrics.score`'s summary). Δ = B − A, per hole-ratio bucket and metric, plus "all" (every bucket
-pooled) for per-image files.
-
-- Two per-image files: the rows are paired on (seed, bucket, image, mask), the seeds the two files
-  share; when each file holds one seed and they differ (e.g. an external method scored once), on
-  (bucket, image, mask). Paired rows must have the same hole ratio (the same mask), else it is an
-  error. Δ gets the hierarchical paired bootstrap interval of `reporting.stats` (resample seeds, then
-  images within each seed) and a mark, better/worse, when the interval excludes 0 (by the metric's
-  direction). Rows without a partner are left out and counted in a warning.
-- Any summary file (or a summary with a per-image file, reduced to its per-bucket means): mean ± std
-  over seeds of each side; Δ is the mean ± std over the shared seeds of the per-seed difference, or
-  the plain difference of the means when they share no seed (method "none"). No interval, no mark:
-  a summary has one number per (seed, bucket), nothing to resample.
-
-A file holding several runs (results/summary.csv) needs --dataset and --a-variant / --b-variant to
-pick one. Prints a markdown table; `--out` also writes the rows as CSV (columns: bucket, metric,
-a_mean, a_std, b_mean, b_std, delta, lo, hi, delta_std, mark, method, level, seeds, n).
+A and B are per-image or summary CSVs (of a workflow run, or what `metrics.score` writes for another
+method's outputs); Δ = B − A per hole-ratio bucket and metric. Two per-image files are paired image
+by image, with a bootstrap interval (`compare_per_image`); with a summary file, mean ± std over seeds
+(`compare_summaries`). A file holding several runs needs --dataset and --a-variant / --b-variant.
+Prints a markdown table; `--out` also writes the rows as CSV (columns: docs/file-formats.md).
 """
 from __future__ import annotations
 
@@ -35,7 +21,7 @@ import pandas as pd
 from inpaint_bench.harness.buckets import sort_bucket_names
 from inpaint_bench.harness.fileio import write_csv
 from inpaint_bench.harness.names import PER_IMAGE_METRICS, metric_format
-from inpaint_bench.reporting import metric_order, read_per_image, read_summary
+from inpaint_bench.reporting.results import metric_order, read_per_image, read_summary
 from inpaint_bench.reporting.stats import Bootstrap, mark, paired_interval, pair_rows, seed_spread
 
 COLUMNS = ["bucket", "metric", "a_mean", "a_std", "b_mean", "b_std", "delta", "lo", "hi", "delta_std", "mark",
@@ -84,7 +70,13 @@ def _per_image_means(rows: pd.DataFrame) -> pd.DataFrame:
 
 def compare_per_image(a: pd.DataFrame, b: pd.DataFrame, metrics=None, bootstrap: Bootstrap | None = None,
                       warn=print) -> pd.DataFrame:
-    """Paired comparison of two per-image frames (module docstring); rows COLUMNS."""
+    """Paired comparison of two per-image frames; rows COLUMNS, per bucket plus "all" (every bucket
+    pooled). The rows are paired on (seed, bucket, image, mask), the seeds the two files share; when
+    each file holds one seed and they differ (e.g. an external method scored once), on (bucket,
+    image, mask). Paired rows must have the same hole ratio (the same mask), else it is an error.
+    Δ gets the hierarchical paired bootstrap interval of `reporting.stats` (resample seeds, then
+    images within each seed) and a mark, better/worse, when the interval excludes 0 (by the metric's
+    direction). Rows without a partner are left out and counted in a warning."""
     bootstrap = bootstrap or Bootstrap()
     seeds_a, seeds_b = set(a["seed"]), set(b["seed"])
     common = seeds_a & seeds_b
@@ -133,7 +125,10 @@ def _seed_values(rows: pd.DataFrame, metric: str, bucket: str) -> pd.Series:
 
 
 def compare_summaries(a: pd.DataFrame, b: pd.DataFrame, metrics=None, warn=print) -> pd.DataFrame:
-    """Mean ± std comparison of two summary frames (rows seed, bucket, metric, value)."""
+    """Mean ± std comparison of two summary frames (rows seed, bucket, metric, value): mean ± std over
+    seeds of each side; Δ is the mean ± std over the shared seeds of the per-seed difference, or the
+    plain difference of the means when they share no seed (method "none"). No interval, no mark: a
+    summary has one number per (seed, bucket), nothing to resample."""
     out = []
     wanted = metric_order(metrics or set(a["metric"]) | set(b["metric"]))
     for metric in wanted:
@@ -159,7 +154,8 @@ def compare_summaries(a: pd.DataFrame, b: pd.DataFrame, metrics=None, warn=print
 
 def compare_files(path_a, path_b, dataset=None, a_variant=None, b_variant=None, metrics=None,
                   bootstrap: Bootstrap | None = None, warn=print) -> tuple[pd.DataFrame, str, str]:
-    """(rows, label of A, label of B) of the comparison of two files (module docstring)."""
+    """(rows, label of A, label of B) of the comparison of two files: `compare_per_image` for two
+    per-image files, else `compare_summaries` (a per-image file reduced to its per-bucket means)."""
     kind_a, rows_a = load(path_a)
     kind_b, rows_b = load(path_b)
     rows_a, rows_b = select(rows_a, path_a, dataset, a_variant), select(rows_b, path_b, dataset, b_variant)

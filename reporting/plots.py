@@ -5,34 +5,9 @@
         [--variants v1 v2 ...] [--ablation results/tables/NAME_ablation.csv] \
         [--log VARIANT=PATH ...] [--samples VARIANT=DIR ...] [--seed 0]
 
-Every file read is passed in: the summary, the ablation table's csv (`--ablation`,
-`reporting.ablation`), each variant's `train_log.csv` (`--log`, once per seed) and each variant's
-`eval/samples` folder (`--samples`), so the Snakemake rule can declare them all as inputs. A variant
-without `--log` has no training curve, one without `--samples` no images; a file passed but absent is
-an error. `--seed` (the run the samples come from) only goes into the titles.
-
-Writes (atomically) into out-dir:
-- `<dataset>_metrics.png`: one panel per metric that has a value, the mean over seeds against the
-  bucket's mid hole ratio, one line per variant, a band of ± one sample std over seeds when there are
-  several (the title says which; one seed: no band). Metrics that were not computed take no panel:
-  the title names them and the missing file; variants missing from a panel that others have are
-  named under its x axis.
-- `<dataset>_paired.png` (with `--ablation`): one panel per metric, each variant's difference to the
-  reference row per bucket with its interval (bootstrap; filled marker = the interval excludes 0) or
-  ± std over seeds (FID/KID), a line at 0.
-- `<dataset>_loss.png`: total training loss against step for every variant with a training log,
-  then one panel per loss term present in any log: the mean over the seeds' logs, with a band from
-  the lowest to the highest seed when there are several. Log y scale when every plotted value is
-  positive; a dashed line marks the start of fine-tuning. Variants without a log (classical rows)
-  are named in the title.
-- `<dataset>_qualitative.png`: rows = one sample image per bucket, a different one per row (at most
-  `max_rows` buckets, spread over the range), columns = masked input, each variant's composite,
-  ground truth.
-
-Variants keep the `--variants` order (default: first appearance in the summary); a variant has the
-same colour in every panel and every figure. Labels come from `metrics.names.METRIC_FORMATS` (as in
-the tables). The figure builders (`metrics_figure`, `paired_figure`, `loss_figure`,
-`qualitative_figure`) return matplotlib Figures, `write_plots` saves them.
+Every file read is passed in, so the Snakemake rule declares them all; one passed but absent is an
+error. Writes `<dataset>_{metrics,paired,loss,qualitative}.png` atomically, one figure builder each
+(its docstring says what it shows); a variant has the same colour in every panel and figure.
 """
 from __future__ import annotations
 
@@ -56,7 +31,8 @@ from inpaint_bench.harness.buckets import Bucket, sort_bucket_names
 from inpaint_bench.harness.fileio import atomic_write_bytes
 from inpaint_bench.harness.paths import plot_name
 from inpaint_bench.harness.names import metric_format
-from inpaint_bench.reporting import arrow, metric_order, missing_metrics, read_summary, seed_phrase, select_variants
+from inpaint_bench.reporting.phrases import arrow, seed_phrase
+from inpaint_bench.reporting.results import metric_order, missing_metrics, read_summary, select_variants
 
 NOT_LOSS_TERMS = {"step", "phase", "lr", "seconds"}
 
@@ -143,6 +119,11 @@ def _not_computed(missing: dict[str, str]) -> str:
 
 
 def metrics_figure(summary: pd.DataFrame, dataset: str, variants=None) -> Figure:
+    """One panel per metric that has a value: the mean over seeds against the bucket's mid hole
+    ratio, one line per variant (default order: first appearance in the summary), a band of ± one
+    sample std over seeds when there are several (the title says which). Metrics not computed take
+    no panel: the title names them and the missing file; variants missing from a panel that others
+    have are named under its x axis. Labels come from `harness.names.METRIC_FORMATS`, as in the tables."""
     variants = select_variants(summary, dataset, variants)
     rows = summary[(summary["dataset"] == dataset) & summary["variant"].isin(variants)]
     buckets = sort_bucket_names(rows["bucket"])
@@ -214,7 +195,9 @@ def read_ablation(path: str | Path) -> pd.DataFrame:
 
 
 def paired_figure(ablation: pd.DataFrame, dataset: str, variants=None) -> Figure:
-    """Δ to the reference per bucket with intervals, one panel per metric that has a difference."""
+    """Δ to the reference per bucket with intervals, one panel per metric that has a difference:
+    each variant's difference with its interval (bootstrap; a filled marker when it excludes 0) or
+    ± std over seeds (FID/KID), a line at 0. `ablation`: the ablation table's rows (`read_ablation`)."""
     rows = ablation[ablation["dataset"] == dataset]
     if rows.empty:
         raise ValueError(f"no ablation rows for dataset {dataset!r}")
@@ -319,7 +302,10 @@ def _seed_curves(logs: list[pd.DataFrame], term: str) -> pd.DataFrame | None:
 
 def loss_figure(train_logs: dict, dataset: str, variants, seed=None) -> Figure:
     """Curves from exactly the logs given ({variant: train_log.csv or [one per seed]}); other variants
-    have none. Several logs of a variant: the mean over them, a band from the lowest to the highest."""
+    have none and are named in the title. Total loss against step, then one panel per loss term
+    present in any log. Several logs of a variant: the mean over them, a band from the lowest to the
+    highest. Log y scale when every plotted value is positive; a dashed line marks the start of
+    fine-tuning."""
     paths = _log_paths(train_logs, variants)
     logs = {v: [read_train_log(p) for p in ps] for v, ps in paths.items()}
     without = [v for v in variants if v not in logs]
@@ -421,7 +407,10 @@ def _show(ax, image: np.ndarray | None, shape) -> None:
 
 def qualitative_figure(samples: dict, dataset: str, variants, seed: int | None = None,
                        max_rows: int = 6) -> Figure:
-    """Images from exactly the folders given ({variant: eval/samples folder}); other variants show none."""
+    """Images from exactly the folders given ({variant: eval/samples folder}); other variants show none.
+    Rows: one sample image per bucket, a different one per row (at most `max_rows` buckets, spread
+    over the range); columns: masked input, each variant's composite, ground truth. `seed` (the run
+    the samples come from) only goes into the title."""
     samples = _per_variant(samples, variants, "samples folder")
     rows = _sample_rows(samples, max_rows)
     columns = ["masked input", *variants, "ground truth"]

@@ -2,36 +2,11 @@
 
 Every variant of a run sees the same test images with the same masks (image i with mask i of each
 bucket; the masks are drawn from the seed), so two variants' per-image scores are *paired*: the
-difference is taken image by image, within a seed, on the same (seed, bucket, image, mask).
-
-The hierarchical paired bootstrap (`hierarchical_bootstrap`)
-------------------------------------------------------------
-Input: the per-image differences d[s][i] (variant minus reference) of each seed s = 1..S, with n_s
-images in seed s. The estimate is the mean over seeds of each seed's mean difference (every seed
-weighs the same, as in the tables' mean over seeds). One bootstrap resample:
-
-1. draw S seeds with replacement from the S seeds (the between-seed level: initial weights,
-   batches and test masks all change with the seed);
-2. for each drawn seed, draw n_s of its differences with replacement (the between-image level),
-   independently for every draw, also when a seed is drawn twice;
-3. the statistic is the mean over the S drawn seeds of their resampled mean differences.
-
-`resamples` such statistics (default 2000) give the percentile interval at `level` (default 95%:
-the 2.5% and 97.5% quantiles). The generator is numpy's `default_rng`, seeded with
-`harness.seeding.derive_seed(seed, *salt)`: the same data, settings and salt give the same interval,
-and callers salt with (dataset, bucket, metric, variant, reference) so each cell has its own stream
-and adding a row changes no other cell. A difference is significant when its interval excludes 0
-(`Interval.excludes_zero`); `mark` turns that into "better"/"worse" by the metric's direction.
-
-With one seed, step 1 is a no-op: the interval resamples images only and says nothing about
-seed-to-seed variation (captions say so). With few seeds (3) the seed level is resampled from 3
-values, which understates the between-seed spread by about a factor (S-1)/S in variance; the
-interval is then a lower bound on the true uncertainty, not a conservative one.
-
-Set-level metrics (FID, KID) have one value per (seed, bucket), not per image: `seed_spread` gives
-the mean and sample standard deviation over seeds of the per-seed difference, with no interval and
-no mark (the harness does not keep per-image Inception features, so their images cannot be
-resampled).
+difference is taken image by image, within a seed, on the same (seed, bucket, image, mask)
+(`pair_rows`). Per-image metrics get the hierarchical paired bootstrap (`hierarchical_bootstrap`:
+resample seeds, then images within each seed); set-level metrics (FID, KID), which have one value
+per (seed, bucket), the mean and sample std over seeds of the per-seed difference (`seed_spread`),
+with no interval and no mark. `mark` says "better"/"worse" when an interval excludes 0.
 """
 from __future__ import annotations
 
@@ -117,9 +92,25 @@ def _groups(groups) -> list[np.ndarray]:
 
 def hierarchical_bootstrap(groups, resamples: int = 2000, level: float = 0.95, seed: int = 0,
                            salt: tuple = ()) -> Interval:
-    """The hierarchical paired bootstrap of the mean difference (module docstring): `groups` holds
-    one array of per-image differences per seed (non-finite values are dropped, empty groups too).
-    Returns an Interval with method "bootstrap"; ValueError when no finite difference is left."""
+    """The hierarchical paired bootstrap of the mean difference: `groups` holds one array of
+    per-image differences per seed (non-finite values are dropped, empty groups too). Returns an
+    Interval with method "bootstrap"; ValueError when no finite difference is left.
+
+    With d[s][i] the differences of seed s = 1..S (n_s images), the estimate is the mean over seeds
+    of each seed's mean difference (every seed weighs the same, as in the tables' mean over seeds).
+    One resample: 1. draw S seeds with replacement (the between-seed level: initial weights, batches
+    and test masks all change with the seed); 2. for each drawn seed, draw n_s of its differences
+    with replacement (the between-image level), independently for every draw, also when a seed is
+    drawn twice; 3. the statistic is the mean over the S drawn seeds of their resampled means.
+    `resamples` statistics give the percentile interval at `level` (95%: the 2.5% and 97.5%
+    quantiles). The generator is numpy's `default_rng` seeded with `derive_seed(seed, *salt)`: the
+    same data, settings and salt give the same interval; callers salt with (dataset, bucket, metric,
+    variant, reference) so each cell has its own stream and adding a row changes no other cell.
+
+    With one seed, step 1 is a no-op: the interval resamples images only and says nothing about
+    seed-to-seed variation (captions say so). With few seeds (3) the seed level is resampled from 3
+    values, which understates the between-seed spread by about a factor (S-1)/S in variance; the
+    interval is then a lower bound on the true uncertainty, not a conservative one."""
     settings = Bootstrap(resamples, level, seed)  # validates
     data = _groups(groups)
     if not data:

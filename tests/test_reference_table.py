@@ -12,7 +12,7 @@ from inpaint_bench.jobs.validate import validate_config
 from inpaint_bench.harness.reference import REFERENCE_COLUMNS
 from inpaint_bench.reporting.aggregate import aggregate
 from inpaint_bench.reporting.tables import write_tables
-from test_reporting import DATASET, md_cells, make_results
+from helpers.fake_results import DATASET, md_cells, make_results
 from test_workflow import CI_CONFIG, snakemake
 
 # Made-up values for the test. Two match a cell of the fixture table (make_results: pconv_base PSNR

@@ -1,6 +1,6 @@
 # Aggregation, paper-style tables (absolute and ablation, with paired bootstrap intervals), plots and
 # the pages of the HTML report (snakemake --report): cheap, so they run on the submitting machine.
-from inpaint_bench.reporting import images_per_bucket
+from inpaint_bench.reporting.phrases import images_per_bucket
 
 
 localrules:

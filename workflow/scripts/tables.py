@@ -4,7 +4,7 @@ declares as inputs."""
 from pathlib import Path
 
 from inpaint_bench.harness.joblog import job_log
-from inpaint_bench.reporting import read_per_images, read_summary
+from inpaint_bench.reporting.results import read_per_images, read_summary
 from inpaint_bench.reporting.stats import Bootstrap
 from inpaint_bench.reporting.tables import write_tables
 

@@ -1,0 +1,71 @@
+"""The numbers both tables are built from: for one dataset, the mean ± std over seeds of every
+(variant, bucket, metric) cell, with the note of a cell that has no value."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from inpaint_bench.harness.buckets import sort_bucket_names
+from inpaint_bench.reporting.phrases import NO_RESULT
+from inpaint_bench.reporting.results import metric_order, missing_metrics, select_variants
+
+FIELDS = ["mean", "std", "seeds", "n", "note", "best"]  # "best" is False here; the absolute table marks it
+
+
+def _missing(note: str) -> dict:
+    return {"mean": math.nan, "std": math.nan, "seeds": 0, "n": 0, "note": note, "best": False}
+
+
+def _cell(rows: pd.DataFrame) -> dict:
+    """Mean over the seeds that have a value; a cell with no value carries its note instead."""
+    ok = rows[rows["value"].notna()]
+    if ok.empty:
+        notes = [n for n in rows["note"] if n]
+        return _missing(notes[0] if notes else "missing")
+    values = ok["value"].astype(float)
+    return {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else math.nan,
+            "seeds": len(values), "n": int(ok["n"].max()), "note": "", "best": False}
+
+
+def train_notes_of(rows: pd.DataFrame, variants) -> dict[str, str]:
+    notes = rows.groupby("variant", sort=False)["train_note"].agg(lambda s: "; ".join(dict.fromkeys(x for x in s if x)))
+    return {v: notes.get(v, "") for v in variants}
+
+
+def cells_over_seeds(summary: pd.DataFrame, dataset: str, variants: list[str] | None = None) -> pd.DataFrame:
+    """Index variant, columns (bucket, metric, field) with FIELDS. Metrics without any value take no
+    column; they are in `attrs["missing"]` ({metric: note}). attrs also: train_notes, dataset,
+    buckets (sorted by bounds), seeds."""
+    variants = select_variants(summary, dataset, variants)
+    rows = summary[(summary["dataset"] == dataset) & summary["variant"].isin(variants)]
+    buckets = sort_bucket_names(rows["bucket"])
+    missing = missing_metrics(rows)
+    metrics = [m for m in metric_order(rows["metric"]) if m not in missing]
+
+    groups = {key: group for key, group in rows.groupby(["variant", "bucket", "metric"], sort=False)}
+    data = {}
+    for metric in metrics:
+        for bucket in buckets:
+            cells = []
+            for variant in variants:
+                group = groups.get((variant, bucket, metric))
+                cells.append(_cell(group) if group is not None else _missing(NO_RESULT))
+            for field in FIELDS:
+                data[(bucket, metric, field)] = [c[field] for c in cells]
+    columns = pd.MultiIndex.from_tuples(list(data), names=["bucket", "metric", "field"])
+    table = pd.DataFrame(data, index=pd.Index(variants, name="variant"), columns=columns)
+    table.attrs["train_notes"] = train_notes_of(rows, variants)
+    table.attrs["dataset"] = dataset
+    table.attrs["missing"] = missing
+    table.attrs["buckets"] = buckets
+    table.attrs["seeds"] = sorted(set(rows["seed"]))
+    return table
+
+
+def buckets_of(table: pd.DataFrame) -> list[str]:
+    return table.attrs.get("buckets") or list(dict.fromkeys(table.columns.get_level_values("bucket")))
+
+
+def metrics_of(table: pd.DataFrame) -> list[str]:
+    return list(dict.fromkeys(table.columns.get_level_values("metric")))

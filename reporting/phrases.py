@@ -1,0 +1,74 @@
+"""Words shared by the tables' footnotes, the plots' titles and the report's captions: the better
+direction of a metric, how the seed spread is shown, what n is, the metrics not computed and the
+training notes."""
+from __future__ import annotations
+
+import re
+
+from inpaint_bench.harness.names import HIGHER_IS_BETTER, metric_format
+
+NO_RESULT = "missing: no result"  # the note of a cell whose variant has no row for it
+WEIGHTS_HINT = "`python -m inpaint_bench.metrics.weights check` says where to put it"
+
+
+def arrow(metric: str) -> str:
+    """"↑" or "↓": the better direction of a metric; "" when unknown."""
+    return {True: "↑", False: "↓"}.get(HIGHER_IS_BETTER.get(metric), "")
+
+
+def seed_phrase(seeds: int) -> str:
+    """How the spread over seeds is shown, for captions and footnotes."""
+    if seeds <= 1:
+        return "one seed: no seed spread (values are that seed's)"
+    return f"mean ± sample std over {seeds} seeds"
+
+
+def images_per_bucket(spec: dict) -> str:
+    """What the config says about n, the test images per bucket and seed, for the report's captions
+    (a dataset spec of the config): "16" for a mini dataset of 16 test crops, "at most 500" with
+    max_test, else "every test image" (the tables' footnotes give the number found)."""
+    if spec.get("test_count"):
+        return str(spec["test_count"])
+    if spec.get("max_test"):
+        return f"at most {spec['max_test']}"
+    return "every test image"
+
+
+def _strip_tag(note: str) -> str:
+    # Training notes start with a machine tag ("no_vgg: ..."); the reader needs only the text.
+    return re.sub(r"^[a-z0-9_]+:\s*", "", note.strip())
+
+
+def train_note_lines(train_notes: dict[str, str]) -> list[str]:
+    """"v1, v2: note" for every distinct training note, variants in table order."""
+    by_note: dict[str, list[str]] = {}
+    for variant, joined in train_notes.items():
+        for note in (n.strip() for n in joined.split(";")):
+            if note:
+                by_note.setdefault(_strip_tag(note), []).append(variant)
+    return [f"{', '.join(dict.fromkeys(vs))}: {note}" for note, vs in by_note.items()]
+
+
+def missing_line(missing: dict[str, str]) -> str | None:
+    """One footnote for the metrics not computed: which, and which file to provide."""
+    if not missing:
+        return None
+    by_note: dict[str, list[str]] = {}
+    for metric, note in missing.items():
+        by_note.setdefault(note, []).append(metric_format(metric).label)
+    parts = [f"{', '.join(labels)} ({note})" for note, labels in by_note.items()]
+    files = [n for n in by_note if n.startswith("missing: ") and n != NO_RESULT]
+    text = "Not computed, so not shown: " + "; ".join(parts) + "."
+    if files:
+        text += f" Provide the weight file named to get them ({WEIGHTS_HINT})."
+    return text
+
+
+def n_line(ns_by_bucket: dict[str, set]) -> str:
+    """The footnote saying n, the test images per bucket and seed: one number, or a range per bucket."""
+    all_n = sorted(set(n for ns in ns_by_bucket.values() for n in ns))
+    if len(all_n) == 1:
+        return f"n = {all_n[0]} test images per bucket and seed (one fixed mask each)."
+    spans = [f"{b}: " + ("-" if not ns else str(min(ns)) if len(ns) == 1 else f"{min(ns)}-{max(ns)}")
+             for b, ns in ns_by_bucket.items()]
+    return f"n (test images per seed) per bucket: {'; '.join(spans)}."

@@ -1,0 +1,131 @@
+"""Reading the result files and choosing what to show of them.
+
+The summary and per-image CSVs (formats: docs/file-formats.md) are read with their schema checked,
+errors naming the file; `metric_order` puts metrics in paper order, `select_variants` picks a
+dataset's variants, `missing_metrics` finds the metrics that have no value anywhere.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from inpaint_bench.harness.names import METRICS, PER_IMAGE_COLUMNS, PER_IMAGE_METRICS, SPREAD_OF, SUMMARY_COLUMNS
+
+STRING_COLUMNS = ["dataset", "variant", "bucket", "metric", "note", "train_note"]
+
+
+def metric_order(names, spreads: bool = False) -> list[str]:
+    """Known metrics in paper order, any others after them alphabetically. Rows that hold another
+    metric's spread (kid_std) are not a metric of their own: left out unless `spreads`."""
+    names = set(names) if spreads else set(names) - set(SPREAD_OF)
+    return [m for m in METRICS if m in names] + sorted(names - set(METRICS))
+
+
+def select_variants(summary: pd.DataFrame, dataset: str, variants=None) -> list[str]:
+    """The variants to show for a dataset: `variants` (each must have results), or by default every
+    variant in order of first appearance in the summary."""
+    rows = summary[summary["dataset"] == dataset]
+    if rows.empty:
+        have = ", ".join(dict.fromkeys(summary["dataset"])) or "none"
+        raise ValueError(f"no results for dataset {dataset!r} (datasets in the summary: {have})")
+    present = list(dict.fromkeys(rows["variant"]))
+    if not variants:
+        return present
+    unknown = [v for v in variants if v not in present]
+    if unknown:
+        raise ValueError(f"no results for variant(s) {', '.join(unknown)} on {dataset} (present: {', '.join(present)})")
+    return list(dict.fromkeys(variants))
+
+
+def read_summary(path: str | Path) -> pd.DataFrame:
+    """Loads a long-format summary CSV and checks its schema; errors name the file.
+
+    Empty strings stay empty strings (notes), only `value` and `n` are numeric: a NaN value is a
+    missing metric, whose reason is in `note`. `train_note` may be absent (older files): it is "".
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such summary file")
+    try:
+        frame = pd.read_csv(path, keep_default_na=False, na_values={"value": ["", "nan", "NaN"], "n": [""]},
+                            dtype={c: str for c in STRING_COLUMNS})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not a readable CSV ({err})") from err
+    if "train_note" not in frame.columns:
+        frame["train_note"] = ""
+    absent = [c for c in SUMMARY_COLUMNS if c not in frame.columns]
+    if absent:
+        raise ValueError(f"{path}: missing column(s) {', '.join(absent)} (expected {', '.join(SUMMARY_COLUMNS)})")
+    frame = frame[SUMMARY_COLUMNS].copy()
+    for column in ("value", "n", "seed"):
+        try:
+            frame[column] = pd.to_numeric(frame[column], errors="raise")
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"{path}: column {column!r} is not numeric ({err})") from err
+    if frame["seed"].isna().any():
+        raise ValueError(f"{path}: empty seed")
+    frame["seed"] = frame["seed"].astype(int)
+    frame["n"] = frame["n"].fillna(0).astype(int)
+    for column in STRING_COLUMNS:
+        frame[column] = frame[column].fillna("").astype(str)
+    return frame
+
+
+PER_IMAGE_STRINGS = ["dataset", "variant", "bucket", "image", "mask"]
+
+
+def read_per_image(path: str | Path) -> pd.DataFrame:
+    """Loads a per-image CSV (`harness.names.PER_IMAGE_COLUMNS`, written by every evaluation and by
+    `metrics.score`) and checks its schema; errors name the file. Metric columns are float (NaN when
+    the metric was not computed), seed is int."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such per-image file")
+    try:
+        frame = pd.read_csv(path, keep_default_na=False, dtype={c: str for c in PER_IMAGE_STRINGS},
+                            na_values={m: ["", "nan", "NaN"] for m in PER_IMAGE_METRICS})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not a readable CSV ({err})") from err
+    absent = [c for c in PER_IMAGE_COLUMNS if c not in frame.columns]
+    if absent:
+        raise ValueError(f"{path}: missing column(s) {', '.join(absent)} (expected {', '.join(PER_IMAGE_COLUMNS)})")
+    frame = frame[PER_IMAGE_COLUMNS].copy()
+    for column in ("seed", "hole_ratio", *PER_IMAGE_METRICS):
+        try:
+            frame[column] = pd.to_numeric(frame[column], errors="raise").astype(float)
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"{path}: column {column!r} is not numeric ({err})") from err
+    if frame["seed"].isna().any():
+        raise ValueError(f"{path}: empty seed")
+    frame["seed"] = frame["seed"].astype(int)
+    return frame
+
+
+def read_per_images(paths) -> pd.DataFrame:
+    """Every row of the given per-image files; the same (dataset, variant, seed, bucket, image, mask)
+    twice is an error (it would be counted twice)."""
+    frames = [read_per_image(p) for p in paths]
+    if not frames:
+        return pd.DataFrame(columns=PER_IMAGE_COLUMNS)
+    rows = pd.concat(frames, ignore_index=True)
+    key = ["dataset", "variant", "seed", "bucket", "image", "mask"]
+    dup = rows[rows.duplicated(key, keep=False)]
+    if not dup.empty:
+        raise ValueError(f"per-image row {tuple(dup.iloc[0][key])} appears twice in "
+                         f"{', '.join(map(str, paths))}")
+    return rows
+
+
+def missing_metrics(summary: pd.DataFrame) -> dict[str, str]:
+    """{metric: note} of the metrics (spread rows excluded) that have no value in any row of
+    `summary`: they take no column in the tables and no panel in the plots; the note says why
+    ("missing: <weight file>")."""
+    out = {}
+    for metric in metric_order(summary["metric"]):
+        rows = summary[summary["metric"] == metric]
+        if rows["value"].notna().any():
+            continue
+        notes = list(dict.fromkeys(n for n in rows["note"] if n))
+        out[metric] = "; ".join(notes) if notes else "missing: no value"
+    return out
