@@ -207,7 +207,7 @@ def summary_path(out: Path) -> Path:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m inpaint_bench.metrics.score", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pred", required=True, type=Path, help="folder of the method's outputs")
     parser.add_argument("--gt", required=True, type=Path, help="folder of ground-truth images")
     parser.add_argument("--masks", required=True, type=Path, help="test-mask folder (with manifest.csv) or flat mask folder")
