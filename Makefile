@@ -7,7 +7,7 @@ CORES ?= 2
 BIN := $(abspath $(VENV))/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint dry-run bench clean-results
+.PHONY: run test test-fast lint dry-run bench clean-results
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,12 @@ run: $(STAMP)
 test: $(STAMP)
 	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest
 
+# Everything but the long end-to-end tests (local SLURM, DDP, headless Chromium): marked `slow`.
+test-fast: $(STAMP)
+	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest -m "not slow"
+
 lint: $(STAMP)
+	$(BIN)/ruff check .
 	PATH="$(BIN):$$PATH" $(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 

@@ -268,13 +268,13 @@ def mini_repair(kind: str, root: str) -> str:
     """What to do when a file of a built mini dataset is missing or damaged: rebuild it (its files
     are generated, never edited by hand)."""
     return (f"{root} is a built {kind} dataset: delete that folder and re-run snakemake, which rebuilds "
-            f"it identically (by hand: python -m inpaint_bench.datasets.mini --kind {kind} --out {root})")
+            f"it identically (by hand: inpaint-bench mini --kind {kind} --out {root})")
 
 
 def _list_mini(spec: dict, root: str, split: str):
     """Mini datasets built by datasets.mini: files listed in root/manifest.csv."""
     kind = spec["kind"]
-    how = f"build it with: python -m inpaint_bench.datasets.mini --kind {kind} --out {root}"
+    how = f"build it with: inpaint-bench mini --kind {kind} --out {root}"
     _require_dir(root, f"expected a {kind} dataset folder with train/, test/ and manifest.csv; {how}")
     manifest = os.path.join(root, "manifest.csv")
     _require_file(manifest, f"the manifest is written last by datasets.mini, so an incomplete "

@@ -62,7 +62,7 @@ def load_test_masks(masks_dir, threshold: float | None = None
     manifest = os.path.join(masks_dir, "manifest.csv")
     if not os.path.isfile(manifest):
         raise FileNotFoundError(f"missing mask manifest {manifest}: generate the set with "
-                                f"`python -m inpaint_bench.datasets.mask_sets --out {masks_dir} ...` "
+                                f"`inpaint-bench masks --out {masks_dir} ...` "
                                 f"(or datasets.mask_sets.make_test_masks / "
                                 f"datasets.nvidia_masks.import_nvidia_masks)")
     rows = read_manifest(manifest, required=("bucket", "file", "hole_ratio"))

@@ -92,7 +92,7 @@ def missing_message(key: str, weights_dir=None) -> tuple[str, str]:
     hint = (
         f"{purpose}: file {file_name} not found. Place it in {folders} "
         f"(set weights.dir in the config to use your own folder), "
-        f"or run `python -m inpaint_bench.metrics.weights fetch` where a network exists (source: {url})."
+        f"or run `inpaint-bench weights fetch` where a network exists (source: {url})."
     )
     return missing_note(key), hint
 

@@ -8,7 +8,7 @@ import re
 from inpaint_bench.harness.names import HIGHER_IS_BETTER, metric_format
 
 NO_RESULT = "missing: no result"  # the note of a cell whose variant has no row for it
-WEIGHTS_HINT = "`python -m inpaint_bench.metrics.weights check` says where to put it"
+WEIGHTS_HINT = "`inpaint-bench weights check` says where to put it"
 
 
 def arrow(metric: str) -> str:

@@ -9,6 +9,9 @@ import torch
 import yaml
 from PIL import Image
 
+# the fake results tree's fixtures (results, ablation), for every test module that asks for them
+pytest_plugins = ["helpers.fake_results"]
+
 
 
 def tree_bytes(root) -> dict:

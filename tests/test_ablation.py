@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 
 from helpers.fake_results import DATASET, N, VARIANTS, make_results, per_image_paths
-from helpers.fake_results import ablation, results  # noqa: F401 (fixtures)
 from inpaint_bench.harness.fileio import write_csv
 from inpaint_bench.reporting.ablation import build_ablation
 from inpaint_bench.reporting.ablation import to_markdown as ablation_markdown

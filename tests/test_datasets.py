@@ -316,7 +316,7 @@ def test_mini_rebuild_smaller_drops_stale_files(tmp_path):
 
 
 def test_mini_missing_root_says_how_to_build(tmp_path):
-    with pytest.raises(FileNotFoundError, match="inpaint_bench.datasets.mini"):
+    with pytest.raises(FileNotFoundError, match="inpaint-bench mini --kind mini_natural --out"):
         build_dataset({"kind": "mini_natural", "root": str(tmp_path / "nope")}, "train", S)
 
 

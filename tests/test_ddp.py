@@ -24,6 +24,8 @@ from conftest import state_dict, write_images
 from inpaint_bench.training.train import StepBatches
 from helpers.workflow import REPO
 
+pytestmark = pytest.mark.slow  # several training processes (gloo) per test
+
 TOLERANCE = 1e-5
 STEPS = 30
 

@@ -14,7 +14,6 @@ import pytest
 from PIL import Image
 
 from helpers.fake_results import DATASET, FID_NOTE, VARIANTS, make_results, run_files
-from helpers.fake_results import ablation, results  # noqa: F401 (fixtures)
 from inpaint_bench.harness.fileio import write_csv
 from inpaint_bench.harness.names import METRIC_FORMATS, MetricFormat, metric_format
 from inpaint_bench.reporting.absolute import build_table, footnotes, to_latex, to_markdown

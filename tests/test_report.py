@@ -148,6 +148,7 @@ def _caption(browser, label):
     return browser.evaluate("document.querySelector('nav').innerText")
 
 
+@pytest.mark.slow
 def test_report_renders_tables_plots_and_config_in_headless_chromium(report_run, tmp_path):
     binary = shutil.which("chromium") or shutil.which("chromium-browser")
     if binary is None:

@@ -23,7 +23,7 @@ from conftest import assert_same_weights, state_dict, toy_train_command
 from helpers.workflow import REPO
 from helpers.workflow import snakemake as run_snakemake
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 LOCAL_SLURM = REPO / "workflow" / "cluster" / "local-slurm.sh"
 PROFILE = REPO / "workflow" / "profiles" / "slurm"

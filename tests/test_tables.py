@@ -12,7 +12,6 @@ import pytest
 
 from helpers.fake_results import (DATASET, FID_NOTE, LPIPS_NOTE, N, TRAIN_NOTES, VARIANTS, make_results, md_cells,
                                   per_image_paths)
-from helpers.fake_results import ablation, results  # noqa: F401 (fixtures)
 from inpaint_bench.reporting.ablation import build_ablation
 from inpaint_bench.reporting.ablation import to_latex as ablation_latex
 from inpaint_bench.reporting.absolute import build_table, footnotes, to_html, to_latex, to_markdown
