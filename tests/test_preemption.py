@@ -10,7 +10,7 @@ import time
 import pytest
 import torch
 
-from inpaint_bench.training.train import EXIT_PREEMPTED
+from inpaint_bench.training.preemption import EXIT_PREEMPTED
 
 from conftest import assert_same_weights, state_dict, toy_train_command
 

@@ -4,14 +4,10 @@ achieved FLOP/s against this machine's measured matrix-multiply peak (see docs/a
     python -m inpaint_bench.training.bench --config config/config.yaml [--variants a b] [--size 256] [--batch 2]
         [--width 64] [--steps 3] [--precision auto|bf16|fp32|both] [--out results/bench/bench.csv]
 
-A training step is what training/train.py does (the same ``training.train.forward_losses``): the
-network and InpaintingLoss under autocast, backward, Adam step. The
-perceptual/style terms need VGG16 features: by default a *randomly initialised* torchvision
-``vgg16().features`` stands in for the ImageNet weights, for timing only (same FLOPs); ``--vgg none``
-drops those terms. FLOPs are counted with torch.utils.flop_counter.FlopCounterMode on one image:
-"forward" is the model alone, "train" the model forward + loss + backward
-(the optimizer step is not counted). Times are medians over ``--steps`` after ``--warmup`` steps
-(oneDNN builds its kernels during the first steps, which are much slower).
+A training step is training.train's (`forward_losses` under autocast, backward, Adam step), with a
+randomly initialised `vgg16().features` for the perceptual and style terms (same FLOPs; `--vgg none`
+drops them). FLOPs are counted on one image ("train": forward, loss and backward, not the optimiser
+step); times are medians over --steps after --warmup steps (oneDNN builds its kernels in the first).
 """
 from __future__ import annotations
 

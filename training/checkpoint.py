@@ -1,13 +1,24 @@
-"""Reading the files training writes (the atomic writers live in harness.fileio).
+"""The files a training run writes and reads back (the atomic writers live in harness.fileio).
 
-A `model.pt` records what it is (role, name under the key "variant", dataset, seed, spec, width,
-image size), so that a model is never scored or distilled from under another job's name.
+`checkpoint.pt`: the resumable state, written every `train.checkpoint_every` steps (the one before it
+is kept as `checkpoint.prev.pt`) together with `train_log.csv` (every loss term). Re-running a killed
+run resumes from it to the weights of an uninterrupted run; an unreadable one is moved aside
+(`*.corrupt`) and the run resumes from the previous one, or from step 0. `model.pt`, written at the
+end: the final weights and what they are (role, name under the key "variant", dataset, seed, spec,
+width, image size), so that a model is never scored or distilled from under another job's name.
 """
 from __future__ import annotations
 
+import os
+import warnings
 from pathlib import Path
 
 import torch
+
+from inpaint_bench.harness.fileio import atomic_torch_save, write_csv
+
+CHECKPOINT, PREVIOUS_CHECKPOINT = "checkpoint.pt", "checkpoint.prev.pt"
+TRAIN_LOG, MODEL = "train_log.csv", "model.pt"
 
 # the fields that say which job a model.pt comes from ("variant" holds the job's name: the variant,
 # or the teacher's architecture slug), and those a changed config makes stale
@@ -69,3 +80,96 @@ def load_model_file(path: str | Path, device="cpu", expect: dict | None = None):
         raise ValueError(f"{path}: its weights do not fit the architecture {record['spec']} (written by "
                          f"other code?): retrain it ({str(err).splitlines()[0]})") from err
     return model.to(device).eval(), record
+
+
+def run_signature(job: dict, dtype: torch.dtype) -> dict:
+    """What a checkpoint must have been written for to be resumed: the same job at the same precision."""
+    return {"job": job, "precision": str(dtype)}
+
+
+def checkpoint_state(*, signature: dict, step: int, model, optimizer, distill, log_rows: list,
+                     threads_used: list, processes: int) -> dict:
+    """Everything a resumed run needs to go on as if it had never stopped, the torch RNG included."""
+    return {"signature": signature, "step": step, "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(), "log_rows": log_rows,
+            "distill": distill.state_dict() if distill else None,
+            "torch_rng": torch.get_rng_state(), "threads_used": threads_used, "processes": processes}
+
+
+def save_checkpoint(out: Path, state: dict) -> None:
+    """Writes checkpoint.pt atomically, keeping the one it replaces as checkpoint.prev.pt, then the log
+    up to its step (so that a stopped run's log ends where its checkpoint does)."""
+    atomic_torch_save(state, out / CHECKPOINT, previous=out / PREVIOUS_CHECKPOINT)
+    write_train_log(out, state["log_rows"])
+
+
+def write_train_log(out: Path, rows: list) -> None:
+    if rows:
+        write_csv(out / TRAIN_LOG, rows)
+
+
+def load_checkpoint(out: Path, signature: dict, device, move_corrupt: bool) -> tuple[Path, dict] | None:
+    """The newest usable checkpoint of `out` and its path: checkpoint.pt, else checkpoint.prev.pt; None
+    if neither is. An unreadable file is moved aside (*.corrupt, by the process given `move_corrupt`)
+    so that the next run does not fail on it again; one written for another signature is skipped."""
+    corrupt = False
+    for path in (out / CHECKPOINT, out / PREVIOUS_CHECKPOINT):
+        if not path.exists():
+            continue
+        try:
+            state = read_torch_file(path, "training checkpoint", device)
+        except ValueError as err:
+            aside = path.with_name(path.name + ".corrupt")
+            if move_corrupt:
+                os.replace(path, aside)
+            warnings.warn(f"{err}; moved it to {aside}", stacklevel=1)
+            corrupt = True
+            continue
+        if not isinstance(state, dict) or state.get("signature") != signature:
+            warnings.warn(f"{path} was written for other settings; not resuming from it", stacklevel=1)
+            continue
+        return path, state
+    if corrupt:
+        warnings.warn(f"no usable checkpoint in {out}: training starts from step 0", stacklevel=1)
+    return None
+
+
+def restore_checkpoint(path: Path, state: dict, model, optimizer, distill) -> None:
+    """Puts the checkpoint's weights, optimiser moments and torch RNG state back in place."""
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    if distill:
+        distill.load_state_dict(state["distill"])
+    torch.set_rng_state(state["torch_rng"])
+    if path.name == PREVIOUS_CHECKPOINT:
+        warnings.warn(f"resuming from the previous checkpoint {path} (step {state['step']})", stacklevel=1)
+
+
+def threads_used_after_resume(path: Path, state: dict, threads: int, processes: int) -> list[int]:
+    """The torch thread count of each segment of a resumed run, this one's last. Float sums are ordered
+    by the thread and process counts, so a resume with other counts is allowed, with a warning."""
+    before = state.get("threads_used", [])
+    if before and before[-1] != threads:
+        warnings.warn(f"{path} was written with {before[-1]} torch threads, this run uses "
+                      f"{threads}: the final weights will differ slightly from an "
+                      f"uninterrupted run (pass --threads {before[-1]} to match it)", stacklevel=1)
+        used = before + [threads]
+    else:
+        used = before or [threads]
+    if state.get("processes", 1) != processes:
+        warnings.warn(f"{path} was written by {state.get('processes', 1)} training processes, this "
+                      f"run has {processes}: the same batches, but float sums are ordered otherwise "
+                      f"and the final weights will differ slightly from an uninterrupted run",
+                      stacklevel=1)
+    return used
+
+
+def save_model_file(out: Path, model, job: dict, steps: int, notes: list, threads_used: list,
+                    processes: int) -> Path:
+    """Writes model.pt: the final weights with the job's identity (WHO and HOW, as load_model_file
+    checks it) and how they were trained."""
+    record = {"state_dict": model.state_dict(), "spec": job["spec"], "width": job["width"],
+              "image_size": job["image_size"], "dataset": job["dataset"], "variant": job["name"],
+              "seed": job["seed"], "role": job["role"], "steps": steps, "notes": notes,
+              "threads_used": threads_used, "processes": processes}
+    return atomic_torch_save(record, out / MODEL)

@@ -2,26 +2,12 @@
 
     torchrun --standalone --nproc-per-node N -m inpaint_bench.training.train --config ... --seed S
 
-Each process (rank r of W) takes the block r of the global batch (train.batch_size must be a
-multiple of W), DistributedDataParallel averages the gradients, and BatchNorm statistics are those of
-the global batch: a step is the single-process step on the full batch, up to the order of float sums.
-Rank 0 alone writes files; the others wait for it at a barrier.
-
-BatchNorm: on CUDA torch's SyncBatchNorm; on CPU (gloo), where torch's SyncBatchNorm refuses to run
-(its kernels are CUDA-only), `AllReduceBatchNorm`, which computes the same global statistics with
-autograd-aware all-reduces. The loss terms that pool over the batch (distillation's hole-weighted
-means, see models.distill) divide by the batch's total count, all-reduced the same way.
-
-How close to one process: the same sums in another order, so float32 rounding differs (tests/test_ddp:
-1.5e-8 on PConv's weights after 30 steps). Adam divides each gradient by its own running size, so a
-parameter whose true gradient is zero (e.g. a bias before a softmax) moves by up to lr per step on
-rounding noise alone, and the runs then part by more; a different --threads does the same.
-
-Checkpoints: every process reads checkpoint.pt at the start (the output folder must be shared by all
-nodes; processes that resumed from different steps stop with an error); rank 0 writes it. A run
-resumed with another process count is allowed, with a warning (the weights then differ slightly).
-Stop signals (training.train) reach every process through torchrun, and all of them stop after the
-same step. --threads sets the torch threads of each process.
+Process r of W takes block r of the global batch (train.batch_size must be a multiple of W), DDP
+averages the gradients and BatchNorm uses global-batch statistics: a step is the single-process step on
+the full batch up to the order of float sums (tests/test_ddp: 1.5e-8 on PConv's weights after 30 steps;
+Adam can move a parameter whose true gradient is zero by up to lr per step on that rounding, as another
+--threads does). Rank 0 alone writes files, into the output folder every node must share; the others
+wait at a barrier. Stop signals: see training.preemption.
 """
 from __future__ import annotations
 
@@ -139,7 +125,10 @@ class AllReduceBatchNorm(nn.modules.batchnorm._BatchNorm):
 
 
 def convert_batchnorm(model: nn.Module, device: torch.device) -> nn.Module:
-    """Every BatchNorm layer of `model` computes global-batch statistics (see the module's doc)."""
+    """Every BatchNorm layer of `model` computes global-batch statistics: torch's SyncBatchNorm on
+    CUDA; AllReduceBatchNorm on CPU (gloo), where SyncBatchNorm's kernels do not run. (The loss terms
+    that pool over the batch, distillation's hole-weighted means, all-reduce their count likewise: see
+    models.distill.)"""
     if device.type == "cuda":
         return nn.SyncBatchNorm.convert_sync_batchnorm(model)
     for name, child in model.named_children():

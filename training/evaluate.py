@@ -4,15 +4,10 @@
 
 Test image i meets mask i (mod masks.count) of each bucket; the metrics are computed on the composite
 `pred * mask + image * (1 - mask)` by the loop shared with `metrics.score` (metrics.evaluation).
-Writes `per_image.csv` (one row per image and bucket), `summary.csv` (long format: dataset, variant,
-seed, bucket, metric, value, n, note, train_note) and a few composites per bucket under `samples/`
-for the qualitative grid. Ground-truth Inception features are cached under `<results>/cache/`.
-The defaults (output folder, masks, model file, threads) are the workflow's, so a hand run writes
-what the workflow would. The model file must be the one this job asks for: another variant's, a
-teacher's, one of another dataset or seed, or one trained under another spec is refused.
-
-Expected faults (bad config, a missing, unreadable or foreign model file, an output folder that cannot
-be written) end with `error: <message>` and exit status 1; HARNESS_DEBUG=1 shows the traceback.
+Writes `per_image.csv`, `summary.csv` (long format: dataset, variant, seed, bucket, metric, value, n,
+note, train_note) and a few composites per bucket under `samples/`. The defaults are the workflow's; a
+model file of another job or spec is refused (training.checkpoint). Expected faults end with
+`error: <message>` and exit status 1 (HARNESS_DEBUG=1 shows the traceback).
 """
 from __future__ import annotations
 

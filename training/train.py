@@ -3,49 +3,19 @@
     python -m inpaint_bench.training.train --config FILE --dataset NAME --variant NAME --seed N --out DIR
     python -m inpaint_bench.training.train --config FILE --dataset NAME --teacher-arch ARCH --seed N --out DIR
 
-The job (what to train, on what, how long) is resolved by `jobs.resolve` exactly as the workflow
-resolves it; the workflow's rule calls `train(job, out, ...)` with the job as its params.
-
-The output folder holds `checkpoint.pt` (resumable state, written atomically every
-`train.checkpoint_every` steps; the one before it is kept as `checkpoint.prev.pt`), `train_log.csv`
-(every loss term), `provenance.json`, and at the very end `model.pt` (final weights, the variant's spec
-and the job's identity: role, name, dataset, seed). Running the same command again after the process
-was killed resumes from the last checkpoint and ends with the same weights as an uninterrupted run:
-batches, masks and initial weights are all functions of (seed, dataset, variant, step). An unreadable
-checkpoint is moved aside (`*.corrupt`) and the run resumes from the previous one, or from step 0.
-
-Threads: the weights depend on the number of torch CPU threads (float sums are ordered differently),
-so `--threads` defaults to the config's threads_per_job, as the workflow uses; the count is recorded in
-provenance.json and model.pt. Resuming with another count is allowed, with a warning.
-
-Expected faults (bad config, unreadable or foreign files, an output folder that cannot be written, a
-non-finite loss) end with `error: <message>` and exit status 1; HARNESS_DEBUG=1 shows the traceback.
-
-Preemption and time limits: on SIGTERM or SIGUSR1 training finishes the step it is in, writes
-checkpoint.pt and exits with status 75 (EX_TEMPFAIL: try again), from the command line as from the
-workflow's script (Snakemake counts it as a failure and retries the job: restart-times). SLURM sends
-SIGTERM at a time limit or preemption and SIGKILL KillWait seconds (30 by default) later;
-`sbatch --signal=TERM@120` sends it two minutes early. Running the command again resumes there and ends
-with the weights of an uninterrupted run. SIGINT (Ctrl-C) is not caught: KeyboardInterrupt stops the
-run at once (exit status 1), keeping the last periodic checkpoint.
-
-Several processes (one GPU each): `torchrun --standalone --nproc-per-node N -m inpaint_bench.training.train ...`
-trains one job with DistributedDataParallel; see training.distributed. Each process takes 1/N of
-train.batch_size (which must be a multiple of N), so the step is the single-process step on the full
-batch; the weights equal a single-process run's up to float summation order. Rank 0 writes every file.
-Under torchrun, add `--signals-to-handle SIGTERM,SIGINT,SIGUSR1` so that torchrun passes SIGUSR1 on to
-the processes (it passes SIGTERM by default); torchrun then exits non-zero after the checkpoint.
+The job is resolved by `jobs.resolve` as the workflow resolves it (its rule calls `train(job, out)`).
+The weights depend on the torch thread count, so --threads defaults to the config's threads_per_job,
+as in the workflow. Expected faults end with `error: <message>` and exit status 1 (HARNESS_DEBUG=1
+shows the traceback). Files and resuming: training.checkpoint; stop signals: training.preemption;
+several processes (torchrun): training.distributed.
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
-import signal
 import sys
-import threading
 import time
 import warnings
 from pathlib import Path
@@ -56,13 +26,17 @@ from tqdm import tqdm
 
 from inpaint_bench.harness.config import ConfigError, layout
 from inpaint_bench.jobs.validate import load_config
-from inpaint_bench.harness.fileio import atomic_torch_save, atomic_write_text, ensure_writable, write_csv
+from inpaint_bench.harness.fileio import atomic_write_text, ensure_writable
 from inpaint_bench.jobs.resolve import init_seed_parts, teacher_job, train_job
 from inpaint_bench.harness.seeding import derive_seed
 from inpaint_bench.models import build_model
 from inpaint_bench.models.losses import InpaintingLoss
 from inpaint_bench.training import distributed
-from inpaint_bench.training.checkpoint import read_torch_file
+from inpaint_bench.training.checkpoint import (CHECKPOINT, MODEL, checkpoint_state, load_checkpoint,
+                                                restore_checkpoint, run_signature, save_checkpoint,
+                                                save_model_file, threads_used_after_resume,
+                                                write_train_log)
+from inpaint_bench.training.preemption import StopRequest, ignore_stop_signals, stop_signals_caught
 from inpaint_bench.training.precision import autocast, prepare_input, prepare_model, resolve_precision
 
 
@@ -147,29 +121,6 @@ def forward_losses(model, loss, image, mask, dtype, device, distill=None, teache
     return total, terms
 
 
-CHECKPOINT, PREVIOUS_CHECKPOINT = "checkpoint.pt", "checkpoint.prev.pt"
-
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
-EXIT_PREEMPTED = 75  # EX_TEMPFAIL (sysexits.h): a temporary failure, run again
-
-
-class Preempted(SystemExit):
-    """Training stopped on SIGTERM/SIGUSR1 once its checkpoint was written. A SystemExit with status
-    EXIT_PREEMPTED, so the process ends with that status (and no traceback) wherever training runs:
-    the command line or the workflow's script."""
-
-    def __init__(self, message: str):
-        super().__init__(EXIT_PREEMPTED)
-        self.message = message
-
-
-def ignore_stop_signals(worker_id: int) -> None:
-    """DataLoader workers: SLURM signals every process of a job, and a worker killed by it would fail
-    the main process before its checkpoint; the main process stops them itself."""
-    for sig in STOP_SIGNALS:
-        signal.signal(sig, signal.SIG_IGN)
-
-
 class TrainedModules(nn.Module):
     """What DistributedDataParallel wraps: the modules being trained (network, distillation's meta
     networks); its forward is the training step's forward half. The frozen loss and teacher stay
@@ -184,7 +135,7 @@ class TrainedModules(nn.Module):
 
 
 class Trainer:
-    """Runs one resolved train or teacher job (see harness.jobs) into the folder `out`."""
+    """Runs one resolved train or teacher job (see jobs.resolve) into the folder `out`."""
 
     def __init__(self, job: dict, out: Path, teacher: str | None = None, device: str | None = None):
         from inpaint_bench.datasets import build_dataset, build_train_masks
@@ -237,7 +188,7 @@ class Trainer:
         self.step, self.log_rows = 0, []
         self.threads_used = [torch.get_num_threads()]
         self.ddp = None  # the DistributedDataParallel wrapper, made in fit()
-        self.stop_signal, self.stop_everywhere = None, False
+        self.stop = StopRequest()
 
     def _setup_distillation(self, teacher_path: str | None) -> None:
         from inpaint_bench.models.distill import build_distill_loss
@@ -263,74 +214,28 @@ class Trainer:
         params = list(self.model.parameters()) + (list(self.distill.parameters()) if self.distill else [])
         return torch.optim.Adam(params, lr=lr)
 
-    # --- identity of a run: a checkpoint from a different spec/settings must not be resumed
-    def signature(self) -> dict:
-        return {"job": self.job, "precision": str(self.dtype)}
-
-    def checkpoint_state(self) -> dict:
-        return {"signature": self.signature(), "step": self.step, "model": self.model.state_dict(),
-                "optimizer": self.optimizer.state_dict(), "log_rows": self.log_rows,
-                "distill": self.distill.state_dict() if self.distill else None,
-                "torch_rng": torch.get_rng_state(), "threads_used": self.threads_used,
-                "processes": self.world}
-
-    def try_resume(self) -> bool:
-        """Resumes from checkpoint.pt, else from checkpoint.prev.pt. An unreadable file is moved aside
-        (*.corrupt) so that the next run does not fail on it again."""
+    def resume(self) -> bool:
+        """Goes on from the run's checkpoint if it has a usable one (see training.checkpoint)."""
         self.threads_used = [torch.get_num_threads()]
-        corrupt = False
-        for path in (self.out / CHECKPOINT, self.out / PREVIOUS_CHECKPOINT):
-            if not path.exists():
-                continue
-            try:
-                state = read_torch_file(path, "training checkpoint", self.device)
-            except ValueError as err:
-                aside = path.with_name(path.name + ".corrupt")
-                if self.rank == 0:  # every process reads the same file: one moves it
-                    os.replace(path, aside)
-                warnings.warn(f"{err}; moved it to {aside}", stacklevel=1)
-                corrupt = True
-                continue
-            if not isinstance(state, dict) or state.get("signature") != self.signature():
-                warnings.warn(f"{path} was written for other settings; not resuming from it", stacklevel=1)
-                continue
-            self.model.load_state_dict(state["model"])
-            self.optimizer.load_state_dict(state["optimizer"])
-            if self.distill:
-                self.distill.load_state_dict(state["distill"])
-            torch.set_rng_state(state["torch_rng"])
-            self.step, self.log_rows = state["step"], state["log_rows"]
-            if path.name == PREVIOUS_CHECKPOINT:
-                warnings.warn(f"resuming from the previous checkpoint {path} (step {self.step})", stacklevel=1)
-            before = state.get("threads_used", [])
-            if before and before[-1] != self.threads_used[0]:
-                warnings.warn(f"{path} was written with {before[-1]} torch threads, this run uses "
-                              f"{self.threads_used[0]}: the final weights will differ slightly from an "
-                              f"uninterrupted run (pass --threads {before[-1]} to match it)", stacklevel=1)
-                self.threads_used = before + self.threads_used
-            else:
-                self.threads_used = before or self.threads_used
-            if state.get("processes", 1) != self.world:
-                warnings.warn(f"{path} was written by {state.get('processes', 1)} training processes, this "
-                              f"run has {self.world}: the same batches, but float sums are ordered otherwise "
-                              f"and the final weights will differ slightly from an uninterrupted run",
-                              stacklevel=1)
-            return True
-        if corrupt:
-            warnings.warn(f"no usable checkpoint in {self.out}: training starts from step 0", stacklevel=1)
-        return False
+        # every process reads the same file: one moves it aside if it is unreadable
+        found = load_checkpoint(self.out, run_signature(self.job, self.dtype), self.device,
+                                move_corrupt=self.rank == 0)
+        if found is None:
+            return False
+        path, state = found
+        restore_checkpoint(path, state, self.model, self.optimizer, self.distill)
+        self.step, self.log_rows = state["step"], state["log_rows"]
+        self.threads_used = threads_used_after_resume(path, state, self.threads_used[0], self.world)
+        return True
 
     def save_checkpoint(self) -> None:
         if self.rank == 0:  # every process holds the same state
-            atomic_torch_save(self.checkpoint_state(), self.out / CHECKPOINT,
-                              previous=self.out / PREVIOUS_CHECKPOINT)
-            self.write_log()
+            save_checkpoint(self.out, checkpoint_state(
+                signature=run_signature(self.job, self.dtype), step=self.step, model=self.model,
+                optimizer=self.optimizer, distill=self.distill, log_rows=self.log_rows,
+                threads_used=self.threads_used, processes=self.world))
         # no process goes on (or exits, which makes torchrun stop the others) before the file is whole
         distributed.barrier()
-
-    def write_log(self) -> None:
-        if self.log_rows and self.rank == 0:
-            write_csv(self.out / "train_log.csv", self.log_rows)
 
     def loader(self):
         sampler = StepBatches(len(self.images), self.settings["batch_size"], self.data_seed,
@@ -372,7 +277,7 @@ class Trainer:
             bad = {k: float(v) for k, v in terms.items()}
             raise FloatingPointError(
                 f"non-finite loss {float(shown)} at step {self.step + 1} (terms {bad}); the last good "
-                f"checkpoint {self.out / 'checkpoint.pt'} is kept. Lower train.lr or try precision fp32.")
+                f"checkpoint {self.out / CHECKPOINT} is kept. Lower train.lr or try precision fp32.")
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()
@@ -388,33 +293,11 @@ class Trainer:
         that all stop after the same step."""
         names = list(terms)
         values = torch.stack([total.detach().float()] + [terms[k].float() for k in names]
-                             + [total.new_tensor(float(self.stop_signal is not None))])
+                             + [total.new_tensor(float(self.stop.received))])
         values = distributed.sum_over_ranks(values)
-        self.stop_everywhere = bool(values[-1] > 0)
+        self.stop.anywhere = bool(values[-1] > 0)
         mean = values[:-1] / self.world
         return mean[0], dict(zip(names, mean[1:]))
-
-    def stop_requested(self) -> bool:
-        return self.stop_everywhere if self.ddp is not None else self.stop_signal is not None
-
-    @contextlib.contextmanager
-    def stop_signals_caught(self):
-        """While training, SIGTERM and SIGUSR1 only note that the run must stop; the loop then stops at
-        the end of the step, with a consistent state to save. (Handlers can only be set in the main
-        thread; elsewhere the signals keep their effect.)"""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def note(signum, frame):
-            self.stop_signal = signum
-
-        previous = {sig: signal.signal(sig, note) for sig in STOP_SIGNALS}
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, signal.SIG_DFL if handler is None else handler)
 
     def wrap_for_ddp(self) -> None:
         """DistributedDataParallel over the trained modules: all processes start from rank 0's weights
@@ -428,11 +311,11 @@ class Trainer:
 
     def fit(self) -> Path:
         self.out.mkdir(parents=True, exist_ok=True)
-        with self.stop_signals_caught():
+        with stop_signals_caught(self.stop):
             return self._fit()
 
     def _fit(self) -> Path:
-        resumed = self.try_resume()
+        resumed = self.resume()
         if distributed.active():
             self.wrap_for_ddp()
         provenance = {"dataset": self.dataset, "variant": self.variant, "seed": self.seed, "role": self.role,
@@ -458,39 +341,27 @@ class Trainer:
                                       "lr": self.optimizer.param_groups[0]["lr"], **values,
                                       "seconds": round(time.perf_counter() - started, 3)})
                 bar.set_postfix(loss=f"{values['total']:.4f}")
-            stop = self.stop_requested()
+            stop = self.stop.must_stop()
             if self.step % every == 0 or self.step == self.total_steps or stop:
                 self.save_checkpoint()
             bar.update(1)
             if stop and self.step < self.total_steps:
                 bar.close()
-                raise self.preempted()
+                raise self.stop.preempted(self.step, self.total_steps, self.out / CHECKPOINT,
+                                          announce=self.rank == 0)
         bar.close()
         if self.step == 0 or self.step < self.total_steps:
             raise RuntimeError(f"training stopped at step {self.step} of {self.total_steps}")
-        record = {"state_dict": self.model.state_dict(), "spec": self.spec, "width": self.job["width"],
-                  "image_size": self.job["image_size"], "dataset": self.dataset, "variant": self.variant,
-                  "seed": self.seed, "role": self.role, "steps": self.step, "notes": self.notes,
-                  "threads_used": self.threads_used, "processes": self.world}
-        path = self.out / "model.pt"
         if self.rank == 0:
-            self.write_log()
-            atomic_torch_save(record, path)
+            write_train_log(self.out, self.log_rows)
+            save_model_file(self.out, self.model, self.job, self.step, self.notes, self.threads_used,
+                            self.world)
         distributed.barrier()
-        return path
-
-    def preempted(self) -> Preempted:
-        what = (signal.Signals(self.stop_signal).name if self.stop_signal is not None
-                else "a stop signal sent to another training process")
-        message = (f"stopped by {what} after step {self.step} of {self.total_steps}; {self.out / CHECKPOINT} "
-                   f"is written: run the same command again to resume (exit status {EXIT_PREEMPTED})")
-        if self.rank == 0:
-            print(message, file=sys.stderr, flush=True)
-        return Preempted(message)
+        return self.out / MODEL
 
 
 def train(job: dict, out: str | Path, teacher: str | None = None, device: str | None = None) -> Path:
-    """Trains a resolved job (harness.jobs) into `out`; returns the path of model.pt."""
+    """Trains a resolved job (jobs.resolve) into `out`; returns the path of model.pt."""
     return Trainer(job, Path(out), teacher=teacher, device=device).fit()
 
 
