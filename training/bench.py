@@ -20,10 +20,10 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
+from inpaint_bench.harness.fileio import write_csv
+from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.models import build_model
 from inpaint_bench.models.losses import InpaintingLoss
-from inpaint_bench.jobs.validate import load_config
-from inpaint_bench.harness.fileio import write_csv
 from inpaint_bench.models.registry import is_trainable
 from inpaint_bench.training.precision import autocast, prepare_input, prepare_model, resolve_precision
 from inpaint_bench.training.train import forward_losses

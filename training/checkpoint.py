@@ -64,7 +64,8 @@ def load_model_file(path: str | Path, device="cpu", expect: dict | None = None):
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist: train the variant first (python -m inpaint_bench.training.train ...)")
+        raise FileNotFoundError(f"{path} does not exist: train the variant first "
+                                f"(python -m inpaint_bench.training.train ...)")
     record = read_torch_file(path, "model file", device)
     if isinstance(record, dict) and "signature" in record and "optimizer" in record:
         raise ValueError(f"{path} is a training checkpoint, not a model file: pass the run's model.pt "

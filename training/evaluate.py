@@ -1,6 +1,7 @@
 """Evaluates one variant on the fixed test masks of every hole-ratio bucket.
 
-    python -m inpaint_bench.training.evaluate --config FILE --dataset NAME --variant NAME --seed N [--out DIR] [--model model.pt]
+    python -m inpaint_bench.training.evaluate --config FILE --dataset NAME --variant NAME --seed N
+        [--out DIR] [--model model.pt]
 
 Test image i meets mask i (mod masks.count) of each bucket; the metrics are computed on the composite
 `pred * mask + image * (1 - mask)` by the loop shared with `metrics.score` (metrics.evaluation).
@@ -22,9 +23,9 @@ import torch
 from tqdm import tqdm
 
 from inpaint_bench.harness.config import ConfigError, layout
-from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.harness.fileio import ensure_writable, save_png
 from inpaint_bench.jobs.resolve import eval_job
+from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.metrics.evaluation import Evaluation
 from inpaint_bench.models import build_model
 from inpaint_bench.models.registry import is_trainable

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from inpaint_bench.harness.fileio import save_png, write_csv
 from inpaint_bench.harness.config import ConfigError, dataset_spec, layout
+from inpaint_bench.harness.fileio import save_png, write_csv
 from inpaint_bench.jobs.validate import load_config
 
 

@@ -25,19 +25,28 @@ from torch import nn
 from tqdm import tqdm
 
 from inpaint_bench.harness.config import ConfigError, layout
-from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.harness.fileio import atomic_write_text, ensure_writable
-from inpaint_bench.jobs.resolve import init_seed_parts, teacher_job, train_job
 from inpaint_bench.harness.seeding import derive_seed
+from inpaint_bench.jobs.resolve import init_seed_parts, teacher_job, train_job
+from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.models import build_model
 from inpaint_bench.models.losses import InpaintingLoss
 from inpaint_bench.training import distributed
-from inpaint_bench.training.checkpoint import (CHECKPOINT, MODEL, checkpoint_state, load_checkpoint,
-                                                restore_checkpoint, run_signature, save_checkpoint,
-                                                save_model_file, threads_used_after_resume,
-                                                write_train_log)
-from inpaint_bench.training.preemption import StopRequest, ignore_stop_signals, stop_signals_caught
+from inpaint_bench.training.checkpoint import (
+    CHECKPOINT,
+    MODEL,
+    checkpoint_state,
+    load_checkpoint,
+    load_model_file,
+    restore_checkpoint,
+    run_signature,
+    save_checkpoint,
+    save_model_file,
+    threads_used_after_resume,
+    write_train_log,
+)
 from inpaint_bench.training.precision import autocast, prepare_input, prepare_model, resolve_precision
+from inpaint_bench.training.preemption import StopRequest, ignore_stop_signals, stop_signals_caught
 
 
 class StepBatches(torch.utils.data.Sampler):
@@ -192,13 +201,13 @@ class Trainer:
 
     def _setup_distillation(self, teacher_path: str | None) -> None:
         from inpaint_bench.models.distill import build_distill_loss
-        from inpaint_bench.training.checkpoint import load_model_file
 
         slug = self.job["teacher"]
         if teacher_path is None or not Path(teacher_path).is_file():
             raise ConfigError(f"variant {self.variant!r} distils from the teacher {slug!r}, whose model "
-                              f"{teacher_path} is not trained yet; train it first: python -m inpaint_bench.training.train "
-                              f"--config CONFIG --dataset {self.dataset} --teacher-arch {slug} --seed {self.seed}")
+                              f"{teacher_path} is not trained yet; train it first: "
+                              f"python -m inpaint_bench.training.train --config CONFIG --dataset {self.dataset} "
+                              f"--teacher-arch {slug} --seed {self.seed}")
         self.teacher, _ = load_model_file(teacher_path, self.device, expect={
             "role": "teacher", "variant": slug,
             **{k: self.job[k] for k in ("dataset", "seed", "width", "image_size")}})
@@ -323,7 +332,8 @@ class Trainer:
                       "device": str(self.device), "threads": torch.get_num_threads(),
                       "threads_used": self.threads_used,  # per segment, when resumed with another count
                       "processes": self.world,  # DDP: each holds batch_size / processes images
-                      "vgg16_weights": self.vgg_file, "notes": self.notes, "resumed_from_step": self.step if resumed else None,
+                      "vgg16_weights": self.vgg_file, "notes": self.notes,
+                      "resumed_from_step": self.step if resumed else None,
                       "environment": environment_record()}
         if self.rank == 0:
             atomic_write_text(self.out / "provenance.json", json.dumps(provenance, indent=2, default=str))
