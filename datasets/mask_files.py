@@ -18,7 +18,8 @@ from PIL import Image
 
 from inpaint_bench.datasets.images import remove_stale_numbered_pngs
 from inpaint_bench.datasets.mask_conventions import hole_ratio
-from inpaint_bench.harness.fileio import save_png as save_png_atomic, write_csv as write_csv_atomic
+from inpaint_bench.harness.fileio import save_png as save_png_atomic
+from inpaint_bench.harness.fileio import write_csv as write_csv_atomic
 
 MANIFEST_HEADER = ["bucket", "file", "hole_ratio", "source"]
 

@@ -16,8 +16,15 @@ import numpy as np
 import torch
 
 from inpaint_bench.datasets.imagefile import read_mask
-from inpaint_bench.datasets.mask_conventions import (DEFAULT_BUCKETS, STREAM_TEST_MASKS, bucket_seed,
-                                                     check_buckets, check_seed, check_size, hole_ratio)
+from inpaint_bench.datasets.mask_conventions import (
+    DEFAULT_BUCKETS,
+    STREAM_TEST_MASKS,
+    bucket_seed,
+    check_buckets,
+    check_seed,
+    check_size,
+    hole_ratio,
+)
 from inpaint_bench.datasets.mask_files import check_ratio, read_manifest, recorded_ratio, write_mask_set
 from inpaint_bench.datasets.nvidia_masks import import_nvidia_masks
 from inpaint_bench.datasets.strokes import bucket_mask

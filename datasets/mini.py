@@ -45,7 +45,8 @@ from PIL import Image
 
 from inpaint_bench.datasets.images import remove_stale_numbered_pngs
 from inpaint_bench.harness.config import MINI_KINDS
-from inpaint_bench.harness.fileio import save_png as save_png_atomic, write_csv as write_csv_atomic
+from inpaint_bench.harness.fileio import save_png as save_png_atomic
+from inpaint_bench.harness.fileio import write_csv as write_csv_atomic
 
 NATURAL_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png",
                   "hubble_deep_field.jpg", "ihc.png", "retina.jpg", "grace_hopper.jpg")

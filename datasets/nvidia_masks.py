@@ -14,8 +14,14 @@ import os
 
 import numpy as np
 
-from inpaint_bench.datasets.mask_conventions import (STREAM_NVIDIA_CHOICE, bucket_seed, check_buckets,
-                                                     check_seed, check_size, hole_ratio)
+from inpaint_bench.datasets.mask_conventions import (
+    STREAM_NVIDIA_CHOICE,
+    bucket_seed,
+    check_buckets,
+    check_seed,
+    check_size,
+    hole_ratio,
+)
 from inpaint_bench.datasets.mask_files import load_external_mask, write_mask_set
 
 

@@ -14,9 +14,15 @@ import os
 import numpy as np
 import torch
 
-from inpaint_bench.datasets.mask_conventions import (DEFAULT_BUCKETS, STREAM_BUCKET_STROKES,
-                                                     STREAM_MASK_FOLDER, STREAM_OFFICIAL_STROKES,
-                                                     check_buckets, check_seed, check_size)
+from inpaint_bench.datasets.mask_conventions import (
+    DEFAULT_BUCKETS,
+    STREAM_BUCKET_STROKES,
+    STREAM_MASK_FOLDER,
+    STREAM_OFFICIAL_STROKES,
+    check_buckets,
+    check_seed,
+    check_size,
+)
 from inpaint_bench.datasets.mask_files import list_mask_images, load_external_mask
 from inpaint_bench.datasets.strokes import bucket_mask, official_stroke_mask
 

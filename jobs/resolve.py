@@ -14,8 +14,7 @@ from __future__ import annotations
 import json
 
 from inpaint_bench.harness.config import ConfigError, dataset_spec, train_settings, variant_spec
-from inpaint_bench.models.registry import (architecture, is_trainable, spec_slug, teacher_architecture,
-                             uses_distillation)
+from inpaint_bench.models.registry import architecture, is_trainable, spec_slug, teacher_architecture, uses_distillation
 
 ROLES = ("student", "teacher")
 

@@ -9,8 +9,14 @@ from pathlib import Path
 
 from inpaint_bench.datasets import check_dataset
 from inpaint_bench.datasets.mask_files import list_mask_images
-from inpaint_bench.harness.config import (MINI_KINDS, ConfigError, consistency_problems, dataset_spec,
-                                          read_config_file, validate_schema)
+from inpaint_bench.harness.config import (
+    MINI_KINDS,
+    ConfigError,
+    consistency_problems,
+    dataset_spec,
+    read_config_file,
+    validate_schema,
+)
 from inpaint_bench.models.registry import SpecError, check_spec
 
 
@@ -57,5 +63,6 @@ def check_datasets_readable(config: dict, source: str = "config") -> None:
 
 
 def load_config(path: str | Path) -> dict:
-    """Reads a config YAML file (its `base:` chain resolved) and validates it; ConfigError names the file (and line) at fault."""
+    """Reads a config YAML file (its `base:` chain resolved) and validates it; ConfigError names the file
+    (and line) at fault."""
     return validate_config(read_config_file(path), str(path))

@@ -18,10 +18,15 @@ import pandas as pd
 import torch
 
 from inpaint_bench.harness.fileio import write_csv
-
+from inpaint_bench.harness.names import (
+    COLOUR_COLUMNS,
+    DISTRIBUTION_METRICS,
+    PER_IMAGE_COLUMNS,
+    PER_IMAGE_METRICS,
+    SUMMARY_COLUMNS,
+)
 from inpaint_bench.models.classical import MeanFill
 
-from inpaint_bench.harness.names import COLOUR_COLUMNS, DISTRIBUTION_METRICS, PER_IMAGE_COLUMNS, PER_IMAGE_METRICS, SUMMARY_COLUMNS
 from .pixel import composite, hole_colour_error
 from .suite import MetricSuite
 

@@ -24,7 +24,8 @@ def composite(pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor) -> torch
 
 def _float32_pair(pred: torch.Tensor, gt: torch.Tensor):
     if pred.shape != gt.shape or pred.dim() != 4:
-        raise ValueError(f"expected two (N,C,H,W) tensors of equal shape, got {tuple(pred.shape)} and {tuple(gt.shape)}")
+        raise ValueError(f"expected two (N,C,H,W) tensors of equal shape, "
+                         f"got {tuple(pred.shape)} and {tuple(gt.shape)}")
     return pred.float(), gt.float()
 
 

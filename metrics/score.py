@@ -210,7 +210,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pred", required=True, type=Path, help="folder of the method's outputs")
     parser.add_argument("--gt", required=True, type=Path, help="folder of ground-truth images")
-    parser.add_argument("--masks", required=True, type=Path, help="test-mask folder (with manifest.csv) or flat mask folder")
+    parser.add_argument("--masks", required=True, type=Path,
+                        help="test-mask folder (with manifest.csv) or flat mask folder")
     parser.add_argument("--out", required=True, type=Path, help="per-image CSV; the summary goes to <stem>_summary.csv")
     parser.add_argument("--dataset", default="external", help="dataset label of the rows (default: external)")
     parser.add_argument("--variant", help="method label of the rows (default: the --pred folder's name)")

@@ -17,12 +17,12 @@ from collections import defaultdict
 import torch
 from torch import nn
 
+from inpaint_bench.harness.names import DISTRIBUTION_METRICS, HIGHER_IS_BETTER, PER_IMAGE_METRICS  # noqa: F401 (the suite's API)
+
 from .fid import FeatureCache, build_inception, distribution_metrics, extract_features
 from .lpips_metric import LPIPSMetric, build_lpips
 from .pixel import pixel_metrics
 from .weights import METRIC_WEIGHTS, find_weight, missing_message
-
-from inpaint_bench.harness.names import DISTRIBUTION_METRICS, HIGHER_IS_BETTER, PER_IMAGE_METRICS  # noqa: F401 (the suite's API)
 
 
 class MetricSuite:

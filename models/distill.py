@@ -256,7 +256,8 @@ class SelfDistillation(nn.Module):
         for level, (x, c) in enumerate(zip(student, self.channels)):
             if x.shape[1] != c:
                 raise ValueError(f"distill.self level {level}: expected {c} channels, got {tuple(x.shape)}")
-        losses = [self.pair_loss(l, student[l], student[l + 1], mask_hole) for l in range(len(student) - 1)]
+        losses = [self.pair_loss(level, student[level], student[level + 1], mask_hole)
+                  for level in range(len(student) - 1)]
         return torch.stack(losses).mean()
 
 

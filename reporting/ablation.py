@@ -17,9 +17,22 @@ import pandas as pd
 from inpaint_bench.harness.names import HIGHER_IS_BETTER, PER_IMAGE_METRICS, metric_format
 from inpaint_bench.reporting.cells import buckets_of, cells_over_seeds
 from inpaint_bench.reporting.phrases import missing_line, n_line, train_note_lines
-from inpaint_bench.reporting.render import (ABSENT, Block, Cell, Row, TableModel, as_html, as_latex, as_markdown,
-                                            digits, header, shown, tex_escape, write_table)
-from inpaint_bench.reporting.stats import Bootstrap, Interval, mark, paired_interval, pair_rows, seed_spread
+from inpaint_bench.reporting.render import (
+    ABSENT,
+    Block,
+    Cell,
+    Row,
+    TableModel,
+    as_html,
+    as_latex,
+    as_markdown,
+    digits,
+    header,
+    shown,
+    tex_escape,
+    write_table,
+)
+from inpaint_bench.reporting.stats import Bootstrap, Interval, mark, pair_rows, paired_interval, seed_spread
 
 COLUMNS = ["dataset", "metric", "bucket", "variant", "reference", "mean", "std", "seeds", "delta", "lo", "hi",
            "delta_std", "mark", "method", "level", "n", "note"]

@@ -16,9 +16,21 @@ import pandas as pd
 from inpaint_bench.harness.names import HIGHER_IS_BETTER, metric_format
 from inpaint_bench.reporting.cells import FIELDS, buckets_of, cells_over_seeds, metrics_of
 from inpaint_bench.reporting.phrases import missing_line, n_line, seed_phrase, train_note_lines
-from inpaint_bench.reporting.render import (ABSENT, Block, Cell, Row, TableModel, as_html, as_latex, as_markdown,
-                                            digits, header, shown, tex_escape, write_table)
-
+from inpaint_bench.reporting.render import (
+    ABSENT,
+    Block,
+    Cell,
+    Row,
+    TableModel,
+    as_html,
+    as_latex,
+    as_markdown,
+    digits,
+    header,
+    shown,
+    tex_escape,
+    write_table,
+)
 
 # ----------------------------------------------------------------------------------------------
 # The numbers
@@ -208,7 +220,8 @@ def table_model(table: pd.DataFrame) -> TableModel:
     for metric in metrics_of(table):
         rows = []
         for variant in table.index:
-            cells = [Cell(md=cell_text(table, variant, b, metric, "md"), tex=cell_text(table, variant, b, metric, "tex"),
+            cells = [Cell(md=cell_text(table, variant, b, metric, "md"),
+                          tex=cell_text(table, variant, b, metric, "tex"),
                           plain=cell_text(table, variant, b, metric, "plain"),
                           css="best" if table.at[variant, (b, metric, "best")] else "")
                      for b in buckets]

@@ -1,6 +1,6 @@
 """Concatenates per-run summaries into one long-format CSV, and the mean and std over seeds.
 
-    python -m inpaint_bench.reporting.aggregate --out results/summary.csv [--over-seeds results/summary_over_seeds.csv] \
+    inpaint-bench aggregate --out results/summary.csv [--over-seeds results/summary_over_seeds.csv] \
         SUMMARY.csv [SUMMARY.csv ...]
 
 The same (dataset, variant, seed, bucket, metric) in two files is an error: it would be counted

@@ -22,7 +22,7 @@ from inpaint_bench.harness.buckets import sort_bucket_names
 from inpaint_bench.harness.fileio import write_csv
 from inpaint_bench.harness.names import PER_IMAGE_METRICS, metric_format
 from inpaint_bench.reporting.results import metric_order, read_per_image, read_summary
-from inpaint_bench.reporting.stats import Bootstrap, mark, paired_interval, pair_rows, seed_spread
+from inpaint_bench.reporting.stats import Bootstrap, mark, pair_rows, paired_interval, seed_spread
 
 COLUMNS = ["bucket", "metric", "a_mean", "a_std", "b_mean", "b_std", "delta", "lo", "hi", "delta_std", "mark",
            "method", "level", "seeds", "n"]

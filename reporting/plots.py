@@ -29,8 +29,8 @@ from PIL import Image
 
 from inpaint_bench.harness.buckets import Bucket, sort_bucket_names
 from inpaint_bench.harness.fileio import atomic_write_bytes
-from inpaint_bench.harness.paths import plot_name
 from inpaint_bench.harness.names import metric_format
+from inpaint_bench.harness.paths import plot_name
 from inpaint_bench.reporting.phrases import arrow, seed_phrase
 from inpaint_bench.reporting.results import metric_order, missing_metrics, read_summary, select_variants
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from inpaint_bench.harness.seeding import derive_seed
 from inpaint_bench.harness.names import HIGHER_IS_BETTER
+from inpaint_bench.harness.seeding import derive_seed
 
 # Pairs two per-image rows: the same image under the same mask in the same seed and bucket.
 PAIR_KEY = ["seed", "bucket", "image", "mask"]

@@ -7,7 +7,7 @@ import re
 import pandas as pd
 import pytest
 
-from helpers.fake_results import DATASET, N, VARIANTS, make_results, per_image_paths
+from helpers.fake_results import DATASET, VARIANTS, N, make_results, per_image_paths
 from inpaint_bench.harness.fileio import write_csv
 from inpaint_bench.reporting.ablation import build_ablation
 from inpaint_bench.reporting.ablation import to_markdown as ablation_markdown
@@ -17,7 +17,6 @@ from inpaint_bench.reporting.compare import compare_files
 from inpaint_bench.reporting.compare import main as compare_main
 from inpaint_bench.reporting.results import read_per_images
 from inpaint_bench.reporting.stats import Bootstrap
-
 
 # ----------------------------------------------------------------------------------------------
 # the ablation table

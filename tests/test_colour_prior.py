@@ -7,14 +7,13 @@ import pytest
 import torch
 import yaml
 
+from conftest import write_images
 from inpaint_bench.datasets import make_test_masks
-from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.jobs.resolve import eval_job, train_job
+from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.metrics import Evaluation, MetricSuite
 from inpaint_bench.training.evaluate import evaluate
 from inpaint_bench.training.train import train
-
-from conftest import write_images
 
 
 def test_colour_check_names_the_bucket_of_a_cast_and_passes_the_ground_truth():

@@ -9,7 +9,6 @@ import torch
 from PIL import Image
 
 from conftest import tree_bytes
-
 from inpaint_bench.datasets import KNOWN_KINDS, build_dataset, build_mini_dataset
 from inpaint_bench.datasets import mini as mini_module
 

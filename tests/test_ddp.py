@@ -9,7 +9,6 @@ one Adam step moves a weight by up to lr = 2e-4, and with per-process BatchNorm 
 synchronisation) the same runs differ by 4e-3 on the weights and 0.1 on the running variances."""
 import csv
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -21,8 +20,8 @@ import torch
 import yaml
 
 from conftest import state_dict, write_images
-from inpaint_bench.training.train import StepBatches
 from helpers.workflow import REPO
+from inpaint_bench.training.train import StepBatches
 
 pytestmark = pytest.mark.slow  # several training processes (gloo) per test
 

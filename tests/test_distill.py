@@ -7,8 +7,16 @@ from torch import nn
 
 from inpaint_bench.models.attention import DGIAttention
 from inpaint_bench.models.dgi_blocks import CompletionBlock, GlobalLocalFusion
-from inpaint_bench.models.distill import (AttentionTransfer, ChannelWeights, CrossDistillation, DistillationLoss,
-                            SelfDistillation, build_distill_loss, normalise_weights, resize_hole_mask)
+from inpaint_bench.models.distill import (
+    AttentionTransfer,
+    ChannelWeights,
+    CrossDistillation,
+    DistillationLoss,
+    SelfDistillation,
+    build_distill_loss,
+    normalise_weights,
+    resize_hole_mask,
+)
 
 CH = [4, 6, 8]  # encoder channels fine -> coarse
 SIZES = [16, 8, 4]  # their resolutions for a 32x32 image
@@ -429,8 +437,7 @@ def test_dgi_attention_rows_sum_to_one_and_gradients_reach_query_and_key():
     {"backbone": "encdec", "attention": "dgi"},
 ])
 def test_full_dgi_variant_trains_every_parameter_and_leaves_the_teacher_alone(backbone):
-    from inpaint_bench.models.registry import build_model
-    from inpaint_bench.models.registry import teacher_architecture
+    from inpaint_bench.models.registry import build_model, teacher_architecture
 
     torch.manual_seed(0)
     spec = {**backbone, "completion_block": True, "fusion": "global_local",

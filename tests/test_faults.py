@@ -8,9 +8,9 @@ import time
 import pandas as pd
 import pytest
 import yaml
+from test_workflow import CI_CONFIG
 
 from helpers.workflow import REPO, SNAKEMAKE, planned_jobs, snakemake
-from test_workflow import CI_CONFIG
 
 
 def small_config(tmp_path, name="config.yaml", steps=4, **changes) -> str:

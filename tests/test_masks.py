@@ -9,7 +9,6 @@ import torch
 from PIL import Image
 
 from conftest import tree_bytes
-
 from inpaint_bench.datasets import (
     BucketStrokeSampler,
     bucket_mask,
@@ -18,9 +17,9 @@ from inpaint_bench.datasets import (
     import_nvidia_masks,
     load_test_masks,
     make_test_masks,
+    mask_sets,
     nvidia_mask_set,
 )
-from inpaint_bench.datasets import mask_sets
 from inpaint_bench.harness.buckets import Bucket, sort_bucket_names
 
 S = 32

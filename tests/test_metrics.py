@@ -168,8 +168,9 @@ def test_small_n_gives_nan_with_reason_and_caps_kid_subset():
 @pytest.fixture(scope="module")
 def random_fid_inception_file(tmp_path_factory):
     """A weight file with pytorch-fid's FID-Inception layout but random values."""
-    import pytorch_fid.inception as pfi
     from unittest import mock
+
+    import pytorch_fid.inception as pfi
 
     # Build the library's FID structure while skipping its download-and-load step.
     with mock.patch.object(torchvision.models.inception.Inception3, "load_state_dict", lambda *a, **k: None), \

@@ -1,6 +1,5 @@
 """Partial convolution, the PConv U-Net, the classical rows, the registry and the losses."""
 import ast
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,12 +7,11 @@ import torch
 import torch.nn.functional as F
 import yaml
 
+from helpers.workflow import REPO
 from inpaint_bench.models import available_backbones, build_model
-from inpaint_bench.models.registry import SpecError, backbone, is_trainable, teacher_architecture
 from inpaint_bench.models.losses import DEFAULT_LOSS_WEIGHTS, InpaintingLoss, gram_matrix, total_variation
 from inpaint_bench.models.partial_conv import PartialConv2d
-from helpers.workflow import REPO
-
+from inpaint_bench.models.registry import SpecError, backbone, is_trainable, teacher_architecture
 
 
 def test_partial_conv_rescales_by_the_valid_fraction_and_updates_the_mask():
@@ -154,9 +152,9 @@ def test_models_have_no_import_cycle_and_architectures_import_no_loss():
     for module in architectures:
         module = f"inpaint_bench.models.{module}"
         assert not inside[module] & losses, (module, inside[module])
+    others = [["inpaint_bench", p] for p in ("training", "harness", "datasets", "metrics", "reporting")]
     for module, deps in graph.items():
-        outside = {d for d in deps if d.split(".")[:2] in [["inpaint_bench", p] for p in
-                                                             ("training", "harness", "datasets", "metrics", "reporting")]}
+        outside = {d for d in deps if d.split(".")[:2] in others}
         assert not outside, (module, outside)
 
 

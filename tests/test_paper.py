@@ -1,6 +1,5 @@
 """config/paper.yaml: every row of both papers' studies, under their protocols; reference/ format."""
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +10,8 @@ import yaml
 from PIL import Image
 
 from helpers.workflow import REPO, planned_jobs
-from inpaint_bench.jobs.validate import validate_config
 from inpaint_bench.harness.reference import REFERENCE_COLUMNS, load_reference, reference_tables
+from inpaint_bench.jobs.validate import validate_config
 
 PAPER = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
 

@@ -18,7 +18,14 @@ from inpaint_bench.harness.fileio import write_csv
 from inpaint_bench.harness.names import METRIC_FORMATS, MetricFormat, metric_format
 from inpaint_bench.reporting.absolute import build_table, footnotes, to_latex, to_markdown
 from inpaint_bench.reporting.aggregate import aggregate
-from inpaint_bench.reporting.plots import loss_figure, metrics_figure, paired_figure, qualitative_figure, read_ablation, write_plots
+from inpaint_bench.reporting.plots import (
+    loss_figure,
+    metrics_figure,
+    paired_figure,
+    qualitative_figure,
+    read_ablation,
+    write_plots,
+)
 from inpaint_bench.reporting.plots import main as plots_main
 
 PLOTS = ("loss", "metrics", "paired", "qualitative")

@@ -10,11 +10,9 @@ import time
 import pytest
 import torch
 
-from inpaint_bench.training.preemption import EXIT_PREEMPTED
-
 from conftest import assert_same_weights, state_dict, toy_train_command
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from helpers.workflow import REPO
+from inpaint_bench.training.preemption import EXIT_PREEMPTED
 
 
 def start_and_signal(cmd, out, sig, whole_group=False):
@@ -79,8 +77,8 @@ def test_sigint_is_not_caught_it_stops_at_once_keeping_the_last_periodic_checkpo
 
 
 def test_the_handlers_are_restored_after_training(tiny_config, tmp_path):
-    from inpaint_bench.jobs.validate import load_config
     from inpaint_bench.jobs.resolve import train_job
+    from inpaint_bench.jobs.validate import load_config
     from inpaint_bench.training.train import Trainer
 
     path, config, write = tiny_config

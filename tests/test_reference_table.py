@@ -6,14 +6,14 @@ import re
 import pandas as pd
 import pytest
 import yaml
+from test_workflow import CI_CONFIG, snakemake
 
+from helpers.fake_results import DATASET, make_results, md_cells
 from inpaint_bench.harness.config import ConfigError
-from inpaint_bench.jobs.validate import validate_config
 from inpaint_bench.harness.reference import REFERENCE_COLUMNS
+from inpaint_bench.jobs.validate import validate_config
 from inpaint_bench.reporting.aggregate import aggregate
 from inpaint_bench.reporting.tables import write_tables
-from helpers.fake_results import DATASET, md_cells, make_results
-from test_workflow import CI_CONFIG, snakemake
 
 # Made-up values for the test. Two match a cell of the fixture table (make_results: pconv_base PSNR
 # at 0.1-0.2 is 21.00 ± 1.41, rfr_full L1 at 0.2-0.3 is 6.00 % ± 0.00); the others match none:

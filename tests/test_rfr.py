@@ -9,8 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from inpaint_bench.models import build_model
-from inpaint_bench.models.attention import (AttentionState, KnowledgeConsistentAttention, PlainAttention,
-                              build_attention)
+from inpaint_bench.models.attention import AttentionState, KnowledgeConsistentAttention, PlainAttention, build_attention
 from inpaint_bench.models.rfr import EncoderDecoderNet, RFRNet, masked_feature_merge
 from inpaint_bench.training.precision import prepare_input, prepare_model
 

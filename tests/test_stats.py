@@ -8,8 +8,15 @@ import pandas as pd
 import pytest
 
 import inpaint_bench.reporting.stats as stats
-from inpaint_bench.reporting.stats import (Bootstrap, Interval, hierarchical_bootstrap, mark, pair_rows, paired_interval,
-                             seed_spread)
+from inpaint_bench.reporting.stats import (
+    Bootstrap,
+    Interval,
+    hierarchical_bootstrap,
+    mark,
+    pair_rows,
+    paired_interval,
+    seed_spread,
+)
 
 
 def per_image(variant, values_by_seed, hole_ratio=0.2, metric="psnr"):

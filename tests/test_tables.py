@@ -10,8 +10,17 @@ import subprocess
 import pandas as pd
 import pytest
 
-from helpers.fake_results import (DATASET, FID_NOTE, LPIPS_NOTE, N, TRAIN_NOTES, VARIANTS, make_results, md_cells,
-                                  per_image_paths)
+from helpers.fake_results import (
+    DATASET,
+    FID_NOTE,
+    LPIPS_NOTE,
+    TRAIN_NOTES,
+    VARIANTS,
+    N,
+    make_results,
+    md_cells,
+    per_image_paths,
+)
 from inpaint_bench.reporting.ablation import build_ablation
 from inpaint_bench.reporting.ablation import to_latex as ablation_latex
 from inpaint_bench.reporting.absolute import build_table, footnotes, to_html, to_latex, to_markdown
@@ -21,7 +30,6 @@ from inpaint_bench.reporting.results import read_per_images, read_summary
 from inpaint_bench.reporting.stats import Bootstrap
 from inpaint_bench.reporting.tables import main as tables_main
 from inpaint_bench.reporting.tables import write_tables
-
 
 # ----------------------------------------------------------------------------------------------
 # aggregate

@@ -1,17 +1,15 @@
 """End to end: the Snakemake DAG on config/ci.yaml in a temporary folder."""
 import math
 import os
-import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
 import yaml
 
-from helpers.workflow import REPO, SNAKEMAKE, planned_jobs, snakemake
+from helpers.workflow import REPO, planned_jobs, snakemake
 
 CI_CONFIG = yaml.safe_load((REPO / "config" / "ci.yaml").read_text())
 
