@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from inpaint_bench.datasets.imagefile import read_mask, read_rgb
 from inpaint_bench.datasets.mask_conventions import hole_ratio
 from inpaint_bench.datasets.mask_files import check_ratio, read_manifest, recorded_ratio
+from inpaint_bench.harness.progress import progress
 
 from .evaluation import Evaluation
 from .pixel import SSIM_KERNEL_SIZE
@@ -188,7 +188,7 @@ def _batches(items: list[Item], batch_size: int):
 def score(items: list[Item], evaluation: Evaluation, batch_size: int = 8,
           mask_threshold: float | None = None) -> None:
     """Feeds every matched (prediction, ground truth, mask) to the shared evaluation loop."""
-    with tqdm(total=len(items), desc="scoring", unit="img") as bar:
+    with progress(len(items), desc="scoring", unit="img") as bar:
         for batch in _batches(items, batch_size):
             preds, gts, masks = _load_batch(batch, mask_threshold)
             # Images of different sizes cannot be stacked; score those one by one.

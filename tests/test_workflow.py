@@ -175,3 +175,11 @@ def test_running_the_same_config_twice_gives_identical_weights_and_summary(ci_ru
         a = torch.load(first / rel, weights_only=False)["state_dict"]
         b = torch.load(second / rel, weights_only=False)["state_dict"]
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), rel
+
+
+def test_training_and_evaluation_logs_show_rate_and_time_left(ci_run):
+    """Not a terminal: plain progress lines, the last one at 100%, with steps/s (images/s) and ETA."""
+    train_log = (ci_run / "results" / "logs" / "train" / "mini_natural" / "baseline" / "seed0.log").read_text()
+    assert re.search(r"mini_natural/baseline/student: 4/4 steps \(100%\), [\d.]+ steps/s, ETA 0m00s, loss=", train_log)
+    eval_log = (ci_run / "results" / "logs" / "evaluate" / "mini_natural" / "baseline" / "seed0.log").read_text()
+    assert re.search(r"eval mini_natural/baseline: 8/8 imgs \(100%\), [\d.]+ imgs/s, ETA 0m00s", eval_log)

@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from tqdm import tqdm
 
 from inpaint_bench.harness.config import ConfigError, layout
 from inpaint_bench.harness.fileio import ensure_writable, save_png
+from inpaint_bench.harness.progress import progress
 from inpaint_bench.jobs.resolve import eval_job
 from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.metrics.evaluation import Evaluation
@@ -72,8 +72,7 @@ def evaluate(job: dict, out: str | Path, model_path: str | Path | None = None, m
     evaluation = Evaluation(suite, dataset, job["variant"], seed, train_note="; ".join(train_notes))
     batch_size, keep = settings["batch_size"], settings["samples"]
 
-    bar = tqdm(total=len(masks) * len(images), desc=f"eval {dataset}/{job['variant']}", unit="img",
-               dynamic_ncols=True, mininterval=2.0)
+    bar = progress(len(masks) * len(images), desc=f"eval {dataset}/{job['variant']}", unit="img")
     for bucket, bucket_masks in masks.items():
         for start in range(0, len(images), batch_size):
             idx = list(range(start, min(start + batch_size, len(images))))

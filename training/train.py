@@ -22,10 +22,10 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from inpaint_bench.harness.config import ConfigError, layout
 from inpaint_bench.harness.fileio import atomic_write_text, ensure_writable
+from inpaint_bench.harness.progress import progress
 from inpaint_bench.harness.seeding import derive_seed
 from inpaint_bench.jobs.resolve import init_seed_parts, teacher_job, train_job
 from inpaint_bench.jobs.validate import load_config
@@ -338,8 +338,8 @@ class Trainer:
         if self.rank == 0:
             atomic_write_text(self.out / "provenance.json", json.dumps(provenance, indent=2, default=str))
         every, log_every = self.settings["checkpoint_every"], self.settings["log_every"]
-        bar = tqdm(total=self.total_steps, initial=self.step, desc=f"{self.dataset}/{self.variant}/{self.role}",
-                   unit="step", dynamic_ncols=True, mininterval=2.0, disable=self.rank != 0)
+        bar = progress(self.total_steps, self.step, f"{self.dataset}/{self.variant}/{self.role}", unit="step",
+                       disable=self.rank != 0)
         started = time.perf_counter()
         for image, mask in self.loader():
             phase = self.set_phase()
