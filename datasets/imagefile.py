@@ -1,20 +1,10 @@
 """Reading image and mask files: the one place where pixels are decoded (datasets, metrics.score).
 
-Pillow's `convert("RGB")` is right for 8-bit files only: a 16-bit grayscale PNG (mode I;16) comes
-out all white and a float TIFF (mode F) all black. Here, by Pillow mode:
-- 8-bit modes (1, L, LA, P, PA, RGB, RGBA, CMYK, YCbCr, ...): Pillow's `convert("RGB")` (alpha
-  is dropped, palettes and CMYK mapped to RGB), so 8-bit files give exactly the numbers they gave
-  before this module existed;
-- 16-bit grayscale (I;16, I;16L, I;16B, I;16N, and I, Pillow's 32-bit mode, which must hold values
-  in [0, 65535]): value / 65535;
-- float (F): used as is when every value is in [0, 1], refused otherwise.
-Pillow opens deep files only as one gray channel; a 16-bit RGB(A) PNG it decodes to 8 bits per
-channel (the high byte), which keeps its range: 65535 -> 255, 32768 -> 128.
-
-Masks must be binary: 0 = known, full scale (255, 65535 or 1.0) = hole. Other values are refused
-unless a threshold T is given (hole = value / full scale > T).
-
-Every problem with a file is a ValueError (FileNotFoundError when it is missing) naming the file.
+8-bit files are read exactly as Pillow's `convert("RGB")`; 16-bit files by their real range
+(value / 65535) and float files as they are when in [0, 1] (Pillow's own conversion whitens or
+blackens them). Masks must be binary (0 = known, full scale = hole) unless a threshold is given.
+Every problem with a file is a ValueError (FileNotFoundError when missing) naming the file. The
+details: datasets/README.md.
 """
 
 from __future__ import annotations

@@ -1,28 +1,10 @@
 """Image datasets: mini datasets, Places2, CelebA, Paris StreetView, plain folders and file lists.
 
-`build_dataset(spec, split, image_size, seed)` returns a torch Dataset whose items are
-`{"image": FloatTensor(3, S, S) in [0, 1], "name": str}`. `name` is a stable stem derived from
-the file's path inside its split, unique within the split, usable as an output file name.
-
-Preprocessing (the same for every kind):
-- test:  resize the shorter side to S (bicubic), then centre crop S x S; CelebA first takes the
-  centred square (the usual 178x178 centre of the 178x218 aligned image);
-- train (`crop="random"`, the official RFR-Net code's): a square of random side, drawn from
-  [S, short side) (the short side itself when it is S or less), at a random position, resized to
-  S x S (bilinear, as the official code's imresize); `crop="centre"` takes the test crop instead.
-  Then a horizontal flip with probability 0.5.
-  Crop and flip are drawn from a generator seeded by (seed, epoch, index) (`load(index, epoch)`):
-  they change between epochs, and a given (index, epoch) always gives the same tensor, so training
-  batches are reproducible and a resumed run sees the same pixels. The flip is the generator's
-  first draw, so images that are already S x S (the mini datasets) get exactly the flips they had
-  before random crops existed.
-
-Listed files are checked for existence when the dataset is built (cheap os.path checks);
-decoding errors surface when an item is loaded, as a ValueError naming the file. Files are decoded
-by datasets.imagefile: 8-bit files exactly as Pillow's convert("RGB"); 16-bit and float [0, 1]
-files (which Pillow reads as one gray channel) by their real range, resized as float.
-
-This module also holds the small atomic-write helpers shared by datasets.mini and datasets.mask_sets.
+`build_dataset(spec, split, image_size, seed)` returns a torch Dataset of
+`{"image": FloatTensor(3, S, S) in [0, 1], "name": stable stem unique within the split}`.
+Test images: shorter side resized to S, centre crop. Training images: the official RFR-Net crop (a
+square of random side, resized) and a horizontal flip, drawn from (seed, epoch, index), so a resumed
+run sees the same pixels. The details: datasets/README.md.
 """
 
 from __future__ import annotations

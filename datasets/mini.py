@@ -1,38 +1,11 @@
-"""Offline, deterministic mini datasets built from images shipped inside scikit-image.
+"""Offline, deterministic mini datasets cut from photographs shipped inside the pinned packages.
 
-The real benchmark datasets cannot be downloaded on the build machines, so the default run uses
-small datasets cut from photographs that are files inside the installed scikit-image wheel
-(its `skimage/data/` folder). They are read straight from that folder with PIL/numpy, never
-through `skimage.data`'s fetchers, so no download (pooch) can ever be attempted.
-
-Kinds and their train/test split:
-
-- `mini_natural`: every colour photograph the pinned packages ship: scikit-image's astronaut,
-  chelsea, coffee, rocket, motorcycle_left, hubble_deep_field, ihc (immunohistochemistry) and
-  retina, and matplotlib's grace_hopper. Each photograph is split by columns: its right band
-  (20% of its width, at least one window wide) gives the test images, the part left of it, minus a
-  margin of one window, the training images. So test and training images share the colour
-  statistics of every photograph but never a pixel. (An earlier split held whole photographs out:
-  the training photos shared almost no colours with the two test photos, and the learned rows
-  filled the holes with the wrong colour prior.) A window of side 1.5 x `size` is taken at a random
-  position in its region and resized to `size`; a photograph too small for three windows side by
-  side is first enlarged (bicubic).
-- `mini_faces`: the 100 faces of `lfw_subset.npy` (25x25 grayscale, the first 100 of its 200
-  images; the rest are non-faces and unused), upsampled to `size`: faces 0-79 train, faces 80-99
-  test. Small and grey: a smoke test of the face setting, not a stand-in for CelebA.
-
-mini_faces images are a random square crop (side = a random fraction of the face's side), resized
-to `size` (bicubic). Every image of both kinds is flipped horizontally with probability 0.5. Each
-image's randomness comes from its own generator seeded by (seed, kind, split, index), so rebuilding
-with the same arguments gives byte-identical files, and changing a count does not change the others.
-Sources are used round-robin (image i comes from source i mod n_sources).
-
-Layout written (every file atomically; the manifest last, so its presence marks a complete build):
-    out_dir/train/00000.png ...   out_dir/test/00000.png ...
-    out_dir/manifest.csv          columns: split, file (relative to out_dir), source,
-                                  crop_x, crop_y, crop_size, flip
-
-CLI: python -m inpaint_bench.datasets.mini --kind mini_natural --out DIR --size 64 --train 160 --test 12 --seed 0
+- `mini_natural`: every colour photograph scikit-image and matplotlib ship; each photo's right band
+  gives the test crops and the part left of it (minus a margin) the training crops, so both splits
+  share every photo's colours but never a pixel.
+- `mini_faces`: the faces of scikit-image's LFW subset, faces 0-79 train, 80-99 test.
+Each image is seeded by (seed, kind, split, index): a rebuild is byte-identical. The manifest is written
+last and marks a complete build. The details and the reasons: datasets/README.md.
 """
 
 from __future__ import annotations
