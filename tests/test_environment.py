@@ -57,4 +57,4 @@ def test_the_tools_work_together_from_outside_the_repository(tiny_config, tmp_pa
         "--masks", tmp_path / "pairs" / "masks", "--out", scores)
     ours, theirs = pd.read_csv(tmp_path / "eval" / "per_image.csv"), pd.read_csv(scores)
     assert len(ours) == len(theirs) == 4 * 2  # 4 test images x 2 buckets
-    assert "psnr" in run(elsewhere, CLI, "compare", scores, scores)
+    assert "| 0.1-0.3 | PSNR |" in run(elsewhere, CLI, "compare", scores, scores)

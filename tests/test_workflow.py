@@ -1,6 +1,7 @@
 """End to end: the Snakemake DAG on config/ci.yaml in a temporary folder."""
 import math
 import os
+import re
 import subprocess
 import sys
 
