@@ -26,6 +26,8 @@ COLOUR_COLUMNS = ["hole_colour_error", "mean_fill_colour_error"]
 
 # One row per (dataset, variant, seed, bucket, metric); `note` says why a value is missing
 # ("missing: <file>"), `train_note` what training had to leave out (e.g. the VGG losses).
+# validation.csv of a training run: the held-out split's mean per bucket at a training step
+VALIDATION_COLUMNS = ["step", "bucket", "metric", "value", "n"]
 SUMMARY_COLUMNS = ["dataset", "variant", "seed", "bucket", "metric", "value", "n", "note", "train_note"]
 
 

@@ -71,6 +71,12 @@ def eval_job(config: dict, dataset: str, variant: str, seed: int) -> dict:
             "eval": config["eval"], "precision": config["train"]["precision"]}
 
 
+def validation_job(config: dict, dataset: str, variant: str) -> dict:
+    """A classical row scored on the validation split that the dataset's training jobs hold out."""
+    return {**_common(config, dataset, 0), "variant": variant, "spec": variant_spec(config, variant),
+            "validation": train_settings(config, dataset)["validation"]}
+
+
 def init_seed_parts(job: dict) -> tuple:
     """What a network's initial weights are seeded from: (seed, dataset, architecture, role). Not the
     variant's name, so variants that differ only in their losses start from the same weights."""

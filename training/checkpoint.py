@@ -18,7 +18,7 @@ import torch
 from inpaint_bench.harness.fileio import atomic_torch_save, write_csv
 
 CHECKPOINT, PREVIOUS_CHECKPOINT = "checkpoint.pt", "checkpoint.prev.pt"
-TRAIN_LOG, MODEL = "train_log.csv", "model.pt"
+TRAIN_LOG, MODEL, VALIDATION = "train_log.csv", "model.pt", "validation.csv"
 
 # the fields that say which job a model.pt comes from ("variant" holds the job's name: the variant,
 # or the teacher's architecture slug), and those a changed config makes stale
@@ -89,10 +89,10 @@ def run_signature(job: dict, dtype: torch.dtype) -> dict:
 
 
 def checkpoint_state(*, signature: dict, step: int, model, optimizer, distill, log_rows: list,
-                     threads_used: list, processes: int) -> dict:
+                     validation_rows: list, threads_used: list, processes: int) -> dict:
     """Everything a resumed run needs to go on as if it had never stopped, the torch RNG included."""
     return {"signature": signature, "step": step, "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(), "log_rows": log_rows,
+            "optimizer": optimizer.state_dict(), "log_rows": log_rows, "validation_rows": validation_rows,
             "distill": distill.state_dict() if distill else None,
             "torch_rng": torch.get_rng_state(), "threads_used": threads_used, "processes": processes}
 

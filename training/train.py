@@ -24,7 +24,8 @@ import torch
 from torch import nn
 
 from inpaint_bench.harness.config import ConfigError, layout
-from inpaint_bench.harness.fileio import atomic_write_text, ensure_writable
+from inpaint_bench.harness.fileio import atomic_write_text, ensure_writable, write_csv
+from inpaint_bench.harness.names import VALIDATION_COLUMNS
 from inpaint_bench.harness.progress import progress
 from inpaint_bench.harness.seeding import derive_seed
 from inpaint_bench.jobs.resolve import init_seed_parts, teacher_job, train_job
@@ -35,6 +36,7 @@ from inpaint_bench.training import distributed
 from inpaint_bench.training.checkpoint import (
     CHECKPOINT,
     MODEL,
+    VALIDATION,
     checkpoint_state,
     load_checkpoint,
     load_model_file,
@@ -47,6 +49,7 @@ from inpaint_bench.training.checkpoint import (
 )
 from inpaint_bench.training.precision import autocast, prepare_input, prepare_model, resolve_precision
 from inpaint_bench.training.preemption import StopRequest, ignore_stop_signals, stop_signals_caught
+from inpaint_bench.training.validation import TrainingImages, Validation, held_out_indices, validation_split
 
 
 class StepBatches(torch.utils.data.Sampler):
@@ -184,8 +187,9 @@ class Trainer:
         self.vgg_file = str(find_weight("vgg16", weights["dir"])) if vgg is not None else None
         self.loss = prepare_model(InpaintingLoss(self.settings["loss"], vgg).to(self.device), self.dtype)
 
-        self.images = build_dataset(job["dataset_spec"], "train", job["image_size"], self.seed,
-                                    crop=self.settings["crop"])
+        images = build_dataset(job["dataset_spec"], "train", job["image_size"], self.seed,
+                               crop=self.settings["crop"])
+        self.validation = self._validation(images)
         masks = self.settings["masks"]
         self.mask_sampler = build_train_masks(masks["source"], job["image_size"],
                                               derive_seed(self.data_seed, "masks"), buckets=job["buckets"],
@@ -198,6 +202,16 @@ class Trainer:
         self.threads_used = [torch.get_num_threads()]
         self.ddp = None  # the DistributedDataParallel wrapper, made in fit()
         self.stop = StopRequest()
+
+    def _validation(self, images) -> Validation:
+        """Holds the validation images out of `images` (self.images is the rest) and prepares their
+        split; a teacher (which sees no hole) is not validated."""
+        every = self.settings["validation"]["every"] if self.role == "student" else 0
+        held_out = held_out_indices(len(images), self.settings["validation"]["images"] if every else 0)
+        self.images = TrainingImages(images, held_out)
+        if not held_out:
+            return Validation(None, 0)
+        return Validation(validation_split(self.job, held_out), every)
 
     def _setup_distillation(self, teacher_path: str | None) -> None:
         from inpaint_bench.models.distill import build_distill_loss
@@ -234,6 +248,7 @@ class Trainer:
         path, state = found
         restore_checkpoint(path, state, self.model, self.optimizer, self.distill)
         self.step, self.log_rows = state["step"], state["log_rows"]
+        self.validation.rows = state["validation_rows"]
         self.threads_used = threads_used_after_resume(path, state, self.threads_used[0], self.world)
         return True
 
@@ -242,6 +257,7 @@ class Trainer:
             save_checkpoint(self.out, checkpoint_state(
                 signature=run_signature(self.job, self.dtype), step=self.step, model=self.model,
                 optimizer=self.optimizer, distill=self.distill, log_rows=self.log_rows,
+                validation_rows=self.validation.rows,
                 threads_used=self.threads_used, processes=self.world))
         # no process goes on (or exits, which makes torchrun stop the others) before the file is whole
         distributed.barrier()
@@ -351,6 +367,8 @@ class Trainer:
                                       "lr": self.optimizer.param_groups[0]["lr"], **values,
                                       "seconds": round(time.perf_counter() - started, 3)})
                 bar.set_postfix(loss=f"{values['total']:.4f}")
+            # every process scores (eval-mode BatchNorm needs no other process); rank 0 writes
+            self.validation.maybe_score(self.model, self.step, self.total_steps, self.dtype, self.device)
             stop = self.stop.must_stop()
             if self.step % every == 0 or self.step == self.total_steps or stop:
                 self.save_checkpoint()
@@ -364,6 +382,12 @@ class Trainer:
             raise RuntimeError(f"training stopped at step {self.step} of {self.total_steps}")
         if self.rank == 0:
             write_train_log(self.out, self.log_rows)
+            if self.role == "student":
+                write_csv(self.out / VALIDATION, self.validation.rows, VALIDATION_COLUMNS)
+            if self.validation.split is not None:
+                spent = time.perf_counter() - started
+                print(f"validation: {self.validation.seconds:.1f} s of this run's {spent:.1f} s "
+                      f"({100 * self.validation.seconds / max(spent, 1e-9):.1f}%)", flush=True)
             save_model_file(self.out, self.model, self.job, self.step, self.notes, self.threads_used,
                             self.world)
         distributed.barrier()

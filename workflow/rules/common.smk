@@ -1,8 +1,8 @@
 # Names and input functions shared by the rules (the rule files hold only rules). Paths come from
 # harness.paths, job descriptions from harness.jobs: the same code the command-line tools use.
-from inpaint_bench.harness.config import MINI_KINDS, dataset_spec, layout
+from inpaint_bench.harness.config import MINI_KINDS, dataset_spec, layout, train_settings
 from inpaint_bench.jobs.resolve import as_param, eval_job, teacher_architectures, teacher_job, train_job
-from inpaint_bench.jobs.resolve import teacher_slug
+from inpaint_bench.jobs.resolve import teacher_slug, validation_job
 from inpaint_bench.metrics.weights import WEIGHT_FILES, download_target, find_weight
 from inpaint_bench.models.registry import is_trainable, uses_distillation
 
@@ -11,13 +11,14 @@ DATASETS = list(config["datasets"])
 VARIANTS = list(config["variants"])
 SEEDS = config["seeds"]
 SIZE = config["image_size"]
-PLOTS = ["metrics", "paired", "loss", "qualitative"]
+PLOTS = ["metrics", "paired", "loss", "qualitative", "validation"]
 TABLES = ["{dataset}", "{dataset}_ablation"]  # absolute and ablation table of each dataset
 THREADS = config["threads_per_job"]
 RESOURCES = config["resources"]
 CONDA_ENV = "../../environment.yml"
 TEACHERS = teacher_architectures(config)  # slug -> architecture of every DGI teacher needed
 TRAINED = [v for v in VARIANTS if is_trainable(config["variants"][v])]
+CLASSICAL = [v for v in VARIANTS if v not in TRAINED]
 # weights.download: the files not found offline, made by rule download_weights
 MISSING_WEIGHTS = [
     str(download_target(key, config["weights"]["dir"]))
@@ -29,6 +30,7 @@ MISSING_WEIGHTS = [
 wildcard_constraints:
     dataset="|".join(DATASETS),
     variant="|".join(VARIANTS),
+    classical="|".join(CLASSICAL) or "no-classical-row",
     arch="|".join(TEACHERS) or "no-teacher",
     seed=r"\d+",
 

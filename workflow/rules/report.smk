@@ -7,6 +7,7 @@ localrules:
     aggregate,
     tables,
     plots,
+    validation_plot,
 
 
 report: "../report/workflow.rst"
@@ -130,3 +131,30 @@ rule plots:
         seed=SEEDS[0],
     script:
         "../scripts/plots.py"
+
+
+rule validation_plot:
+    """Validation scores against training images seen: a line per learned row with its seed band, the
+    classical rows as reference lines."""
+    input:
+        runs=lambda wc: [str(R.run_dir(wc.dataset, v, s) / "validation.csv") for v in TRAINED for s in SEEDS],
+        references=lambda wc: [str(R.reference_validation(wc.dataset, v)) for v in CLASSICAL],
+    output:
+        plot=report(
+            str(R.plot("{dataset}", "validation")),
+            caption="../report/validation.rst",
+            category="Plots",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "plot": "validation during training"},
+        ),
+    log:
+        str(R.log("report", "validation_plot_{dataset}")),
+    conda:
+        CONDA_ENV
+    params:
+        trained=TRAINED,
+        classical=CLASSICAL,
+        seeds=SEEDS,
+        images_per_step=lambda wc: {v: train_settings(config, wc.dataset, v)["batch_size"] for v in TRAINED},
+    script:
+        "../scripts/validation_plot.py"

@@ -32,6 +32,7 @@ rule train:
     output:
         model=run_file("model.pt"),
         train_log=run_file("train_log.csv"),
+        validation=run_file("validation.csv"),
     log:
         str(R.log("train", "{dataset}", "{variant}", "seed{seed}")),
     conda:
@@ -43,3 +44,21 @@ rule train:
         job=lambda wc: as_param(train_job(config, wc.dataset, wc.variant, int(wc.seed))),
     script:
         "../scripts/train.py"
+
+
+rule validate_reference:
+    """A classical row scored once on the validation split the training jobs hold out: the reference
+    lines of the validation plot."""
+    input:
+        data=dataset_manifest,
+    output:
+        validation=str(R.reference_validation("{dataset}", "{classical}")),
+    log:
+        str(R.log("validate", "{dataset}", "{classical}")),
+    conda:
+        CONDA_ENV
+    threads: THREADS
+    params:
+        job=lambda wc: as_param(validation_job(config, wc.dataset, wc.classical)),
+    script:
+        "../scripts/validate_reference.py"
