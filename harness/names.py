@@ -26,6 +26,11 @@ COLOUR_COLUMNS = ["hole_colour_error", "mean_fill_colour_error"]
 
 # One row per (dataset, variant, seed, bucket, metric); `note` says why a value is missing
 # ("missing: <file>"), `train_note` what training had to leave out (e.g. the VGG losses).
+# A test image whose pixel std (on [0, 1]) is below this holds nothing to inpaint: a flat patch (a black
+# sky) that any fill reproduces almost exactly, so its PSNR is near-unbounded and dominates a mean in dB.
+# 0.02 is about five 8-bit grey levels, far below any textured crop; the mini builders never keep such a
+# crop, and the evaluation names such images of other datasets.
+NEAR_CONSTANT_STD = 0.02
 # validation.csv of a training run: the held-out split's mean per bucket at a training step
 VALIDATION_COLUMNS = ["step", "bucket", "metric", "value", "n"]
 SUMMARY_COLUMNS = ["dataset", "variant", "seed", "bucket", "metric", "value", "n", "note", "train_note"]

@@ -408,3 +408,20 @@ def test_image_and_mask_flips_are_independent_and_each_fair(tmp_path):
     # 400 samples: each flip about half the time, and the four combinations about a quarter each
     assert np.all(counts > 70), counts
     assert abs(counts[1].sum() - 200) < 40 and abs(counts[:, 1].sum() - 200) < 40
+
+
+def test_no_mini_crop_is_near_constant(tmp_path):
+    """The default's test crops (48 px, 36 natural and 40 faces): every one holds something to inpaint
+    (the hubble photograph's black sky gave crops of pixel std 0.003 before)."""
+    from inpaint_bench.harness.names import NEAR_CONSTANT_STD
+
+    for kind, count in (("mini_natural", 36), ("mini_faces", 40)):
+        build_mini_dataset(kind, tmp_path / kind, size=48, train_count=1, test_count=count, seed=0)
+        stds = [np.asarray(Image.open(p)).std() / 255 for p in sorted((tmp_path / kind / "test").glob("*.png"))]
+        assert len(stds) == count and min(stds) >= NEAR_CONSTANT_STD, (kind, min(stds))
+
+
+def test_a_source_with_only_flat_crops_is_refused_naming_it(tmp_path, monkeypatch):
+    monkeypatch.setattr("inpaint_bench.datasets.mini.NEAR_CONSTANT_STD", 2.0)  # nothing passes
+    with pytest.raises(ValueError, match=r"mini_natural train image 0: 100 crops of \S+ in a row were near-constant"):
+        build_mini_dataset("mini_natural", tmp_path, size=16, train_count=1, test_count=1, seed=0)
