@@ -27,7 +27,8 @@ try:  # config/schema.yaml: unknown keys and wrong types fail here, naming the k
     resolved = {}
     for path in workflow.configfiles:
         update_config(resolved, read_config_file(path))
-    update_config(resolved, workflow.config_settings.overwrite_config)
+    # (config_settings.overwrite_config holds the --configfile contents too; .config only --config's)
+    update_config(resolved, dict(workflow.config_settings.config))
     config.clear()
     config.update(resolved)
     validate_config(config, "snakemake config")

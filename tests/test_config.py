@@ -54,6 +54,17 @@ def test_dgi_ablation_holds_only_its_differences_from_the_default():
     assert "baseline" not in resolved["variants"] and "pconv" in resolved["variants"]
 
 
+def test_snakemake_resolves_the_base_of_a_configfile(tmp_path):
+    """What Snakemake plans for config/dgi_ablation.yaml: its own rows only (the base's are replaced),
+    with the base's datasets and settings, and --config still on top."""
+    proc = snakemake(tmp_path, "-n", "--configfile", REPO / "config" / "dgi_ablation.yaml", "--config", "seeds=[0,1]")
+    jobs = planned_jobs(proc.stdout)
+    trained = {dict(kv.split("=") for kv in w.split(", "))["variant"] for r, w in jobs if r == "train"}
+    assert trained == {"pconv", "rfr_kca", "rfr_kca_cd", "rfr_kca_cd_sd", "rfr_kca_cd_sd_at", "rfr_kca_dgi"}
+    assert {w for r, w in jobs if r == "build_mini_dataset"} == {"dataset=mini_natural", "dataset=mini_faces"}
+    assert len([r for r, _ in jobs if r == "train"]) == 6 * 2 * 2  # rows x datasets x the --config seeds
+
+
 def test_texts_that_plainly_are_numbers_become_numbers_where_the_schema_asks_for_them():
     schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
     config = {"seeds": ["0", "1"], "image_size": "64", "results_dir": "007",
