@@ -18,12 +18,13 @@ run: $(STAMP)
 	PATH="$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --profile workflow/profiles/local
 	PATH="$(BIN):$$PATH" $(BIN)/snakemake --report results/report.html
 
+# One pytest worker per core; a test file stays on one worker (its module fixtures run once).
 test: $(STAMP)
-	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest
+	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest -n $(CORES) --dist loadfile
 
 # Everything but the long end-to-end tests (local SLURM, DDP, headless Chromium): marked `slow`.
 test-fast: $(STAMP)
-	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest -m "not slow"
+	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest -n $(CORES) --dist loadfile -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
