@@ -15,7 +15,6 @@ from inpaint_bench.harness.buckets import Bucket
 from inpaint_bench.harness.fileio import write_csv
 from inpaint_bench.harness.names import VALIDATION_COLUMNS
 from inpaint_bench.harness.seeding import derive_seed
-from inpaint_bench.metrics.pixel import composite, pixel_metrics
 
 from .precision import autocast, prepare_input
 
@@ -81,6 +80,8 @@ class ValidationSplit:
     def score(self, model, step: int, dtype: torch.dtype, device) -> list[dict]:
         """Mean PSNR, SSIM and L1 per bucket of `model`'s composites (eval mode; the caller restores the
         training mode)."""
+        from inpaint_bench.metrics.pixel import composite, pixel_metrics  # torchmetrics: seconds to import
+
         rows, gt = [], self.image.to(device)
         model.eval()
         with torch.no_grad():
