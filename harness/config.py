@@ -55,18 +55,24 @@ def read_yaml(path: str | Path):
 REPLACED_BY_CHILD = ("variants", "datasets")  # top-level maps that a config replaces whole over its base
 
 
-def merge_config(base: dict, child: dict) -> dict:
-    """`child` over `base`: maps merge key by key at every level, except the top-level `variants` and
-    `datasets`, which the child replaces whole (a study names exactly its rows and datasets)."""
+def merge_maps(base: dict, child: dict, replace_at_top: tuple[str, ...] = ()) -> dict:
+    """`child` over `base`, neither modified: maps merge key by key at every level, except the top-level
+    keys of `replace_at_top`, which the child replaces whole. Lists and other values replace."""
     def merge(a, b, top):
         out = copy.deepcopy(a)
         for key, value in b.items():
-            if isinstance(value, dict) and isinstance(out.get(key), dict) and not (top and key in REPLACED_BY_CHILD):
+            if isinstance(value, dict) and isinstance(out.get(key), dict) and not (top and key in replace_at_top):
                 out[key] = merge(out[key], value, False)
             else:
                 out[key] = copy.deepcopy(value)
         return out
     return merge(base, child, True)
+
+
+def merge_config(base: dict, child: dict) -> dict:
+    """A config file over its `base:`: maps merge key by key, except the top-level `variants` and
+    `datasets`, which the child replaces whole (a study names exactly its rows and datasets)."""
+    return merge_maps(base, child, REPLACED_BY_CHILD)
 
 
 def read_config_file(path: str | Path, _children: tuple[Path, ...] = ()) -> dict:
@@ -271,9 +277,9 @@ def variant_spec(config: dict, name: str) -> dict:
 
 
 def train_settings(config: dict, dataset: str, variant: str | None = None) -> dict:
-    """Global train settings, then the dataset's `train` overrides, then (for a variant) the variant's."""
-    settings = copy.deepcopy(config["train"])
-    settings.update(config["datasets"][dataset].get("train", {}))
+    """Global train settings, then the dataset's `train` overrides, then (for a variant) the variant's,
+    each merged key by key (a row's `loss: {style: 60}` keeps every other global weight)."""
+    settings = merge_maps(config["train"], config["datasets"][dataset].get("train", {}))
     if variant is not None:
-        settings.update(config["variants"][variant].get("train", {}))
+        settings = merge_maps(settings, config["variants"][variant].get("train", {}))
     return settings
