@@ -191,18 +191,30 @@ def _validator(defaults: bool = False):
     return jsonschema.validators.extend(base, {"properties": set_defaults})
 
 
-def validate_schema(config: dict, source: str = "config") -> dict:
-    """Validates `config` in place against config/schema.yaml, fills in the schema's defaults and runs
-    the checks that need no model or dataset code (inpaint_bench.jobs.validate adds those). Every
-    violation is listed with its key path."""
-    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+def read_schema() -> dict:
+    """config/schema.yaml as written; inpaint_bench.jobs.validate.config_schema fills in the registries'
+    names and options, and validation uses that one."""
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def _error_line(error) -> str:
+    """A schema violation with its key path, and the schema's `hint` (where valid names come from)."""
+    hint = error.schema.get("hint") if isinstance(error.schema, dict) else None
+    where = "/".join(map(str, error.absolute_path)) or "<top level>"
+    return f"  at '{where}': {error.message}" + (f" ({hint})" if hint else "")
+
+
+def validate_schema(config: dict, schema: dict, source: str = "config") -> dict:
+    """Validates `config` in place against `schema` (config/schema.yaml as jobs.validate fills it in),
+    fills in the schema's defaults and runs the checks that need no model or dataset code
+    (inpaint_bench.jobs.validate adds those). Every violation is listed with its key path."""
     coerced = coerce_to_schema(config, schema)
     config.clear()
     config.update(coerced)
     errors = sorted(_validator()(schema).iter_errors(config),
                     key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
-        lines = [f"  at '{'/'.join(map(str, e.absolute_path)) or '<top level>'}': {e.message}" for e in errors]
+        lines = [_error_line(e) for e in errors]
         raise ConfigError(f"{source}: invalid config ({SCHEMA_PATH.name}):\n" + "\n".join(lines))
     _validator(defaults=True)(schema).validate(config)
     return config

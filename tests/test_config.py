@@ -4,7 +4,7 @@ import yaml
 
 from helpers.workflow import REPO, planned_jobs, snakemake
 from inpaint_bench.harness.config import ConfigError, coerce_to_schema, merge_config, read_config_file
-from inpaint_bench.jobs.validate import load_config
+from inpaint_bench.jobs.validate import config_schema, load_config
 
 
 def write(path, data):
@@ -55,7 +55,7 @@ def test_dgi_ablation_holds_only_its_differences_from_the_default():
 
 
 def test_texts_that_plainly_are_numbers_become_numbers_where_the_schema_asks_for_them():
-    schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
+    schema = config_schema()  # config/schema.yaml with the registries' names and options
     config = {"seeds": ["0", "1"], "image_size": "64", "results_dir": "007",
               "train": {"steps": "50", "lr": "1e-3", "teacher_steps": "null"},
               "eval": {"fid": "false"}, "masks": {"count": "all", "buckets": [["0.1", "0.2"]]},
@@ -163,3 +163,17 @@ def test_loss_ablation_drops_one_term_per_row_over_the_default():
         row = train_job(resolved, "mini_natural", f"rfr_kca_no_{term}", 0)["settings"]["loss"]
         assert row == {**full, term: 0}, term
     assert resolved["report"]["reference"] == "rfr_kca"
+
+
+def test_an_unregistered_attention_or_backbone_option_fails_at_snakemake_n(tmp_path):
+    """The schema takes its names from the registries: neither reaches a training job."""
+    config = yaml.safe_load((REPO / "config" / "ci.yaml").read_text())
+    config["variants"] = {"eca": {"backbone": "rfr", "attention": "eca"},
+                          "deep": {"backbone": "encdec", "depth": 4}}
+    proc = snakemake(tmp_path, "-n", "--configfile", write(tmp_path / "c.yaml", config), check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "rule train" not in out
+    assert "at 'variants/eca/attention': 'eca' is not one of ['none', 'dgi', 'kca', 'plain']" in out
+    assert "registered with @register_attention(\"name\") in a module of models/" in out
+    assert "at 'variants/deep': Additional properties are not allowed ('depth' was unexpected)" in out
+    assert "options are the keyword arguments of the backbone's constructor (models/registry.py)" in out
