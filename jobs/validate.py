@@ -1,5 +1,6 @@
-"""The whole config check: the schema and its defaults (inpaint_bench.harness.config), then what needs
-the model registry or the dataset code: every variant builds from its spec, every dataset and mask
+"""The whole config check: the schema with the registries' names and options filled in, and its defaults
+(inpaint_bench.harness.config), then what needs the model registry or the dataset code: every variant
+builds from its spec and provides what its distillation reads (jobs.probe), every dataset and mask
 folder the workflow does not build can be listed. The Snakefile and every command-line tool go through
 here, so a run started by hand sees exactly the checks a workflow run sees."""
 from __future__ import annotations
@@ -18,6 +19,7 @@ from inpaint_bench.harness.config import (
     read_schema,
     validate_schema,
 )
+from inpaint_bench.jobs.probe import capability_problems
 from inpaint_bench.models.attention import WHERE_ATTENTIONS_ARE_REGISTERED, available_attentions
 from inpaint_bench.models.registry import (
     WHERE_BACKBONES_ARE_REGISTERED,
@@ -58,11 +60,14 @@ def validate_config(config: dict, source: str = "config") -> dict:
     express; ConfigError lists every violation with its key path."""
     validate_schema(config, config_schema(), source)
     problems = consistency_problems(config)
+    buildable = {}
     for name, spec in config["variants"].items():
         try:
             check_spec(spec)
+            buildable[name] = spec
         except SpecError as err:
             problems.append(f"variants.{name}: {err}")
+    problems += capability_problems(buildable, config["width"], config["image_size"])
     if problems:
         raise ConfigError(f"{source}: invalid config:\n" + "\n".join(f"  {p}" for p in problems))
     return config

@@ -345,6 +345,7 @@ def tinyconv_module(tmp_path, monkeypatch):
     from inpaint_bench.models import registry
 
     (tmp_path / "tinyconv.py").write_text(TINYCONV)
+    registry.import_all_modules()  # the built-in registrations, before the registry is copied
     monkeypatch.setattr(package, "__path__", [*package.__path__, str(tmp_path)])
     monkeypatch.setattr(registry, "BACKBONES", dict(registry.BACKBONES))
     yield
