@@ -1,20 +1,33 @@
 """Every variant's network built once at a tiny width, before any job: a spec its backbone refuses, or a
 distillation row whose backbone or teacher does not provide what its `distill` terms read (encoder
 features, attention maps), fails config validation naming the variant and the key, instead of inside
-a training job after its teacher has trained. Builds are cached and run on one thread with the torch
-RNG state restored, so validation stays fast and leaves no trace.
+a training job after its teacher has trained. The same builds tell which source files a row's result
+depends on (`code_digests`, part of its jobs' identity). Builds are cached and run on one thread with
+the torch RNG state restored, so validation stays fast and leaves no trace.
 """
 from __future__ import annotations
 
+import ast
 import contextlib
 import functools
+import hashlib
 import json
+import sys
+from pathlib import Path
 
 import torch
 from torch import nn
 
+from inpaint_bench.harness.config import REPO_ROOT
 from inpaint_bench.models.distill import build_distill_loss
-from inpaint_bench.models.registry import build_model, spec_slug, teacher_architecture, uses_distillation
+from inpaint_bench.models.losses import InpaintingLoss
+from inpaint_bench.models.registry import (
+    build_model,
+    is_trainable,
+    spec_slug,
+    teacher_architecture,
+    uses_distillation,
+)
 
 TINY_WIDTH = 8  # the smallest width every built-in backbone takes (RFR-Net's tail needs w/8)
 PROBE_SIZE = 32  # side of the image a distilled row's student and teacher see once
@@ -50,6 +63,13 @@ def tiny_model(spec: dict, width: int) -> nn.Module:
         return _built(key, width)
 
 
+@functools.lru_cache(maxsize=None)
+def _distill_loss(spec_json: str, width: int) -> nn.Module:
+    spec = json.loads(spec_json)
+    with quiet_torch():
+        return build_distill_loss(spec["distill"], tiny_model(spec, width)).eval()
+
+
 def _message(err: Exception) -> str:
     text = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
     return text if isinstance(err, (ValueError, KeyError, TypeError)) else f"{type(err).__name__}: {text}"
@@ -63,8 +83,7 @@ def probe_distillation(spec: dict, width: int, size: int) -> None:
         if not hasattr(net, "forward_features"):
             raise ValueError(f"distill: backbone {spec['backbone']!r} has no forward_features(masked, mask) -> "
                              f"(pred, feats), which distillation reads (models/README.md)")
-    with quiet_torch():
-        distill = build_distill_loss(spec["distill"], student).eval()
+    distill = _distill_loss(json.dumps(spec, sort_keys=True), width)
 
     def run(side: int) -> None:
         with quiet_torch(), torch.no_grad():
@@ -108,3 +127,49 @@ def capability_problems(variants: dict[str, dict], width: int, size: int) -> lis
         except Exception as err:
             problems.append(f"variants.{name}: {_message(err)}")
     return problems
+
+
+@functools.lru_cache(maxsize=None)
+def source_digest(path: Path) -> str:
+    """A digest of a Python file's code: its syntax tree without docstrings, so that an edit of comments,
+    docstrings or layout alone changes nothing, and any other edit does."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()[:16]
+
+
+def _checkout_files(classes) -> set[Path]:
+    """The files of this checkout that define `classes` or their base classes (torch's are not ours)."""
+    files = set()
+    for cls in {base for cls in classes for base in cls.__mro__}:
+        file = getattr(sys.modules.get(cls.__module__), "__file__", None)
+        if file and Path(file).resolve().is_relative_to(REPO_ROOT):
+            files.add(Path(file).resolve())
+    return files
+
+
+@functools.lru_cache(maxsize=None)
+def _code_digests(spec_json: str, width: int) -> tuple[tuple[str, str], ...]:
+    spec = json.loads(spec_json)
+    modules = [tiny_model(spec, width)]
+    classes = set()
+    if is_trainable(spec):
+        classes.add(InpaintingLoss)
+        if uses_distillation(spec):
+            modules += [tiny_model(teacher_architecture(spec), width), _distill_loss(spec_json, width)]
+    classes.update(type(m) for module in modules for m in module.modules())
+    return tuple(sorted((path.relative_to(REPO_ROOT).as_posix(), source_digest(path))
+                        for path in _checkout_files(classes)))
+
+
+def code_digests(spec: dict, width: int) -> dict[str, str]:
+    """Repository path -> digest (`source_digest`) of every source file a row's result is computed by:
+    the classes its network is built from (backbone, attention, blocks), and for a trained row the
+    inpainting loss, and for a distilled one its teacher's network and the distillation losses. Found
+    from the modules of the row's tiny build, so a file that none of them comes from is not one of it."""
+    return dict(_code_digests(json.dumps(spec, sort_keys=True), width))

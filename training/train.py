@@ -209,7 +209,7 @@ class Trainer:
                               f"python -m inpaint_bench.training.train --config CONFIG --dataset {self.dataset} "
                               f"--teacher-arch {slug} --seed {self.seed}")
         self.teacher, _ = load_model_file(teacher_path, self.device, expect={
-            "role": "teacher", "variant": slug,
+            "role": "teacher", "variant": slug, "code": self.job["teacher_code"],
             **{k: self.job[k] for k in ("dataset", "seed", "width", "image_size")}})
         for p in self.teacher.parameters():
             p.requires_grad_(False)
@@ -328,8 +328,8 @@ class Trainer:
         if distributed.active():
             self.wrap_for_ddp()
         provenance = {"dataset": self.dataset, "variant": self.variant, "seed": self.seed, "role": self.role,
-                      "spec": self.spec, "settings": self.settings, "precision": str(self.dtype),
-                      "device": str(self.device), "threads": torch.get_num_threads(),
+                      "spec": self.spec, "settings": self.settings, "code": self.job["code"],
+                      "precision": str(self.dtype), "device": str(self.device), "threads": torch.get_num_threads(),
                       "threads_used": self.threads_used,  # per segment, when resumed with another count
                       "processes": self.world,  # DDP: each holds batch_size / processes images
                       "vgg16_weights": self.vgg_file, "notes": self.notes,
