@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from inpaint_bench.harness.checkout import source_record
 from inpaint_bench.harness.config import ConfigError, layout
 from inpaint_bench.harness.fileio import atomic_write_text, ensure_writable
 from inpaint_bench.harness.progress import progress
@@ -334,6 +335,7 @@ class Trainer:
                       "processes": self.world,  # DDP: each holds batch_size / processes images
                       "vgg16_weights": self.vgg_file, "notes": self.notes,
                       "resumed_from_step": self.step if resumed else None,
+                      "source": source_record(),  # the checkout: path, git commit, uncommitted changes
                       "environment": environment_record()}
         if self.rank == 0:
             atomic_write_text(self.out / "provenance.json", json.dumps(provenance, indent=2, default=str))
