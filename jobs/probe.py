@@ -144,13 +144,10 @@ def source_digest(path: Path) -> str:
 
 
 def _checkout_files(classes) -> set[Path]:
-    """The files of this checkout that define `classes` or their base classes (torch's are not ours)."""
-    files = set()
-    for cls in {base for cls in classes for base in cls.__mro__}:
-        file = getattr(sys.modules.get(cls.__module__), "__file__", None)
-        if file and Path(file).resolve().is_relative_to(REPO_ROOT):
-            files.add(Path(file).resolve())
-    return files
+    """The harness's own files that define `classes` or their base classes (not torch's, even where a
+    .venv inside the checkout holds it)."""
+    modules = {base.__module__ for cls in classes for base in cls.__mro__}
+    return {Path(sys.modules[name].__file__).resolve() for name in modules if name.startswith("inpaint_bench.")}
 
 
 @functools.lru_cache(maxsize=None)

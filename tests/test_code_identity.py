@@ -31,6 +31,23 @@ def test_a_row_depends_on_the_files_it_is_built_from_and_no_other():
     assert eval_job(ci, "mini_natural", "rfr_kca_dgi", 0)["code"] == job["code"]
 
 
+def test_torch_is_no_file_of_a_row_even_inside_the_checkout(monkeypatch):
+    """`make` puts .venv (torch included) inside the checkout: its files are not the row's code."""
+    from pathlib import Path
+
+    from inpaint_bench.jobs import probe
+
+    root = Path(*Path(torch.__file__).resolve().parts[:2])  # a folder that holds torch and this checkout
+    assert REPO.is_relative_to(root)
+    monkeypatch.setattr(probe, "REPO_ROOT", root)
+    probe._code_digests.cache_clear()
+    try:
+        files = code_digests({"backbone": "encdec"}, 8)
+    finally:
+        probe._code_digests.cache_clear()
+    assert {Path(f).name for f in files} == {"rfr.py", "partial_conv.py", "losses.py"}, files
+
+
 def test_comments_docstrings_and_layout_change_no_digest_and_code_does(tmp_path):
     path = tmp_path / "block.py"
     path.write_text('"""A block."""\nSCALE = 2\n\n\ndef f(x):\n    """Doubles."""\n    return x * SCALE\n')
