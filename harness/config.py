@@ -55,18 +55,24 @@ def read_yaml(path: str | Path):
 REPLACED_BY_CHILD = ("variants", "datasets")  # top-level maps that a config replaces whole over its base
 
 
-def merge_config(base: dict, child: dict) -> dict:
-    """`child` over `base`: maps merge key by key at every level, except the top-level `variants` and
-    `datasets`, which the child replaces whole (a study names exactly its rows and datasets)."""
+def merge_maps(base: dict, child: dict, replace_at_top: tuple[str, ...] = ()) -> dict:
+    """`child` over `base`, neither modified: maps merge key by key at every level, except the top-level
+    keys of `replace_at_top`, which the child replaces whole. Lists and other values replace."""
     def merge(a, b, top):
         out = copy.deepcopy(a)
         for key, value in b.items():
-            if isinstance(value, dict) and isinstance(out.get(key), dict) and not (top and key in REPLACED_BY_CHILD):
+            if isinstance(value, dict) and isinstance(out.get(key), dict) and not (top and key in replace_at_top):
                 out[key] = merge(out[key], value, False)
             else:
                 out[key] = copy.deepcopy(value)
         return out
     return merge(base, child, True)
+
+
+def merge_config(base: dict, child: dict) -> dict:
+    """A config file over its `base:`: maps merge key by key, except the top-level `variants` and
+    `datasets`, which the child replaces whole (a study names exactly its rows and datasets)."""
+    return merge_maps(base, child, REPLACED_BY_CHILD)
 
 
 def read_config_file(path: str | Path, _children: tuple[Path, ...] = ()) -> dict:
@@ -185,18 +191,30 @@ def _validator(defaults: bool = False):
     return jsonschema.validators.extend(base, {"properties": set_defaults})
 
 
-def validate_schema(config: dict, source: str = "config") -> dict:
-    """Validates `config` in place against config/schema.yaml, fills in the schema's defaults and runs
-    the checks that need no model or dataset code (inpaint_bench.jobs.validate adds those). Every
-    violation is listed with its key path."""
-    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+def read_schema() -> dict:
+    """config/schema.yaml as written; inpaint_bench.jobs.validate.config_schema fills in the registries'
+    names and options, and validation uses that one."""
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def _error_line(error) -> str:
+    """A schema violation with its key path, and the schema's `hint` (where valid names come from)."""
+    hint = error.schema.get("hint") if isinstance(error.schema, dict) else None
+    where = "/".join(map(str, error.absolute_path)) or "<top level>"
+    return f"  at '{where}': {error.message}" + (f" ({hint})" if hint else "")
+
+
+def validate_schema(config: dict, schema: dict, source: str = "config") -> dict:
+    """Validates `config` in place against `schema` (config/schema.yaml as jobs.validate fills it in),
+    fills in the schema's defaults and runs the checks that need no model or dataset code
+    (inpaint_bench.jobs.validate adds those). Every violation is listed with its key path."""
     coerced = coerce_to_schema(config, schema)
     config.clear()
     config.update(coerced)
     errors = sorted(_validator()(schema).iter_errors(config),
                     key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
-        lines = [f"  at '{'/'.join(map(str, e.absolute_path)) or '<top level>'}': {e.message}" for e in errors]
+        lines = [_error_line(e) for e in errors]
         raise ConfigError(f"{source}: invalid config ({SCHEMA_PATH.name}):\n" + "\n".join(lines))
     _validator(defaults=True)(schema).validate(config)
     return config
@@ -271,9 +289,9 @@ def variant_spec(config: dict, name: str) -> dict:
 
 
 def train_settings(config: dict, dataset: str, variant: str | None = None) -> dict:
-    """Global train settings, then the dataset's `train` overrides, then (for a variant) the variant's."""
-    settings = copy.deepcopy(config["train"])
-    settings.update(config["datasets"][dataset].get("train", {}))
+    """Global train settings, then the dataset's `train` overrides, then (for a variant) the variant's,
+    each merged key by key (a row's `loss: {style: 60}` keeps every other global weight)."""
+    settings = merge_maps(config["train"], config["datasets"][dataset].get("train", {}))
     if variant is not None:
-        settings.update(config["variants"][variant].get("train", {}))
+        settings = merge_maps(settings, config["variants"][variant].get("train", {}))
     return settings

@@ -8,12 +8,16 @@ config file, so a job started by hand runs exactly what the workflow would run.
   students' architecture without their student-only blocks, on uncorrupted images, with the dataset's
   schedule (never a student's own `train` overrides: one teacher serves every student, in any order);
 - eval job: one variant (trained or classical) on the fixed test masks.
+
+Every job holds `code`: the digests of the source files its result is computed by (jobs.probe), so
+an edit of a module re-runs exactly the rows built from it.
 """
 from __future__ import annotations
 
 import json
 
 from inpaint_bench.harness.config import ConfigError, dataset_spec, train_settings, variant_spec
+from inpaint_bench.jobs.probe import code_digests
 from inpaint_bench.models.registry import architecture, is_trainable, spec_slug, teacher_architecture, uses_distillation
 
 ROLES = ("student", "teacher")
@@ -49,9 +53,12 @@ def train_job(config: dict, dataset: str, variant: str, seed: int) -> dict:
                           f"no training; evaluate it directly")
     settings = train_settings(config, dataset, variant)
     settings.pop("teacher_steps")
+    distilled = uses_distillation(spec)
     return {**_common(config, dataset, seed), "role": "student", "name": variant, "spec": spec,
-            "settings": settings,
-            "teacher": teacher_slug(spec) if uses_distillation(spec) else None}
+            "settings": settings, "code": code_digests(spec, config["width"]),
+            "teacher": teacher_slug(spec) if distilled else None,
+            # what the teacher's model.pt must have been trained by
+            "teacher_code": code_digests(teacher_architecture(spec), config["width"]) if distilled else None}
 
 
 def teacher_job(config: dict, dataset: str, arch: str, seed: int) -> dict:
@@ -63,11 +70,16 @@ def teacher_job(config: dict, dataset: str, arch: str, seed: int) -> dict:
     if teacher_steps:
         settings.update(steps=teacher_steps, finetune_steps=0)
     return {**_common(config, dataset, seed), "role": "teacher", "name": arch, "spec": archs[arch],
-            "settings": settings, "teacher": None}
+            "settings": settings, "code": code_digests(archs[arch], config["width"]), "teacher": None,
+            "teacher_code": None}
 
 
 def eval_job(config: dict, dataset: str, variant: str, seed: int) -> dict:
-    return {**_common(config, dataset, seed), "variant": variant, "spec": variant_spec(config, variant),
+    """`code` is the train job's (the model.pt it reads must have been trained by it), or for a
+    classical row its own."""
+    spec = variant_spec(config, variant)
+    return {**_common(config, dataset, seed), "variant": variant, "spec": spec,
+            "code": code_digests(spec, config["width"]),
             "eval": config["eval"], "precision": config["train"]["precision"]}
 
 

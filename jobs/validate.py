@@ -1,5 +1,6 @@
-"""The whole config check: the schema and its defaults (inpaint_bench.harness.config), then what needs
-the model registry or the dataset code: every variant builds from its spec, every dataset and mask
+"""The whole config check: the schema with the registries' names and options filled in, and its defaults
+(inpaint_bench.harness.config), then what needs the model registry or the dataset code: every variant
+builds from its spec and provides what its distillation reads (jobs.probe), every dataset and mask
 folder the workflow does not build can be listed. The Snakefile and every command-line tool go through
 here, so a run started by hand sees exactly the checks a workflow run sees."""
 from __future__ import annotations
@@ -15,21 +16,58 @@ from inpaint_bench.harness.config import (
     consistency_problems,
     dataset_spec,
     read_config_file,
+    read_schema,
     validate_schema,
 )
-from inpaint_bench.models.registry import SpecError, check_spec
+from inpaint_bench.jobs.probe import capability_problems
+from inpaint_bench.models.attention import WHERE_ATTENTIONS_ARE_REGISTERED, available_attentions
+from inpaint_bench.models.registry import (
+    WHERE_BACKBONES_ARE_REGISTERED,
+    SpecError,
+    available_backbones,
+    backbone,
+    check_spec,
+)
+
+JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string"}
+
+
+def config_schema() -> dict:
+    """config/schema.yaml with the registries' knowledge filled in, so that the two cannot disagree: the
+    backbone names, the attention names, and every backbone's options (its constructor's keyword
+    arguments), each with its default's type and the bounds `backbone_options` gives it."""
+    schema = read_schema()
+    variant, described = schema["$defs"]["variant"], schema["$defs"]["backbone_options"]["properties"]
+    variant["properties"]["backbone"].update(enum=available_backbones(), hint=WHERE_BACKBONES_ARE_REGISTERED)
+    options: dict[str, dict] = {}
+    for name in available_backbones():
+        for option, default in backbone(name).options().items():
+            entry = options.setdefault(option, {"types": set(), **described.get(option, {})})
+            if type(default) in JSON_TYPES:
+                entry["types"].add(JSON_TYPES[type(default)])
+    for option, entry in options.items():
+        types = sorted(entry.pop("types"))
+        if "type" not in entry and "enum" not in entry and types:
+            entry["type"] = types if len(types) > 1 else types[0]
+        if option == "attention":
+            entry.update(enum=available_attentions(), hint=WHERE_ATTENTIONS_ARE_REGISTERED)
+        variant["properties"][option] = entry
+    return schema
 
 
 def validate_config(config: dict, source: str = "config") -> dict:
     """Validates `config` in place, fills in the schema's defaults and runs the checks the schema cannot
     express; ConfigError lists every violation with its key path."""
-    validate_schema(config, source)
+    validate_schema(config, config_schema(), source)
     problems = consistency_problems(config)
+    buildable = {}
     for name, spec in config["variants"].items():
         try:
             check_spec(spec)
+            buildable[name] = spec
         except SpecError as err:
             problems.append(f"variants.{name}: {err}")
+    problems += capability_problems(buildable, config["width"], config["image_size"])
     if problems:
         raise ConfigError(f"{source}: invalid config:\n" + "\n".join(f"  {p}" for p in problems))
     return config

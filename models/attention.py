@@ -18,8 +18,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from inpaint_bench.models.registry import import_all_modules
+
 ATTENTIONS: dict[str, Callable[[int], nn.Module]] = {}
 NO_ATTENTION = ("none", None)
+WHERE_ATTENTIONS_ARE_REGISTERED = ("attention kinds are registered with @register_attention(\"name\") in a module "
+                                   "of models/ (see models/attention.py)")
 
 
 def register_attention(name: str):
@@ -32,6 +36,7 @@ def register_attention(name: str):
 
 
 def available_attentions() -> list[str]:
+    import_all_modules()  # a kind may be registered in a module of its own
     return ["none", *sorted(ATTENTIONS)]
 
 
@@ -39,8 +44,9 @@ def build_attention(kind: str | None, channels: int) -> nn.Module | None:
     """``none`` -> None; otherwise the registered module for ``kind`` at ``channels`` channels."""
     if kind in NO_ATTENTION:
         return None
-    if kind not in ATTENTIONS:
-        raise KeyError(f"unknown attention {kind!r}; available: {available_attentions()}")
+    if kind not in ATTENTIONS and kind not in available_attentions():
+        raise KeyError(f"unknown attention {kind!r}; available: {available_attentions()} "
+                       f"({WHERE_ATTENTIONS_ARE_REGISTERED})")
     return ATTENTIONS[kind](channels)
 
 

@@ -5,7 +5,8 @@ is kept as `checkpoint.prev.pt`) together with `train_log.csv` (every loss term)
 run resumes from it to the weights of an uninterrupted run; an unreadable one is moved aside
 (`*.corrupt`) and the run resumes from the previous one, or from step 0. `model.pt`, written at the
 end: the final weights and what they are (role, name under the key "variant", dataset, seed, spec,
-width, image size), so that a model is never scored or distilled from under another job's name.
+width, image size, and `code`: the digests of the source files it was trained by, jobs.probe), so that
+a model is never scored or distilled from under another job's name, nor after its code changed.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ TRAIN_LOG, MODEL, VALIDATION = "train_log.csv", "model.pt", "validation.csv"
 # the fields that say which job a model.pt comes from ("variant" holds the job's name: the variant,
 # or the teacher's architecture slug), and those a changed config makes stale
 WHO = ("role", "variant", "dataset", "seed")
-HOW = ("spec", "width", "image_size")
+HOW = ("spec", "width", "image_size", "code")
 
 
 def read_torch_file(path: str | Path, what: str, device="cpu"):
@@ -52,6 +53,11 @@ def check_identity(path: Path, record: dict, expect: dict) -> None:
     if any(k in WHO for k in wrong):
         raise ValueError(f"{path} is {describe(record)}, not {describe({**record, **expect})} as asked: "
                          f"pass that one's model.pt")
+    if "code" in wrong:  # name the files that changed, not two maps of digests
+        changed = sorted(f for f in {*record["code"], *expect["code"]}
+                         if record["code"].get(f) != expect["code"].get(f))
+        raise ValueError(f"{path} ({describe(record)}) was trained by other code: {', '.join(changed)} "
+                         f"changed since (or the model was trained in another checkout): retrain it")
     if wrong:
         changes = "; ".join(f"{k} {record[k]} (the config now gives {expect[k]})" for k in wrong)
         raise ValueError(f"{path} ({describe(record)}) was trained with {changes}: retrain it")
@@ -169,7 +175,7 @@ def save_model_file(out: Path, model, job: dict, steps: int, notes: list, thread
                     processes: int) -> Path:
     """Writes model.pt: the final weights with the job's identity (WHO and HOW, as load_model_file
     checks it) and how they were trained."""
-    record = {"state_dict": model.state_dict(), "spec": job["spec"], "width": job["width"],
+    record = {"state_dict": model.state_dict(), "spec": job["spec"], "width": job["width"], "code": job["code"],
               "image_size": job["image_size"], "dataset": job["dataset"], "variant": job["name"],
               "seed": job["seed"], "role": job["role"], "steps": steps, "notes": notes,
               "threads_used": threads_used, "processes": processes}

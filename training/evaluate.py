@@ -46,7 +46,7 @@ def load_variant(job: dict, model_path: str | Path | None, device):
         raise ConfigError(f"variant {job['variant']!r} is trained: pass its model file (--model DIR/model.pt)")
     # a model of another job would be scored and labelled as this one: its identity must match
     expect = {"role": "student", "variant": job["variant"],
-              **{k: job[k] for k in ("dataset", "seed", "spec", "width", "image_size")}}
+              **{k: job[k] for k in ("dataset", "seed", "spec", "width", "image_size", "code")}}
     model, record = load_model_file(model_path, device, expect=expect)
     return model, list(record.get("notes", []))
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from inpaint_bench.harness.checkout import source_record
 from inpaint_bench.harness.config import ConfigError, layout
 from inpaint_bench.harness.fileio import atomic_write_text, ensure_writable, write_csv
 from inpaint_bench.harness.names import VALIDATION_COLUMNS
@@ -223,7 +224,7 @@ class Trainer:
                               f"python -m inpaint_bench.training.train --config CONFIG --dataset {self.dataset} "
                               f"--teacher-arch {slug} --seed {self.seed}")
         self.teacher, _ = load_model_file(teacher_path, self.device, expect={
-            "role": "teacher", "variant": slug,
+            "role": "teacher", "variant": slug, "code": self.job["teacher_code"],
             **{k: self.job[k] for k in ("dataset", "seed", "width", "image_size")}})
         for p in self.teacher.parameters():
             p.requires_grad_(False)
@@ -344,12 +345,13 @@ class Trainer:
         if distributed.active():
             self.wrap_for_ddp()
         provenance = {"dataset": self.dataset, "variant": self.variant, "seed": self.seed, "role": self.role,
-                      "spec": self.spec, "settings": self.settings, "precision": str(self.dtype),
-                      "device": str(self.device), "threads": torch.get_num_threads(),
+                      "spec": self.spec, "settings": self.settings, "code": self.job["code"],
+                      "precision": str(self.dtype), "device": str(self.device), "threads": torch.get_num_threads(),
                       "threads_used": self.threads_used,  # per segment, when resumed with another count
                       "processes": self.world,  # DDP: each holds batch_size / processes images
                       "vgg16_weights": self.vgg_file, "notes": self.notes,
                       "resumed_from_step": self.step if resumed else None,
+                      "source": source_record(),  # the checkout: path, git commit, uncommitted changes
                       "environment": environment_record()}
         if self.rank == 0:
             atomic_write_text(self.out / "provenance.json", json.dumps(provenance, indent=2, default=str))
