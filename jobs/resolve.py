@@ -85,7 +85,9 @@ def eval_job(config: dict, dataset: str, variant: str, seed: int) -> dict:
 
 def validation_job(config: dict, dataset: str, variant: str) -> dict:
     """A classical row scored on the validation split that the dataset's training jobs hold out."""
-    return {**_common(config, dataset, 0), "variant": variant, "spec": variant_spec(config, variant),
+    spec = variant_spec(config, variant)
+    return {**_common(config, dataset, 0), "variant": variant, "spec": spec,
+            "code": code_digests(spec, config["width"]),
             "validation": train_settings(config, dataset)["validation"]}
 
 
