@@ -29,6 +29,7 @@ from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.metrics.evaluation import Evaluation
 from inpaint_bench.models import build_model
 from inpaint_bench.models.registry import is_trainable
+from inpaint_bench.models.released_weights import weights_note
 from inpaint_bench.training.checkpoint import load_model_file
 from inpaint_bench.training.precision import autocast, prepare_input, prepare_model, resolve_precision
 
@@ -39,9 +40,12 @@ def save_image(tensor: torch.Tensor, path: Path) -> None:
 
 
 def load_variant(job: dict, model_path: str | Path | None, device):
-    """The network to evaluate and the notes its training left (e.g. losses dropped)."""
+    """The network to evaluate and the notes its training left (e.g. losses dropped); for released
+    weights, which file (its SHA-256 is checked against the job's)."""
     if not is_trainable(job["spec"]):
-        return build_model(job["spec"], job["width"]).eval(), []
+        weights = job["spec"].get("weights")
+        notes = [weights_note("weights", weights)] if weights else []
+        return build_model(job["spec"], job["width"]).to(device).eval(), notes
     if model_path is None:
         raise ConfigError(f"variant {job['variant']!r} is trained: pass its model file (--model DIR/model.pt)")
     # a model of another job would be scored and labelled as this one: its identity must match

@@ -31,6 +31,7 @@ from inpaint_bench.jobs.resolve import init_seed_parts, teacher_job, train_job
 from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.models import build_model
 from inpaint_bench.models.losses import InpaintingLoss
+from inpaint_bench.models.released_weights import weights_note
 from inpaint_bench.training import distributed
 from inpaint_bench.training.checkpoint import (
     CHECKPOINT,
@@ -171,7 +172,7 @@ class Trainer:
         if distributed.active():  # BatchNorm statistics of the global batch
             self.model = distributed.convert_batchnorm(self.model, self.device)
 
-        self.notes = []
+        self.notes = [weights_note("init", self.spec["init"])] if self.spec.get("init") else []
         weights = job["weights"]
         vgg = load_vgg16_features(weights["dir"])
         if vgg is None:
