@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from inpaint_bench.harness.buckets import Bucket
+from inpaint_bench.harness.names import PROTOCOL_MIN_SIZE
 from inpaint_bench.harness.paths import ResultsLayout
 from inpaint_bench.harness.reference import load_reference
 
@@ -235,6 +236,10 @@ def consistency_problems(config: dict) -> list[str]:
     if config["masks"]["count"] == "all" and config["masks"]["source"] != "nvidia":
         problems.append("masks.count: all takes every mask of an existing set; it needs masks.source: nvidia "
                         "(generated masks need a number)")
+    protocol = config["eval"]["protocol"]
+    if PROTOCOL_MIN_SIZE[protocol] > config["image_size"]:
+        problems.append(f"eval.protocol {protocol}: its SSIM window is {PROTOCOL_MIN_SIZE[protocol]} px, larger "
+                        f"than the images (image_size {config['image_size']}); choose another protocol")
     train_masks = config["train"]["masks"]
     if train_masks["source"] == "folder" and not train_masks["dir"]:
         problems.append("train.masks.dir must name a folder of mask images when train.masks.source is folder")
