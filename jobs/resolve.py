@@ -16,7 +16,14 @@ import json
 import os
 
 from inpaint_bench.harness.config import ConfigError, dataset_spec, train_settings, variant_spec
-from inpaint_bench.models.registry import architecture, is_trainable, spec_slug, teacher_architecture, uses_distillation
+from inpaint_bench.models.registry import (
+    LABEL_KEYS,
+    architecture,
+    is_trainable,
+    spec_slug,
+    teacher_architecture,
+    uses_distillation,
+)
 from inpaint_bench.models.released_weights import WEIGHT_KEYS, file_sha256
 
 ROLES = ("student", "teacher")
@@ -52,8 +59,9 @@ def _sha256(path: str, size: int, mtime_ns: int) -> str:
 
 def resolved_spec(config: dict, variant: str) -> dict:
     """The variant's spec with the SHA-256 of its `weights` / `init` file: the file is part of the
-    model's identity, so a job re-runs when the file changes and refuses a file changed since."""
-    spec = variant_spec(config, variant)
+    model's identity, so a job re-runs when the file changes and refuses a file changed since.
+    Without its `label` (words for the tables): editing it re-runs no job."""
+    spec = {k: v for k, v in variant_spec(config, variant).items() if k not in LABEL_KEYS}
     for key in WEIGHT_KEYS:
         if spec.get(key):
             entry = spec[key]

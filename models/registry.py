@@ -24,6 +24,7 @@ from inpaint_bench.models.released_weights import WEIGHT_KEYS, load_weights
 
 BUILTIN_MODULES = ("inpaint_bench.models.classical", "inpaint_bench.models.pconv_unet", "inpaint_bench.models.rfr")
 TRAINING_KEYS = ("distill", "train")  # spec keys that do not change the network
+LABEL_KEYS = ("label",)  # what the row is, in words (the tables' footnotes): no part of any job
 
 
 class SpecError(ValueError):
@@ -76,7 +77,7 @@ def backbone(spec_or_name) -> Backbone:
 
 def architecture(spec: dict) -> dict:
     """The keys of a spec that define the network (no distillation, training settings or weight files)."""
-    return {k: v for k, v in spec.items() if k not in TRAINING_KEYS + WEIGHT_KEYS}
+    return {k: v for k, v in spec.items() if k not in TRAINING_KEYS + WEIGHT_KEYS + LABEL_KEYS}
 
 
 def options(spec: dict) -> dict:

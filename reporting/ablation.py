@@ -16,7 +16,7 @@ import pandas as pd
 
 from inpaint_bench.harness.names import HIGHER_IS_BETTER, PER_IMAGE_METRICS, metric_format, protocol_line
 from inpaint_bench.reporting.cells import buckets_of, cells_over_seeds
-from inpaint_bench.reporting.phrases import missing_line, n_line, train_note_lines
+from inpaint_bench.reporting.phrases import label_lines, missing_line, n_line, train_note_lines
 from inpaint_bench.reporting.render import (
     ABSENT,
     Block,
@@ -220,6 +220,7 @@ def footnotes(frame: pd.DataFrame) -> list[str]:
     if "l1" in set(frame["metric"]):
         lines.append("L1 in %.")
     lines.extend(train_note_lines(frame.attrs.get("train_notes", {})))
+    lines.extend(label_lines(frame.attrs.get("labels", {})))
     lines.append(protocol_line(frame.attrs["protocol"]))
     return lines
 
