@@ -231,6 +231,8 @@ def consistency_problems(config: dict) -> list[str]:
         elif spec["kind"] not in ("folder", "filelist") and "root" not in spec:
             problems.append(f"datasets.{name}.root is required for kind {spec['kind']} "
                             f"(the folder that holds the dataset)")
+        if "train_set" in spec and spec["kind"] != "places2":
+            problems.append(f"datasets.{name}.train_set chooses a Places365 training list: only for kind places2")
     if config["masks"]["source"] == "nvidia" and not config["masks"]["nvidia_dir"]:
         problems.append("masks.nvidia_dir must name NVIDIA's mask folder when masks.source is nvidia")
     if config["masks"]["count"] == "all" and config["masks"]["source"] != "nvidia":

@@ -34,7 +34,7 @@ def paper_config(tmp_path):
     """config/paper.yaml with its roots pointing at one-image trees in the official layouts."""
     places, celeba, paris = tmp_path / "places", tmp_path / "celeba", tmp_path / "paris"
     image(places / "data_256/a/abbey/00000001.jpg")
-    (places / "places365_train_standard.txt").write_text("/a/abbey/00000001.jpg 0\n")
+    (places / "places365_train_challenge.txt").write_text("/a/abbey/00000001.jpg 0\n")
     image(places / "val_256/Places365_val_00000001.jpg")
     (places / "places365_val.txt").write_text("Places365_val_00000001.jpg 0\n")
     image(celeba / "img_align_celeba/000001.jpg")
@@ -69,6 +69,8 @@ def test_paper_config_holds_every_row_of_both_studies_under_their_protocols():
     assert train["masks"]["source"] == "strokes" and train["crop"] == "random"
     assert train["finetune_optimizer"] == "fresh"
     assert train["loss"]["vgg_input"] == "unit" and train["loss"]["tv_region"] == "composite_hole"
+    assert train["precision"] == "fp32" and train["resize"] == "bicubic" and train["masks"]["caps"] == "round"
+    assert config["datasets"]["places2"]["train_set"] == "challenge"  # the official README's Places2
 
 
 def test_dgi_ablates_on_its_own_network_one_step_per_row_and_each_row_says_which_study():

@@ -105,8 +105,10 @@ def freeze_batchnorm_statistics(model: nn.Module) -> None:
 
 
 def environment_record() -> dict:
+    # fp32 runs use TF32 where PyTorch enables it by default (cuDNN convolutions on Ampere and later)
     return {"python": platform.python_version(), "torch": torch.__version__,
-            "platform": platform.platform(), "argv": sys.argv}
+            "platform": platform.platform(), "argv": sys.argv,
+            "tf32": {"cudnn": torch.backends.cudnn.allow_tf32, "matmul": torch.backends.cuda.matmul.allow_tf32}}
 
 
 def forward_losses(model, loss, image, mask, dtype, device, distill=None, teacher=None):
@@ -186,11 +188,12 @@ class Trainer:
         self.loss = prepare_model(InpaintingLoss(self.settings["loss"], vgg).to(self.device), self.dtype)
 
         self.images = build_dataset(job["dataset_spec"], "train", job["image_size"], self.seed,
-                                    crop=self.settings["crop"])
+                                    crop=self.settings["crop"], resize=self.settings["resize"])
         masks = self.settings["masks"]
         self.mask_sampler = build_train_masks(masks["source"], job["image_size"],
                                               derive_seed(self.data_seed, "masks"), buckets=job["buckets"],
-                                              mask_dir=masks["dir"], hole_is_white=masks["hole"] == "white")
+                                              mask_dir=masks["dir"], hole_is_white=masks["hole"] == "white",
+                                              caps=masks["caps"])
         self.teacher = self.distill = None
         if job["teacher"] is not None:
             self._setup_distillation(teacher)
