@@ -127,7 +127,7 @@ def main(argv=None):
         torch.set_num_threads(args.threads or config["threads_per_job"])
         results = layout(config)
         if args.protocol:
-            check_protocol(args.protocol, config["image_size"], "the config's images (image_size)")
+            check_protocol(args.protocol, config["image_size"], "the config's image_size")
             config["eval"]["protocol"] = args.protocol
         job = eval_job(config, args.dataset, args.variant, args.seed)
         run_dir = results.run_dir(args.dataset, args.variant, args.seed)
