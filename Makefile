@@ -7,7 +7,7 @@ CORES ?= 2
 BIN := $(abspath $(VENV))/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint dry-run bench clean-results
+.PHONY: run test test-fast lint dry-run bench bench-gpu clean-results
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,13 @@ dry-run: $(STAMP)
 
 bench: $(STAMP)
 	PATH="$(BIN):$$PATH" $(BIN)/python -m inpaint_bench.training.bench --config config/config.yaml
+
+# RFR-Net (rfr_kca) at the paper's scale on one GPU, fp32 (PyTorch's TF32 defaults) and bf16: images/s,
+# fraction of the matmul peak, peak memory (docs/scale.md). A few minutes; no data or weights needed.
+bench-gpu: $(STAMP)
+	PATH="$(BIN):$$PATH" $(BIN)/python -m inpaint_bench.training.bench --config config/paper.yaml \
+		--variants rfr_kca --size 256 --batch 6 --width 64 --precision both --device cuda \
+		--steps 20 --warmup 5 --out results/bench/gpu_rfr_kca.csv
 
 clean-results:
 	rm -rf results .snakemake

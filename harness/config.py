@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from inpaint_bench.harness.buckets import Bucket
+from inpaint_bench.harness.names import PROTOCOL_MIN_SIZE
 from inpaint_bench.harness.paths import ResultsLayout
 from inpaint_bench.harness.reference import load_reference
 
@@ -248,11 +249,17 @@ def consistency_problems(config: dict) -> list[str]:
         elif spec["kind"] not in ("folder", "filelist") and "root" not in spec:
             problems.append(f"datasets.{name}.root is required for kind {spec['kind']} "
                             f"(the folder that holds the dataset)")
+        if "train_set" in spec and spec["kind"] != "places2":
+            problems.append(f"datasets.{name}.train_set chooses a Places365 training list: only for kind places2")
     if config["masks"]["source"] == "nvidia" and not config["masks"]["nvidia_dir"]:
         problems.append("masks.nvidia_dir must name NVIDIA's mask folder when masks.source is nvidia")
     if config["masks"]["count"] == "all" and config["masks"]["source"] != "nvidia":
         problems.append("masks.count: all takes every mask of an existing set; it needs masks.source: nvidia "
                         "(generated masks need a number)")
+    protocol = config["eval"]["protocol"]
+    if PROTOCOL_MIN_SIZE[protocol] > config["image_size"]:
+        problems.append(f"eval.protocol {protocol}: its SSIM window is {PROTOCOL_MIN_SIZE[protocol]} px, larger "
+                        f"than the images (image_size {config['image_size']}); choose another protocol")
     train_masks = config["train"]["masks"]
     if train_masks["source"] == "folder" and not train_masks["dir"]:
         problems.append("train.masks.dir must name a folder of mask images when train.masks.source is folder")

@@ -28,6 +28,7 @@ from inpaint_bench.models.registry import (
     teacher_architecture,
     uses_distillation,
 )
+from inpaint_bench.models.released_weights import WEIGHT_KEYS
 
 TINY_WIDTH = 8  # the smallest width every built-in backbone takes (RFR-Net's tail needs w/8)
 PROBE_SIZE = 32  # side of the image a distilled row's student and teacher see once
@@ -47,8 +48,10 @@ def quiet_torch():
 
 @functools.lru_cache(maxsize=None)
 def _built(spec_json: str, width: int) -> nn.Module:
+    # the network's code and capabilities, not a weights file's (which fits the row's real width only)
+    spec = {k: v for k, v in json.loads(spec_json).items() if k not in WEIGHT_KEYS}
     with quiet_torch():
-        return build_model(json.loads(spec_json), width).eval()
+        return build_model(spec, width).eval()
 
 
 def tiny_model(spec: dict, width: int) -> nn.Module:

@@ -14,11 +14,21 @@ an edit of a module re-runs exactly the rows built from it.
 """
 from __future__ import annotations
 
+import functools
 import json
+import os
 
 from inpaint_bench.harness.config import ConfigError, dataset_spec, train_settings, variant_spec
 from inpaint_bench.jobs.probe import code_digests
-from inpaint_bench.models.registry import architecture, is_trainable, spec_slug, teacher_architecture, uses_distillation
+from inpaint_bench.models.registry import (
+    LABEL_KEYS,
+    architecture,
+    is_trainable,
+    spec_slug,
+    teacher_architecture,
+    uses_distillation,
+)
+from inpaint_bench.models.released_weights import WEIGHT_KEYS, file_sha256
 
 ROLES = ("student", "teacher")
 
@@ -46,8 +56,36 @@ def _common(config: dict, dataset: str, seed: int) -> dict:
             "weights": {k: config["weights"][k] for k in ("dir", "required")}}
 
 
+@functools.lru_cache(maxsize=None)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    return file_sha256(path)
+
+
+def resolved_spec(config: dict, variant: str) -> dict:
+    """The variant's spec with the SHA-256 of its `weights` / `init` file: the file is part of the
+    model's identity, so a job re-runs when the file changes and refuses a file changed since.
+    Without its `label` (words for the tables): editing it re-runs no job."""
+    spec = {k: v for k, v in variant_spec(config, variant).items() if k not in LABEL_KEYS}
+    for key in WEIGHT_KEYS:
+        if spec.get(key):
+            entry = spec[key]
+            try:
+                stat = os.stat(os.path.expanduser(entry["path"]))
+            except OSError as err:
+                raise ConfigError(f"variants.{variant}.{key}.path: {entry['path']} cannot be read ({err})") from err
+            actual = _sha256(entry["path"], stat.st_size, stat.st_mtime_ns)
+            if entry.get("sha256", actual) != actual:
+                raise ConfigError(f"variants.{variant}.{key}: {entry['path']} has SHA-256 {actual}, the config "
+                                  f"asks for {entry['sha256']}: is it the file you mean?")
+            entry["sha256"] = actual
+    return spec
+
+
 def train_job(config: dict, dataset: str, variant: str, seed: int) -> dict:
-    spec = variant_spec(config, variant)
+    spec = resolved_spec(config, variant)
+    if spec.get("weights"):
+        raise ConfigError(f"variant {variant!r} scores the released weights {spec['weights']['path']} and needs "
+                          f"no training; evaluate it directly (to train from them, use init: instead of weights:)")
     if not is_trainable(spec):
         raise ConfigError(f"variant {variant!r} (backbone {spec['backbone']!r}) is a classical method and needs "
                           f"no training; evaluate it directly")
@@ -77,7 +115,7 @@ def teacher_job(config: dict, dataset: str, arch: str, seed: int) -> dict:
 def eval_job(config: dict, dataset: str, variant: str, seed: int) -> dict:
     """`code` is the train job's (the model.pt it reads must have been trained by it), or for a
     classical row its own."""
-    spec = variant_spec(config, variant)
+    spec = resolved_spec(config, variant)
     return {**_common(config, dataset, seed), "variant": variant, "spec": spec,
             "code": code_digests(spec, config["width"]),
             "eval": config["eval"], "precision": config["train"]["precision"]}

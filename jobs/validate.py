@@ -28,6 +28,8 @@ from inpaint_bench.models.registry import (
     backbone,
     check_spec,
 )
+from inpaint_bench.models.registry import backbone as backbone_entry
+from inpaint_bench.models.released_weights import WEIGHT_KEYS
 
 JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string"}
 
@@ -67,10 +69,28 @@ def validate_config(config: dict, source: str = "config") -> dict:
             buildable[name] = spec
         except SpecError as err:
             problems.append(f"variants.{name}: {err}")
+        else:
+            problems.extend(weight_file_problems(name, spec))
     problems += capability_problems(buildable, config["width"], config["image_size"])
     if problems:
         raise ConfigError(f"{source}: invalid config:\n" + "\n".join(f"  {p}" for p in problems))
     return config
+
+
+def weight_file_problems(name: str, spec: dict) -> list[str]:
+    """A variant's `weights` / `init` file must exist, on a backbone that has weights, one of the two."""
+    given = [key for key in WEIGHT_KEYS if spec.get(key)]
+    problems = []
+    if len(given) > 1:
+        problems.append(f"variants.{name}: weights (a row scored as released) and init (the start of "
+                        f"training) exclude each other; keep one")
+    for key in given:
+        if not backbone_entry(spec).trainable:
+            problems.append(f"variants.{name}.{key}: backbone {spec['backbone']!r} has no weights to load")
+        elif not Path(os.path.expanduser(spec[key]["path"])).is_file():
+            problems.append(f"variants.{name}.{key}.path: {spec[key]['path']} is not a file (relative paths "
+                            f"are read from the working directory, {os.getcwd()})")
+    return problems
 
 
 def check_datasets_readable(config: dict, source: str = "config") -> None:

@@ -9,7 +9,9 @@ arguments are the backbone's options: an option it does not take is rejected by 
 Flags on the registration: ``trainable=False`` for classical rows that need no training;
 ``student_only`` for options the DGI auxiliary network (teacher) is built without (blocks that act
 on holes only: it sees no hole). Every module of this package is imported before a name is looked
-up, so a new backbone is one new module with its ``@register_backbone`` line.
+up, so a new backbone is one new module with its ``@register_backbone`` line. A spec's ``weights`` or
+``init`` (``{format, path}``, optionally ``sha256``) loads a weights file into the built network
+(models.released_weights); a row with ``weights`` is scored as it is and is not trainable.
 """
 from __future__ import annotations
 
@@ -20,7 +22,10 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from inpaint_bench.models.released_weights import WEIGHT_KEYS, load_weights
+
 TRAINING_KEYS = ("distill", "train")  # spec keys that do not change the network
+LABEL_KEYS = ("label",)  # what the row is, in words (the tables' footnotes): no part of any job
 WHERE_BACKBONES_ARE_REGISTERED = ("backbones are classes registered with @register_backbone(\"name\") in a module "
                                   "of models/ (see models/registry.py); their options are the constructor's "
                                   "keyword arguments")
@@ -88,8 +93,8 @@ def backbone(spec_or_name) -> Backbone:
 
 
 def architecture(spec: dict) -> dict:
-    """The keys of a spec that define the network (no distillation or training settings)."""
-    return {k: v for k, v in spec.items() if k not in TRAINING_KEYS}
+    """The keys of a spec that define the network (no distillation, training settings or weight files)."""
+    return {k: v for k, v in spec.items() if k not in TRAINING_KEYS + WEIGHT_KEYS + LABEL_KEYS}
 
 
 def options(spec: dict) -> dict:
@@ -110,13 +115,19 @@ def check_spec(spec: dict) -> None:
 
 
 def build_model(spec: dict, width: int = 64) -> nn.Module:
-    """Builds the network of a variant spec, e.g. ``{"backbone": "rfr", "attention": "kca"}``."""
+    """Builds the network of a variant spec, e.g. ``{"backbone": "rfr", "attention": "kca"}``, with
+    the weights of its ``weights`` or ``init`` file loaded (strictly) when it names one."""
     check_spec(spec)
-    return backbone(spec).cls(width, **options(spec))
+    model = backbone(spec).cls(width, **options(spec))
+    for key in WEIGHT_KEYS:
+        if spec.get(key):
+            load_weights(model, **spec[key])
+    return model
 
 
 def is_trainable(spec: dict) -> bool:
-    return backbone(spec).trainable
+    """False for classical rows and for rows scored with released weights (`weights:`)."""
+    return backbone(spec).trainable and not spec.get("weights")
 
 
 def teacher_architecture(spec: dict) -> dict:

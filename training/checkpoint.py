@@ -80,7 +80,8 @@ def load_model_file(path: str | Path, device="cpu", expect: dict | None = None):
         raise ValueError(f"{path} is not a model file written by training.train")
     if expect:
         check_identity(path, record, expect)
-    model = build_model(record["spec"], record["width"])
+    # the spec's `init` file was the start of training: the trained weights follow, so it is not read
+    model = build_model({k: v for k, v in record["spec"].items() if k != "init"}, record["width"])
     try:
         model.load_state_dict(record["state_dict"])
     except RuntimeError as err:

@@ -33,6 +33,7 @@ from inpaint_bench.jobs.resolve import init_seed_parts, teacher_job, train_job
 from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.models import build_model
 from inpaint_bench.models.losses import InpaintingLoss
+from inpaint_bench.models.released_weights import weights_note
 from inpaint_bench.training import distributed
 from inpaint_bench.training.checkpoint import (
     CHECKPOINT,
@@ -108,8 +109,10 @@ def freeze_batchnorm_statistics(model: nn.Module) -> None:
 
 
 def environment_record() -> dict:
+    # fp32 runs use TF32 where PyTorch enables it by default (cuDNN convolutions on Ampere and later)
     return {"python": platform.python_version(), "torch": torch.__version__,
-            "platform": platform.platform(), "argv": sys.argv}
+            "platform": platform.platform(), "argv": sys.argv,
+            "tf32": {"cudnn": torch.backends.cudnn.allow_tf32, "matmul": torch.backends.cuda.matmul.allow_tf32}}
 
 
 def forward_losses(model, loss, image, mask, dtype, device, distill=None, teacher=None):
@@ -175,7 +178,7 @@ class Trainer:
         if distributed.active():  # BatchNorm statistics of the global batch
             self.model = distributed.convert_batchnorm(self.model, self.device)
 
-        self.notes = []
+        self.notes = [weights_note("init", self.spec["init"])] if self.spec.get("init") else []
         weights = job["weights"]
         vgg = load_vgg16_features(weights["dir"])
         if vgg is None:
@@ -189,12 +192,13 @@ class Trainer:
         self.loss = prepare_model(InpaintingLoss(self.settings["loss"], vgg).to(self.device), self.dtype)
 
         images = build_dataset(job["dataset_spec"], "train", job["image_size"], self.seed,
-                               crop=self.settings["crop"])
+                               crop=self.settings["crop"], resize=self.settings["resize"])
         self.validation = self._validation(images)
         masks = self.settings["masks"]
         self.mask_sampler = build_train_masks(masks["source"], job["image_size"],
                                               derive_seed(self.data_seed, "masks"), buckets=job["buckets"],
-                                              mask_dir=masks["dir"], hole_is_white=masks["hole"] == "white")
+                                              mask_dir=masks["dir"], hole_is_white=masks["hole"] == "white",
+                                              caps=masks["caps"])
         self.teacher = self.distill = None
         if job["teacher"] is not None:
             self._setup_distillation(teacher)

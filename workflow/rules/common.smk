@@ -57,9 +57,19 @@ def weight_files(*keys):
 
 
 def trained_model(wildcards):
-    if is_trainable(config["variants"][wildcards.variant]):
+    """What evaluation scores: the run's model.pt, a released weights file (`weights:`), or nothing."""
+    spec = config["variants"][wildcards.variant]
+    if spec.get("weights"):
+        return os.path.expanduser(spec["weights"]["path"])
+    if is_trainable(spec):
         return str(R.run_dir(wildcards.dataset, wildcards.variant, wildcards.seed) / "model.pt")
     return []
+
+
+def init_weights(wildcards):
+    """The weights file a variant's training starts from (`init:`), if any."""
+    init = config["variants"][wildcards.variant].get("init")
+    return os.path.expanduser(init["path"]) if init else []
 
 
 def teacher_model(wildcards):

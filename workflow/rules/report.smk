@@ -79,6 +79,7 @@ rule tables:
         reference_table=config["report"]["reference_table"],
         bootstrap=config["report"]["bootstrap"],
         n=lambda wc: images_per_bucket(dataset_spec(config, wc.dataset)),
+        labels={v: s["label"] for v, s in config["variants"].items() if s.get("label")},
     script:
         "../scripts/tables.py"
 

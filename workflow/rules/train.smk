@@ -28,6 +28,7 @@ rule train:
     input:
         data=dataset_manifest,
         teacher=teacher_model,
+        init=init_weights,
         weights=weight_files("vgg16"),
     output:
         model=run_file("model.pt"),
