@@ -98,7 +98,10 @@ def test_schema_backbone_enum_is_the_registry():
     assert sorted(variant["backbone"]["enum"]) == available_backbones()
     assert variant["attention"]["enum"] == available_attentions()
     options = {o for name in available_backbones() for o in backbone(name).options()}
-    assert set(variant) == options | {"backbone", "distill", "train"}
+    from inpaint_bench.models.registry import LABEL_KEYS, TRAINING_KEYS, WEIGHT_KEYS
+
+    # the options, and the keys that are no option: training-only, weight files, the row's label
+    assert set(variant) == options | {"backbone", *TRAINING_KEYS, *WEIGHT_KEYS, *LABEL_KEYS}
     # the bounds config/schema.yaml writes down are only for options some backbone takes
     written = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())["$defs"]["backbone_options"]["properties"]
     assert set(written) <= options, set(written) - options
