@@ -25,7 +25,8 @@ from helpers.workflow import REPO, snakemake
 
 @pytest.mark.parametrize("reference_table", [None, "reference/published.csv"])
 @pytest.mark.parametrize("seeds", [[0], [0, 1, 2]])
-def test_every_report_caption_renders_as_restructuredtext_without_a_system_message(reference_table, seeds):
+@pytest.mark.parametrize("note", [None, "The learned rows are under-trained at this budget (docs/results.md)."])
+def test_every_report_caption_renders_as_restructuredtext_without_a_system_message(reference_table, seeds, note):
     """A caption line that starts with a space after a false {% if %} became an "Unexpected
     indentation" error box in the report."""
     from types import SimpleNamespace
@@ -35,7 +36,8 @@ def test_every_report_caption_renders_as_restructuredtext_without_a_system_messa
     import jinja2
 
     params = SimpleNamespace(seeds=seeds, seed=seeds[0], n=36, reference="baseline", variants=["baseline", "rfr"],
-                             bootstrap={"level": 0.95, "resamples": 2000, "seed": 0}, reference_table=reference_table)
+                             bootstrap={"level": 0.95, "resamples": 2000, "seed": 0}, reference_table=reference_table,
+                             note=note)
     config = {"datasets": {"mini_natural": {}}, "seeds": seeds, "eval": {"protocol": "harness"},
               "report": {"reference": "baseline", "bootstrap": {"level": 0.95, "resamples": 2000}}}
     snakemake = SimpleNamespace(params=params, wildcards=SimpleNamespace(dataset="mini_natural"), config=config)
@@ -46,6 +48,8 @@ def test_every_report_caption_renders_as_restructuredtext_without_a_system_messa
         doctree = docutils.core.publish_doctree(text, settings_overrides={"report_level": 5, "halt_level": 5})
         messages = [m.astext() for m in doctree.findall(docutils.nodes.system_message)]
         assert not messages, (path.name, messages)
+        if note and path.name in ("tables.rst", "ablation.rst"):  # said beside every table
+            assert f"Read first: {note}" in doctree.astext(), path.name
 
 
 # The workflow's report, opened in headless Chromium

@@ -77,6 +77,7 @@ rule tables:
         seeds=SEEDS,
         reference=config["report"]["reference"],
         reference_table=config["report"]["reference_table"],
+        note=config["report"]["note"],
         bootstrap=config["report"]["bootstrap"],
         n=lambda wc: images_per_bucket(dataset_spec(config, wc.dataset)),
         labels={v: s["label"] for v, s in config["variants"].items() if s.get("label")},
