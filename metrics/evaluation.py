@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -22,6 +23,7 @@ from inpaint_bench.harness.fileio import write_csv
 from inpaint_bench.harness.names import (
     COLOUR_COLUMNS,
     DISTRIBUTION_METRICS,
+    NEAR_CONSTANT_STD,
     PER_IMAGE_COLUMNS,
     PER_IMAGE_METRICS,
     SUMMARY_COLUMNS,
@@ -40,6 +42,7 @@ class Evaluation:
         self.train_note = train_note  # what training had to leave out, repeated on every summary row
         self.rows: list[dict] = []
         self.buckets: list[str] = []  # in order of first appearance
+        self.image_std: dict[str, float] = {}  # the ground truth's pixel std of every test image
 
     @torch.no_grad()
     def add(self, bucket: str, pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor,
@@ -59,6 +62,8 @@ class Evaluation:
         if is_eight_bit(self.suite.protocol):  # as if written to 8-bit files and read back
             comp, gt = from_8bit(to_8bit(comp)).to(comp.device), from_8bit(to_8bit(gt)).to(gt.device)
         scores = self.suite.per_image(comp, gt)
+        for image, std in zip(images, gt.float().flatten(1).std(dim=1).tolist()):
+            self.image_std[image] = std
         colour = hole_colour_error(comp, gt, mask)
         floor = hole_colour_error(MeanFill()(gt * (1 - mask), mask), gt, mask)
         self.suite.add_distribution(bucket, comp, gt)
@@ -75,6 +80,23 @@ class Evaluation:
 
     def per_image(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows, columns=PER_IMAGE_COLUMNS + COLOUR_COLUMNS)
+
+    def test_set_check(self) -> list[str]:
+        """Warnings naming the test images that measure little: near-constant ones (pixel std below
+        NEAR_CONSTANT_STD: any fill reproduces them almost exactly) and those whose PSNR is not finite or
+        at least 100 dB (their dB dominate a mean)."""
+        warnings = []
+        flat = sorted(name for name, std in self.image_std.items() if std < NEAR_CONSTANT_STD)
+        if flat:
+            warnings.append(f"{len(flat)} of {len(self.image_std)} test images are near-constant (pixel std < "
+                            f"{NEAR_CONSTANT_STD}): a fill reproduces them almost exactly, so their PSNR is "
+                            f"near-unbounded: {', '.join(flat)}")
+        rows = self.per_image()
+        extreme = rows[~np.isfinite(rows["psnr"]) | (rows["psnr"] >= 100)] if "psnr" in rows else rows.iloc[:0]
+        if len(extreme):
+            named = ", ".join(f"{r.image} ({r.bucket}: {r.psnr:.1f} dB)" for r in extreme.itertuples())
+            warnings.append(f"{len(extreme)} per-image PSNR values are not finite or at least 100 dB: {named}")
+        return warnings
 
     def colour_check(self) -> list[str]:
         """Warnings, one per bucket where the mean colour inside the holes is on average further from

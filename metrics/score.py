@@ -258,7 +258,7 @@ def main(argv=None) -> int:
         # Files are decoded and checked (image, mask, sizes, hole ratio) while scoring; the CSVs
         # are written only after every image passed, so an error leaves nothing behind.
         score(items, evaluation, args.batch_size, args.mask_threshold)
-        for warning in evaluation.colour_check():
+        for warning in evaluation.test_set_check() + evaluation.colour_check():
             print(f"warning: {warning}", file=sys.stderr)
         evaluation.write(args.out, summary_path(args.out))
     except (ValueError, FileNotFoundError) as err:

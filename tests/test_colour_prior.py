@@ -77,3 +77,24 @@ def test_a_trained_row_fills_holes_no_further_from_the_true_colour_than_mean_fil
     rows = pd.read_csv(tmp_path / "eval" / "per_image.csv")
     means = rows.groupby("bucket")[["hole_colour_error", "mean_fill_colour_error"]].mean()
     assert (means.hole_colour_error <= means.mean_fill_colour_error).all(), means
+
+
+def test_test_set_check_names_near_constant_images_and_unbounded_psnr():
+    """A flat test image (a black sky) and an exactly filled hole are named, with the bucket and dB."""
+    g = torch.Generator().manual_seed(0)
+    gt = torch.rand(3, 3, 16, 16, generator=g)
+    gt[1] = 0.02  # flat: pixel std 0
+    mask = torch.zeros(3, 1, 16, 16)
+    mask[:, :, 4:12, 4:12] = 1
+    pred = gt.clone()
+    pred[0] = 1 - gt[0]  # a poor fill of a textured image; image 2 is filled exactly
+    pred[1] = 0.5
+    evaluation = Evaluation(MetricSuite(enable_lpips=False, enable_fid=False), "d", "v", 0)
+    evaluation.add("0.1-0.3", pred, gt, mask, ["tex", "flat", "exact"], ["m0", "m1", "m2"])
+    flat, unbounded = evaluation.test_set_check()
+    assert flat.startswith("1 of 3 test images are near-constant") and flat.endswith(": flat")
+    assert unbounded.startswith("1 per-image PSNR values") and "exact (0.1-0.3: " in unbounded
+    assert "tex" not in unbounded
+    textured = Evaluation(MetricSuite(enable_lpips=False, enable_fid=False), "d", "v", 0)
+    textured.add("0.1-0.3", pred[:1], gt[:1], mask[:1], ["tex"], ["m0"])
+    assert textured.test_set_check() == []
