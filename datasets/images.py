@@ -237,7 +237,7 @@ def _check_exist(paths: list[str], where: str) -> None:
 
 def _read_list(path: str) -> list[tuple[int, str]]:
     """Non-empty, non-comment lines of a list file, with their 1-based line numbers."""
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8-sig") as f:
         return [(i, line.strip()) for i, line in enumerate(f, 1)
                 if line.strip() and not line.lstrip().startswith("#")]
 
@@ -261,7 +261,7 @@ def _list_mini(spec: dict, root: str, split: str):
     manifest = os.path.join(root, "manifest.csv")
     _require_file(manifest, f"the manifest is written last by datasets.mini, so an incomplete "
                             f"build lacks it; {how}")
-    with open(manifest, newline="", encoding="utf-8") as f:
+    with open(manifest, newline="", encoding="utf-8-sig") as f:
         rows = list(csv.DictReader(f))
     if rows and not {"split", "file"} <= set(rows[0]):
         raise ValueError(f"{manifest}: expected columns 'split' and 'file'; {how}")

@@ -34,7 +34,10 @@ def load(path: str | Path) -> tuple[str, pd.DataFrame]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    columns = pd.read_csv(path, nrows=0).columns
+    try:
+        columns = pd.read_csv(path, nrows=0).columns
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not a readable CSV ({err}); expected a per-image or summary file") from err
     if "image" in columns:
         return "per_image", read_per_image(path)
     if "metric" in columns:

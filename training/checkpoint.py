@@ -18,7 +18,15 @@ import torch
 from inpaint_bench.harness.fileio import atomic_torch_save, write_csv
 
 CHECKPOINT, PREVIOUS_CHECKPOINT = "checkpoint.pt", "checkpoint.prev.pt"
-TRAIN_LOG, MODEL = "train_log.csv", "model.pt"
+TRAIN_LOG, MODEL, PROVENANCE = "train_log.csv", "model.pt", "provenance.json"
+EVAL_DIR = "eval"  # a run's evaluation (harness.paths)
+
+
+def is_run_file(name: str) -> bool:
+    """Whether a run folder's entry is one that training (or the run's evaluation) writes; temporary
+    files of atomic writes start with a dot, unreadable checkpoints end in .corrupt."""
+    return (name in (CHECKPOINT, PREVIOUS_CHECKPOINT, TRAIN_LOG, MODEL, PROVENANCE, EVAL_DIR)
+            or name.startswith(".") or name.endswith(".corrupt"))
 
 # the fields that say which job a model.pt comes from ("variant" holds the job's name: the variant,
 # or the teacher's architecture slug), and those a changed config makes stale
@@ -63,6 +71,9 @@ def load_model_file(path: str | Path, device="cpu", expect: dict | None = None):
     from inpaint_bench.models import build_model
 
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not a model file: pass the model.pt inside it "
+                         f"(e.g. {path / MODEL})")
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist: train the variant first "
                                 f"(python -m inpaint_bench.training.train ...)")

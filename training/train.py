@@ -24,9 +24,9 @@ import torch
 from torch import nn
 
 from inpaint_bench.harness.config import ConfigError, layout
-from inpaint_bench.harness.fileio import atomic_write_text, ensure_writable
+from inpaint_bench.harness.fileio import atomic_write_text, check_output_folder, ensure_writable
 from inpaint_bench.harness.progress import progress
-from inpaint_bench.harness.seeding import derive_seed
+from inpaint_bench.harness.seeding import derive_seed, seed_argument
 from inpaint_bench.jobs.resolve import init_seed_parts, teacher_job, train_job
 from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.models import build_model
@@ -36,6 +36,7 @@ from inpaint_bench.training.checkpoint import (
     CHECKPOINT,
     MODEL,
     checkpoint_state,
+    is_run_file,
     load_checkpoint,
     load_model_file,
     restore_checkpoint,
@@ -382,7 +383,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--variant", help="the variant to train")
     what.add_argument("--teacher-arch", help="train this DGI teacher (auxiliary network), e.g. rfr_attention-kca")
-    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--seed", type=seed_argument, required=True)
     p.add_argument("--out", help="output folder (default: where the workflow puts this run)")
     p.add_argument("--teacher-model", help="the teacher's model.pt for a distilled variant "
                                            "(default: where the workflow puts it)")
@@ -390,6 +391,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                                                "the workflow). The weights depend on it; it is recorded in "
                                                "provenance.json")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    p.add_argument("--force", action="store_true", help="train into --out even if it holds files training "
+                                                        "does not write")
     return p.parse_args(argv)
 
 
@@ -408,6 +411,7 @@ def main(argv=None) -> None:
         else:
             job = teacher_job(config, args.dataset, args.teacher_arch, args.seed)
             out = args.out or results.teacher_dir(args.dataset, args.teacher_arch, args.seed)
+        check_output_folder(out, is_run_file, "--out", args.force)
         teacher = args.teacher_model
         if job["teacher"] and teacher is None:
             teacher = results.teacher_dir(args.dataset, job["teacher"], args.seed) / "model.pt"
