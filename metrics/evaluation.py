@@ -23,7 +23,9 @@ from inpaint_bench.harness.names import (
     DISTRIBUTION_METRICS,
     PER_IMAGE_COLUMNS,
     PER_IMAGE_METRICS,
+    PSNR_CAP_DB,
     SUMMARY_COLUMNS,
+    capped_note,
 )
 from inpaint_bench.models.classical import MeanFill
 
@@ -94,7 +96,9 @@ class Evaluation:
                 if metric in suite.missing:
                     add(bucket, metric, math.nan, 0, suite.missing[metric])
                 else:
-                    add(bucket, metric, float(part[metric].mean()), len(part))
+                    capped = int((part[metric] >= PSNR_CAP_DB).sum()) if metric == "psnr" else 0
+                    add(bucket, metric, float(part[metric].mean()), len(part),
+                        capped_note(capped, len(part)) if capped else "")
             if any(m in DISTRIBUTION_METRICS for m in suite.metrics):
                 values = suite.distribution(bucket)
                 for metric in DISTRIBUTION_METRICS:
