@@ -18,6 +18,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from inpaint_bench.datasets.imagefile import decode_rgb, rgb_array
+from inpaint_bench.harness.fileio import listing_digest
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 KNOWN_KINDS = ("mini_natural", "mini_faces", "places2", "celeba", "paris", "folder", "filelist")
@@ -421,7 +422,15 @@ def build_dataset(spec: dict, split: str, image_size: int, seed: int = 0,
                         square_first=(kind == "celeba"), description=desc, repair=repair, crop=crop)
 
 
-def check_dataset(spec: dict, image_size: int) -> dict[str, int]:
-    """Lists both splits as training and evaluation will (root, layout files, every listed file,
-    non-empty splits), so a dataset that cannot be read fails before any job. Returns the sizes."""
-    return {split: len(build_dataset(spec, split, image_size)) for split in SPLITS}
+def file_listing(spec: dict, split: str) -> str:
+    """The digest of a split's files as listed (harness.fileio.listing_digest): it changes when an image
+    is added, removed or replaced. Lists the split as training and evaluation will (root, layout files,
+    every listed file, non-empty split); an empty file is an error naming it."""
+    images = build_dataset(spec, split, 16)  # the size does not change what is listed
+    return listing_digest(images.paths, f"the {split} split of {images.description}")
+
+
+def check_dataset(spec: dict, image_size: int) -> dict[str, str]:
+    """Lists both splits (`file_listing`), so a dataset that cannot be read fails before any job;
+    returns {split: listing digest}."""
+    return {split: file_listing(spec, split) for split in SPLITS}

@@ -185,6 +185,15 @@ def _validator(defaults: bool = False):
     return jsonschema.validators.extend(base, {"properties": set_defaults})
 
 
+def _message(error) -> str:
+    """jsonschema's message, except for a value that fits none of several forms ("is not valid under
+    any of the given schemas"): what each form asks for instead."""
+    if error.validator not in ("oneOf", "anyOf") or not error.context:
+        return error.message
+    wants = list(dict.fromkeys(sub.message for sub in error.context if not sub.relative_path))
+    return f"{error.instance!r} is not allowed here: " + "; or ".join(wants)
+
+
 def validate_schema(config: dict, source: str = "config") -> dict:
     """Validates `config` in place against config/schema.yaml, fills in the schema's defaults and runs
     the checks that need no model or dataset code (inpaint_bench.jobs.validate adds those). Every
@@ -196,7 +205,7 @@ def validate_schema(config: dict, source: str = "config") -> dict:
     errors = sorted(_validator()(schema).iter_errors(config),
                     key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
-        lines = [f"  at '{'/'.join(map(str, e.absolute_path)) or '<top level>'}': {e.message}" for e in errors]
+        lines = [f"  at '{'/'.join(map(str, e.absolute_path)) or '<top level>'}': {_message(e)}" for e in errors]
         raise ConfigError(f"{source}: invalid config ({SCHEMA_PATH.name}):\n" + "\n".join(lines))
     _validator(defaults=True)(schema).validate(config)
     return config

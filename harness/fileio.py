@@ -6,6 +6,7 @@ never a torn one, and parallel writers of different files never collide.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import shutil
@@ -132,3 +133,16 @@ def new_folder_beside(folder: str | os.PathLike) -> Path:
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial.", dir=folder.parent))
+
+
+def listing_digest(paths, what: str) -> str:
+    """A digest of files as listed: each one's path, size and modification time, so that adding,
+    removing or replacing a file changes it (what a job reading them records: jobs.resolve). An empty
+    file (0 bytes: a failed copy or download) is refused here, naming it, before any job reads it."""
+    digest = hashlib.sha256()
+    for path in paths:
+        stat = os.stat(path)
+        if stat.st_size == 0:
+            raise ValueError(f"{path} is an empty file (0 bytes) in {what}: replace it with the image or remove it")
+        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]

@@ -8,12 +8,23 @@ config file, so a job started by hand runs exactly what the workflow would run.
   students' architecture without their student-only blocks, on uncorrupted images, with the dataset's
   schedule (never a student's own `train` overrides: one teacher serves every student, in any order);
 - eval job: one variant (trained or classical) on the fixed test masks.
+
+Each job holds the digest of the files it reads from outside the results folder (`listing`: a real
+dataset's split, a mask folder), so that an added or replaced file makes it another job; an eval job
+holds the train job of its model, which training records in model.pt. Listing takes a stat of every
+file: the workflow lists once per run (`jobs.validate.check_inputs_readable`) and passes `listings`.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 
-from inpaint_bench.harness.config import ConfigError, dataset_spec, train_settings, variant_spec
+from inpaint_bench.datasets.images import file_listing
+from inpaint_bench.datasets.mask_files import list_mask_images
+from inpaint_bench.harness.config import MINI_KINDS, ConfigError, dataset_spec, train_settings, variant_spec
+from inpaint_bench.harness.fileio import listing_digest
+from inpaint_bench.harness.names import PSNR_CAP_DB
 from inpaint_bench.models.registry import architecture, is_trainable, spec_slug, teacher_architecture, uses_distillation
 
 ROLES = ("student", "teacher")
@@ -34,6 +45,33 @@ def teacher_slug(spec: dict) -> str:
     return spec_slug(teacher_architecture(spec))
 
 
+MASK_FOLDERS = {  # the config's mask folders: key -> (the folder if the config reads it, its file endings)
+    "masks.nvidia_dir": (lambda c: c["masks"]["nvidia_dir"] if c["masks"]["source"] == "nvidia" else None, (".png",)),
+    "train.masks.dir": (lambda c: c["train"]["masks"]["dir"] if c["train"]["masks"]["source"] == "folder" else None,
+                        (".png", ".jpg", ".jpeg", ".bmp")),
+}
+
+
+def listing(config: dict, key: tuple, listings: dict | None = None) -> str | None:
+    """The digest of the files behind `key`: ("datasets", name, split) or (mask folder key,); None
+    when the config reads none (a mini dataset: the workflow builds it, its manifest is the jobs'
+    input). With `listings` (the workflow's, for one run), each key is listed once: taken from it,
+    or listed and kept there."""
+    if listings is not None and key in listings:
+        return listings[key]
+    if key[0] == "datasets":
+        spec = dataset_spec(config, key[1])
+        found = None if spec["kind"] in MINI_KINDS else file_listing(spec, key[2])
+    else:
+        folder_of, extensions = MASK_FOLDERS[key[0]]
+        folder = folder_of(config) and os.path.expanduser(folder_of(config))
+        found = folder and listing_digest([os.path.join(folder, f) for f in list_mask_images(folder, extensions)],
+                                          key[0])
+    if listings is not None:
+        listings[key] = found
+    return found or None
+
+
 def _common(config: dict, dataset: str, seed: int) -> dict:
     return {"dataset": dataset, "dataset_spec": dataset_spec(config, dataset), "seed": int(seed),
             "image_size": config["image_size"], "width": config["width"],
@@ -42,19 +80,28 @@ def _common(config: dict, dataset: str, seed: int) -> dict:
             "weights": {k: config["weights"][k] for k in ("dir", "required")}}
 
 
-def train_job(config: dict, dataset: str, variant: str, seed: int) -> dict:
+def _train_listing(config: dict, dataset: str, listings: dict | None) -> dict:
+    return {"images": listing(config, ("datasets", dataset, "train"), listings),
+            "masks": listing(config, ("train.masks.dir",), listings)}
+
+
+def train_job(config: dict, dataset: str, variant: str, seed: int, listings: dict | None = None) -> dict:
+    """A variant's training job; a distilled one holds its teacher's job (`teacher_job`), which the
+    teacher's model.pt must have been trained for."""
     spec = variant_spec(config, variant)
     if not is_trainable(spec):
         raise ConfigError(f"variant {variant!r} (backbone {spec['backbone']!r}) is a classical method and needs "
                           f"no training; evaluate it directly")
     settings = train_settings(config, dataset, variant)
     settings.pop("teacher_steps")
+    teacher = teacher_slug(spec) if uses_distillation(spec) else None
     return {**_common(config, dataset, seed), "role": "student", "name": variant, "spec": spec,
-            "settings": settings,
-            "teacher": teacher_slug(spec) if uses_distillation(spec) else None}
+            "settings": settings, "teacher": teacher,
+            "teacher_job": teacher_job(config, dataset, teacher, seed, listings) if teacher else None,
+            "listing": _train_listing(config, dataset, listings)}
 
 
-def teacher_job(config: dict, dataset: str, arch: str, seed: int) -> dict:
+def teacher_job(config: dict, dataset: str, arch: str, seed: int, listings: dict | None = None) -> dict:
     archs = teacher_architectures(config)
     if arch not in archs:
         raise ConfigError(f"no distilled variant of the config needs a teacher {arch!r}; teachers: {sorted(archs)}")
@@ -63,12 +110,24 @@ def teacher_job(config: dict, dataset: str, arch: str, seed: int) -> dict:
     if teacher_steps:
         settings.update(steps=teacher_steps, finetune_steps=0)
     return {**_common(config, dataset, seed), "role": "teacher", "name": arch, "spec": archs[arch],
-            "settings": settings, "teacher": None}
+            "settings": settings, "teacher": None, "teacher_job": None,
+            "listing": _train_listing(config, dataset, listings)}
 
 
-def eval_job(config: dict, dataset: str, variant: str, seed: int) -> dict:
-    return {**_common(config, dataset, seed), "variant": variant, "spec": variant_spec(config, variant),
-            "eval": config["eval"], "precision": config["train"]["precision"]}
+def eval_job(config: dict, dataset: str, variant: str, seed: int, listings: dict | None = None) -> dict:
+    """A variant's evaluation: the test images it reads (`listing`), the protocol (the PSNR cap), and
+    for a trained variant the train job its model.pt must come from (`train`)."""
+    spec = variant_spec(config, variant)
+    return {**_common(config, dataset, seed), "variant": variant, "spec": spec,
+            "eval": config["eval"], "precision": config["train"]["precision"], "psnr_cap_db": PSNR_CAP_DB,
+            "train": train_job(config, dataset, variant, seed, listings) if is_trainable(spec) else None,
+            "listing": {"images": listing(config, ("datasets", dataset, "test"), listings)}}
+
+
+def masks_job(config: dict, listings: dict | None = None) -> dict:
+    """The test mask set: the config's `masks`, the size and the listing of NVIDIA's folder it picks from."""
+    return {"masks": config["masks"], "size": config["image_size"],
+            "listing": listing(config, ("masks.nvidia_dir",), listings)}
 
 
 def init_seed_parts(job: dict) -> tuple:
@@ -80,3 +139,8 @@ def init_seed_parts(job: dict) -> tuple:
 def as_param(job: dict) -> str:
     """A job as the stable string Snakemake compares between runs."""
     return json.dumps(job, sort_keys=True)
+
+
+def job_digest(job) -> str:
+    """A short digest of a job's description: the name of the workflow's job file (harness.paths)."""
+    return hashlib.sha256(as_param(job).encode()).hexdigest()[:16]

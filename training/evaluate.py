@@ -13,6 +13,7 @@ model file of another job or spec is refused (training.checkpoint). Expected fau
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -24,6 +25,7 @@ import torch
 
 from inpaint_bench.harness.config import ConfigError, layout
 from inpaint_bench.harness.fileio import (
+    atomic_write_text,
     check_output_folder,
     ensure_writable,
     new_folder_beside,
@@ -40,8 +42,8 @@ from inpaint_bench.models.registry import is_trainable
 from inpaint_bench.training.checkpoint import load_model_file
 from inpaint_bench.training.precision import autocast, prepare_input, prepare_model, resolve_precision
 
-SAMPLES = "samples"
-EVAL_FILES = ("per_image.csv", "summary.csv", SAMPLES)
+SAMPLES, PROVENANCE = "samples", "provenance.json"
+EVAL_FILES = ("per_image.csv", "summary.csv", SAMPLES, PROVENANCE)  # what an evaluation writes in its folder
 
 
 def save_image(tensor: torch.Tensor, path: Path) -> None:
@@ -58,7 +60,7 @@ def load_variant(job: dict, model_path: str | Path | None, device):
     # a model of another job would be scored and labelled as this one: its identity must match
     expect = {"role": "student", "variant": job["variant"],
               **{k: job[k] for k in ("dataset", "seed", "spec", "width", "image_size")}}
-    model, record = load_model_file(model_path, device, expect=expect)
+    model, record = load_model_file(model_path, device, expect=expect, job=job["train"])
     return model, list(record.get("notes", []))
 
 
@@ -109,6 +111,10 @@ def evaluate(job: dict, out: str | Path, model_path: str | Path | None = None, m
         for warning in evaluation.colour_check():
             print(f"warning: {warning}", file=sys.stderr)
         summary = evaluation.write(out / "per_image.csv", out / "summary.csv")
+        # what these numbers were computed from: the eval job (its model's train job, the test files'
+        # listing, the protocol) and the model file
+        atomic_write_text(out / PROVENANCE, json.dumps({"job": job, "model": str(model_path) if model_path else None},
+                                                       indent=2))
         replace_folder(samples, out / SAMPLES)
     finally:
         shutil.rmtree(samples, ignore_errors=True)

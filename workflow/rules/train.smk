@@ -1,6 +1,7 @@
 # Training: one job per (dataset, trainable variant, seed), and one DGI teacher job per
 # (dataset, teacher architecture, seed) that every distilled student of that architecture needs.
-# Each job's params hold its whole resolved description (harness.jobs): a change re-runs it.
+# Each job's params hold its whole resolved description (jobs.resolve), and its job file input the
+# same under its digest (common.smk): a change re-runs it, with or without Snakemake's metadata.
 
 
 rule train_teacher:
@@ -8,6 +9,7 @@ rule train_teacher:
     input:
         data=dataset_manifest,
         weights=weight_files("vgg16"),
+        job=lambda wc: teacher_job_file(wc.dataset, wc.arch, wc.seed),
     output:
         model=str(R.teacher_dir("{dataset}", "{arch}", "{seed}") / "model.pt"),
     log:
@@ -18,7 +20,7 @@ rule train_teacher:
     resources:
         **RESOURCES["train"],
     params:
-        job=lambda wc: as_param(teacher_job(config, wc.dataset, wc.arch, int(wc.seed))),
+        job=lambda wc: as_param(teacher_job(config, wc.dataset, wc.arch, int(wc.seed), listings)),
     script:
         "../scripts/train.py"
 
@@ -29,6 +31,7 @@ rule train:
         data=dataset_manifest,
         teacher=teacher_model,
         weights=weight_files("vgg16"),
+        job=lambda wc: train_job_file(wc.dataset, wc.variant, wc.seed),
     output:
         model=run_file("model.pt"),
         train_log=run_file("train_log.csv"),
@@ -40,6 +43,6 @@ rule train:
     resources:
         **RESOURCES["train"],
     params:
-        job=lambda wc: as_param(train_job(config, wc.dataset, wc.variant, int(wc.seed))),
+        job=lambda wc: as_param(train_job(config, wc.dataset, wc.variant, int(wc.seed), listings)),
     script:
         "../scripts/train.py"
