@@ -132,7 +132,7 @@ def main(argv=None) -> None:
         else:
             manifest = make_test_masks(args.out, args.size, args.buckets, args.count, args.seed,
                                        blobs=args.blobs)
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, RuntimeError) as err:  # RuntimeError: a bucket too narrow to draw into
         sys.exit(f"error: {err}")
     print(f"wrote {args.count} mask(s) x {len(args.buckets)} buckets ({args.size}px); "
           f"manifest: {manifest}")

@@ -7,6 +7,7 @@ through it, so a run started by hand sees exactly the checks a workflow run sees
 from __future__ import annotations
 
 import copy
+import math
 import re
 from pathlib import Path
 
@@ -214,6 +215,12 @@ def validate_schema(config: dict, source: str = "config") -> dict:
 def consistency_problems(config: dict) -> list[str]:
     """Checks the schema cannot express and that need no model or dataset code, as key-named lines."""
     problems = []
+    results = Path(config["results_dir"]).expanduser()
+    existing = next((p for p in (results, *results.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():  # Snakemake would fail inside its own code
+        where = "is" if existing == results else f"lies under {existing}, which is"
+        problems.append(f"results_dir: {results} {where} an existing file, not a folder; name a folder for the "
+                        f"results")
     if len(set(config["seeds"])) != len(config["seeds"]):
         problems.append(f"seeds {config['seeds']} repeat a seed; each seed must appear once")
     buckets = []
@@ -222,6 +229,11 @@ def consistency_problems(config: dict) -> list[str]:
             buckets.append(Bucket.parse(pair))
         except ValueError as err:
             problems.append(f"masks.buckets: {err}")
+    pixels = config["image_size"] ** 2
+    for bucket in buckets:  # a mask's hole ratio is a multiple of 1 / pixels
+        if math.floor(bucket.hi * pixels) <= math.floor(bucket.lo * pixels):
+            problems.append(f"masks.buckets: {bucket.name} holds no hole ratio of a {config['image_size']}x"
+                            f"{config['image_size']} mask (ratios are multiples of 1/{pixels}): widen it")
     names = [b.name for b in buckets]
     if len(set(names)) != len(names):
         problems.append(f"masks.buckets: two buckets have the same name ({', '.join(names)})")
