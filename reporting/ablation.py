@@ -243,9 +243,14 @@ def no_interval_lines(frame: pd.DataFrame) -> list[str]:
         labels = [metric_format(m).label for m in frame.attrs["metrics"] if m in set(paired["metric"])]
         lines.append(f"{', '.join(labels)}: Δ = the mean over seeds of the mean paired difference (same image and "
                      "mask).")
+    paired_cells = frame["method"].isin(["bootstrap", "paired"]).sum()
     for why, part in paired.groupby("interval_note", sort=False):
-        cells = "; ".join(f"{variant}, {metric_format(metric).label} ({', '.join(cell['bucket'])})"
-                          for (variant, metric), cell in part.groupby(["variant", "metric"], sort=False))
+        if len(part) == paired_cells:
+            labels = [metric_format(m).label for m in frame.attrs["metrics"] if m in set(part["metric"])]
+            cells = f"every Δ of {', '.join(labels)}"
+        else:
+            cells = "; ".join(f"{variant}, {metric_format(metric).label} ({', '.join(cell['bucket'])})"
+                              for (variant, metric), cell in part.groupby(["variant", "metric"], sort=False))
         lines.append(f"No interval and no mark, too little evidence ({why}): {cells}.")
     return lines
 

@@ -74,11 +74,12 @@ def read_summary(path: str | Path) -> pd.DataFrame:
     if frame["seed"].isna().any():
         raise ValueError(f"{path}: empty seed")
     infinite = frame[np.isinf(frame["value"])]
-    if not infinite.empty:  # a mean over an uncapped PSNR: no table, mean or difference survives it
+    if not infinite.empty:  # e.g. a mean over an uncapped PSNR: no table, mean or difference survives it
         row = infinite.iloc[0]
+        why = (f"written before PSNR was capped at {PSNR_CAP_DB:g} dB per image" if row["metric"] == "psnr"
+               else "a value is finite, or empty with a note")
         raise ValueError(f"{path}: {row['metric']} of {row['variant']} (seed {row['seed']}, bucket {row['bucket']}) "
-                         f"is {row['value']}: written before PSNR was capped at {PSNR_CAP_DB:g} dB per image; "
-                         f"evaluate that run again")
+                         f"is {row['value']}: {why}; evaluate that run again")
     frame["seed"] = frame["seed"].astype(int)
     frame["n"] = frame["n"].fillna(0).astype(int)
     for column in STRING_COLUMNS:

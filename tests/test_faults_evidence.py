@@ -127,7 +127,7 @@ def test_one_image_and_one_seed_give_no_interval_and_no_mark(tmp_path, capsys):
     md = ablation_markdown(frame)
     assert "| b | +1.20 |" in md and "▲" not in md.split("Significant")[0] and "[" not in md.split("\n\n")[2]
     assert ("No interval and no mark, too little evidence (1 paired value (images x seeds), fewer than the 10 an "
-            "interval needs): b, PSNR (0.1-0.2).") in md
+            "interval needs): every Δ of PSNR.") in md
     compare_main([str(a_images), str(b_images), "--metrics", "psnr"])
     printed = capsys.readouterr().out
     assert "better" not in printed and "| 0.1-0.2 | PSNR | 25.00 | 26.20 | +1.20 |  |  | 1 | 1 |" in printed
@@ -138,11 +138,15 @@ def test_equal_differences_give_no_zero_width_interval(tmp_path, capsys):
     base = list(np.linspace(20, 30, 12))
     a_images, a_summary = write_run(tmp_path, "a", {0: base})
     b_images, b_summary = write_run(tmp_path, "b", {0: [v + 0.5 for v in base]})
-    frame = build_ablation(aggregate([a_summary, b_summary]), read_per_images([a_images, b_images]), "d", ["a", "b"],
+    c_images, c_summary = write_run(tmp_path, "c", {0: [v + 0.5 + 0.1 * (i % 3) for i, v in enumerate(base)]})
+    frame = build_ablation(aggregate([a_summary, b_summary, c_summary]),
+                           read_per_images([a_images, b_images, c_images]), "d", ["a", "b", "c"],
                            reference="a", bootstrap=Bootstrap(resamples=200))
     cell = frame[frame["variant"] == "b"].iloc[0]
     assert (cell["mark"], cell["method"]) == ("", "paired") and math.isnan(cell["lo"])
-    assert "all 12 paired differences are equal: the bootstrap has no spread" in ablation_markdown(frame)
+    assert frame[frame["variant"] == "c"].iloc[0]["mark"] == "better"  # spread: an interval, and a mark
+    assert ("No interval and no mark, too little evidence (all 12 paired differences are equal: the bootstrap has "
+            "no spread): b, PSNR (0.1-0.2).") in ablation_markdown(frame)
     compare_main([str(a_images), str(b_images), "--metrics", "psnr"])
     assert "better" not in capsys.readouterr().out
 
