@@ -112,6 +112,18 @@ def test_a_pair_without_a_value_is_counted_where_n_is_shown(tmp_path):
     assert any("1 pair(s) without a value in A or B left out" in n for n in notes), notes
 
 
+def test_the_summarys_n_counts_the_images_its_mean_is_over():
+    gt = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    mask = torch.zeros(4, 1, 32, 32)
+    mask[:, :, :8, :16] = 1
+    pred = torch.full_like(gt, 0.5)
+    pred[3] = math.nan  # a broken output: no score
+    evaluation = Evaluation(MetricSuite(enable_lpips=False, enable_fid=False), "d", "v", 0)
+    evaluation.add(BUCKET, pred, gt, mask, [f"i{j}" for j in range(4)], [f"{BUCKET}/{j}.png" for j in range(4)])
+    psnr = evaluation.summary().set_index("metric").loc["psnr"]
+    assert np.isfinite(psnr["value"]) and psnr["n"] == 3  # before: n = 4 under a mean of 3
+
+
 # ------------------------------------------------------------------ 2. too little evidence
 
 
