@@ -7,7 +7,7 @@ CORES ?= 2
 BIN := $(abspath $(VENV))/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint dry-run bench clean-results
+.PHONY: run test test-fast lint dry-run bench bench-gpu clean-results
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,12 +18,13 @@ run: $(STAMP)
 	PATH="$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --profile workflow/profiles/local
 	PATH="$(BIN):$$PATH" $(BIN)/snakemake --report results/report.html
 
+# One pytest worker per core; a test file stays on one worker (its module fixtures run once).
 test: $(STAMP)
-	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest
+	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest -n $(CORES) --dist loadfile
 
 # Everything but the long end-to-end tests (local SLURM, DDP, headless Chromium): marked `slow`.
 test-fast: $(STAMP)
-	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest -m "not slow"
+	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest -n $(CORES) --dist loadfile -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -35,6 +36,13 @@ dry-run: $(STAMP)
 
 bench: $(STAMP)
 	PATH="$(BIN):$$PATH" $(BIN)/python -m inpaint_bench.training.bench --config config/config.yaml
+
+# RFR-Net (rfr_kca) at the paper's scale on one GPU, fp32 (PyTorch's TF32 defaults) and bf16: images/s,
+# fraction of the matmul peak, peak memory (docs/scale.md). A few minutes; no data or weights needed.
+bench-gpu: $(STAMP)
+	PATH="$(BIN):$$PATH" $(BIN)/python -m inpaint_bench.training.bench --config config/paper.yaml \
+		--variants rfr_kca --size 256 --batch 6 --width 64 --precision both --device cuda \
+		--steps 20 --warmup 5 --out results/bench/gpu_rfr_kca.csv
 
 clean-results:
 	rm -rf results .snakemake

@@ -3,17 +3,24 @@
 #   snakemake --cores N --configfile config/ci.yaml
 # A --configfile replaces the default config (it is not merged with it; a file merges with another
 # through its `base:` key); --config key=value overrides.
-# The harness packages are installed into the environment (`pip install -e .`, done by the Makefile).
+# The harness packages are installed into the environment (`pip install -e .`, done by the Makefile),
+# one environment per checkout: the workflow and every job refuse another checkout's code.
 import os
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, update_config
 
+from inpaint_bench.harness.checkout import CheckoutMismatch, check_checkout
 from inpaint_bench.harness.config import ConfigError, read_config_file
 from inpaint_bench.jobs.validate import check_datasets_readable, validate_config
 from inpaint_bench.metrics.weights import WeightsMissing, require_weights
 
 min_version("9.0")
+
+try:  # this checkout's code, not the one the environment's editable install points at
+    check_checkout(workflow.basedir)
+except CheckoutMismatch as err:
+    raise WorkflowError(str(err))
 
 
 if not workflow.configfiles:  # no --configfile given: the embedded default
@@ -28,7 +35,8 @@ try:  # config/schema.yaml: unknown keys and wrong types fail here, naming the k
     resolved = {}
     for path in workflow.configfiles:
         update_config(resolved, read_config_file(path))
-    update_config(resolved, workflow.config_settings.overwrite_config)
+    # (config_settings.overwrite_config holds the --configfile contents too; .config only --config's)
+    update_config(resolved, dict(workflow.config_settings.config))
     config.clear()
     config.update(resolved)
     validate_config(config, "snakemake config")

@@ -94,6 +94,10 @@ def to_tensor(im: Image.Image) -> torch.Tensor:
 # ----------------------------------------------------------------------------------------------
 
 TRAIN_CROPS = ("random", "centre")
+# Resampling of the random training crop to the image size: "bicubic" is what the official code gets
+# from PIL's default (`Image.resize` without a filter: bicubic for RGB since Pillow 7.0); "bilinear"
+# was the harness's earlier choice.
+TRAIN_RESIZES = {"bicubic": Image.BICUBIC, "bilinear": Image.BILINEAR}
 
 
 class ImageDataset(Dataset):
@@ -101,11 +105,13 @@ class ImageDataset(Dataset):
 
     def __init__(self, paths: list[str], names: list[str], image_size: int, train: bool,
                  seed: int = 0, square_first: bool = False, description: str = "", repair: str = "",
-                 crop: str = "random"):
+                 crop: str = "random", resize: str = "bicubic"):
         assert len(paths) == len(names)
         if crop not in TRAIN_CROPS:
             raise ValueError(f"train crop must be one of {TRAIN_CROPS}, got {crop!r}")
-        self.crop = crop
+        if resize not in TRAIN_RESIZES:
+            raise ValueError(f"train.resize must be one of {tuple(TRAIN_RESIZES)}, got {resize!r}")
+        self.crop, self.resize = crop, resize
         self.paths = list(paths)
         self.names = list(names)
         self.image_size = int(image_size)
@@ -150,7 +156,7 @@ class ImageDataset(Dataset):
             left, top, side = random_square(*im.size, self.image_size, rng)
             im = im.crop((left, top, left + side, top + side))
             if side != self.image_size:
-                im = im.resize((self.image_size, self.image_size), Image.BILINEAR)
+                im = im.resize((self.image_size, self.image_size), TRAIN_RESIZES[self.resize])
         else:
             if self.square_first:
                 im = centre_square(im)
@@ -271,12 +277,19 @@ def _list_mini(spec: dict, root: str, split: str):
         [os.path.splitext(os.path.basename(p))[0] for p in rel], f"{kind} at {root}"
 
 
+PLACES2_TRAIN_SETS = ("standard", "challenge")  # Places365-Standard (1.8 M) or -Challenge (8 M) training images
+
+
 def _list_places2(spec: dict, root: str, split: str):
-    layout = (f"expected Places365-Standard layout under {root}: data_256/ and "
-              f"places365_train_standard.txt (train), val_256/ and places365_val.txt (test)")
+    train_set = spec.get("train_set", "standard")
+    if train_set not in PLACES2_TRAIN_SETS:
+        raise ValueError(f"places2 train_set must be one of {PLACES2_TRAIN_SETS}, got {train_set!r}")
+    train_list = f"places365_train_{train_set}.txt"
+    layout = (f"expected Places365 layout under {root}: data_256/ and {train_list} (train, "
+              f"Places365-{train_set.capitalize()}), val_256/ and places365_val.txt (test)")
     _require_dir(root, layout)
     if split == "train":
-        img_dir, list_file = os.path.join(root, "data_256"), os.path.join(root, "places365_train_standard.txt")
+        img_dir, list_file = os.path.join(root, "data_256"), os.path.join(root, train_list)
     else:
         img_dir, list_file = os.path.join(root, "val_256"), os.path.join(root, "places365_val.txt")
     _require_dir(img_dir, layout)
@@ -383,12 +396,13 @@ _LISTERS = {
 
 
 def build_dataset(spec: dict, split: str, image_size: int, seed: int = 0,
-                  crop: str = "random") -> ImageDataset:
+                  crop: str = "random", resize: str = "bicubic") -> ImageDataset:
     """Build the train or test split of one configured dataset.
 
     spec keys: `kind` (one of KNOWN_KINDS), `root`, optional `max_train` / `max_test`;
     kind 'folder': optional `train_dir` / `test_dir`; kind 'filelist': `train_list` / `test_list`.
-    `crop`: the training crop, "random" (official RFR-Net) or "centre" (the test crop).
+    `crop`: the training crop, "random" (official RFR-Net) or "centre" (the test crop); `resize`: the
+    random crop's resampling, "bicubic" (official: PIL's default) or "bilinear".
     """
     if not isinstance(spec, dict):
         raise TypeError(f"dataset spec must be a dict, got {type(spec).__name__}")
@@ -419,7 +433,8 @@ def build_dataset(spec: dict, split: str, image_size: int, seed: int = 0,
             raise
         raise FileNotFoundError(f"{err}\n{repair}") from err
     return ImageDataset(paths, names, image_size, train=(split == "train"), seed=seed,
-                        square_first=(kind == "celeba"), description=desc, repair=repair, crop=crop)
+                        square_first=(kind == "celeba"), description=desc, repair=repair, crop=crop,
+                        resize=resize)
 
 
 def file_listing(spec: dict, split: str) -> str:

@@ -22,12 +22,14 @@ from inpaint_bench.harness.config import MINI_KINDS
 from inpaint_bench.harness.fileio import check_output_folder
 from inpaint_bench.harness.fileio import save_png as save_png_atomic
 from inpaint_bench.harness.fileio import write_csv as write_csv_atomic
+from inpaint_bench.harness.names import NEAR_CONSTANT_STD
 from inpaint_bench.harness.seeding import seed_argument
 
 NATURAL_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png",
                   "hubble_deep_field.jpg", "ihc.png", "retina.jpg", "grace_hopper.jpg")
 MATPLOTLIB_PHOTOS = ("grace_hopper.jpg",)  # in matplotlib's sample_data, the others in skimage/data
 TEST_BAND = 0.2  # the right fifth of every photograph is the test region
+MAX_REDRAWS = 100  # crops drawn for one image before a source is declared flat
 WINDOW = 1.5  # a window of 1.5 x size is resized to size: some context, a mild zoom out
 LFW_FILE = "lfw_subset.npy"
 FACES_TRAIN = range(0, 80)   # indices into lfw_subset (the first 100 entries are faces)
@@ -162,10 +164,16 @@ def build_mini_dataset(kind: str, out_dir, size: int, train_count: int, test_cou
             source_name, image = sources[i % len(sources)]
             # One generator per image: reproducible and independent of the other counts.
             rng = np.random.default_rng([seed, _KIND_CODE[kind], _SPLIT_CODE[split], i])
-            if kind == "mini_natural":
-                crop, (x, y, side, flip) = _window_crop(image, size, split, rng)
+            for _ in range(MAX_REDRAWS):  # a near-constant crop measures nothing: draw another
+                if kind == "mini_natural":
+                    crop, (x, y, side, flip) = _window_crop(image, size, split, rng)
+                else:
+                    crop, (x, y, side, flip) = _random_crop(image, size, rng, FACE_CROP_SCALE)
+                if crop.std() / 255 >= NEAR_CONSTANT_STD:
+                    break
             else:
-                crop, (x, y, side, flip) = _random_crop(image, size, rng, FACE_CROP_SCALE)
+                raise ValueError(f"{kind} {split} image {i}: {MAX_REDRAWS} crops of {source_name} in a row were "
+                                 f"near-constant (pixel std < {NEAR_CONSTANT_STD})")
             filename = f"{i:05d}.png"
             save_png_atomic(os.path.join(split_dir, filename), crop)
             written.add(filename)

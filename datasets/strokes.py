@@ -30,6 +30,10 @@ MAX_SEGMENTS_PER_TRY = 4000  # bound on one growth attempt in bucket_mask
 # 256 x 256 mask; other sizes scale lengths and widths by size / 256.
 OFFICIAL_STROKES = {"max_parts": 15, "max_vertices": 25, "max_length": 100,
                     "brush_width": (10, 24), "max_angle_degrees": 360, "reference_size": 256}
+# How a segment is drawn: "round", as OpenCV's thick lines of the official code (round ends of
+# radius width/2, and a band one pixel wider than the nominal width: measured against cv2.line,
+# docs/results.md); "flat", Pillow's line of the nominal width with flat ends (the harness before).
+STROKE_CAPS = ("round", "flat")
 
 
 class _Brush:
@@ -139,13 +143,26 @@ def bucket_mask(size: int, bucket, rng: np.random.Generator, max_tries: int = 10
                        f"inpaint-bench masks) or raise the mask size (image_size)")
 
 
-def official_stroke_mask(size: int, rng: np.random.Generator) -> np.ndarray:
+def draw_segment(draw: ImageDraw.ImageDraw, start, end, width: int, caps: str) -> None:
+    """One brush segment of `width` px between two points, with round or flat ends (STROKE_CAPS)."""
+    if caps == "flat":
+        draw.line([start, end], fill=255, width=width)
+        return
+    draw.line([start, end], fill=255, width=width + 1)
+    for a, b in (start, end):  # a bounding box of side `width` fills width + 1 pixels
+        draw.ellipse([a - width / 2, b - width / 2, a + width / 2, b + width / 2], fill=255)
+
+
+def official_stroke_mask(size: int, rng: np.random.Generator, caps: str = "round") -> np.ndarray:
     """A mask (size, size) float32, 1 = hole, drawn as the official RFR-Net training generator draws
     it, at any hole ratio: 1..15 parts; each part a polyline of 0..25 vertices from a uniform start,
     each segment of integer length 0..100 px at an integer angle of 0..360 degrees (mirrored on
-    every other vertex), clipped to the image, drawn with an even brush width in [10, 24] px, and a
-    1-px ring of radius width/2 at each joint. Lengths and widths scale by size / 256.
+    every other vertex), clipped to the image, drawn with an even brush width in [10, 24] px (with
+    `caps`, STROKE_CAPS), and a 1-px ring of radius width/2 at each joint. Lengths and widths scale
+    by size / 256.
     """
+    if caps not in STROKE_CAPS:
+        raise ValueError(f"train.masks.caps must be one of {STROKE_CAPS}, got {caps!r}")
     size = check_size(size)
     p = OFFICIAL_STROKES
     scale = size / p["reference_size"]
@@ -171,7 +188,7 @@ def official_stroke_mask(size: int, rng: np.random.Generator) -> np.ndarray:
             width = int(rng.integers(lo, hi + 1)) // 2 * 2
             ny = int(np.clip(y + length * math.cos(angle), 0, size - 1))
             nx = int(np.clip(x + length * math.sin(angle), 0, size - 1))
-            draw.line([(y, x), (ny, nx)], fill=255, width=max(1, round(width * scale)))
+            draw_segment(draw, (y, x), (ny, nx), max(1, round(width * scale)), caps)
             ring(y, x, width)
             y, x = ny, nx
         ring(y, x, width)

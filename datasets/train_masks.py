@@ -32,12 +32,12 @@ TRAIN_MASK_SOURCES = ("strokes", "folder", "test_buckets")
 class OfficialStrokeSampler:
     """Training masks of the official RFR-Net generator (`official_stroke_mask`), any hole ratio."""
 
-    def __init__(self, size: int, seed: int):
-        self.size, self.seed = check_size(size), check_seed(seed)
+    def __init__(self, size: int, seed: int, caps: str = "round"):
+        self.size, self.seed, self.caps = check_size(size), check_seed(seed), caps
 
     def sample(self, index: int) -> torch.Tensor:
         rng = np.random.default_rng([self.seed, self.size, int(index), STREAM_OFFICIAL_STROKES])
-        return torch.from_numpy(official_stroke_mask(self.size, rng))[None]
+        return torch.from_numpy(official_stroke_mask(self.size, rng, self.caps))[None]
 
     __call__ = sample
 
@@ -111,12 +111,13 @@ class BucketStrokeSampler:
 
 
 def build_train_masks(source: str, size: int, seed: int, buckets=None, mask_dir=None,
-                      hole_is_white: bool = True):
-    """The training mask sampler of `train.masks.source`: "strokes" (the official generator),
-    "folder" (random files of `mask_dir`) or "test_buckets" (free-form strokes with hole ratios in
-    the test buckets, the mini configs' masks). Every sampler has sample(g) -> (1, S, S) float32."""
+                      hole_is_white: bool = True, caps: str = "round"):
+    """The training mask sampler of `train.masks.source`: "strokes" (the official generator, its
+    segments drawn with `caps`), "folder" (random files of `mask_dir`) or "test_buckets" (free-form
+    strokes with hole ratios in the test buckets, the mini configs' masks). Every sampler has
+    sample(g) -> (1, S, S) float32."""
     if source == "strokes":
-        return OfficialStrokeSampler(size, seed)
+        return OfficialStrokeSampler(size, seed, caps)
     if source == "folder":
         if not mask_dir:
             raise ValueError("train.masks.source is folder: set train.masks.dir to a folder of mask images")

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from inpaint_bench.harness.buckets import Bucket
+from inpaint_bench.harness.names import PROTOCOL_MIN_SIZE
 from inpaint_bench.harness.paths import ResultsLayout
 from inpaint_bench.harness.reference import load_reference
 
@@ -56,18 +57,24 @@ def read_yaml(path: str | Path):
 REPLACED_BY_CHILD = ("variants", "datasets")  # top-level maps that a config replaces whole over its base
 
 
-def merge_config(base: dict, child: dict) -> dict:
-    """`child` over `base`: maps merge key by key at every level, except the top-level `variants` and
-    `datasets`, which the child replaces whole (a study names exactly its rows and datasets)."""
+def merge_maps(base: dict, child: dict, replace_at_top: tuple[str, ...] = ()) -> dict:
+    """`child` over `base`, neither modified: maps merge key by key at every level, except the top-level
+    keys of `replace_at_top`, which the child replaces whole. Lists and other values replace."""
     def merge(a, b, top):
         out = copy.deepcopy(a)
         for key, value in b.items():
-            if isinstance(value, dict) and isinstance(out.get(key), dict) and not (top and key in REPLACED_BY_CHILD):
+            if isinstance(value, dict) and isinstance(out.get(key), dict) and not (top and key in replace_at_top):
                 out[key] = merge(out[key], value, False)
             else:
                 out[key] = copy.deepcopy(value)
         return out
     return merge(base, child, True)
+
+
+def merge_config(base: dict, child: dict) -> dict:
+    """A config file over its `base:`: maps merge key by key, except the top-level `variants` and
+    `datasets`, which the child replaces whole (a study names exactly its rows and datasets)."""
+    return merge_maps(base, child, REPLACED_BY_CHILD)
 
 
 def read_config_file(path: str | Path, _children: tuple[Path, ...] = ()) -> dict:
@@ -186,6 +193,12 @@ def _validator(defaults: bool = False):
     return jsonschema.validators.extend(base, {"properties": set_defaults})
 
 
+def read_schema() -> dict:
+    """config/schema.yaml as written; inpaint_bench.jobs.validate.config_schema fills in the registries'
+    names and options, and validation uses that one."""
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
 def _message(error) -> str:
     """jsonschema's message, except for a value that fits none of several forms ("is not valid under
     any of the given schemas"): what each form asks for instead."""
@@ -195,18 +208,24 @@ def _message(error) -> str:
     return f"{error.instance!r} is not allowed here: " + "; or ".join(wants)
 
 
-def validate_schema(config: dict, source: str = "config") -> dict:
-    """Validates `config` in place against config/schema.yaml, fills in the schema's defaults and runs
-    the checks that need no model or dataset code (inpaint_bench.jobs.validate adds those). Every
-    violation is listed with its key path."""
-    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+def _error_line(error) -> str:
+    """A schema violation with its key path, and the schema's `hint` (where valid names come from)."""
+    hint = error.schema.get("hint") if isinstance(error.schema, dict) else None
+    where = "/".join(map(str, error.absolute_path)) or "<top level>"
+    return f"  at '{where}': {_message(error)}" + (f" ({hint})" if hint else "")
+
+
+def validate_schema(config: dict, schema: dict, source: str = "config") -> dict:
+    """Validates `config` in place against `schema` (config/schema.yaml as jobs.validate fills it in),
+    fills in the schema's defaults and runs the checks that need no model or dataset code
+    (inpaint_bench.jobs.validate adds those). Every violation is listed with its key path."""
     coerced = coerce_to_schema(config, schema)
     config.clear()
     config.update(coerced)
     errors = sorted(_validator()(schema).iter_errors(config),
                     key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
-        lines = [f"  at '{'/'.join(map(str, e.absolute_path)) or '<top level>'}': {_message(e)}" for e in errors]
+        lines = [_error_line(e) for e in errors]
         raise ConfigError(f"{source}: invalid config ({SCHEMA_PATH.name}):\n" + "\n".join(lines))
     _validator(defaults=True)(schema).validate(config)
     return config
@@ -251,11 +270,17 @@ def consistency_problems(config: dict) -> list[str]:
         elif spec["kind"] not in ("folder", "filelist") and "root" not in spec:
             problems.append(f"datasets.{name}.root is required for kind {spec['kind']} "
                             f"(the folder that holds the dataset)")
+        if "train_set" in spec and spec["kind"] != "places2":
+            problems.append(f"datasets.{name}.train_set chooses a Places365 training list: only for kind places2")
     if config["masks"]["source"] == "nvidia" and not config["masks"]["nvidia_dir"]:
         problems.append("masks.nvidia_dir must name NVIDIA's mask folder when masks.source is nvidia")
     if config["masks"]["count"] == "all" and config["masks"]["source"] != "nvidia":
         problems.append("masks.count: all takes every mask of an existing set; it needs masks.source: nvidia "
                         "(generated masks need a number)")
+    protocol = config["eval"]["protocol"]
+    if PROTOCOL_MIN_SIZE[protocol] > config["image_size"]:
+        problems.append(f"eval.protocol {protocol}: its SSIM window is {PROTOCOL_MIN_SIZE[protocol]} px, larger "
+                        f"than the images (image_size {config['image_size']}); choose another protocol")
     train_masks = config["train"]["masks"]
     if train_masks["source"] == "folder" and not train_masks["dir"]:
         problems.append("train.masks.dir must name a folder of mask images when train.masks.source is folder")
@@ -292,9 +317,9 @@ def variant_spec(config: dict, name: str) -> dict:
 
 
 def train_settings(config: dict, dataset: str, variant: str | None = None) -> dict:
-    """Global train settings, then the dataset's `train` overrides, then (for a variant) the variant's."""
-    settings = copy.deepcopy(config["train"])
-    settings.update(config["datasets"][dataset].get("train", {}))
+    """Global train settings, then the dataset's `train` overrides, then (for a variant) the variant's,
+    each merged key by key (a row's `loss: {style: 60}` keeps every other global weight)."""
+    settings = merge_maps(config["train"], config["datasets"][dataset].get("train", {}))
     if variant is not None:
-        settings.update(config["variants"][variant].get("train", {}))
+        settings = merge_maps(settings, config["variants"][variant].get("train", {}))
     return settings

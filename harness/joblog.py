@@ -1,17 +1,22 @@
 """The log of a workflow job: everything the job prints, warnings and a failure's traceback go to
-the log file Snakemake declared for it (and Snakemake shows it when the job fails)."""
+the log file Snakemake declared for it (and Snakemake shows it when the job fails). Before any work,
+the job checks that the inpaint_bench it imported is its own workflow's checkout (harness.checkout)."""
 from __future__ import annotations
 
 import contextlib
 import traceback
 from pathlib import Path
 
+from inpaint_bench.harness.checkout import check_checkout
+
 
 @contextlib.contextmanager
-def job_log(path: str | Path):
+def job_log(path: str | Path, script: str | Path):
+    """`script`: the job script's `__file__` (<checkout>/workflow/scripts/<rule>.py)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         try:
+            check_checkout(Path(script).resolve().parents[2])
             yield
         except BaseException:
             traceback.print_exc()

@@ -35,8 +35,30 @@ DISTRIBUTION_METRICS = ("fid", "kid", "kid_std")  # set-level: one value per buc
 # plots do not give them a column.
 SPREAD_OF = {"kid_std": "kid"}
 
+# Scoring protocols (eval.protocol, `score --protocol`): how PSNR, SSIM and L1 are computed, the
+# smallest image side each can score (its SSIM window) and the line the tables' footnotes print.
+# LPIPS, FID and KID are computed alike in every protocol, on the protocol's images.
+PROTOCOLS = {
+    "harness": ("float composites, RGB: PSNR (data range 1), SSIM with an 11x11 Gaussian window "
+                "(sigma 1.5, torchmetrics), L1 = mean |x - y| with pixel values from 0 to 1"),
+    "edgeconnect": ("EdgeConnect's scripts/metrics.py: 8-bit composites, grayscale (skimage rgb2gray), "
+                    "PSNR (data range 1), SSIM with a 51x51 uniform window, L1 = its MAE, "
+                    "sum |x - y| / sum (x + y)"),
+    "skimage_rgb": ("scikit-image defaults on 8-bit composites, RGB: PSNR (data range 255), SSIM with a "
+                    "7x7 uniform window, L1 = mean |x - y| with pixel values from 0 to 1"),
+}
+PROTOCOL_MIN_SIZE = {"harness": 11, "edgeconnect": 51, "skimage_rgb": 7}
+DEFAULT_PROTOCOL = "harness"  # also the protocol of result files written before the column existed
+
+
+def protocol_line(protocol: str) -> str:
+    """The footnote naming a table's protocol."""
+    return f"Scoring protocol {protocol}: {PROTOCOLS[protocol]}."
+
+
 # One row per image and bucket; `mask` is the mask file relative to the mask folder.
-PER_IMAGE_COLUMNS = ["dataset", "variant", "seed", "bucket", "image", "mask", "hole_ratio", *PER_IMAGE_METRICS]
+PER_IMAGE_COLUMNS = ["dataset", "variant", "seed", "bucket", "image", "mask", "hole_ratio", *PER_IMAGE_METRICS,
+                     "protocol"]
 
 # Diagnostics the evaluation appends to each per-image row (not metrics: no table column, and a
 # per-image file without them, e.g. another tool's, still reads): the distance of the hole's mean
@@ -44,8 +66,16 @@ PER_IMAGE_COLUMNS = ["dataset", "variant", "seed", "bucket", "image", "mask", "h
 COLOUR_COLUMNS = ["hole_colour_error", "mean_fill_colour_error"]
 
 # One row per (dataset, variant, seed, bucket, metric); `note` says why a value is missing
-# ("missing: <file>"), `train_note` what training had to leave out (e.g. the VGG losses).
-SUMMARY_COLUMNS = ["dataset", "variant", "seed", "bucket", "metric", "value", "n", "note", "train_note"]
+# ("missing: <file>"), `train_note` what training had to leave out (e.g. the VGG losses), `protocol`
+# how it was scored.
+# A test image whose pixel std (on [0, 1]) is below this holds nothing to inpaint: a flat patch (a black
+# sky) that any fill reproduces almost exactly, so its PSNR is near-unbounded and dominates a mean in dB.
+# 0.02 is about five 8-bit grey levels, far below any textured crop; the mini builders never keep such a
+# crop, and the evaluation names such images of other datasets.
+NEAR_CONSTANT_STD = 0.02
+# validation.csv of a training run: the held-out split's mean per bucket at a training step
+VALIDATION_COLUMNS = ["step", "bucket", "metric", "value", "n"]
+SUMMARY_COLUMNS = ["dataset", "variant", "seed", "bucket", "metric", "value", "n", "note", "train_note", "protocol"]
 
 
 class MetricFormat(NamedTuple):

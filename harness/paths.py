@@ -38,6 +38,10 @@ class ResultsLayout:
     def run_dir(self, dataset: str, variant: str, seed: int) -> Path:
         return self.root / "runs" / dataset / variant / f"seed{seed}"
 
+    def reference_validation(self, dataset: str, variant: str) -> Path:
+        """A classical row's scores on the validation split (one for every seed: nothing is trained)."""
+        return self.root / "runs" / dataset / variant / "validation.csv"
+
     def eval_dir(self, dataset: str, variant: str, seed: int) -> Path:
         return self.run_dir(dataset, variant, seed) / "eval"
 

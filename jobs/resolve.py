@@ -12,10 +12,13 @@ config file, so a job started by hand runs exactly what the workflow would run.
 Each job holds the digest of the files it reads from outside the results folder (`listing`: a real
 dataset's split, a mask folder), so that an added or replaced file makes it another job; an eval job
 holds the train job of its model, which training records in model.pt. Listing takes a stat of every
-file: the workflow lists once per run (`jobs.validate.check_inputs_readable`) and passes `listings`.
+file: the workflow lists once per run (`jobs.validate.check_datasets_readable`) and passes `listings`.
+Every job holds `code`: the digests of the source files its result is computed by (jobs.probe), so
+an edit of a module re-runs exactly the rows built from it.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -25,7 +28,16 @@ from inpaint_bench.datasets.mask_files import list_mask_images
 from inpaint_bench.harness.config import MINI_KINDS, ConfigError, dataset_spec, train_settings, variant_spec
 from inpaint_bench.harness.fileio import listing_digest
 from inpaint_bench.harness.names import PSNR_CAP_DB
-from inpaint_bench.models.registry import architecture, is_trainable, spec_slug, teacher_architecture, uses_distillation
+from inpaint_bench.jobs.probe import code_digests
+from inpaint_bench.models.registry import (
+    LABEL_KEYS,
+    architecture,
+    is_trainable,
+    spec_slug,
+    teacher_architecture,
+    uses_distillation,
+)
+from inpaint_bench.models.released_weights import WEIGHT_KEYS, file_sha256
 
 ROLES = ("student", "teacher")
 
@@ -80,6 +92,31 @@ def _common(config: dict, dataset: str, seed: int) -> dict:
             "weights": {k: config["weights"][k] for k in ("dir", "required")}}
 
 
+@functools.lru_cache(maxsize=None)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    return file_sha256(path)
+
+
+def resolved_spec(config: dict, variant: str) -> dict:
+    """The variant's spec with the SHA-256 of its `weights` / `init` file: the file is part of the
+    model's identity, so a job re-runs when the file changes and refuses a file changed since.
+    Without its `label` (words for the tables): editing it re-runs no job."""
+    spec = {k: v for k, v in variant_spec(config, variant).items() if k not in LABEL_KEYS}
+    for key in WEIGHT_KEYS:
+        if spec.get(key):
+            entry = spec[key]
+            try:
+                stat = os.stat(os.path.expanduser(entry["path"]))
+            except OSError as err:
+                raise ConfigError(f"variants.{variant}.{key}.path: {entry['path']} cannot be read ({err})") from err
+            actual = _sha256(entry["path"], stat.st_size, stat.st_mtime_ns)
+            if entry.get("sha256", actual) != actual:
+                raise ConfigError(f"variants.{variant}.{key}: {entry['path']} has SHA-256 {actual}, the config "
+                                  f"asks for {entry['sha256']}: is it the file you mean?")
+            entry["sha256"] = actual
+    return spec
+
+
 def _train_listing(config: dict, dataset: str, listings: dict | None) -> dict:
     return {"images": listing(config, ("datasets", dataset, "train"), listings),
             "masks": listing(config, ("train.masks.dir",), listings)}
@@ -88,15 +125,22 @@ def _train_listing(config: dict, dataset: str, listings: dict | None) -> dict:
 def train_job(config: dict, dataset: str, variant: str, seed: int, listings: dict | None = None) -> dict:
     """A variant's training job; a distilled one holds its teacher's job (`teacher_job`), which the
     teacher's model.pt must have been trained for."""
-    spec = variant_spec(config, variant)
+    spec = resolved_spec(config, variant)
+    if spec.get("weights"):
+        raise ConfigError(f"variant {variant!r} scores the released weights {spec['weights']['path']} and needs "
+                          f"no training; evaluate it directly (to train from them, use init: instead of weights:)")
     if not is_trainable(spec):
         raise ConfigError(f"variant {variant!r} (backbone {spec['backbone']!r}) is a classical method and needs "
                           f"no training; evaluate it directly")
     settings = train_settings(config, dataset, variant)
     settings.pop("teacher_steps")
-    teacher = teacher_slug(spec) if uses_distillation(spec) else None
+    distilled = uses_distillation(spec)
+    teacher = teacher_slug(spec) if distilled else None
     return {**_common(config, dataset, seed), "role": "student", "name": variant, "spec": spec,
-            "settings": settings, "teacher": teacher,
+            "settings": settings, "code": code_digests(spec, config["width"]),
+            "teacher": teacher,
+            # what the teacher's model.pt must have been trained by
+            "teacher_code": code_digests(teacher_architecture(spec), config["width"]) if distilled else None,
             "teacher_job": teacher_job(config, dataset, teacher, seed, listings) if teacher else None,
             "listing": _train_listing(config, dataset, listings)}
 
@@ -110,15 +154,18 @@ def teacher_job(config: dict, dataset: str, arch: str, seed: int, listings: dict
     if teacher_steps:
         settings.update(steps=teacher_steps, finetune_steps=0)
     return {**_common(config, dataset, seed), "role": "teacher", "name": arch, "spec": archs[arch],
-            "settings": settings, "teacher": None, "teacher_job": None,
+            "settings": settings, "code": code_digests(archs[arch], config["width"]), "teacher": None,
+            "teacher_code": None, "teacher_job": None,
             "listing": _train_listing(config, dataset, listings)}
 
 
 def eval_job(config: dict, dataset: str, variant: str, seed: int, listings: dict | None = None) -> dict:
     """A variant's evaluation: the test images it reads (`listing`), the protocol (the PSNR cap), and
-    for a trained variant the train job its model.pt must come from (`train`)."""
-    spec = variant_spec(config, variant)
+    for a trained variant the train job its model.pt must come from (`train`). `code` is the train
+    job's (the model.pt it reads must have been trained by it), or for a classical row its own."""
+    spec = resolved_spec(config, variant)
     return {**_common(config, dataset, seed), "variant": variant, "spec": spec,
+            "code": code_digests(spec, config["width"]),
             "eval": config["eval"], "precision": config["train"]["precision"], "psnr_cap_db": PSNR_CAP_DB,
             "train": train_job(config, dataset, variant, seed, listings) if is_trainable(spec) else None,
             "listing": {"images": listing(config, ("datasets", dataset, "test"), listings)}}
@@ -128,6 +175,16 @@ def masks_job(config: dict, listings: dict | None = None) -> dict:
     """The test mask set: the config's `masks`, the size and the listing of NVIDIA's folder it picks from."""
     return {"masks": config["masks"], "size": config["image_size"],
             "listing": listing(config, ("masks.nvidia_dir",), listings)}
+
+
+def validation_job(config: dict, dataset: str, variant: str, listings: dict | None = None) -> dict:
+    """A classical row scored on the validation split that the dataset's training jobs hold out (from
+    the training images it lists, `listing`)."""
+    spec = variant_spec(config, variant)
+    return {**_common(config, dataset, 0), "variant": variant, "spec": spec,
+            "code": code_digests(spec, config["width"]),
+            "validation": train_settings(config, dataset)["validation"],
+            "listing": {"images": listing(config, ("datasets", dataset, "train"), listings)}}
 
 
 def init_seed_parts(job: dict) -> tuple:

@@ -1,9 +1,11 @@
-"""The whole config check: the schema and its defaults (inpaint_bench.harness.config), then what needs
-the model registry or the dataset code: every variant builds from its spec, every dataset and mask
+"""The whole config check: the schema with the registries' names and options filled in, and its defaults
+(inpaint_bench.harness.config), then what needs the model registry or the dataset code: every variant
+builds from its spec and provides what its distillation reads (jobs.probe), every dataset and mask
 folder the workflow does not build can be listed. The Snakefile and every command-line tool go through
 here, so a run started by hand sees exactly the checks a workflow run sees."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from inpaint_bench.datasets.images import SPLITS
@@ -11,26 +13,84 @@ from inpaint_bench.harness.config import (
     ConfigError,
     consistency_problems,
     read_config_file,
+    read_schema,
     validate_schema,
 )
+from inpaint_bench.jobs.probe import capability_problems
 from inpaint_bench.jobs.resolve import MASK_FOLDERS, listing
-from inpaint_bench.models.registry import SpecError, check_sizes, check_spec
+from inpaint_bench.models.attention import WHERE_ATTENTIONS_ARE_REGISTERED, available_attentions
+from inpaint_bench.models.registry import (
+    WHERE_BACKBONES_ARE_REGISTERED,
+    SpecError,
+    available_backbones,
+    backbone,
+    check_sizes,
+    check_spec,
+)
+from inpaint_bench.models.registry import backbone as backbone_entry
+from inpaint_bench.models.released_weights import WEIGHT_KEYS
+
+JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string"}
+
+
+def config_schema() -> dict:
+    """config/schema.yaml with the registries' knowledge filled in, so that the two cannot disagree: the
+    backbone names, the attention names, and every backbone's options (its constructor's keyword
+    arguments), each with its default's type and the bounds `backbone_options` gives it."""
+    schema = read_schema()
+    variant, described = schema["$defs"]["variant"], schema["$defs"]["backbone_options"]["properties"]
+    variant["properties"]["backbone"].update(enum=available_backbones(), hint=WHERE_BACKBONES_ARE_REGISTERED)
+    options: dict[str, dict] = {}
+    for name in available_backbones():
+        for option, default in backbone(name).options().items():
+            entry = options.setdefault(option, {"types": set(), **described.get(option, {})})
+            if type(default) in JSON_TYPES:
+                entry["types"].add(JSON_TYPES[type(default)])
+    for option, entry in options.items():
+        types = sorted(entry.pop("types"))
+        if "type" not in entry and "enum" not in entry and types:
+            entry["type"] = types if len(types) > 1 else types[0]
+        if option == "attention":
+            entry.update(enum=available_attentions(), hint=WHERE_ATTENTIONS_ARE_REGISTERED)
+        variant["properties"][option] = entry
+    return schema
 
 
 def validate_config(config: dict, source: str = "config") -> dict:
     """Validates `config` in place, fills in the schema's defaults and runs the checks the schema cannot
     express; ConfigError lists every violation with its key path."""
-    validate_schema(config, source)
+    validate_schema(config, config_schema(), source)
     problems = consistency_problems(config)
+    buildable = {}
     for name, spec in config["variants"].items():
         try:
             check_spec(spec)
             check_sizes(spec, config["width"], config["image_size"])
+            buildable[name] = spec
         except SpecError as err:
             problems.append(f"variants.{name}: {err}")
+        else:
+            problems.extend(weight_file_problems(name, spec))
+    problems += capability_problems(buildable, config["width"], config["image_size"])
     if problems:
         raise ConfigError(f"{source}: invalid config:\n" + "\n".join(f"  {p}" for p in problems))
     return config
+
+
+def weight_file_problems(name: str, spec: dict) -> list[str]:
+    """A variant's `weights` / `init` file must exist, on a backbone that has weights, one of the two."""
+    given = [key for key in WEIGHT_KEYS if spec.get(key)]
+    problems = []
+    if len(given) > 1:
+        problems.append(f"variants.{name}: weights (a row scored as released) and init (the start of "
+                        f"training) exclude each other; keep one")
+    for key in given:
+        if not backbone_entry(spec).trainable:
+            problems.append(f"variants.{name}.{key}: backbone {spec['backbone']!r} has no weights to load")
+        elif not Path(os.path.expanduser(spec[key]["path"])).is_file():
+            problems.append(f"variants.{name}.{key}.path: {spec[key]['path']} is not a file (relative paths "
+                            f"are read from the working directory, {os.getcwd()})")
+    return problems
 
 
 def check_datasets_readable(config: dict, source: str = "config") -> dict:

@@ -6,7 +6,8 @@ method's output files (`metrics.score`):
     evaluation.write(out_dir / "per_image.csv", out_dir / "summary.csv")
 
 Scores are taken on the composite `pred*mask + gt*(1-mask)`, so methods that paste the known pixels
-back and methods that do not are scored alike. The two files' columns (`harness.names`):
+back and methods that do not are scored alike; under an 8-bit protocol (the suite's, metrics.protocols)
+every metric sees the composite and the ground truth as 8-bit images. The two files' columns (`harness.names`):
 docs/file-formats.md; a metric that could not be computed is a NaN row whose note says why.
 """
 from __future__ import annotations
@@ -30,6 +31,7 @@ from inpaint_bench.harness.names import (
 from inpaint_bench.models.classical import MeanFill
 
 from .pixel import composite, hole_colour_error
+from .protocols import from_8bit, is_eight_bit, to_8bit
 from .suite import MetricSuite
 
 
@@ -56,6 +58,8 @@ class Evaluation:
                 raise ValueError(f"mask {masks[j]} {what}, used for image {images[j]} in bucket "
                                  f"{bucket}; its scores would be meaningless, replace the mask")
         comp = composite(pred.float(), gt, mask).clamp(0, 1)
+        if is_eight_bit(self.suite.protocol):  # as if written to 8-bit files and read back
+            comp, gt = from_8bit(to_8bit(comp)).to(comp.device), from_8bit(to_8bit(gt)).to(gt.device)
         scores = self.suite.per_image(comp, gt)
         colour = hole_colour_error(comp, gt, mask)
         floor = hole_colour_error(MeanFill()(gt * (1 - mask), mask), gt, mask)
@@ -66,7 +70,8 @@ class Evaluation:
             row = {**self.label, "bucket": bucket, "image": image, "mask": mask_file,
                    "hole_ratio": float(mask[j].mean())}
             row.update({m: float(scores[m][j]) if m in scores else math.nan for m in PER_IMAGE_METRICS})
-            row.update(hole_colour_error=float(colour[j]), mean_fill_colour_error=float(floor[j]))
+            row.update(protocol=self.suite.protocol, hole_colour_error=float(colour[j]),
+                       mean_fill_colour_error=float(floor[j]))
             self.rows.append(row)
         return comp
 
@@ -88,7 +93,7 @@ class Evaluation:
 
         def add(bucket, metric, value, n, note=""):
             rows.append({**self.label, "bucket": bucket, "metric": metric, "value": value, "n": n,
-                         "note": note, "train_note": self.train_note})
+                         "note": note, "train_note": self.train_note, "protocol": suite.protocol})
 
         for bucket in self.buckets:
             part = per_image[per_image["bucket"] == bucket]

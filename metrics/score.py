@@ -1,13 +1,14 @@
 """Score any method's output folder with the harness's own metric code.
 
     inpaint-bench score --pred DIR --gt DIR --masks DIR --out FILE.csv [--dataset D --variant V --seed S]
-                        [--weights-dir D] [--cache FILE] [--batch-size B] [--mask-threshold T]
+                        [--protocol NAME] [--weights-dir D] [--cache FILE] [--batch-size B] [--mask-threshold T]
 
 Outputs are matched to ground truth and masks by file name, composited with their mask
 (`pred*mask + gt*(1-mask)`) and scored by the harness's own evaluation loop (metrics.evaluation), as
-workflow runs are; FILE.csv (per image) and FILE_summary.csv (long summary) are written atomically.
-Folder layouts and matching rules: docs/tools.md; output formats: docs/file-formats.md. An existing
-file in the way that this tool did not write is refused unless --force. Every error ends in
+workflow runs are, under a scoring protocol (--protocol, default harness: metrics.protocols);
+FILE.csv (per image) and FILE_summary.csv (long summary) are written atomically. Folder layouts
+and matching rules: docs/tools.md; output formats: docs/file-formats.md. An existing file in the
+way that this tool did not write is refused unless --force. Every error ends in
 `error: ...` on stderr with exit code 2, and nothing is written.
 """
 
@@ -19,16 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from inpaint_bench.datasets.imagefile import read_mask, read_rgb
 from inpaint_bench.datasets.mask_conventions import hole_ratio
 from inpaint_bench.datasets.mask_files import check_ratio, read_manifest, recorded_ratio
-from inpaint_bench.harness.names import PER_IMAGE_COLUMNS, SUMMARY_COLUMNS
+from inpaint_bench.harness.names import PER_IMAGE_COLUMNS, PROTOCOLS, SUMMARY_COLUMNS
 from inpaint_bench.harness.progress import progress
 from inpaint_bench.harness.seeding import seed_argument
 
 from .evaluation import Evaluation
-from .pixel import SSIM_KERNEL_SIZE
+from .protocols import check_protocol
 from .suite import MetricSuite
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
@@ -168,12 +170,21 @@ def _load_batch(items: list[Item], mask_threshold: float | None = None):
         if pred.shape != gt.shape or mask.shape[1:] != gt.shape[1:]:
             raise ValueError(f"{it.bucket}/{it.name}: sizes differ (pred {tuple(pred.shape[1:])}, "
                              f"gt {tuple(gt.shape[1:])}, mask {tuple(mask.shape[1:])})")
-        if min(gt.shape[1:]) < SSIM_KERNEL_SIZE:  # torchmetrics' SSIM would fail with a padding error
-            raise ValueError(f"{it.gt}: {gt.shape[2]}x{gt.shape[1]} pixels, smaller than SSIM's "
-                             f"{SSIM_KERNEL_SIZE}x{SSIM_KERNEL_SIZE} window; score images of at least that size")
         check_ratio(it.mask, hole_ratio(mask), it.hole_ratio, it.manifest, HOLE_RATIO_TOLERANCE)
         preds.append(pred), gts.append(gt), masks.append(mask)
     return preds, gts, masks
+
+
+def check_sizes(items: list[Item], protocol: str) -> None:
+    """Every ground-truth image fits the protocol's SSIM window: read from the file headers, so a
+    protocol that cannot apply fails before any image is scored."""
+    for it in items:
+        try:
+            with Image.open(it.gt) as im:
+                width, height = im.size
+        except OSError as err:
+            raise ValueError(f"{it.gt}: not a readable image ({err})") from err
+        check_protocol(protocol, min(width, height), f"{it.gt} ({width}x{height})")
 
 
 def _batches(items: list[Item], batch_size: int):
@@ -235,6 +246,8 @@ def main(argv=None) -> int:
     parser.add_argument("--dataset", default="external", help="dataset label of the rows (default: external)")
     parser.add_argument("--variant", help="method label of the rows (default: the --pred folder's name)")
     parser.add_argument("--seed", type=seed_argument, default=0, help="seed label of the rows (default: 0)")
+    parser.add_argument("--protocol", default="harness", choices=list(PROTOCOLS),
+                        help="how PSNR, SSIM and L1 are computed (docs/protocols.md; default: harness)")
     parser.add_argument("--weights-dir", default=None, help="folder searched first for pretrained weights")
     parser.add_argument("--cache", type=Path, help="file to keep ground-truth Inception features in between runs")
     parser.add_argument("--batch-size", type=int, default=8)
@@ -256,7 +269,9 @@ def main(argv=None) -> int:
         items, buckets = pair_files(args.pred, args.gt, args.masks)
         if not items:
             raise ValueError(f"no prediction in {args.pred} matched a mask and a ground-truth image")
-        suite = MetricSuite(weights_dir=args.weights_dir, device=args.device, feature_cache=args.cache)
+        check_sizes(items, args.protocol)
+        suite = MetricSuite(weights_dir=args.weights_dir, device=args.device, feature_cache=args.cache,
+                            protocol=args.protocol)
         for hint in dict.fromkeys(suite.hints.values()):  # FID and KID share one file: warn once
             metrics = "/".join(m for m, h in suite.hints.items() if h == hint)
             print(f"warning: {metrics} not computed. {hint}", file=sys.stderr)

@@ -1,7 +1,7 @@
 """All evaluation metrics behind one object, as used by the evaluation code and metrics.score.
 
 Usage (pred is the composite `pred*mask + gt*(1-mask)`, see metrics.composite):
-    suite = MetricSuite(weights_dir=cfg["weights"]["dir"])
+    suite = MetricSuite(weights_dir=cfg["weights"]["dir"], protocol=cfg["eval"]["protocol"])
     rows = suite.per_image(comp, gt)           # {"psnr","ssim","l1"[,"lpips"]} -> (N,)
     suite.add_distribution(bucket, comp, gt)   # Inception features, per bucket
     suite.distribution(bucket)                 # {"fid","kid","kid_std"} or {} if the weights are missing
@@ -21,7 +21,7 @@ from inpaint_bench.harness.names import DISTRIBUTION_METRICS, HIGHER_IS_BETTER, 
 
 from .fid import FeatureCache, build_inception, distribution_metrics, extract_features
 from .lpips_metric import LPIPSMetric, build_lpips
-from .pixel import pixel_metrics
+from .protocols import check_protocol, protocol_metrics
 from .weights import METRIC_WEIGHTS, find_weight, missing_message
 
 
@@ -35,12 +35,14 @@ class MetricSuite:
     enable_lpips / enable_fid = False skip a metric entirely (config eval.lpips / eval.fid).
     feature_cache: a file where ground-truth Inception features are kept between runs (see
     metrics.fid.FeatureCache); used for the Inception of the weight file, or for an injected one
-    when `inception_tag` names it.
+    when `inception_tag` names it. protocol: how PSNR, SSIM and L1 are computed (metrics.protocols).
     """
 
     def __init__(self, weights_dir=None, device="cpu", lpips_net: nn.Module | None = None,
                  inception: nn.Module | None = None, enable_lpips: bool = True, enable_fid: bool = True,
-                 feature_cache=None, inception_tag: str | None = None):
+                 feature_cache=None, inception_tag: str | None = None, protocol: str = "harness"):
+        check_protocol(protocol)
+        self.protocol = protocol
         self.device = torch.device(device)
         self.missing: dict[str, str] = {}  # metric -> "missing: <file>"
         self.hints: dict[str, str] = {}    # metric -> long message naming the file and folders
@@ -82,12 +84,13 @@ class MetricSuite:
 
     @torch.no_grad()
     def per_image(self, pred: torch.Tensor, gt: torch.Tensor) -> dict[str, torch.Tensor]:
-        """{"psnr","ssim","l1"} and "lpips" when available, each a (N,) float32 CPU tensor."""
+        """{"psnr","ssim","l1"} (by the suite's protocol) and "lpips" when available, each a (N,)
+        float64 CPU tensor."""
         pred, gt = pred.to(self.device), gt.to(self.device)
-        out = pixel_metrics(pred, gt)
+        out = protocol_metrics(self.protocol, pred, gt)
         if self._lpips is not None:
             out["lpips"] = self._lpips(pred, gt)
-        return {name: value.float().cpu() for name, value in out.items()}
+        return {name: value.double().cpu() for name, value in out.items()}
 
     def add_distribution(self, bucket: str, pred: torch.Tensor, gt: torch.Tensor) -> None:
         """Store Inception features of composites (fake) and ground truth (real) for `bucket`."""

@@ -18,8 +18,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from inpaint_bench.models.registry import import_all_modules
+
 ATTENTIONS: dict[str, Callable[[int], nn.Module]] = {}
 NO_ATTENTION = ("none", None)
+WHERE_ATTENTIONS_ARE_REGISTERED = ("attention kinds are registered with @register_attention(\"name\") in a module "
+                                   "of models/ (see models/attention.py)")
 
 
 def register_attention(name: str):
@@ -32,6 +36,7 @@ def register_attention(name: str):
 
 
 def available_attentions() -> list[str]:
+    import_all_modules()  # a kind may be registered in a module of its own
     return ["none", *sorted(ATTENTIONS)]
 
 
@@ -39,8 +44,9 @@ def build_attention(kind: str | None, channels: int) -> nn.Module | None:
     """``none`` -> None; otherwise the registered module for ``kind`` at ``channels`` channels."""
     if kind in NO_ATTENTION:
         return None
-    if kind not in ATTENTIONS:
-        raise KeyError(f"unknown attention {kind!r}; available: {available_attentions()}")
+    if kind not in ATTENTIONS and kind not in available_attentions():
+        raise KeyError(f"unknown attention {kind!r}; available: {available_attentions()} "
+                       f"({WHERE_ATTENTIONS_ARE_REGISTERED})")
     return ATTENTIONS[kind](channels)
 
 
@@ -90,7 +96,8 @@ def box_sum_over_queries(score: torch.Tensor, h: int, w: int) -> torch.Tensor:
 def patch_attention_scores(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Scores of KCA with patch size 1: (score (N, Q, K) float32, normalised keys (N, K, C)).
 
-    Keys are the L2-normalised feature vectors, queries the raw ones. The dot products run in the
+    Keys are the L2-normalised feature vectors (as the official code: 1e-7 added to every element,
+    then divided by the norm), queries the raw ones. The dot products run in the
     input's dtype (bf16 under autocast: the big matmul; it accumulates in float32 internally and
     the queries are bf16 already, so its output rounding adds an error of the same order as the
     inputs'). The 3x3 sum and the softmax run in float32: logits reach tens after the sum, and
@@ -98,7 +105,8 @@ def patch_attention_scores(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
     """
     n, c, h, w = x.shape
     queries = to_tokens(x)
-    keys = F.normalize(queries.float(), dim=-1, eps=1e-7).to(x.dtype)
+    keys = queries.float() + 1e-7
+    keys = (keys / keys.norm(dim=-1, keepdim=True)).to(x.dtype)
     logits = torch.bmm(queries, keys.transpose(1, 2))
     with torch.autocast(device_type=x.device.type, enabled=False):
         logits = box_sum_over_queries(logits.float(), h, w)

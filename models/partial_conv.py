@@ -1,9 +1,11 @@
 """Partial convolution (Liu et al., "Image Inpainting for Irregular Holes Using Partial Convolutions", 2018).
 
-Inside every model the mask is a *valid* mask: 1 = known pixel, 0 = hole, one channel, float32.
-The conv runs over ``x * valid`` and is rescaled by ``window_size / sum(valid in window)``; windows
-with no valid pixel give zero. The new valid mask is 1 wherever the window held any valid pixel.
-The mask arithmetic is kept in float32 even under bf16 autocast.
+Inside every model the mask is a *valid* mask: 1 = known pixel, 0 = hole, float32, with one channel
+(shared by every input channel) or one per input channel (the official code's ``multi_channel``).
+The conv runs over ``x * valid`` and is rescaled by ``window_size / sum(valid in window)``, both
+counted over every input channel; windows with no valid pixel give zero. The new valid mask (one
+channel) is 1 wherever the window held any valid pixel. The mask arithmetic stays float32 under
+bf16 autocast.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from torch import nn
 
 
 class PartialConv2d(nn.Conv2d):
-    """``forward(x, valid) -> (out, new_valid)`` with ``valid`` of shape (N, 1, H, W)."""
+    """``forward(x, valid) -> (out, new_valid)`` with ``valid`` (N, 1, H, W) or (N, C_in, H, W)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
                  padding: int | None = None, dilation: int = 1, bias: bool = True):
@@ -28,11 +30,15 @@ class PartialConv2d(nn.Conv2d):
 
     def update_mask(self, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns (rescale ratio, new valid mask), both float32 (N, 1, H', W')."""
+        channels = valid.shape[1]
+        if channels not in (1, self.in_channels):
+            raise ValueError(f"valid mask must have 1 or {self.in_channels} channels, got {channels}")
         with torch.autocast(device_type=valid.device.type, enabled=False):
-            valid_sum = F.conv2d(valid.float(), self.mask_kernel, stride=self.stride,
+            # a per-channel mask counts the valid inputs of every channel: its channel sum, windowed
+            valid_sum = F.conv2d(valid.float().sum(dim=1, keepdim=True), self.mask_kernel, stride=self.stride,
                                  padding=self.padding, dilation=self.dilation)
             new_valid = (valid_sum > 0).float()
-            ratio = self.window_size / valid_sum.clamp(min=1.0) * new_valid
+            ratio = self.window_size * channels / valid_sum.clamp(min=1.0) * new_valid
         return ratio, new_valid
 
     def forward(self, x: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -11,18 +11,27 @@ check calls it, so a width or image size the network cannot take fails before an
 
 Flags on the registration: ``trainable=False`` for classical rows that need no training;
 ``student_only`` for options the DGI auxiliary network (teacher) is built without (blocks that act
-on holes only: it sees no hole).
+on holes only: it sees no hole). Every module of this package is imported before a name is looked
+up, so a new backbone is one new module with its ``@register_backbone`` line. A spec's ``weights`` or
+``init`` (``{format, path}``, optionally ``sha256``) loads a weights file into the built network
+(models.released_weights); a row with ``weights`` is scored as it is and is not trainable.
 """
 from __future__ import annotations
 
 import importlib
 import inspect
+import pkgutil
 from dataclasses import dataclass
 
 from torch import nn
 
-BUILTIN_MODULES = ("inpaint_bench.models.classical", "inpaint_bench.models.pconv_unet", "inpaint_bench.models.rfr")
+from inpaint_bench.models.released_weights import WEIGHT_KEYS, load_weights
+
 TRAINING_KEYS = ("distill", "train")  # spec keys that do not change the network
+LABEL_KEYS = ("label",)  # what the row is, in words (the tables' footnotes): no part of any job
+WHERE_BACKBONES_ARE_REGISTERED = ("backbones are classes registered with @register_backbone(\"name\") in a module "
+                                  "of models/ (see models/registry.py); their options are the constructor's "
+                                  "keyword arguments")
 
 
 class SpecError(ValueError):
@@ -50,32 +59,45 @@ def register_backbone(name: str, *, trainable: bool = True, student_only: tuple[
         entry = Backbone(name, cls, trainable, tuple(student_only))
         if name in BACKBONES and BACKBONES[name].cls is not cls:
             raise ValueError(f"backbone {name!r} is registered twice")
+        taken = set(entry.options()) & {"backbone", *TRAINING_KEYS}
+        if taken:  # a spec's value for such a key never reaches the constructor
+            raise ValueError(f"backbone {name!r}: {sorted(taken)} are keys of the variant spec, not options; "
+                             f"rename the constructor's argument")
         BACKBONES[name] = entry
         return cls
     return decorator
 
 
-def _import_builtins() -> None:
-    for module in BUILTIN_MODULES:
-        importlib.import_module(module)
+_IMPORTED_FROM: list[tuple[str, ...]] = []  # the package paths already imported from
+
+
+def import_all_modules() -> None:
+    """Imports every module of the models package (once), so that every registration has run."""
+    paths = tuple(importlib.import_module(__package__).__path__)
+    if paths in _IMPORTED_FROM:
+        return
+    for module in pkgutil.iter_modules(paths):
+        importlib.import_module(f"{__package__}.{module.name}")
+    _IMPORTED_FROM.append(paths)
 
 
 def available_backbones() -> list[str]:
-    _import_builtins()
+    import_all_modules()
     return sorted(BACKBONES)
 
 
 def backbone(spec_or_name) -> Backbone:
     name = spec_or_name["backbone"] if isinstance(spec_or_name, dict) else spec_or_name
-    _import_builtins()
+    import_all_modules()
     if name not in BACKBONES:
-        raise SpecError(f"unknown backbone {name!r}; known backbones: {', '.join(sorted(BACKBONES))}")
+        raise SpecError(f"unknown backbone {name!r}; known backbones: {', '.join(sorted(BACKBONES))} "
+                        f"({WHERE_BACKBONES_ARE_REGISTERED})")
     return BACKBONES[name]
 
 
 def architecture(spec: dict) -> dict:
-    """The keys of a spec that define the network (no distillation or training settings)."""
-    return {k: v for k, v in spec.items() if k not in TRAINING_KEYS}
+    """The keys of a spec that define the network (no distillation, training settings or weight files)."""
+    return {k: v for k, v in spec.items() if k not in TRAINING_KEYS + WEIGHT_KEYS + LABEL_KEYS}
 
 
 def options(spec: dict) -> dict:
@@ -91,7 +113,8 @@ def check_spec(spec: dict) -> None:
     for key in options(spec):
         if key not in known:
             takes = ", ".join(known) or "no options"
-            raise SpecError(f"option {key!r} does not belong to backbone {entry.name!r} (it takes: {takes})")
+            raise SpecError(f"option {key!r} does not belong to backbone {entry.name!r} (it takes: {takes}; "
+                            f"the keyword arguments of {entry.cls.__name__} in {entry.cls.__module__})")
 
 
 def check_sizes(spec: dict, width: int, image_size: int) -> None:
@@ -108,13 +131,19 @@ def check_sizes(spec: dict, width: int, image_size: int) -> None:
 
 
 def build_model(spec: dict, width: int = 64) -> nn.Module:
-    """Builds the network of a variant spec, e.g. ``{"backbone": "rfr", "attention": "kca"}``."""
+    """Builds the network of a variant spec, e.g. ``{"backbone": "rfr", "attention": "kca"}``, with
+    the weights of its ``weights`` or ``init`` file loaded (strictly) when it names one."""
     check_spec(spec)
-    return backbone(spec).cls(width, **options(spec))
+    model = backbone(spec).cls(width, **options(spec))
+    for key in WEIGHT_KEYS:
+        if spec.get(key):
+            load_weights(model, **spec[key])
+    return model
 
 
 def is_trainable(spec: dict) -> bool:
-    return backbone(spec).trainable
+    """False for classical rows and for rows scored with released weights (`weights:`)."""
+    return backbone(spec).trainable and not spec.get("weights")
 
 
 def teacher_architecture(spec: dict) -> dict:

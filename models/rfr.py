@@ -43,13 +43,14 @@ def up_bn(in_ch: int, out_ch: int, slope: float = 0.2) -> nn.Sequential:
 
 
 def masked_feature_merge(feats: list[torch.Tensor], masks: list[torch.Tensor], eps: float = 1e-7) -> torch.Tensor:
-    """``sum_i f_i m_i / (sum_i m_i + eps)``: the mean of the features valid at each pixel.
+    """``mean_i(f_i m_i) / (mean_i(m_i) + eps)``: the mean of the features valid at each pixel
+    (means over the maps and eps as the official code).
 
     Accumulated in float32 (a reduction over 7 maps; cheap next to the convolutions), returned in
     the features' dtype. Pixels valid in no map come out as 0.
     """
-    num = sum(f.float() * m for f, m in zip(feats, masks))
-    den = sum(m.float() for m in masks)
+    num = sum(f.float() * m for f, m in zip(feats, masks)) / len(feats)
+    den = sum(m.float() for m in masks) / len(masks)
     return (num / (den + eps)).to(feats[0].dtype)
 
 
@@ -174,10 +175,9 @@ class Tail(nn.Module):
     partial conv (w+3)->w/2 3x3 + LeakyReLU, bottleneck block, concat, 3x3 conv to RGB (no
     activation).
 
-    The official code uses a multi-channel partial conv with the image mask on the image channels
-    and the feature mask on the rest; with one-channel masks we use the feature mask (which
-    contains the image's valid area; hole pixels of the input image are zeros). The rescaling
-    differs from the official one by at most (w+3)/w at hole pixels (5% at w = 64).
+    The partial conv takes a per-channel mask, as the official ``tail1``: the image channels are
+    masked by the image's valid mask, the feature channels by ``valid`` (the feature mask, upsampled
+    to the image), and the rescaling counts the valid inputs of all w+3 channels.
     """
 
     def __init__(self, width: int):
@@ -189,10 +189,13 @@ class Tail(nn.Module):
         self.block = Bottleneck(half)
         self.out = nn.Conv2d(2 * half, 3, 3, padding=1, bias=False)
 
-    def forward(self, feat: torch.Tensor, valid: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+    def forward(self, feat: torch.Tensor, valid: torch.Tensor, image: torch.Tensor,
+                image_valid: torch.Tensor) -> torch.Tensor:
         x = F.leaky_relu(self.bn(self.up(feat)), inplace=True)
         valid = F.interpolate(valid, scale_factor=2.0, mode="nearest")
-        x, _ = self.pconv(torch.cat([image.to(x.dtype), x], dim=1), valid)
+        channel_valid = torch.cat([image_valid.expand(-1, image.shape[1], -1, -1),
+                                   valid.expand(-1, x.shape[1], -1, -1)], dim=1)
+        x, _ = self.pconv(torch.cat([image.to(x.dtype), x], dim=1), channel_valid)
         x = F.leaky_relu(x, inplace=True)
         return self.out(torch.cat([x, self.block(x)], dim=1))
 
@@ -298,7 +301,7 @@ class RFRNet(_InpaintingNet):
         merged = masked_feature_merge(feats, masks)
         if self.merged_completion is not None:
             merged = self.merged_completion(merged, mask)  # known positions come back bit for bit
-        pred = self.tail(merged, masks[-1], masked_image)
+        pred = self.tail(merged, masks[-1], masked_image, valid_image)
         return pred, _features(extras, masks[1:], outputs, merged)
 
 
@@ -312,10 +315,11 @@ class EncoderDecoderNet(_InpaintingNet):
 
     def forward_features(self, masked_image: torch.Tensor, mask: torch.Tensor):
         _check_input(masked_image, mask)
-        x, valid = self.stem(masked_image, 1.0 - mask.float())
+        valid_image = 1.0 - mask.float()
+        x, valid = self.stem(masked_image, valid_image)
         x, extras = self.reasoning(x, valid, None)
         # the decoder fills the whole map, so the tail's partial conv sees every feature as valid
-        pred = self.tail(x, torch.ones_like(valid), masked_image)
+        pred = self.tail(x, torch.ones_like(valid), masked_image, valid_image)
         return pred, _features(extras, [valid], [x], x)
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from inpaint_bench.harness.names import HIGHER_IS_BETTER, PER_IMAGE_METRICS, metric_format
+from inpaint_bench.harness.names import HIGHER_IS_BETTER, PER_IMAGE_METRICS, metric_format, protocol_line
 from inpaint_bench.reporting.cells import buckets_of, cells_over_seeds
-from inpaint_bench.reporting.phrases import capped_line, missing_line, n_line, train_note_lines
+from inpaint_bench.reporting.phrases import capped_line, label_lines, missing_line, n_line, train_note_lines
 from inpaint_bench.reporting.render import (
     ABSENT,
     Block,
@@ -32,6 +32,7 @@ from inpaint_bench.reporting.render import (
     tex_escape,
     write_table,
 )
+from inpaint_bench.reporting.results import single_protocol
 from inpaint_bench.reporting.stats import Bootstrap, Interval, mark, pair_rows, paired_interval, seed_spread
 
 COLUMNS = ["dataset", "metric", "bucket", "variant", "reference", "mean", "std", "seeds", "delta", "lo", "hi",
@@ -104,7 +105,11 @@ def build_ablation(summary: pd.DataFrame, per_image: pd.DataFrame | None, datase
 
     images = None
     if per_image is not None:
-        images = per_image[per_image["dataset"] == dataset]
+        images = per_image[(per_image["dataset"] == dataset) & per_image["variant"].isin(variants)]
+        if single_protocol(images, f"the per-image rows of {dataset}") != table.attrs["protocol"]:
+            raise ValueError(f"the per-image rows of {dataset} were scored under protocol "
+                             f"{images['protocol'].iloc[0]}, the summary under {table.attrs['protocol']}: "
+                             f"their numbers are not comparable; pass the files of one evaluation")
         absent = [v for v in variants if not (images["variant"] == v).any()]
         if absent:
             raise ValueError(f"no per-image rows for {', '.join(absent)} on {dataset}: the ablation pairs images")
@@ -166,7 +171,7 @@ def build_ablation(summary: pd.DataFrame, per_image: pd.DataFrame | None, datase
     frame.attrs.update(dataset=dataset, reference=ref, reference_note=ref_note, bootstrap=bootstrap,
                        missing=table.attrs["missing"], train_notes=table.attrs["train_notes"], n=ns,
                        seeds=table.attrs["seeds"], variants=variants, buckets=buckets, metrics=metrics,
-                       capped=table.attrs["capped"], unused=unused)
+                       capped=table.attrs["capped"], unused=unused, protocol=table.attrs["protocol"])
     return frame
 
 
@@ -230,6 +235,8 @@ def footnotes(frame: pd.DataFrame) -> list[str]:
     if "l1" in set(frame["metric"]):
         lines.append("L1 in %.")
     lines.extend(train_note_lines(frame.attrs.get("train_notes", {})))
+    lines.extend(label_lines(frame.attrs.get("labels", {})))
+    lines.append(protocol_line(frame.attrs["protocol"]))
     return lines
 
 

@@ -13,9 +13,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from inpaint_bench.harness.names import HIGHER_IS_BETTER, metric_format
+from inpaint_bench.harness.names import DEFAULT_PROTOCOL, HIGHER_IS_BETTER, metric_format, protocol_line
 from inpaint_bench.reporting.cells import FIELDS, buckets_of, cells_over_seeds, metrics_of
-from inpaint_bench.reporting.phrases import capped_line, missing_line, n_line, seed_phrase, train_note_lines
+from inpaint_bench.reporting.phrases import (
+    capped_line,
+    label_lines,
+    missing_line,
+    n_line,
+    seed_phrase,
+    train_note_lines,
+)
 from inpaint_bench.reporting.render import (
     ABSENT,
     Block,
@@ -136,6 +143,8 @@ def footnotes(table: pd.DataFrame) -> list[str]:
     if line:
         lines.append(line)
     lines.extend(train_note_lines(table.attrs.get("train_notes", {})))
+    lines.extend(label_lines(table.attrs.get("labels", {})))
+    lines.append(protocol_line(table.attrs.get("protocol", DEFAULT_PROTOCOL)))
     if table.attrs.get("published_note"):
         lines.append(table.attrs["published_note"])
     return lines

@@ -4,8 +4,9 @@
         SUMMARY.csv [SUMMARY.csv ...]
 
 The same (dataset, variant, seed, bucket, metric) in two files is an error: it would be counted
-twice. `--over-seeds` rows are a file of their own, so that summary.csv keeps exactly one row per
-seed and every reader of it counts each run once. Both are written atomically; their columns and
+twice; so are files scored under different protocols (their numbers are not comparable).
+`--over-seeds` rows are a file of their own, so that summary.csv keeps exactly one row per seed and
+every reader of it counts each run once. Both are written atomically; their columns and
 row order: docs/file-formats.md.
 """
 from __future__ import annotations
@@ -19,11 +20,11 @@ import pandas as pd
 from inpaint_bench.harness.buckets import sort_bucket_names
 from inpaint_bench.harness.fileio import write_csv
 from inpaint_bench.harness.names import SUMMARY_COLUMNS
-from inpaint_bench.reporting.results import metric_order, read_summary
+from inpaint_bench.reporting.results import metric_order, read_summary, single_protocol
 
 KEY = ["dataset", "variant", "seed", "bucket", "metric"]
 OVER_SEEDS_COLUMNS = ["dataset", "variant", "bucket", "metric", "mean", "std", "seeds", "seed_list", "n", "note",
-                      "train_note"]
+                      "train_note", "protocol"]
 
 
 def aggregate(paths) -> pd.DataFrame:
@@ -38,6 +39,7 @@ def aggregate(paths) -> pd.DataFrame:
         frame["_source"] = str(path)
         frames.append(frame)
     rows = pd.concat(frames, ignore_index=True)
+    single_protocol(rows, f"aggregating {len(frames)} summary file(s)")
 
     dup = rows[rows.duplicated(KEY, keep=False)]
     if not dup.empty:
@@ -71,7 +73,8 @@ def over_seeds(summary: pd.DataFrame) -> pd.DataFrame:
                     "std": float(values.std(ddof=1)) if len(values) > 1 else math.nan,
                     "seeds": len(values), "seed_list": " ".join(map(str, sorted(ok["seed"]))),
                     "n": int(ok["n"].max()) if len(ok) else 0, "note": "" if len(values) else "; ".join(notes),
-                    "train_note": "; ".join(dict.fromkeys(n for n in rows["train_note"] if n))})
+                    "train_note": "; ".join(dict.fromkeys(n for n in rows["train_note"] if n)),
+                    "protocol": rows["protocol"].iloc[0]})
     return pd.DataFrame(out, columns=OVER_SEEDS_COLUMNS)
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 from inpaint_bench.harness.buckets import sort_bucket_names
 from inpaint_bench.harness.names import capped_count
 from inpaint_bench.reporting.phrases import NO_RESULT
-from inpaint_bench.reporting.results import metric_order, missing_metrics, select_variants
+from inpaint_bench.reporting.results import metric_order, missing_metrics, select_variants, single_protocol
 
 FIELDS = ["mean", "std", "seeds", "n", "note", "best"]  # "best" is False here; the absolute table marks it
 
@@ -37,9 +37,10 @@ def train_notes_of(rows: pd.DataFrame, variants) -> dict[str, str]:
 def cells_over_seeds(summary: pd.DataFrame, dataset: str, variants: list[str] | None = None) -> pd.DataFrame:
     """Index variant, columns (bucket, metric, field) with FIELDS. Metrics without any value take no
     column; they are in `attrs["missing"]` ({metric: note}). attrs also: train_notes, dataset,
-    buckets (sorted by bounds), seeds."""
+    buckets (sorted by bounds), seeds, protocol (rows of different protocols are refused)."""
     variants = select_variants(summary, dataset, variants)
     rows = summary[(summary["dataset"] == dataset) & summary["variant"].isin(variants)]
+    protocol = single_protocol(rows, f"the table of {dataset}")
     buckets = sort_bucket_names(rows["bucket"])
     missing = missing_metrics(rows)
     metrics = [m for m in metric_order(rows["metric"]) if m not in missing]
@@ -62,6 +63,7 @@ def cells_over_seeds(summary: pd.DataFrame, dataset: str, variants: list[str] | 
     table.attrs["buckets"] = buckets
     table.attrs["seeds"] = sorted(set(rows["seed"]))
     table.attrs["capped"] = capped_images(rows)
+    table.attrs["protocol"] = protocol
     return table
 
 

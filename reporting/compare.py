@@ -22,8 +22,8 @@ import pandas as pd
 
 from inpaint_bench.harness.buckets import sort_bucket_names
 from inpaint_bench.harness.fileio import write_csv
-from inpaint_bench.harness.names import PER_IMAGE_METRICS, PSNR_CAP_DB, metric_format
-from inpaint_bench.reporting.results import metric_order, read_per_image, read_summary
+from inpaint_bench.harness.names import PER_IMAGE_METRICS, PSNR_CAP_DB, metric_format, protocol_line
+from inpaint_bench.reporting.results import metric_order, read_per_image, read_summary, single_protocol
 from inpaint_bench.reporting.stats import Bootstrap, mark, pair_rows, paired_interval, seed_spread
 
 COLUMNS = ["bucket", "metric", "a_mean", "a_std", "b_mean", "b_std", "delta", "lo", "hi", "delta_std", "mark",
@@ -223,15 +223,23 @@ def compare_files(path_a, path_b, dataset=None, a_variant=None, b_variant=None, 
     kind_a, rows_a = load(path_a)
     kind_b, rows_b = load(path_b)
     rows_a, rows_b = select(rows_a, path_a, dataset, a_variant), select(rows_b, path_b, dataset, b_variant)
+    protocols = single_protocol(rows_a, str(path_a)), single_protocol(rows_b, str(path_b))
+    if protocols[0] != protocols[1]:
+        raise ValueError(f"A ({path_a}) was scored under protocol {protocols[0]}, B ({path_b}) under "
+                         f"{protocols[1]}: their numbers are not comparable; score both under one protocol "
+                         f"(`inpaint-bench score --protocol`, `inpaint-bench evaluate --protocol`)")
     labels = _label(rows_a), _label(rows_b)
     if kind_a == kind_b == "per_image":
-        return compare_per_image(rows_a, rows_b, metrics, bootstrap, warn, common_only), *labels
-    if kind_a == "per_image":
-        rows_a = _per_image_means(rows_a)
-    if kind_b == "per_image":
-        rows_b = _per_image_means(rows_b)
-    warn("a summary file has one number per seed and bucket: Δ is mean ± std over seeds, without an interval")
-    return compare_summaries(rows_a, rows_b, metrics, warn), *labels
+        rows = compare_per_image(rows_a, rows_b, metrics, bootstrap, warn, common_only)
+    else:
+        if kind_a == "per_image":
+            rows_a = _per_image_means(rows_a)
+        if kind_b == "per_image":
+            rows_b = _per_image_means(rows_b)
+        warn("a summary file has one number per seed and bucket: Δ is mean ± std over seeds, without an interval")
+        rows = compare_summaries(rows_a, rows_b, metrics, warn)
+    rows.attrs["protocol"] = protocols[0]
+    return rows, *labels
 
 
 def to_markdown(rows: pd.DataFrame, label_a: str, label_b: str, notes=()) -> str:
@@ -266,6 +274,8 @@ def to_markdown(rows: pd.DataFrame, label_a: str, label_b: str, notes=()) -> str
                      "Δ of the means.")
     if "l1" in set(rows["metric"]):
         notes.append("L1 in %.")
+    if "protocol" in rows.attrs:
+        notes.append(protocol_line(rows.attrs["protocol"]))
     return "\n".join(lines + [""] + [f"- {n}" for n in notes]) + "\n"
 
 

@@ -49,6 +49,14 @@ def train_note_lines(train_notes: dict[str, str]) -> list[str]:
     return [f"{', '.join(dict.fromkeys(vs))}: {note}" for note, vs in by_note.items()]
 
 
+def label_lines(labels: dict[str, str]) -> list[str]:
+    """"v1, v2: label" for every distinct variant label (the config's `label:`), in table order."""
+    by_label: dict[str, list[str]] = {}
+    for variant, label in labels.items():
+        by_label.setdefault(label, []).append(variant)
+    return [f"{', '.join(vs)}: {label}" for label, vs in by_label.items()]
+
+
 def missing_line(missing: dict[str, str]) -> str | None:
     """One footnote for the metrics not computed: which, and which file to provide."""
     if not missing:

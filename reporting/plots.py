@@ -362,6 +362,55 @@ def loss_figure(train_logs: dict, dataset: str, variants, seed=None) -> Figure:
 
 
 # ----------------------------------------------------------------------------------------------
+# Validation curves
+
+VALIDATION_METRICS = ("psnr", "ssim", "l1")
+
+
+def _validation_means(path: Path) -> pd.DataFrame:
+    """step x metric: the mean over buckets of one validation.csv."""
+    frame = pd.read_csv(path)
+    return frame.groupby(["step", "metric"])["value"].mean().unstack("metric")
+
+
+def validation_figure(runs: dict, references: dict, images_per_step: dict, dataset: str) -> Figure:
+    """One panel per metric (mean over buckets) against training images seen: a line per learned row
+    (mean over its seeds' validation.csv, band = lowest to highest) and a horizontal line per classical
+    row ({variant: validation.csv} scored once). `runs` maps a variant to its seeds' files, and
+    `images_per_step` a variant to its batch size."""
+    curves = {v: [_validation_means(Path(p)) for p in ps] for v, ps in runs.items()}
+    curves = {v: c for v, c in curves.items() if any(not x.empty for x in c)}
+    flat = {v: _validation_means(Path(p)) for v, p in references.items()}
+    variants = list(curves) + list(flat)
+    colours = _colours(variants)
+    several = max((len(c) for c in curves.values()), default=0)
+    how = f"; line = mean over {several} seeds, band = lowest to highest" if several > 1 else ""
+    fig = Figure(figsize=(4.2 * len(VALIDATION_METRICS), 3.6), layout="constrained")
+    fig.suptitle(f"{dataset}: validation split held out from the training images, mean over buckets{how};"
+                 f"\nhorizontal lines: classical rows on the same split", fontsize=10)
+    axes = _grid(fig, len(VALIDATION_METRICS))
+    if not curves:
+        _message(axes[0], "no validation.csv with scores\n(train.validation.every is 0)")
+    for ax, metric in zip(axes, VALIDATION_METRICS):
+        ax.set_title(f"{metric.upper() if metric != 'l1' else 'L1'} {arrow(metric)}")
+        for variant, seeds in curves.items():
+            table = pd.concat([c[metric].rename(i) for i, c in enumerate(seeds)], axis=1)
+            x = table.index.to_numpy() * images_per_step[variant]
+            ax.plot(x, table.mean(axis=1), color=colours[variant], linewidth=1.2, label=variant,
+                    marker="o" if len(table) < 3 else None)
+            if table.shape[1] > 1:
+                ax.fill_between(x, table.min(axis=1), table.max(axis=1), color=colours[variant], alpha=0.15,
+                                linewidth=0)
+        for variant, values in flat.items():
+            ax.axhline(float(values[metric].iloc[0]), color=colours[variant], linestyle="--", linewidth=1.0,
+                       label=variant)
+        ax.set_xlabel("training images seen")
+        ax.grid(alpha=0.3)
+    _legend(fig, variants, colours)
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------
 # Qualitative grid
 
 

@@ -2,7 +2,8 @@
 
 The summary and per-image CSVs (formats: docs/file-formats.md) are read with their schema checked,
 errors naming the file; `metric_order` puts metrics in paper order, `select_variants` picks a
-dataset's variants, `missing_metrics` finds the metrics that have no value anywhere.
+dataset's variants, `missing_metrics` finds the metrics that have no value anywhere,
+`single_protocol` refuses rows scored under different protocols.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from inpaint_bench.harness.names import (
+    DEFAULT_PROTOCOL,
     METRICS,
     PER_IMAGE_COLUMNS,
     PER_IMAGE_METRICS,
@@ -20,7 +22,22 @@ from inpaint_bench.harness.names import (
     SUMMARY_COLUMNS,
 )
 
-STRING_COLUMNS = ["dataset", "variant", "bucket", "metric", "note", "train_note"]
+STRING_COLUMNS = ["dataset", "variant", "bucket", "metric", "note", "train_note", "protocol"]
+
+
+def single_protocol(rows: pd.DataFrame, what: str) -> str:
+    """The one scoring protocol of `rows`; ValueError naming each protocol's runs when they differ:
+    their numbers are not comparable (SSIM alone moves by whole points between protocols)."""
+    found = list(dict.fromkeys(rows["protocol"]))
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        return DEFAULT_PROTOCOL
+    runs = {p: sorted(set(rows.loc[rows["protocol"] == p, "variant"])) for p in found}
+    listed = "; ".join(f"{p}: {', '.join(v)}" for p, v in runs.items())
+    raise ValueError(f"{what} mixes scoring protocols ({listed}); their numbers are not comparable: "
+                     f"score every row under one protocol (eval.protocol, or `inpaint-bench evaluate "
+                     f"--protocol`)")
 
 
 def metric_order(names, spreads: bool = False) -> list[str]:
@@ -50,7 +67,8 @@ def read_summary(path: str | Path) -> pd.DataFrame:
     """Loads a long-format summary CSV and checks its schema; errors name the file.
 
     Empty strings stay empty strings (notes), only `value` and `n` are numeric: a NaN value is a
-    missing metric, whose reason is in `note`. `train_note` may be absent (older files): it is "".
+    missing metric, whose reason is in `note`. `train_note` and `protocol` may be absent (older files):
+    they are "" and "harness".
     """
     path = Path(path)
     if not path.is_file():
@@ -62,6 +80,8 @@ def read_summary(path: str | Path) -> pd.DataFrame:
         raise ValueError(f"{path}: not a readable CSV ({err})") from err
     if "train_note" not in frame.columns:
         frame["train_note"] = ""
+    if "protocol" not in frame.columns:
+        frame["protocol"] = DEFAULT_PROTOCOL
     absent = [c for c in SUMMARY_COLUMNS if c not in frame.columns]
     if absent:
         raise ValueError(f"{path}: missing column(s) {', '.join(absent)} (expected {', '.join(SUMMARY_COLUMNS)})")
@@ -87,13 +107,13 @@ def read_summary(path: str | Path) -> pd.DataFrame:
     return frame
 
 
-PER_IMAGE_STRINGS = ["dataset", "variant", "bucket", "image", "mask"]
+PER_IMAGE_STRINGS = ["dataset", "variant", "bucket", "image", "mask", "protocol"]
 
 
 def read_per_image(path: str | Path) -> pd.DataFrame:
     """Loads a per-image CSV (`harness.names.PER_IMAGE_COLUMNS`, written by every evaluation and by
     `metrics.score`) and checks its schema; errors name the file. Metric columns are float (NaN when
-    the metric was not computed), seed is int."""
+    the metric was not computed), seed is int; a file without `protocol` (older) was scored "harness"."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such per-image file")
@@ -102,6 +122,8 @@ def read_per_image(path: str | Path) -> pd.DataFrame:
                             na_values={m: ["", "nan", "NaN"] for m in PER_IMAGE_METRICS})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise ValueError(f"{path}: not a readable CSV ({err})") from err
+    if "protocol" not in frame.columns:
+        frame["protocol"] = DEFAULT_PROTOCOL
     absent = [c for c in PER_IMAGE_COLUMNS if c not in frame.columns]
     if absent:
         raise ValueError(f"{path}: missing column(s) {', '.join(absent)} (expected {', '.join(PER_IMAGE_COLUMNS)})")

@@ -25,17 +25,21 @@ from inpaint_bench.reporting.stats import Bootstrap
 
 def write_tables(summary: pd.DataFrame, dataset: str, out_dir: str | Path, variants: list[str] | None = None,
                  per_image: pd.DataFrame | None = None, reference: str | None = "baseline",
-                 bootstrap=None, reference_table: str | Path | None = None) -> dict[str, Path]:
+                 bootstrap=None, reference_table: str | Path | None = None,
+                 labels: dict[str, str] | None = None) -> dict[str, Path]:
     """Writes <dataset>.{csv,md,tex,html} into out_dir (with the published values of
     `reference_table`, a reference/ CSV, beside our cells) and, when `per_image` rows are given, the
     ablation table <dataset>_ablation.{csv,md,tex,html}; returns their paths by key ("csv", ...,
-    "ablation_csv", ...)."""
+    "ablation_csv", ...). `labels` ({variant: words}, the config's variant labels) go into both
+    tables' footnotes."""
     table = build_table(summary, dataset, variants)
+    table.attrs["labels"] = {v: labels[v] for v in table.index if (labels or {}).get(v)}
     if reference_table:
         add_published(table, load_reference(reference_table), reference_table)
     paths = write_absolute(table, out_dir, dataset)
     if per_image is not None:
         ablation = build_ablation(summary, per_image, dataset, list(table.index), reference, bootstrap)
+        ablation.attrs["labels"] = table.attrs["labels"]
         paths.update({f"ablation_{k}": p for k, p in write_ablation(ablation, out_dir, dataset).items()})
     return paths
 

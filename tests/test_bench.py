@@ -1,6 +1,9 @@
 """The benchmark's wiring on a tiny config (timings themselves belong in the benchmark, not here)."""
 import csv
 
+import pytest
+import torch
+
 from inpaint_bench.training.bench import main as bench_main
 
 
@@ -21,3 +24,13 @@ def test_bench_reports_every_trainable_variant_with_flops_and_rates(tiny_config,
         assert float(row["gflop_train_per_img"]) > 2 * float(row["gflop_fwd_per_img"]) > 0
         assert float(row["train_img_s"]) > 0 and float(row["infer_img_s"]) > 0
         assert 0 < float(row["train_pct_bf16_peak"]) and float(row["peak_bf16_gflop_s"]) > 0
+        # the fraction of the peak of the precision used (fp32 on a CPU: fp32), and the peak memory
+        assert row["own_peak"] == row["precision"] and float(row["train_pct_own_peak"]) > 0
+        assert float(row["peak_mem_mb"]) > 0 and row["device"].startswith("cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message of a machine without a GPU")
+def test_bench_on_a_gpu_that_is_not_there_says_so(tiny_config):
+    path, _, _ = tiny_config
+    with pytest.raises(SystemExit, match="--device cuda: torch sees no CUDA device"):
+        bench_main(["--config", str(path), "--device", "cuda"])

@@ -4,7 +4,7 @@ import yaml
 
 from helpers.workflow import REPO, planned_jobs, snakemake
 from inpaint_bench.harness.config import ConfigError, coerce_to_schema, merge_config, read_config_file
-from inpaint_bench.jobs.validate import load_config
+from inpaint_bench.jobs.validate import config_schema, load_config
 
 
 def write(path, data):
@@ -54,8 +54,19 @@ def test_dgi_ablation_holds_only_its_differences_from_the_default():
     assert "baseline" not in resolved["variants"] and "pconv" in resolved["variants"]
 
 
+def test_snakemake_resolves_the_base_of_a_configfile(tmp_path):
+    """What Snakemake plans for config/dgi_ablation.yaml: its own rows only (the base's are replaced),
+    with the base's datasets and settings, and --config still on top."""
+    proc = snakemake(tmp_path, "-n", "--configfile", REPO / "config" / "dgi_ablation.yaml", "--config", "seeds=[0,1]")
+    jobs = planned_jobs(proc.stdout)
+    trained = {dict(kv.split("=") for kv in w.split(", "))["variant"] for r, w in jobs if r == "train"}
+    assert trained == {"pconv", "rfr_kca", "rfr_kca_cd", "rfr_kca_cd_sd", "rfr_kca_cd_sd_at", "rfr_kca_dgi"}
+    assert {w for r, w in jobs if r == "build_mini_dataset"} == {"dataset=mini_natural", "dataset=mini_faces"}
+    assert len([r for r, _ in jobs if r == "train"]) == 6 * 2 * 2  # rows x datasets x the --config seeds
+
+
 def test_texts_that_plainly_are_numbers_become_numbers_where_the_schema_asks_for_them():
-    schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
+    schema = config_schema()  # config/schema.yaml with the registries' names and options
     config = {"seeds": ["0", "1"], "image_size": "64", "results_dir": "007",
               "train": {"steps": "50", "lr": "1e-3", "teacher_steps": "null"},
               "eval": {"fid": "false"}, "masks": {"count": "all", "buckets": [["0.1", "0.2"]]},
@@ -106,3 +117,74 @@ def test_a_nested_config_override_reaches_the_config_as_numbers():
     validate_config(config)
     assert config["train"]["steps"] == 50 and config["train"]["lr"] == 1e-3 and config["seeds"] == [0, 1]
     assert config["train"]["batch_size"] == 2  # the file's other train settings are kept
+
+
+def test_nested_train_settings_merge_key_by_key_from_global_to_dataset_to_row(tiny_config):
+    """A loss ablation is a row: `train: {loss: {style: 60}}` keeps every other global weight, in the
+    job and in the resolved settings (a dataset's override merges the same way)."""
+    from inpaint_bench.harness.config import train_settings
+    from inpaint_bench.jobs.resolve import train_job
+
+    path, config, write = tiny_config
+    config["width"] = 8
+    config["train"]["loss"] = {"hole": 3.0, "vgg_input": "imagenet"}
+    config["datasets"]["toy"]["train"] = {"loss": {"tv": 0.2}}
+    config["variants"]["no_style"] = {"backbone": "pconv", "layers": 3, "train": {"loss": {"style": 0}}}
+    config["variants"]["style60"] = {"backbone": "pconv", "layers": 3, "train": {"loss": {"style": 60}, "lr": 1e-3}}
+    write(config)
+    loaded = load_config(path)
+    expected = {"hole": 3.0, "valid": 1.0, "perceptual": 0.05, "style": 60, "tv": 0.2,
+                "vgg_input": "imagenet", "tv_region": "composite_hole"}
+    assert train_settings(loaded, "toy", "style60")["loss"] == expected
+    assert train_settings(loaded, "toy", "style60")["masks"] == loaded["train"]["masks"]
+    job = train_job(loaded, "toy", "style60", 0)
+    assert job["settings"]["loss"] == expected and job["settings"]["lr"] == 1e-3
+    assert train_job(loaded, "toy", "no_style", 0)["settings"]["loss"] == {**expected, "style": 0}
+    assert train_job(loaded, "toy", "pconv", 0)["settings"]["loss"] == {**expected, "style": 120.0}
+    assert loaded["train"]["loss"]["style"] == 120.0  # the global settings are not modified
+
+
+def test_a_row_loss_key_is_checked_like_the_global_one(tiny_config):
+    path, config, write = tiny_config
+    config["variants"]["typo"] = {"backbone": "pconv", "train": {"loss": {"stlye": 60}}}
+    config["variants"]["negative"] = {"backbone": "pconv", "train": {"loss": {"tv": -1}}}
+    write(config)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "at 'variants/typo/train/loss': Additional properties are not allowed ('stlye' was unexpected)" in str(err.value)
+    assert "at 'variants/negative/train/loss/tv': -1 is less than the minimum of 0" in str(err.value)
+
+
+def test_a_row_loss_override_takes_exactly_the_keys_of_train_loss():
+    schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
+    glob = schema["properties"]["train"]["properties"]["loss"]["properties"]
+    row = schema["$defs"]["train_override"]["properties"]["loss"]["properties"]
+    assert row == {k: {c: v for c, v in s.items() if c not in ("default", "description")} for k, s in glob.items()}
+
+
+def test_loss_ablation_drops_one_term_per_row_over_the_default():
+    from inpaint_bench.jobs.resolve import train_job
+
+    own = yaml.safe_load((REPO / "config" / "loss_ablation.yaml").read_text())
+    assert own["base"] == "config.yaml"
+    resolved = load_config(REPO / "config" / "loss_ablation.yaml")
+
+    full = train_job(resolved, "mini_natural", "rfr_kca", 0)["settings"]["loss"]
+    for term in ("style", "perceptual", "tv"):
+        row = train_job(resolved, "mini_natural", f"rfr_kca_no_{term}", 0)["settings"]["loss"]
+        assert row == {**full, term: 0}, term
+    assert resolved["report"]["reference"] == "rfr_kca"
+
+
+def test_an_unregistered_attention_or_backbone_option_fails_at_snakemake_n(tmp_path):
+    """The schema takes its names from the registries: neither reaches a training job."""
+    config = yaml.safe_load((REPO / "config" / "ci.yaml").read_text())
+    config["variants"] = {"eca": {"backbone": "rfr", "attention": "eca"},
+                          "deep": {"backbone": "encdec", "depth": 4}}
+    proc = snakemake(tmp_path, "-n", "--configfile", write(tmp_path / "c.yaml", config), check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "rule train" not in out
+    assert "at 'variants/eca/attention': 'eca' is not one of ['none', 'dgi', 'kca', 'plain']" in out
+    assert "registered with @register_attention(\"name\") in a module of models/" in out
+    assert "at 'variants/deep': Additional properties are not allowed ('depth' was unexpected)" in out
+    assert "options are the keyword arguments of the backbone's constructor (models/registry.py)" in out

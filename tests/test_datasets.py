@@ -72,6 +72,18 @@ def test_places2_splits_follow_the_lists(places_root):
     assert len(build_dataset({**spec, "max_test": 1}, "test", S)) == 1
 
 
+def test_places2_challenge_training_list_beside_standard(places_root):
+    """The official README trains on Places365-Challenge: its list, the same data_256/ folder."""
+    write_lines(places_root / "places365_train_challenge.txt",
+                ["/c/canyon/00000001.jpg 61", "/a/airfield/00000001.jpg 0", "/b/bar/00000001.jpg 43"])
+    spec = {"kind": "places2", "root": str(places_root), "train_set": "challenge"}
+    assert names(build_dataset(spec, "train", S)) == ["a_airfield_00000001", "b_bar_00000001", "c_canyon_00000001"]
+    assert names(build_dataset(spec, "test", S)) == ["Places365_val_00000001", "Places365_val_00000002"]
+    os.remove(places_root / "places365_train_challenge.txt")
+    with pytest.raises(FileNotFoundError, match="places365_train_challenge.txt .*Places365-Challenge"):
+        build_dataset(spec, "train", S)
+
+
 def test_places2_missing_list_names_the_file_and_layout(places_root):
     os.remove(places_root / "places365_train_standard.txt")
     with pytest.raises(FileNotFoundError) as e:
@@ -408,3 +420,46 @@ def test_image_and_mask_flips_are_independent_and_each_fair(tmp_path):
     # 400 samples: each flip about half the time, and the four combinations about a quarter each
     assert np.all(counts > 70), counts
     assert abs(counts[1].sum() - 200) < 40 and abs(counts[:, 1].sum() - 200) < 40
+
+
+def test_no_mini_crop_is_near_constant(tmp_path):
+    """The default's test crops (48 px, 36 natural and 40 faces): every one holds something to inpaint
+    (the hubble photograph's black sky gave crops of pixel std 0.003 before)."""
+    from inpaint_bench.harness.names import NEAR_CONSTANT_STD
+
+    for kind, count in (("mini_natural", 36), ("mini_faces", 40)):
+        build_mini_dataset(kind, tmp_path / kind, size=48, train_count=1, test_count=count, seed=0)
+        stds = [np.asarray(Image.open(p)).std() / 255 for p in sorted((tmp_path / kind / "test").glob("*.png"))]
+        assert len(stds) == count and min(stds) >= NEAR_CONSTANT_STD, (kind, min(stds))
+
+
+def test_a_source_with_only_flat_crops_is_refused_naming_it(tmp_path, monkeypatch):
+    monkeypatch.setattr("inpaint_bench.datasets.mini.NEAR_CONSTANT_STD", 2.0)  # nothing passes
+    with pytest.raises(ValueError, match=r"mini_natural train image 0: 100 crops of \S+ in a row were near-constant"):
+        build_mini_dataset("mini_natural", tmp_path, size=16, train_count=1, test_count=1, seed=0)
+
+
+def test_the_random_training_crop_is_resized_as_the_official_code_resizes_it(tmp_path):
+    """The official dataset.py resizes with PIL's default filter (`Image.resize(size)`: bicubic for
+    RGB since Pillow 7.0); bilinear, the earlier choice, is an option."""
+    from inpaint_bench.datasets import random_square
+
+    write_image(str(tmp_path / "train/a.png"), array=gradient_image())
+    spec = {"kind": "folder", "root": str(tmp_path)}
+    source = Image.open(tmp_path / "train/a.png").convert("RGB")
+    for resize, resample in (("bicubic", Image.BICUBIC), ("bilinear", Image.BILINEAR)):
+        kwargs = {} if resize == "bicubic" else {"resize": resize}  # bicubic is the default
+        data = build_dataset(spec, "train", S, seed=3, **kwargs)
+        for epoch in range(4):
+            rng = data._augmentation_rng(0, epoch)
+            flip = rng.random() < 0.5
+            left, top, side = random_square(*source.size, S, rng)
+            expected = source.crop((left, top, left + side, top + side)).resize((S, S), resample)
+            if flip:
+                expected = expected.transpose(Image.FLIP_LEFT_RIGHT)
+            got = data.load(0, epoch)["image"]
+            assert torch.equal(got, torch.from_numpy(np.array(expected)).permute(2, 0, 1).float() / 255), resize
+    # the installed Pillow's default filter for RGB, which the official code gets, is bicubic
+    assert source.resize((S, S)).tobytes() == source.resize((S, S), Image.BICUBIC).tobytes()
+    with pytest.raises(ValueError, match="train.resize"):
+        build_dataset(spec, "train", S, resize="lanczos")

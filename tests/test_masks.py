@@ -337,3 +337,33 @@ def test_folder_masks_are_drawn_at_random_and_flipped_on_their_own(tmp_path):
     assert torch.equal(black.sample(0), 1 - sampler.sample(0))
     with pytest.raises(ValueError, match="train.masks.dir"):
         build_train_masks("folder", 32, seed=0)
+
+
+# Pixels OpenCV (cv2 5.1, `cv2.line(mask, p0, p1, 1, width)`, as the official generator draws each
+# segment) sets for three segments of a 256 px mask: its thick lines have round ends.
+OPENCV_SEGMENT_PIXELS = [((40, 60), (200, 60), 20, 3677), ((30, 30), (120, 170), 14, 2661),
+                         ((10, 200), (60, 190), 10, 653)]
+
+
+def test_official_strokes_have_round_ends_as_opencv_draws_them_unless_flat_is_asked():
+    from PIL import ImageDraw
+
+    from inpaint_bench.datasets import OfficialStrokeSampler, official_stroke_mask
+    from inpaint_bench.datasets.strokes import draw_segment
+
+    for start, end, width, opencv in OPENCV_SEGMENT_PIXELS:
+        counts = {}
+        for caps in ("round", "flat"):
+            canvas = Image.new("L", (256, 256))
+            draw_segment(ImageDraw.Draw(canvas), start, end, width, caps)
+            counts[caps] = int((np.asarray(canvas) > 127).sum())
+        assert abs(counts["round"] - opencv) <= 0.04 * opencv, (start, end, counts, opencv)
+        assert counts["flat"] < 0.9 * opencv, (start, end, counts, opencv)
+    # round is the default everywhere; flat draws less of every mask
+    assert np.array_equal(official_stroke_mask(64, rng(1)), official_stroke_mask(64, rng(1), caps="round"))
+    assert torch.equal(OfficialStrokeSampler(64, seed=5).sample(3), OfficialStrokeSampler(64, 5, "round").sample(3))
+    round_, flat = (np.mean([hole_ratio(official_stroke_mask(256, rng(i), caps=c)) for i in range(40)])
+                    for c in ("round", "flat"))
+    assert round_ > flat + 0.02, (round_, flat)
+    with pytest.raises(ValueError, match="train.masks.caps"):
+        official_stroke_mask(64, rng(1), caps="square")

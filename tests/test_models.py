@@ -1,5 +1,6 @@
 """Partial convolution, the PConv U-Net, the classical rows, the registry and the losses."""
 import ast
+import re
 
 import numpy as np
 import pytest
@@ -90,8 +91,20 @@ def test_registry_lists_backbones_and_names_unknown_ones():
 
 
 def test_schema_backbone_enum_is_the_registry():
-    schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
-    assert sorted(schema["$defs"]["variant"]["properties"]["backbone"]["enum"]) == available_backbones()
+    from inpaint_bench.jobs.validate import config_schema
+    from inpaint_bench.models.attention import available_attentions
+
+    variant = config_schema()["$defs"]["variant"]["properties"]
+    assert sorted(variant["backbone"]["enum"]) == available_backbones()
+    assert variant["attention"]["enum"] == available_attentions()
+    options = {o for name in available_backbones() for o in backbone(name).options()}
+    from inpaint_bench.models.registry import LABEL_KEYS, TRAINING_KEYS, WEIGHT_KEYS
+
+    # the options, and the keys that are no option: training-only, weight files, the row's label
+    assert set(variant) == options | {"backbone", *TRAINING_KEYS, *WEIGHT_KEYS, *LABEL_KEYS}
+    # the bounds config/schema.yaml writes down are only for options some backbone takes
+    written = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())["$defs"]["backbone_options"]["properties"]
+    assert set(written) <= options, set(written) - options
 
 
 def test_constructors_own_their_defaults_and_reject_foreign_options():
@@ -304,3 +317,71 @@ def test_unit_vgg_input_is_the_default_and_differs_from_imagenet():
     assert float(b["perceptual"]) > 3 * float(a["perceptual"])  # divided by std ~0.23: about 4x
     with pytest.raises(ValueError, match="tv_region"):
         InpaintingLoss({"tv_region": "edges"})
+
+
+TINYCONV = '''
+import torch
+from torch import nn
+
+from inpaint_bench.models.registry import register_backbone
+
+
+@register_backbone("tinyconv")
+class TinyConv(nn.Module):
+    def __init__(self, width: int = 8, depth: int = 2):
+        super().__init__()
+        self.body = nn.Sequential(*[nn.Conv2d(4 if i == 0 else width, width, 3, padding=1) for i in range(depth)])
+        self.out = nn.Conv2d(width, 3, 1)
+
+    def forward(self, masked_image, mask):
+        return self.out(self.body(torch.cat([masked_image, mask], dim=1)))
+'''
+
+
+@pytest.fixture
+def tinyconv_module(tmp_path, monkeypatch):
+    """A new module of the models package (a folder on its __path__), as a researcher adds one: no other
+    file is edited."""
+    import sys
+
+    import inpaint_bench.models as package
+    from inpaint_bench.models import registry
+
+    (tmp_path / "tinyconv.py").write_text(TINYCONV)
+    registry.import_all_modules()  # the built-in registrations, before the registry is copied
+    monkeypatch.setattr(package, "__path__", [*package.__path__, str(tmp_path)])
+    monkeypatch.setattr(registry, "BACKBONES", dict(registry.BACKBONES))
+    yield
+    sys.modules.pop("inpaint_bench.models.tinyconv", None)
+
+
+def test_a_new_backbone_is_one_module_with_its_registration_line(tinyconv_module, tiny_config):
+    from inpaint_bench.harness.config import ConfigError
+    from inpaint_bench.jobs.validate import load_config
+
+    assert "tinyconv" in available_backbones()
+    path, config, write = tiny_config
+    config["variants"]["tiny"] = {"backbone": "tinyconv", "depth": "3"}  # as `--config` hands it over
+    write(config)
+    assert load_config(path)["variants"]["tiny"] == {"backbone": "tinyconv", "depth": 3}
+    assert build_model({"backbone": "tinyconv", "depth": 3}, 8)(torch.rand(1, 3, 16, 16), torch.zeros(1, 1, 16, 16)).shape == (1, 3, 16, 16)
+    config["variants"]["tiny"] = {"backbone": "tinyconv", "depth": "three"}
+    write(config)
+    with pytest.raises(ConfigError, match="at 'variants/tiny/depth': 'three' is not of type 'integer'"):
+        load_config(path)
+    config["variants"]["tiny"] = {"backbone": "tinyconv", "iterations": 2}
+    write(config)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert ("variants.tiny: option 'iterations' does not belong to backbone 'tinyconv' (it takes: depth; the "
+            "keyword arguments of TinyConv in inpaint_bench.models.tinyconv)") in str(err.value)
+
+
+def test_every_error_about_an_unknown_name_says_where_names_are_registered():
+    from inpaint_bench.models.attention import build_attention
+
+    with pytest.raises(SpecError, match=r"unknown backbone 'nope'.*registered with @register_backbone\("):
+        build_model({"backbone": "nope"})
+    with pytest.raises(KeyError) as err:
+        build_attention("eca", 8)
+    assert re.search(r"unknown attention 'eca'.*registered with @register_attention\(", err.value.args[0])

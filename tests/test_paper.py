@@ -17,7 +17,9 @@ PAPER = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
 
 RFR_ROWS = ["pconv", "baseline", "rfr", "rfr_att", "rfr_kca",
             "rfr_kca_it1", "rfr_kca_it2", "rfr_kca_it3", "rfr_kca_it4", "rfr_kca_it5"]
-DGI_ROWS = ["rfr_kca_cd", "rfr_kca_cd_sd", "rfr_kca_cd_sd_at", "rfr_kca_dgi", "baseline_dgi"]
+# DGI's own ablation on its network (encdec + DGI attention), one step per row, then DGI plugged into RFR-Net
+DGI_LADDER = ["dgi_net", "dgi_cd", "dgi_cd_sd", "dgi_cd_sd_at", "dgi_cd_sd_at_cb", "baseline_dgi"]
+DGI_ROWS = DGI_LADDER + ["rfr_kca_cd", "rfr_kca_cd_sd", "rfr_kca_cd_sd_at", "rfr_kca_dgi"]
 CLASSICAL_ROWS = ["mean_fill", "biharmonic"]
 TEACHERS = ["rfr_attention-kca", "encdec_attention-dgi"]
 
@@ -32,7 +34,7 @@ def paper_config(tmp_path):
     """config/paper.yaml with its roots pointing at one-image trees in the official layouts."""
     places, celeba, paris = tmp_path / "places", tmp_path / "celeba", tmp_path / "paris"
     image(places / "data_256/a/abbey/00000001.jpg")
-    (places / "places365_train_standard.txt").write_text("/a/abbey/00000001.jpg 0\n")
+    (places / "places365_train_challenge.txt").write_text("/a/abbey/00000001.jpg 0\n")
     image(places / "val_256/Places365_val_00000001.jpg")
     (places / "places365_val.txt").write_text("Places365_val_00000001.jpg 0\n")
     image(celeba / "img_align_celeba/000001.jpg")
@@ -67,6 +69,26 @@ def test_paper_config_holds_every_row_of_both_studies_under_their_protocols():
     assert train["masks"]["source"] == "strokes" and train["crop"] == "random"
     assert train["finetune_optimizer"] == "fresh"
     assert train["loss"]["vgg_input"] == "unit" and train["loss"]["tv_region"] == "composite_hole"
+    assert train["precision"] == "fp32" and train["resize"] == "bicubic" and train["masks"]["caps"] == "round"
+    assert config["datasets"]["places2"]["train_set"] == "challenge"  # the official README's Places2
+
+
+def test_dgi_ablates_on_its_own_network_one_step_per_row_and_each_row_says_which_study():
+    config = validate_config(yaml.safe_load((REPO / "config" / "paper.yaml").read_text()), "paper.yaml")
+    rows = [config["variants"][name] for name in DGI_LADDER]
+    assert all(r["backbone"] == "encdec" and r["attention"] == "dgi" for r in rows)
+    steps = [("distill", "cross"), ("distill", "self"), ("distill", "attention"), ("completion_block",),
+             ("fusion",)]
+    for before, after, step in zip(rows, rows[1:], steps):  # each row adds exactly its step
+        def has(row, path):
+            value = row.get(path[0], {})
+            return bool(value.get(path[1])) if len(path) == 2 else bool(value) and value != "none"
+        assert not has(before, step) and has(after, step), step
+        assert {k for k in after if k not in ("distill", "label")} - set(before) <= {step[0]}
+    for name in DGI_LADDER:
+        assert config["variants"][name]["label"].startswith("DGI ablation on its own network")
+    for name in ("rfr_kca_cd", "rfr_kca_cd_sd", "rfr_kca_cd_sd_at", "rfr_kca_dgi"):
+        assert config["variants"][name]["label"].startswith("DGI plugged into RFR-Net")
 
 
 def test_dry_run_of_the_paper_config_lists_every_row_teacher_and_evaluation(paper_config, tmp_path):

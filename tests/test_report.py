@@ -36,7 +36,7 @@ def test_every_report_caption_renders_as_restructuredtext_without_a_system_messa
 
     params = SimpleNamespace(seeds=seeds, seed=seeds[0], n=36, reference="baseline", variants=["baseline", "rfr"],
                              bootstrap={"level": 0.95, "resamples": 2000, "seed": 0}, reference_table=reference_table)
-    config = {"datasets": {"mini_natural": {}}, "seeds": seeds,
+    config = {"datasets": {"mini_natural": {}}, "seeds": seeds, "eval": {"protocol": "harness"},
               "report": {"reference": "baseline", "bootstrap": {"level": 0.95, "resamples": 2000}}}
     snakemake = SimpleNamespace(params=params, wildcards=SimpleNamespace(dataset="mini_natural"), config=config)
     captions = sorted((REPO / "workflow" / "report").glob("*.rst"))

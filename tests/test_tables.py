@@ -242,3 +242,24 @@ def test_tex_compiles_with_latex(results, ablation, tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert (tmp_path / "doc.pdf").stat().st_size > 1000
     assert "Overfull \\hbox" not in proc.stdout  # both tables fit the text width
+
+
+def test_variant_labels_go_into_both_tables_footnotes_and_into_no_job(results, tmp_path):
+    from inpaint_bench.jobs.resolve import eval_job, teacher_architectures, train_job
+    from inpaint_bench.jobs.validate import validate_config
+
+    root, paths, summary = results
+    labels = {"pconv_base": "reference row", "rfr_full": "DGI ablation on its own network: + fusion"}
+    written = write_tables(summary, DATASET, tmp_path, per_image=read_per_images(per_image_paths(paths)),
+                           reference="pconv_base", labels=labels)
+    for key in ("md", "html", "ablation_md", "ablation_html"):
+        text = written[key].read_text()
+        assert "pconv_base: reference row" in text and "rfr_full: DGI ablation on its own network: + fusion" in text
+    # a label is words for the tables: editing it changes no job (nothing re-runs)
+    config = {"datasets": {"d": {"kind": "folder", "root": str(tmp_path)}},
+              "variants": {"v": {"backbone": "encdec", "attention": "dgi", "distill": {"cross": 0.1}}}}
+    plain = validate_config(config)
+    labelled = validate_config({**config, "variants": {"v": {**config["variants"]["v"], "label": "words"}}})
+    assert train_job(labelled, "d", "v", 0) == train_job(plain, "d", "v", 0)
+    assert eval_job(labelled, "d", "v", 0) == eval_job(plain, "d", "v", 0)
+    assert teacher_architectures(labelled) == teacher_architectures(plain)

@@ -241,3 +241,21 @@ def test_resuming_at_the_start_of_finetuning_gives_the_uninterrupted_weights(tin
     with pytest.warns(UserWarning):
         Trainer(job, tmp_path / "resumed").fit()
     assert_same_weights(state_dict(tmp_path / "straight" / "model.pt"), state_dict(tmp_path / "resumed" / "model.pt"))
+
+
+def test_a_loss_ablation_row_trains_with_its_weight_and_every_other_global_one(tiny_config, tmp_path):
+    """`train: {loss: {style: 60}}`: the loss the row minimises has style 60 and the global hole weight,
+    and provenance.json records the resolved weights."""
+    import json
+
+    path, config, write = tiny_config
+    config["train"].update(steps=1, loss={"hole": 3.0})
+    config["variants"]["style60"] = {"backbone": "pconv", "layers": 3, "train": {"loss": {"style": 60}}}
+    write(config)
+    with pytest.warns(UserWarning):
+        trainer = Trainer(train_job(load_config(path), "toy", "style60", 0), tmp_path / "run")
+    assert trainer.loss.weights == {"hole": 3.0, "valid": 1.0, "perceptual": 0.05, "style": 60, "tv": 0.1}
+    trainer.fit()
+    provenance = json.loads((tmp_path / "run" / "provenance.json").read_text())
+    assert provenance["settings"]["loss"] == {"hole": 3.0, "valid": 1.0, "perceptual": 0.05, "style": 60,
+                                              "tv": 0.1, "vgg_input": "unit", "tv_region": "composite_hole"}

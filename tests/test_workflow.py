@@ -47,8 +47,14 @@ def test_dag_writes_tables_and_plots_with_a_number_or_missing_in_every_cell(ci_r
                     value, note = float(row.value.iloc[0]), str(row.note.iloc[0])
                     assert math.isfinite(value) or note.startswith("missing: "), (variant, bucket, metric, note)
         assert len(table) == len(variants)
-        for plot in ("metrics", "loss", "qualitative"):
+        for plot in ("metrics", "loss", "qualitative", "validation"):
             assert (results / "plots" / f"{dataset}_{plot}.png").stat().st_size > 5000
+        for variant in variants:
+            trained = CI_CONFIG["variants"][variant]["backbone"] not in ("mean_fill", "biharmonic")
+            validation = (results / "runs" / dataset / variant / "seed0" / "validation.csv" if trained
+                          else results / "runs" / dataset / variant / "validation.csv")
+            frame = pd.read_csv(validation)
+            assert sorted(frame.step.unique()) == ([2, 4] if trained else [0]), (variant, frame)
 
 
 def test_dag_is_complete_and_editing_one_variant_reruns_only_its_jobs(ci_run, tmp_path):
@@ -64,7 +70,8 @@ def test_dag_is_complete_and_editing_one_variant_reruns_only_its_jobs(ci_run, tm
     jobs = planned_jobs(dry.stdout)
     trained = [w for r, w in jobs if r in ("train", "evaluate")]
     assert trained and all("variant=pconv" in w for w in trained), jobs
-    assert {r for r, _ in jobs} <= {"describe_job", "train", "evaluate", "aggregate", "tables", "plots", "all"}
+    assert {r for r, _ in jobs} <= {"describe_job", "train", "evaluate", "aggregate", "tables", "plots",
+                                    "validation_plot", "all"}
     # the new descriptions (common.smk, job_file): pconv's jobs and the config-wide summary's only
     described = [w.split(",")[0] for r, w in jobs if r == "describe_job"]
     assert sorted(described) == ["key=runs/mini_natural/pconv/seed0", "key=runs/mini_natural/pconv/seed0/eval",

@@ -1,17 +1,22 @@
 """Speed benchmark: training and inference images/s of every trainable variant of a config, with the
-achieved FLOP/s against this machine's measured matrix-multiply peak (see docs/architecture.md, "Speed").
+achieved FLOP/s against the device's measured matrix-multiply peak and the peak memory (see
+docs/architecture.md, "Speed"; on a GPU: `make bench-gpu`, docs/scale.md).
 
     python -m inpaint_bench.training.bench --config config/config.yaml [--variants a b] [--size 256] [--batch 2]
-        [--width 64] [--steps 3] [--precision auto|bf16|fp32|both] [--out results/bench/bench.csv]
+        [--width 64] [--steps 3] [--precision auto|bf16|fp32|both] [--device cpu|cuda] [--out FILE.csv]
 
 A training step is training.train's (`forward_losses` under autocast, backward, Adam step), with a
 randomly initialised `vgg16().features` for the perceptual and style terms (same FLOPs; `--vgg none`
 drops them). FLOPs are counted on one image ("train": forward, loss and backward, not the optimiser
-step); times are medians over --steps after --warmup steps (oneDNN builds its kernels in the first).
+step); times are medians over --steps after --warmup steps (oneDNN and cuDNN pick their kernels in
+the first). fp32 keeps PyTorch's TF32 defaults (on a GPU, convolutions in TF32), so its fraction of
+peak is taken against the TF32 matmul peak there, bf16 against the bf16 peak.
 """
 from __future__ import annotations
 
 import argparse
+import math
+import resource
 import statistics
 import time
 from pathlib import Path
@@ -33,7 +38,8 @@ COLUMNS = ["variant", "precision", "params", "gflop_fwd_per_img", "gflop_train_p
            "train_img_s", "infer_img_s", "train_gflop_s", "infer_gflop_s",
            "train_pct_fp32_peak", "train_pct_bf16_peak", "infer_pct_fp32_peak", "infer_pct_bf16_peak",
            "train_step_s", "infer_batch_s", "size", "batch", "width", "threads", "vgg",
-           "peak_fp32_gflop_s", "peak_bf16_gflop_s"]
+           "peak_fp32_gflop_s", "peak_bf16_gflop_s", "device", "peak_tf32_gflop_s", "own_peak",
+           "train_pct_own_peak", "peak_mem_mb"]
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -52,21 +58,44 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--peak-seconds", type=float, default=3.0, help="duration of each matmul peak measurement")
     p.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's choice)")
     p.add_argument("--seed", type=seed_argument, default=0)
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (peak memory: the GPU's allocator; "
+                                                   "on the CPU, the process's maximum resident size)")
     p.add_argument("--out", default="results/bench/bench.csv")
     return p.parse_args(argv)
 
 
-def measure_matmul_peak(dtype: torch.dtype, seconds: float, n: int = 2048) -> float:
-    """GFLOP/s of a large square torch.matmul: the median over repeated calls for `seconds`."""
-    a = torch.randn(n, n, dtype=dtype)
-    b = torch.randn(n, n, dtype=dtype)
-    torch.matmul(a, b)  # warm-up
-    rates, start = [], time.perf_counter()
-    while time.perf_counter() - start < seconds or len(rates) < 3:
-        t = time.perf_counter()
-        torch.matmul(a, b)
-        rates.append(2 * n ** 3 / (time.perf_counter() - t) / 1e9)
+def synchronize(device) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure_matmul_peak(dtype: torch.dtype, seconds: float, n: int = 2048, device="cpu", tf32: bool = False) -> float:
+    """GFLOP/s of a large square torch.matmul on `device`: the median over repeated calls for
+    `seconds`. `tf32` (CUDA): float32 matmuls in TF32 for this measurement only."""
+    n = 8192 if torch.device(device).type == "cuda" else n  # enough work to fill a GPU
+    a = torch.randn(n, n, dtype=dtype, device=device)
+    b = torch.randn(n, n, dtype=dtype, device=device)
+    before = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    try:
+        torch.matmul(a, b)  # warm-up
+        rates, start = [], time.perf_counter()
+        while time.perf_counter() - start < seconds or len(rates) < 3:
+            synchronize(device)
+            t = time.perf_counter()
+            torch.matmul(a, b)
+            synchronize(device)
+            rates.append(2 * n ** 3 / (time.perf_counter() - t) / 1e9)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = before
     return statistics.median(rates)
+
+
+def peak_memory_mb(device) -> float:
+    """The GPU allocator's peak since the last reset; on the CPU, the process's maximum resident size."""
+    if torch.device(device).type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2 ** 20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def make_batch(batch: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -113,7 +142,8 @@ class Runner:
             self.model(self.masked, self.mask)
 
 
-def count_flops(model: torch.nn.Module, loss: InpaintingLoss, size: int, dtype: torch.dtype) -> tuple[float, float]:
+def count_flops(model: torch.nn.Module, loss: InpaintingLoss, size: int, dtype: torch.dtype,
+                device="cpu") -> tuple[float, float]:
     """(forward FLOPs, training FLOPs) per image, counted on a batch of two and halved (FLOPs scale with
     the batch; a single image cannot pass a training-mode BatchNorm on a 1x1 bottleneck, as in a deep
     PConv U-Net at 64 px).
@@ -122,23 +152,25 @@ def count_flops(model: torch.nn.Module, loss: InpaintingLoss, size: int, dtype: 
     the count does not depend on it. Changes BatchNorm running statistics: reload the weights after.
     """
     images = 2
-    image, mask = make_batch(images, size, seed=0)
+    image, mask = (t.to(device) for t in make_batch(images, size, seed=0))
     masked = prepare_input(image * (1 - mask), dtype)
     model.train()
-    with FlopCounterMode(display=False) as fwd, torch.no_grad(), autocast(dtype, "cpu"):
+    with FlopCounterMode(display=False) as fwd, torch.no_grad(), autocast(dtype, device):
         model(masked, mask)
     with FlopCounterMode(display=False) as train:
-        forward_losses(model, loss, image, mask, dtype, "cpu")[0].backward()
+        forward_losses(model, loss, image, mask, dtype, device)[0].backward()
     model.zero_grad(set_to_none=True)
     return float(fwd.get_total_flops()) / images, float(train.get_total_flops()) / images
 
 
-def timed(fn, steps: int, warmup: int, desc: str) -> float:
-    """Median seconds of `fn` over `steps` calls after `warmup` untimed calls."""
+def timed(fn, steps: int, warmup: int, desc: str, device="cpu") -> float:
+    """Median seconds of `fn` over `steps` calls after `warmup` untimed calls (GPU work included)."""
     times = []
     for i in tqdm(range(warmup + steps), desc=desc, leave=False, unit="call"):
+        synchronize(device)
         t = time.perf_counter()
         fn()
+        synchronize(device)
         if i >= warmup:
             times.append(time.perf_counter() - t)
     return statistics.median(times)
@@ -146,10 +178,11 @@ def timed(fn, steps: int, warmup: int, desc: str) -> float:
 
 def format_table(rows: list[dict]) -> str:
     shown = ["variant", "precision", "params", "gflop_fwd_per_img", "gflop_train_per_img", "train_img_s",
-             "infer_img_s", "train_gflop_s", "infer_gflop_s", "train_pct_fp32_peak", "train_pct_bf16_peak",
-             "infer_pct_fp32_peak", "infer_pct_bf16_peak"]
+             "infer_img_s", "train_gflop_s", "infer_gflop_s", "train_pct_own_peak", "train_pct_fp32_peak",
+             "train_pct_bf16_peak", "infer_pct_fp32_peak", "infer_pct_bf16_peak", "peak_mem_mb"]
     heads = ["variant", "prec", "params", "GF fwd/img", "GF train/img", "train img/s", "infer img/s",
-             "train GF/s", "infer GF/s", "train %fp32pk", "train %bf16pk", "infer %fp32pk", "infer %bf16pk"]
+             "train GF/s", "infer GF/s", "train %own pk", "train %fp32pk", "train %bf16pk", "infer %fp32pk",
+             "infer %bf16pk", "peak MiB"]
 
     def fmt(v):
         if isinstance(v, float):
@@ -166,6 +199,10 @@ def main(argv=None) -> list[dict]:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"error: --device {args.device}: torch sees no CUDA device here "
+                         f"(torch {torch.__version__}, CUDA build {torch.version.cuda})")
     config = load_config(args.config)
     size = args.size or config["image_size"]
     width = args.width or config["width"]
@@ -176,18 +213,26 @@ def main(argv=None) -> list[dict]:
     if args.precision == "both":
         dtypes = [torch.float32, torch.bfloat16]
     else:
-        dtypes = [resolve_precision(args.precision, "cpu")]
+        dtypes = [resolve_precision(args.precision, device)]
 
     vgg_note = ("randomly initialised VGG16 features as a timing stand-in (same FLOPs as ImageNet VGG16)"
                 if args.vgg == "random" else "no VGG: perceptual and style terms dropped")
-    print(f"bench: {size}x{size}, batch {args.batch}, width {width}, {torch.get_num_threads()} threads; "
-          f"loss: {vgg_note}, under autocast as in training")
+    on_gpu = device.type == "cuda"
+    where = torch.cuda.get_device_name(device) if on_gpu else f"cpu, {torch.get_num_threads()} threads"
+    print(f"bench: {size}x{size}, batch {args.batch}, width {width}, {where}; loss: {vgg_note}, under autocast "
+          f"as in training; fp32 with PyTorch's TF32 defaults (convolutions: {torch.backends.cudnn.allow_tf32}, "
+          f"matmuls: {torch.backends.cuda.matmul.allow_tf32})")
     print(f"measuring matmul peaks ({args.peak_seconds:.0f} s each) ...", flush=True)
-    peaks = {torch.float32: measure_matmul_peak(torch.float32, args.peak_seconds),
-             torch.bfloat16: measure_matmul_peak(torch.bfloat16, args.peak_seconds)}
-    print(f"matmul peak: fp32 {peaks[torch.float32]:.0f} GFLOP/s, bf16 {peaks[torch.bfloat16]:.0f} GFLOP/s")
+    peaks = {torch.float32: measure_matmul_peak(torch.float32, args.peak_seconds, device=device),
+             torch.bfloat16: measure_matmul_peak(torch.bfloat16, args.peak_seconds, device=device)}
+    # a GPU's fp32 convolutions run in TF32 by default: their peak is the TF32 matmul's
+    tf32 = measure_matmul_peak(torch.float32, args.peak_seconds, device=device, tf32=True) if on_gpu else math.nan
+    own_peak = {torch.float32: ("tf32", tf32) if on_gpu else ("fp32", peaks[torch.float32]),
+                torch.bfloat16: ("bf16", peaks[torch.bfloat16])}
+    print(f"matmul peak: fp32 {peaks[torch.float32]:.0f} GFLOP/s, bf16 {peaks[torch.bfloat16]:.0f} GFLOP/s"
+          + (f", tf32 {tf32:.0f} GFLOP/s" if on_gpu else ""))
 
-    image, mask = make_batch(args.batch, size, args.seed)
+    image, mask = (t.to(device) for t in make_batch(args.batch, size, args.seed))
     rows = []
     for name in names:
         spec = config["variants"][name]
@@ -195,18 +240,22 @@ def main(argv=None) -> list[dict]:
             print(f"skip {name}: backbone {spec['backbone']!r} is a classical method (nothing to train)")
             continue
         torch.manual_seed(args.seed)
-        model = build_model(spec, width)
+        model = build_model(spec, width).to(device)
         params = sum(p.numel() for p in model.parameters())
         state = {k: v.clone() for k, v in model.state_dict().items()}
         fast = torch.bfloat16 if torch.bfloat16 in dtypes else dtypes[0]
-        flops_fwd, flops_train = count_flops(prepare_model(model, fast), make_loss(args.vgg), size, fast)
+        flops_fwd, flops_train = count_flops(prepare_model(model, fast), make_loss(args.vgg).to(device), size, fast,
+                                             device)
         for dtype in dtypes:
             model.load_state_dict(state)  # every precision starts from the same weights
             model = prepare_model(model.to(memory_format=torch.contiguous_format), dtype)
             prec = "bf16" if dtype == torch.bfloat16 else "fp32"
-            runner = Runner(model, make_loss(args.vgg), image, mask, dtype)
-            step_s = timed(runner.train_step, args.steps, args.warmup, f"{name} {prec} train")
-            infer_s = timed(runner.infer, args.steps, args.warmup, f"{name} {prec} infer")
+            if on_gpu:
+                torch.cuda.empty_cache()
+                torch.cuda.reset_peak_memory_stats(device)
+            runner = Runner(model, make_loss(args.vgg).to(device), image, mask, dtype, device)
+            step_s = timed(runner.train_step, args.steps, args.warmup, f"{name} {prec} train", device)
+            infer_s = timed(runner.infer, args.steps, args.warmup, f"{name} {prec} infer", device)
             train_rate = flops_train * args.batch / step_s / 1e9
             infer_rate = flops_fwd * args.batch / infer_s / 1e9
             rows.append({
@@ -221,8 +270,12 @@ def main(argv=None) -> list[dict]:
                 "train_step_s": step_s, "infer_batch_s": infer_s, "size": size, "batch": args.batch,
                 "width": width, "threads": torch.get_num_threads(), "vgg": args.vgg,
                 "peak_fp32_gflop_s": peaks[torch.float32], "peak_bf16_gflop_s": peaks[torch.bfloat16],
+                "device": where, "peak_tf32_gflop_s": tf32, "own_peak": own_peak[dtype][0],
+                "train_pct_own_peak": 100 * train_rate / own_peak[dtype][1], "peak_mem_mb": peak_memory_mb(device),
             })
-            print(f"{name} {prec}: train {step_s:.2f} s/step, infer {infer_s:.2f} s/batch", flush=True)
+            print(f"{name} {prec}: train {step_s:.3f} s/step ({args.batch / step_s:.1f} images/s, "
+                  f"{rows[-1]['train_pct_own_peak']:.1f} % of the {own_peak[dtype][0]} matmul peak), "
+                  f"infer {infer_s:.3f} s/batch, peak memory {rows[-1]['peak_mem_mb']:.0f} MiB", flush=True)
             del runner
     if not rows:
         print("nothing to benchmark (no trainable variant selected)")

@@ -5,9 +5,10 @@ is kept as `checkpoint.prev.pt`) together with `train_log.csv` (every loss term)
 run resumes from it to the weights of an uninterrupted run; an unreadable one is moved aside
 (`*.corrupt`) and the run resumes from the previous one, or from step 0. `model.pt`, written at the
 end: the final weights and what they are (role, name under the key "variant", dataset, seed, spec,
-width, image size, and the whole job it was trained for, dataset listing included), so that a model
-is never scored or distilled from under another job's name, nor for a job it is older than. A
-checkpoint is resumed only by the same job, at the same precision, with the same code
+width, image size, `code`: the digests of the source files it was trained by (jobs.probe), and the
+whole job it was trained for, dataset listing included), so that a model is never scored or
+distilled from under another job's name, nor after its code changed, nor for a job it is older
+than. A checkpoint is resumed only by the same job, at the same precision, with the same code
 (`code_digest`), and never once the run is complete: a forced rerun starts from step 0.
 """
 from __future__ import annotations
@@ -24,20 +25,20 @@ import torch
 from inpaint_bench.harness.fileio import atomic_torch_save, write_csv
 
 CHECKPOINT, PREVIOUS_CHECKPOINT = "checkpoint.pt", "checkpoint.prev.pt"
-TRAIN_LOG, MODEL, PROVENANCE = "train_log.csv", "model.pt", "provenance.json"
+TRAIN_LOG, MODEL, PROVENANCE, VALIDATION = "train_log.csv", "model.pt", "provenance.json", "validation.csv"
 EVAL_DIR = "eval"  # a run's evaluation (harness.paths)
 
 
 def is_run_file(name: str) -> bool:
     """Whether a run folder's entry is one that training (or the run's evaluation) writes; temporary
     files of atomic writes start with a dot, unreadable checkpoints end in .corrupt."""
-    return (name in (CHECKPOINT, PREVIOUS_CHECKPOINT, TRAIN_LOG, MODEL, PROVENANCE, EVAL_DIR)
+    return (name in (CHECKPOINT, PREVIOUS_CHECKPOINT, TRAIN_LOG, MODEL, PROVENANCE, VALIDATION, EVAL_DIR)
             or name.startswith(".") or name.endswith(".corrupt"))
 
 # the fields that say which job a model.pt comes from ("variant" holds the job's name: the variant,
 # or the teacher's architecture slug), and those a changed config makes stale
 WHO = ("role", "variant", "dataset", "seed")
-HOW = ("spec", "width", "image_size")
+HOW = ("spec", "width", "image_size", "code")
 
 
 def read_torch_file(path: str | Path, what: str, device="cpu"):
@@ -66,6 +67,11 @@ def check_identity(path: Path, record: dict, expect: dict) -> None:
     if any(k in WHO for k in wrong):
         raise ValueError(f"{path} is {describe(record)}, not {describe({**record, **expect})} as asked: "
                          f"pass that one's model.pt")
+    if "code" in wrong:  # name the files that changed, not two maps of digests
+        changed = sorted(f for f in {*record["code"], *expect["code"]}
+                         if record["code"].get(f) != expect["code"].get(f))
+        raise ValueError(f"{path} ({describe(record)}) was trained by other code: {', '.join(changed)} "
+                         f"changed since (or the model was trained in another checkout): retrain it")
     if wrong:
         changes = "; ".join(f"{k} {record[k]} (the config now gives {expect[k]})" for k in wrong)
         raise ValueError(f"{path} ({describe(record)}) was trained with {changes}: retrain it")
@@ -116,7 +122,8 @@ def load_model_file(path: str | Path, device="cpu", expect: dict | None = None, 
         check_identity(path, record, expect)
     if job:
         check_job(path, record, job)
-    model = build_model(record["spec"], record["width"])
+    # the spec's `init` file was the start of training: the trained weights follow, so it is not read
+    model = build_model({k: v for k, v in record["spec"].items() if k != "init"}, record["width"])
     try:
         model.load_state_dict(record["state_dict"])
     except RuntimeError as err:
@@ -155,10 +162,10 @@ def _other(state, signature: dict) -> str:
 
 
 def checkpoint_state(*, signature: dict, step: int, model, optimizer, distill, log_rows: list,
-                     threads_used: list, processes: int) -> dict:
+                     validation_rows: list, threads_used: list, processes: int) -> dict:
     """Everything a resumed run needs to go on as if it had never stopped, the torch RNG included."""
     return {"signature": signature, "step": step, "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(), "log_rows": log_rows,
+            "optimizer": optimizer.state_dict(), "log_rows": log_rows, "validation_rows": validation_rows,
             "distill": distill.state_dict() if distill else None,
             "torch_rng": torch.get_rng_state(), "threads_used": threads_used, "processes": processes}
 
@@ -242,7 +249,7 @@ def save_model_file(out: Path, model, job: dict, steps: int, notes: list, thread
                     processes: int) -> Path:
     """Writes model.pt: the final weights with the job's identity (WHO and HOW, as load_model_file
     checks it) and how they were trained."""
-    record = {"state_dict": model.state_dict(), "spec": job["spec"], "width": job["width"],
+    record = {"state_dict": model.state_dict(), "spec": job["spec"], "width": job["width"], "code": job["code"],
               "image_size": job["image_size"], "dataset": job["dataset"], "variant": job["name"],
               "seed": job["seed"], "role": job["role"], "job": job, "steps": steps, "notes": notes,
               "threads_used": threads_used, "processes": processes}

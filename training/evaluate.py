@@ -32,13 +32,16 @@ from inpaint_bench.harness.fileio import (
     replace_folder,
     save_png,
 )
+from inpaint_bench.harness.names import PROTOCOLS
 from inpaint_bench.harness.progress import progress
 from inpaint_bench.harness.seeding import seed_argument
 from inpaint_bench.jobs.resolve import eval_job
 from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.metrics.evaluation import Evaluation
+from inpaint_bench.metrics.protocols import check_protocol
 from inpaint_bench.models import build_model
 from inpaint_bench.models.registry import is_trainable
+from inpaint_bench.models.released_weights import weights_note
 from inpaint_bench.training.checkpoint import load_model_file
 from inpaint_bench.training.precision import autocast, prepare_input, prepare_model, resolve_precision
 
@@ -52,14 +55,17 @@ def save_image(tensor: torch.Tensor, path: Path) -> None:
 
 
 def load_variant(job: dict, model_path: str | Path | None, device):
-    """The network to evaluate and the notes its training left (e.g. losses dropped)."""
+    """The network to evaluate and the notes its training left (e.g. losses dropped); for released
+    weights, which file (its SHA-256 is checked against the job's)."""
     if not is_trainable(job["spec"]):
-        return build_model(job["spec"], job["width"]).eval(), []
+        weights = job["spec"].get("weights")
+        notes = [weights_note("weights", weights)] if weights else []
+        return build_model(job["spec"], job["width"]).to(device).eval(), notes
     if model_path is None:
         raise ConfigError(f"variant {job['variant']!r} is trained: pass its model file (--model DIR/model.pt)")
     # a model of another job would be scored and labelled as this one: its identity must match
     expect = {"role": "student", "variant": job["variant"],
-              **{k: job[k] for k in ("dataset", "seed", "spec", "width", "image_size")}}
+              **{k: job[k] for k in ("dataset", "seed", "spec", "width", "image_size", "code")}}
     model, record = load_model_file(model_path, device, expect=expect, job=job["train"])
     return model, list(record.get("notes", []))
 
@@ -81,7 +87,7 @@ def evaluate(job: dict, out: str | Path, model_path: str | Path | None = None, m
     settings = job["eval"]
     cache = Path(cache_dir) / f"inception_{dataset}_{size}px_seed{seed}.pt" if cache_dir else None
     suite = MetricSuite(weights_dir=job["weights"]["dir"], device=device, enable_lpips=settings["lpips"],
-                        enable_fid=settings["fid"], feature_cache=cache)
+                        enable_fid=settings["fid"], feature_cache=cache, protocol=settings["protocol"])
     evaluation = Evaluation(suite, dataset, job["variant"], seed, train_note="; ".join(train_notes))
     batch_size, keep = settings["batch_size"], settings["samples"]
     # the composites go to a new folder that replaces samples/ whole at the end: no image of an
@@ -131,6 +137,9 @@ def parse_args(argv=None):
     p.add_argument("--model", help="model.pt of a trained variant (default: the run's model.pt)")
     p.add_argument("--masks", help="test mask folder (default: <results_dir>/masks/<size>px_seed<masks.seed>)")
     p.add_argument("--threads", type=int, help="torch threads (default: the config's threads_per_job)")
+    p.add_argument("--protocol", choices=list(PROTOCOLS),
+                   help="scoring protocol (default: the config's eval.protocol); with --out, a trained model "
+                        "is scored under another protocol without retraining")
     p.add_argument("--device")
     p.add_argument("--force", action="store_true", help="write into --out even if it holds files evaluation "
                                                         "does not write")
@@ -143,6 +152,9 @@ def main(argv=None):
         config = load_config(args.config)
         torch.set_num_threads(args.threads or config["threads_per_job"])
         results = layout(config)
+        if args.protocol:
+            check_protocol(args.protocol, config["image_size"], "the config's image_size")
+            config["eval"]["protocol"] = args.protocol
         job = eval_job(config, args.dataset, args.variant, args.seed)
         run_dir = results.run_dir(args.dataset, args.variant, args.seed)
         model = args.model or (run_dir / "model.pt" if is_trainable(job["spec"]) else None)

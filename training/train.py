@@ -26,18 +26,22 @@ import numpy as np
 import torch
 from torch import nn
 
+from inpaint_bench.harness.checkout import source_record
 from inpaint_bench.harness.config import ConfigError, layout
-from inpaint_bench.harness.fileio import atomic_write_text, check_output_folder, ensure_writable
+from inpaint_bench.harness.fileio import atomic_write_text, check_output_folder, ensure_writable, write_csv
+from inpaint_bench.harness.names import VALIDATION_COLUMNS
 from inpaint_bench.harness.progress import progress
 from inpaint_bench.harness.seeding import derive_seed, seed_argument
 from inpaint_bench.jobs.resolve import init_seed_parts, teacher_job, train_job
 from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.models import build_model
 from inpaint_bench.models.losses import InpaintingLoss
+from inpaint_bench.models.released_weights import weights_note
 from inpaint_bench.training import distributed
 from inpaint_bench.training.checkpoint import (
     CHECKPOINT,
     MODEL,
+    VALIDATION,
     checkpoint_state,
     is_run_file,
     load_checkpoint,
@@ -51,6 +55,7 @@ from inpaint_bench.training.checkpoint import (
 )
 from inpaint_bench.training.precision import autocast, prepare_input, prepare_model, resolve_precision
 from inpaint_bench.training.preemption import StopRequest, ignore_stop_signals, stop_signals_caught
+from inpaint_bench.training.validation import TrainingImages, Validation, held_out_indices, validation_split
 
 # A loss this many times the median of the last DIVERGENCE_WINDOW steps' is divergence (a too high lr):
 # a normal batch moves the loss by a few times at most, a diverged run by thousands (lr 10: 1.4 to
@@ -113,8 +118,10 @@ def freeze_batchnorm_statistics(model: nn.Module) -> None:
 
 
 def environment_record() -> dict:
+    # fp32 runs use TF32 where PyTorch enables it by default (cuDNN convolutions on Ampere and later)
     return {"python": platform.python_version(), "torch": torch.__version__,
-            "platform": platform.platform(), "argv": sys.argv}
+            "platform": platform.platform(), "argv": sys.argv,
+            "tf32": {"cudnn": torch.backends.cudnn.allow_tf32, "matmul": torch.backends.cuda.matmul.allow_tf32}}
 
 
 def forward_losses(model, loss, image, mask, dtype, device, distill=None, teacher=None):
@@ -180,7 +187,7 @@ class Trainer:
         if distributed.active():  # BatchNorm statistics of the global batch
             self.model = distributed.convert_batchnorm(self.model, self.device)
 
-        self.notes = []
+        self.notes = [weights_note("init", self.spec["init"])] if self.spec.get("init") else []
         weights = job["weights"]
         vgg = load_vgg16_features(weights["dir"])
         if vgg is None:
@@ -193,12 +200,14 @@ class Trainer:
         self.vgg_file = str(find_weight("vgg16", weights["dir"])) if vgg is not None else None
         self.loss = prepare_model(InpaintingLoss(self.settings["loss"], vgg).to(self.device), self.dtype)
 
-        self.images = build_dataset(job["dataset_spec"], "train", job["image_size"], self.seed,
-                                    crop=self.settings["crop"])
+        images = build_dataset(job["dataset_spec"], "train", job["image_size"], self.seed,
+                               crop=self.settings["crop"], resize=self.settings["resize"])
+        self.validation = self._validation(images)
         masks = self.settings["masks"]
         self.mask_sampler = build_train_masks(masks["source"], job["image_size"],
                                               derive_seed(self.data_seed, "masks"), buckets=job["buckets"],
-                                              mask_dir=masks["dir"], hole_is_white=masks["hole"] == "white")
+                                              mask_dir=masks["dir"], hole_is_white=masks["hole"] == "white",
+                                              caps=masks["caps"])
         self.teacher = self.distill = None
         if job["teacher"] is not None:
             self._setup_distillation(teacher)
@@ -210,6 +219,16 @@ class Trainer:
         self.ddp = None  # the DistributedDataParallel wrapper, made in fit()
         self.stop = StopRequest()
 
+    def _validation(self, images) -> Validation:
+        """Holds the validation images out of `images` (self.images is the rest) and prepares their
+        split; a teacher (which sees no hole) is not validated."""
+        every = self.settings["validation"]["every"] if self.role == "student" else 0
+        held_out = held_out_indices(len(images), self.settings["validation"]["images"] if every else 0)
+        self.images = TrainingImages(images, held_out)
+        if not held_out:
+            return Validation(None, 0)
+        return Validation(validation_split(self.job, held_out), every)
+
     def _setup_distillation(self, teacher_path: str | None) -> None:
         from inpaint_bench.models.distill import build_distill_loss
 
@@ -220,7 +239,7 @@ class Trainer:
                               f"python -m inpaint_bench.training.train --config CONFIG --dataset {self.dataset} "
                               f"--teacher-arch {slug} --seed {self.seed}")
         self.teacher, _ = load_model_file(teacher_path, self.device, expect={
-            "role": "teacher", "variant": slug,
+            "role": "teacher", "variant": slug, "code": self.job["teacher_code"],
             **{k: self.job[k] for k in ("dataset", "seed", "width", "image_size")}}, job=self.job["teacher_job"])
         for p in self.teacher.parameters():
             p.requires_grad_(False)
@@ -247,6 +266,7 @@ class Trainer:
         self.step, self.log_rows = state["step"], state["log_rows"]
         self.checkpoint_step = state["step"]
         self.recent.extend(row["total"] for row in self.log_rows[-DIVERGENCE_WINDOW:])
+        self.validation.rows = state["validation_rows"]
         self.threads_used = threads_used_after_resume(path, state, self.threads_used[0], self.world)
         return True
 
@@ -255,6 +275,7 @@ class Trainer:
             save_checkpoint(self.out, checkpoint_state(
                 signature=run_signature(self.job, self.dtype), step=self.step, model=self.model,
                 optimizer=self.optimizer, distill=self.distill, log_rows=self.log_rows,
+                validation_rows=self.validation.rows,
                 threads_used=self.threads_used, processes=self.world))
         self.checkpoint_step = self.step
         # no process goes on (or exits, which makes torchrun stop the others) before the file is whole
@@ -362,12 +383,13 @@ class Trainer:
         if distributed.active():
             self.wrap_for_ddp()
         provenance = {"dataset": self.dataset, "variant": self.variant, "seed": self.seed, "role": self.role,
-                      "spec": self.spec, "settings": self.settings, "job": self.job, "precision": str(self.dtype),
-                      "device": str(self.device), "threads": torch.get_num_threads(),
+                      "spec": self.spec, "settings": self.settings, "job": self.job, "code": self.job["code"],
+                      "precision": str(self.dtype), "device": str(self.device), "threads": torch.get_num_threads(),
                       "threads_used": self.threads_used,  # per segment, when resumed with another count
                       "processes": self.world,  # DDP: each holds batch_size / processes images
                       "vgg16_weights": self.vgg_file, "notes": self.notes,
                       "resumed_from_step": self.step if resumed else None,
+                      "source": source_record(),  # the checkout: path, git commit, uncommitted changes
                       "environment": environment_record()}
         if self.rank == 0:
             atomic_write_text(self.out / "provenance.json", json.dumps(provenance, indent=2, default=str))
@@ -385,6 +407,8 @@ class Trainer:
                                       "lr": self.optimizer.param_groups[0]["lr"], **values,
                                       "seconds": round(time.perf_counter() - started, 3)})
                 bar.set_postfix(loss=f"{values['total']:.4f}")
+            # every process scores (eval-mode BatchNorm needs no other process); rank 0 writes
+            self.validation.maybe_score(self.model, self.step, self.total_steps, self.dtype, self.device)
             stop = self.stop.must_stop()
             if self.step % every == 0 or self.step == self.total_steps or stop:
                 self.save_checkpoint()
@@ -398,6 +422,12 @@ class Trainer:
             raise RuntimeError(f"training stopped at step {self.step} of {self.total_steps}")
         if self.rank == 0:
             write_train_log(self.out, self.log_rows)
+            if self.role == "student":
+                write_csv(self.out / VALIDATION, self.validation.rows, VALIDATION_COLUMNS)
+            if self.validation.split is not None:
+                spent = time.perf_counter() - started
+                print(f"validation: {self.validation.seconds:.1f} s of this run's {spent:.1f} s "
+                      f"({100 * self.validation.seconds / max(spent, 1e-9):.1f}%)", flush=True)
             save_model_file(self.out, self.model, self.job, self.step, self.notes, self.threads_used,
                             self.world)
         distributed.barrier()

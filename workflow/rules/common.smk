@@ -1,8 +1,8 @@
 # Names and input functions shared by the rules (the rule files hold only rules). Paths come from
 # harness.paths, job descriptions from harness.jobs: the same code the command-line tools use.
-from inpaint_bench.harness.config import MINI_KINDS, dataset_spec, layout
+from inpaint_bench.harness.config import MINI_KINDS, dataset_spec, layout, train_settings
 from inpaint_bench.jobs.resolve import as_param, eval_job, job_digest, masks_job, teacher_architectures
-from inpaint_bench.jobs.resolve import teacher_job, teacher_slug, train_job
+from inpaint_bench.jobs.resolve import teacher_job, teacher_slug, train_job, validation_job
 from inpaint_bench.metrics.weights import WEIGHT_FILES, download_target, find_weight
 from inpaint_bench.models.registry import is_trainable, uses_distillation
 
@@ -11,13 +11,14 @@ DATASETS = list(config["datasets"])
 VARIANTS = list(config["variants"])
 SEEDS = config["seeds"]
 SIZE = config["image_size"]
-PLOTS = ["metrics", "paired", "loss", "qualitative"]
+PLOTS = ["metrics", "paired", "loss", "qualitative", "validation"]
 TABLES = ["{dataset}", "{dataset}_ablation"]  # absolute and ablation table of each dataset
 THREADS = config["threads_per_job"]
 RESOURCES = config["resources"]
 CONDA_ENV = "../../environment.yml"
 TEACHERS = teacher_architectures(config)  # slug -> architecture of every DGI teacher needed
 TRAINED = [v for v in VARIANTS if is_trainable(config["variants"][v])]
+CLASSICAL = [v for v in VARIANTS if v not in TRAINED]
 # weights.download: the files not found offline, made by rule download_weights
 MISSING_WEIGHTS = [
     str(download_target(key, config["weights"]["dir"]))
@@ -59,6 +60,12 @@ def eval_job_file(dataset, variant, seed):
     return job_file(run_key(dataset, variant, seed, "eval"), job)
 
 
+def validation_job_file(dataset, variant):
+    job = validation_job(config, dataset, variant, listings)
+    # key runs/<dataset>/<classical>/validation, beside the seed folders
+    return job_file(str(R.reference_validation(dataset, variant).relative_to(R.root).with_suffix("")), job)
+
+
 def masks_job_file(seed):
     return job_file(str(R.masks_dir(SIZE, seed).relative_to(R.root)), masks_job(config, listings))
 
@@ -83,6 +90,7 @@ def report_job_files(dataset):
 wildcard_constraints:
     dataset="|".join(DATASETS),
     variant="|".join(VARIANTS),
+    classical="|".join(CLASSICAL) or "no-classical-row",
     arch="|".join(TEACHERS) or "no-teacher",
     seed=r"\d+",
 
@@ -109,9 +117,19 @@ def weight_files(*keys):
 
 
 def trained_model(wildcards):
-    if is_trainable(config["variants"][wildcards.variant]):
+    """What evaluation scores: the run's model.pt, a released weights file (`weights:`), or nothing."""
+    spec = config["variants"][wildcards.variant]
+    if spec.get("weights"):
+        return os.path.expanduser(spec["weights"]["path"])
+    if is_trainable(spec):
         return str(R.run_dir(wildcards.dataset, wildcards.variant, wildcards.seed) / "model.pt")
     return []
+
+
+def init_weights(wildcards):
+    """The weights file a variant's training starts from (`init:`), if any."""
+    init = config["variants"][wildcards.variant].get("init")
+    return os.path.expanduser(init["path"]) if init else []
 
 
 def teacher_model(wildcards):
@@ -153,6 +171,7 @@ def every_job_file():
     files = [train_job_file(d, v, s) for d in DATASETS for v in TRAINED for s in SEEDS]
     files += [teacher_job_file(d, a, s) for d in DATASETS for a in TEACHERS for s in SEEDS]
     files += [eval_job_file(d, v, s) for d in DATASETS for v in VARIANTS for s in SEEDS]
+    files += [validation_job_file(d, v) for d in DATASETS for v in CLASSICAL]
     files += [data_job_file(d) for d in DATASETS if config["datasets"][d]["kind"] in MINI_KINDS]
     files += [masks_job_file(config["masks"]["seed"]), job_file("summary", config)]
     return files + [f for d in DATASETS for f in report_job_files(d)]

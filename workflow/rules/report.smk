@@ -7,6 +7,7 @@ localrules:
     aggregate,
     tables,
     plots,
+    validation_plot,
 
 
 report: "../report/workflow.rst"
@@ -80,6 +81,7 @@ rule tables:
         reference_table=config["report"]["reference_table"],
         bootstrap=config["report"]["bootstrap"],
         n=lambda wc: images_per_bucket(dataset_spec(config, wc.dataset)),
+        labels={v: s["label"] for v, s in config["variants"].items() if s.get("label")},
     script:
         "../scripts/tables.py"
 
@@ -133,3 +135,30 @@ rule plots:
         seed=SEEDS[0],
     script:
         "../scripts/plots.py"
+
+
+rule validation_plot:
+    """Validation scores against training images seen: a line per learned row with its seed band, the
+    classical rows as reference lines."""
+    input:
+        runs=lambda wc: [str(R.run_dir(wc.dataset, v, s) / "validation.csv") for v in TRAINED for s in SEEDS],
+        references=lambda wc: [str(R.reference_validation(wc.dataset, v)) for v in CLASSICAL],
+    output:
+        plot=report(
+            str(R.plot("{dataset}", "validation")),
+            caption="../report/validation.rst",
+            category="Plots",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "plot": "validation during training"},
+        ),
+    log:
+        str(R.log("report", "validation_plot_{dataset}")),
+    conda:
+        CONDA_ENV
+    params:
+        trained=TRAINED,
+        classical=CLASSICAL,
+        seeds=SEEDS,
+        images_per_step=lambda wc: {v: train_settings(config, wc.dataset, v)["batch_size"] for v in TRAINED},
+    script:
+        "../scripts/validation_plot.py"

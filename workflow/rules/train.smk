@@ -30,11 +30,13 @@ rule train:
     input:
         data=dataset_manifest,
         teacher=teacher_model,
+        init=init_weights,
         weights=weight_files("vgg16"),
         job=lambda wc: train_job_file(wc.dataset, wc.variant, wc.seed),
     output:
         model=run_file("model.pt"),
         train_log=run_file("train_log.csv"),
+        validation=run_file("validation.csv"),
     log:
         str(R.log("train", "{dataset}", "{variant}", "seed{seed}")),
     conda:
@@ -46,3 +48,22 @@ rule train:
         job=lambda wc: as_param(train_job(config, wc.dataset, wc.variant, int(wc.seed), listings)),
     script:
         "../scripts/train.py"
+
+
+rule validate_reference:
+    """A classical row scored once on the validation split the training jobs hold out: the reference
+    lines of the validation plot."""
+    input:
+        data=dataset_manifest,
+        job=lambda wc: validation_job_file(wc.dataset, wc.classical),
+    output:
+        validation=str(R.reference_validation("{dataset}", "{classical}")),
+    log:
+        str(R.log("validate", "{dataset}", "{classical}")),
+    conda:
+        CONDA_ENV
+    threads: THREADS
+    params:
+        job=lambda wc: as_param(validation_job(config, wc.dataset, wc.classical, listings)),
+    script:
+        "../scripts/validate_reference.py"

@@ -9,7 +9,7 @@ from inpaint_bench.harness.joblog import job_log
 from inpaint_bench.reporting.aggregate import aggregate, over_seeds
 from inpaint_bench.reporting.html import preformatted
 
-with job_log(snakemake.log[0]):  # noqa: F821 (snakemake is injected by Snakemake)
+with job_log(snakemake.log[0], __file__):  # noqa: F821 (snakemake is injected by Snakemake)
     out = snakemake.output  # noqa: F821
     summary = aggregate(list(snakemake.input.summaries))  # noqa: F821
     write_csv(out.summary, summary)

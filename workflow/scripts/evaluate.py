@@ -7,7 +7,7 @@ import torch
 from inpaint_bench.harness.joblog import job_log
 from inpaint_bench.training.evaluate import evaluate
 
-with job_log(snakemake.log[0]):  # noqa: F821 (snakemake is injected by Snakemake)
+with job_log(snakemake.log[0], __file__):  # noqa: F821 (snakemake is injected by Snakemake)
     torch.set_num_threads(snakemake.threads)  # noqa: F821
     evaluate(json.loads(snakemake.params.job), Path(snakemake.output.summary).parent,  # noqa: F821
              model_path=snakemake.input.model or None,  # noqa: F821

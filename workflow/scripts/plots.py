@@ -6,7 +6,7 @@ from pathlib import Path
 from inpaint_bench.harness.joblog import job_log
 from inpaint_bench.reporting.plots import write_plots
 
-with job_log(snakemake.log[0]):  # noqa: F821 (snakemake is injected by Snakemake)
+with job_log(snakemake.log[0], __file__):  # noqa: F821 (snakemake is injected by Snakemake)
     params, inputs = snakemake.params, snakemake.input  # noqa: F821
     seeds = list(params.seeds)
     logs = {}

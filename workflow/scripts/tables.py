@@ -8,12 +8,12 @@ from inpaint_bench.reporting.results import read_per_images, read_summary
 from inpaint_bench.reporting.stats import Bootstrap
 from inpaint_bench.reporting.tables import write_tables
 
-with job_log(snakemake.log[0]):  # noqa: F821 (snakemake is injected by Snakemake)
+with job_log(snakemake.log[0], __file__):  # noqa: F821 (snakemake is injected by Snakemake)
     inputs, params, out = snakemake.input, snakemake.params, snakemake.output  # noqa: F821
     paths = write_tables(read_summary(inputs.summary), snakemake.wildcards.dataset,  # noqa: F821
                          Path(out.csv).parent, params.variants, per_image=read_per_images(inputs.per_image),
                          reference=params.reference, bootstrap=Bootstrap.from_config(params.bootstrap),
-                         reference_table=inputs.published or None)
+                         reference_table=inputs.published or None, labels=params.labels)
     expected = {str(Path(p)) for p in out}
     written = {str(Path(p)) for p in paths.values()}
     if written != expected:

@@ -7,7 +7,7 @@ import torch
 from inpaint_bench.harness.joblog import job_log
 from inpaint_bench.training.train import train
 
-with job_log(snakemake.log[0]):  # noqa: F821 (snakemake is injected by Snakemake)
+with job_log(snakemake.log[0], __file__):  # noqa: F821 (snakemake is injected by Snakemake)
     torch.set_num_threads(snakemake.threads)  # noqa: F821
     job = json.loads(snakemake.params.job)  # noqa: F821
     teacher = snakemake.input.get("teacher") or None  # noqa: F821
