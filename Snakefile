@@ -28,6 +28,7 @@ if not workflow.configfiles:  # no --configfile given: the embedded default
     configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
+listings = {}  # the files jobs read from outside results_dir, listed once per run (jobs.resolve)
 try:  # config/schema.yaml: unknown keys and wrong types fail here, naming the key, before any job
     # Each config file again through our reader: it refuses a repeated key (Snakemake's loader keeps
     # the last) and resolves `base:` chains; then the --config values on top, as Snakemake applies them.
@@ -40,7 +41,7 @@ try:  # config/schema.yaml: unknown keys and wrong types fail here, naming the k
     config.update(resolved)
     validate_config(config, "snakemake config")
     if workflow.is_main_process:  # listing a real dataset once per run, not once per cluster job
-        check_datasets_readable(config, "snakemake config")
+        listings.update(check_datasets_readable(config, "snakemake config"))
 except ConfigError as err:
     raise WorkflowError(str(err))
 

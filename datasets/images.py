@@ -18,6 +18,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from inpaint_bench.datasets.imagefile import decode_rgb, rgb_array
+from inpaint_bench.harness.fileio import listing_digest
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 KNOWN_KINDS = ("mini_natural", "mini_faces", "places2", "celeba", "paris", "folder", "filelist")
@@ -243,7 +244,7 @@ def _check_exist(paths: list[str], where: str) -> None:
 
 def _read_list(path: str) -> list[tuple[int, str]]:
     """Non-empty, non-comment lines of a list file, with their 1-based line numbers."""
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8-sig") as f:
         return [(i, line.strip()) for i, line in enumerate(f, 1)
                 if line.strip() and not line.lstrip().startswith("#")]
 
@@ -267,7 +268,7 @@ def _list_mini(spec: dict, root: str, split: str):
     manifest = os.path.join(root, "manifest.csv")
     _require_file(manifest, f"the manifest is written last by datasets.mini, so an incomplete "
                             f"build lacks it; {how}")
-    with open(manifest, newline="", encoding="utf-8") as f:
+    with open(manifest, newline="", encoding="utf-8-sig") as f:
         rows = list(csv.DictReader(f))
     if rows and not {"split", "file"} <= set(rows[0]):
         raise ValueError(f"{manifest}: expected columns 'split' and 'file'; {how}")
@@ -436,7 +437,15 @@ def build_dataset(spec: dict, split: str, image_size: int, seed: int = 0,
                         resize=resize)
 
 
-def check_dataset(spec: dict, image_size: int) -> dict[str, int]:
-    """Lists both splits as training and evaluation will (root, layout files, every listed file,
-    non-empty splits), so a dataset that cannot be read fails before any job. Returns the sizes."""
-    return {split: len(build_dataset(spec, split, image_size)) for split in SPLITS}
+def file_listing(spec: dict, split: str) -> str:
+    """The digest of a split's files as listed (harness.fileio.listing_digest): it changes when an image
+    is added, removed or replaced. Lists the split as training and evaluation will (root, layout files,
+    every listed file, non-empty split); an empty file is an error naming it."""
+    images = build_dataset(spec, split, 16)  # the size does not change what is listed
+    return listing_digest(images.paths, f"the {split} split of {images.description}")
+
+
+def check_dataset(spec: dict, image_size: int) -> dict[str, str]:
+    """Lists both splits (`file_listing`), so a dataset that cannot be read fails before any job;
+    returns {split: listing digest}."""
+    return {split: file_listing(spec, split) for split in SPLITS}

@@ -47,7 +47,7 @@ def read_manifest(manifest, required=("bucket", "file")) -> list[dict[str, str]]
     """The rows of a mask manifest; a missing required column is an error naming the manifest and
     the columns it has."""
     manifest = os.fspath(manifest)
-    with open(manifest, newline="", encoding="utf-8") as f:
+    with open(manifest, newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         columns = reader.fieldnames or []
         missing = [c for c in required if c not in columns]

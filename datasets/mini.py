@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 import numpy as np
 from PIL import Image
 
 from inpaint_bench.datasets.images import remove_stale_numbered_pngs
 from inpaint_bench.harness.config import MINI_KINDS
+from inpaint_bench.harness.fileio import check_output_folder
 from inpaint_bench.harness.fileio import save_png as save_png_atomic
 from inpaint_bench.harness.fileio import write_csv as write_csv_atomic
 from inpaint_bench.harness.names import NEAR_CONSTANT_STD
+from inpaint_bench.harness.seeding import seed_argument
 
 NATURAL_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png",
                   "hubble_deep_field.jpg", "ihc.png", "retina.jpg", "grace_hopper.jpg")
@@ -190,9 +193,15 @@ def main(argv=None) -> None:
     parser.add_argument("--size", type=int, default=64, help="output image side in pixels")
     parser.add_argument("--train", type=int, default=160, help="number of train images")
     parser.add_argument("--test", type=int, default=12, help="number of test images")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_argument, default=0)
+    parser.add_argument("--force", action="store_true", help="write into --out even if it holds other files")
     args = parser.parse_args(argv)
-    manifest = build_mini_dataset(args.kind, args.out, args.size, args.train, args.test, args.seed)
+    try:
+        check_output_folder(args.out, lambda name: name in ("train", "test", "manifest.csv") or name.startswith("."),
+                            "--out", args.force)
+        manifest = build_mini_dataset(args.kind, args.out, args.size, args.train, args.test, args.seed)
+    except (OSError, ValueError) as err:
+        sys.exit(f"error: {err}")
     print(f"wrote {args.train} train + {args.test} test {args.kind} images ({args.size}px); "
           f"manifest: {manifest}")
 

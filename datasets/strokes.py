@@ -106,7 +106,7 @@ def free_form_mask(size: int, rng: np.random.Generator, blobs: bool = False,
     return brush.array()
 
 
-def bucket_mask(size: int, bucket, rng: np.random.Generator, max_tries: int = 100,
+def bucket_mask(size: int, bucket, rng: np.random.Generator, max_tries: int = 1000,
                 blobs: bool = False) -> np.ndarray:
     """A free-form mask whose hole ratio r satisfies lo < r <= hi.
 
@@ -114,7 +114,8 @@ def bucket_mask(size: int, bucket, rng: np.random.Generator, max_tries: int = 10
     bucket rather than piling up just above lo), grows a mask segment by segment (new strokes,
     and blobs if enabled) until r >= t, and is accepted if lo < r <= hi; an overshoot is
     discarded and a new try starts. Segments are small relative to a bucket's width, so few
-    tries are needed.
+    tries are needed: a bucket 0.001 wide takes about one try in 13 at 32-256 px, so max_tries only
+    stops a bucket that holds no ratio of a size x size mask (the config check refuses those).
     """
     size = check_size(size)
     bucket = Bucket.parse(bucket)
@@ -137,8 +138,9 @@ def bucket_mask(size: int, bucket, rng: np.random.Generator, max_tries: int = 10
         if lo < r <= hi:
             return brush.array()
     raise RuntimeError(f"could not draw a {size}x{size} mask with hole ratio in bucket "
-                       f"{bucket.name} (lo < r <= hi) within {max_tries} tries; use a "
-                       f"wider bucket, a larger mask size or a larger max_tries")
+                       f"{bucket.name} (lo < r <= hi) within {max_tries} tries: the bucket is too narrow "
+                       f"for free-form strokes; widen it (config masks.buckets, or --buckets of "
+                       f"inpaint-bench masks) or raise the mask size (image_size)")
 
 
 def draw_segment(draw: ImageDraw.ImageDraw, start, end, width: int, caps: str) -> None:

@@ -7,6 +7,7 @@ through it, so a run started by hand sees exactly the checks a workflow run sees
 from __future__ import annotations
 
 import copy
+import math
 import re
 from pathlib import Path
 
@@ -198,11 +199,20 @@ def read_schema() -> dict:
     return yaml.safe_load(SCHEMA_PATH.read_text())
 
 
+def _message(error) -> str:
+    """jsonschema's message, except for a value that fits none of several forms ("is not valid under
+    any of the given schemas"): what each form asks for instead."""
+    if error.validator not in ("oneOf", "anyOf") or not error.context:
+        return error.message
+    wants = list(dict.fromkeys(sub.message for sub in error.context if not sub.relative_path))
+    return f"{error.instance!r} is not allowed here: " + "; or ".join(wants)
+
+
 def _error_line(error) -> str:
     """A schema violation with its key path, and the schema's `hint` (where valid names come from)."""
     hint = error.schema.get("hint") if isinstance(error.schema, dict) else None
     where = "/".join(map(str, error.absolute_path)) or "<top level>"
-    return f"  at '{where}': {error.message}" + (f" ({hint})" if hint else "")
+    return f"  at '{where}': {_message(error)}" + (f" ({hint})" if hint else "")
 
 
 def validate_schema(config: dict, schema: dict, source: str = "config") -> dict:
@@ -224,6 +234,12 @@ def validate_schema(config: dict, schema: dict, source: str = "config") -> dict:
 def consistency_problems(config: dict) -> list[str]:
     """Checks the schema cannot express and that need no model or dataset code, as key-named lines."""
     problems = []
+    results = Path(config["results_dir"]).expanduser()
+    existing = next((p for p in (results, *results.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():  # Snakemake would fail inside its own code
+        where = "is" if existing == results else f"lies under {existing}, which is"
+        problems.append(f"results_dir: {results} {where} an existing file, not a folder; name a folder for the "
+                        f"results")
     if len(set(config["seeds"])) != len(config["seeds"]):
         problems.append(f"seeds {config['seeds']} repeat a seed; each seed must appear once")
     buckets = []
@@ -232,6 +248,11 @@ def consistency_problems(config: dict) -> list[str]:
             buckets.append(Bucket.parse(pair))
         except ValueError as err:
             problems.append(f"masks.buckets: {err}")
+    pixels = config["image_size"] ** 2
+    for bucket in buckets:  # a mask's hole ratio is a multiple of 1 / pixels
+        if math.floor(bucket.hi * pixels) <= math.floor(bucket.lo * pixels):
+            problems.append(f"masks.buckets: {bucket.name} holds no hole ratio of a {config['image_size']}x"
+                            f"{config['image_size']} mask (ratios are multiples of 1/{pixels}): widen it")
     names = [b.name for b in buckets]
     if len(set(names)) != len(names):
         problems.append(f"masks.buckets: two buckets have the same name ({', '.join(names)})")

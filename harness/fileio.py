@@ -6,8 +6,10 @@ never a torn one, and parallel writers of different files never collide.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -17,9 +19,10 @@ import numpy as np
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, previous: str | os.PathLike | None = None) -> Path:
     """Writes `data` to `path` atomically; with `previous`, the file it replaces is kept under that name."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -30,8 +33,15 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, previous: str | os.
             # `previous`, which readers fall back to
             os.replace(path, previous)
         os.replace(tmp, path)
+    except OSError as err:
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
+        # the bare "[Errno 28] No space left on device" names no file
+        raise OSError(err.errno, f"cannot write {path}: {err.strerror or err} (free space or fix the "
+                                 f"folder's permissions, then run again)") from err
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
         raise
     return path
 
@@ -86,3 +96,53 @@ def write_csv(path: str | os.PathLike, rows, columns: list[str] | None = None) -
 
     frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows), columns=columns)
     return atomic_write_text(path, frame.to_csv(index=False, lineterminator="\n"))
+
+
+def check_output_folder(folder: str | os.PathLike, is_ours, what: str, force: bool = False) -> Path:
+    """Refuses an output folder that the user named and that holds an entry this tool does not write
+    (`is_ours(name)` false, e.g. a folder of their own): its files are not ours to overwrite or to mix
+    with ours. `force` writes there anyway. `what` names the option (`--out DIR`) in the message."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise FileExistsError(f"{what}: {folder} is a file, not a folder; name a folder")
+    foreign = sorted(entry.name for entry in folder.iterdir() if not is_ours(entry.name)) if folder.is_dir() else []
+    if foreign and not force:
+        shown = ", ".join(foreign[:5]) + (f" ... ({len(foreign)} entries)" if len(foreign) > 5 else "")
+        raise FileExistsError(f"{what}: {folder} holds files this tool did not write ({shown}); name a new or "
+                              f"empty folder, or pass --force to write there anyway")
+    return folder
+
+
+def replace_folder(tmp: Path, folder: Path) -> None:
+    """Puts the complete folder `tmp` (a sibling of `folder`) in the place of `folder`, whole: a
+    reader sees the old folder or the new one, never a mix of their files."""
+    if folder.is_dir() and any(folder.iterdir()):
+        old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old.", dir=folder.parent))
+        os.replace(folder, old)
+        os.replace(tmp, folder)
+        shutil.rmtree(old)
+    else:
+        if folder.is_dir():
+            folder.rmdir()
+        os.replace(tmp, folder)
+
+
+def new_folder_beside(folder: str | os.PathLike) -> Path:
+    """An empty temporary folder beside `folder` (same file system), to be filled and then put in
+    its place by `replace_folder`."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial.", dir=folder.parent))
+
+
+def listing_digest(paths, what: str) -> str:
+    """A digest of files as listed: each one's path, size and modification time, so that adding,
+    removing or replacing a file changes it (what a job reading them records: jobs.resolve). An empty
+    file (0 bytes: a failed copy or download) is refused here, naming it, before any job reads it."""
+    digest = hashlib.sha256()
+    for path in paths:
+        stat = os.stat(path)
+        if stat.st_size == 0:
+            raise ValueError(f"{path} is an empty file (0 bytes) in {what}: replace it with the image or remove it")
+        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]

@@ -4,6 +4,7 @@ reporting. Torch-free, so reporting can import it cheaply.
 """
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 # Paper order of the metric columns and the better direction of each (True = higher is better).
@@ -11,6 +12,24 @@ METRICS = ["psnr", "ssim", "l1", "lpips", "fid", "kid"]
 HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "l1": False, "lpips": False, "fid": False, "kid": False}
 
 PER_IMAGE_METRICS = ("psnr", "ssim", "l1", "lpips")
+
+# An image whose composite equals the ground truth (a hole filled exactly) has MSE 0 and an infinite
+# PSNR, which no mean or difference survives: every per-image PSNR is capped at this value, as
+# several benchmarks do (docs/protocols.md, "Metrics"). 100 dB is an MSE of 1e-10, far below one
+# 8-bit step (1.5e-5): only an exact fill reaches it. The summary's note counts the capped images.
+PSNR_CAP_DB = 100.0
+_CAPPED = re.compile(r"^capped: (\d+) of (\d+) images")
+
+
+def capped_note(capped: int, n: int) -> str:
+    """The note of a summary row whose mean holds capped PSNR values."""
+    return f"capped: {capped} of {n} images at PSNR {PSNR_CAP_DB:g} dB (filled exactly)"
+
+
+def capped_count(note: str) -> int:
+    """How many images a summary row's note says were capped (0 for any other note)."""
+    found = _CAPPED.match(note or "")
+    return int(found.group(1)) if found else 0
 DISTRIBUTION_METRICS = ("fid", "kid", "kid_std")  # set-level: one value per bucket
 # Rows of the summary that hold the spread of another metric, not a metric of their own: tables and
 # plots do not give them a column.

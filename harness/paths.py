@@ -7,6 +7,7 @@ the tests all ask this module where a file goes (every file's format: docs/file-
     <results>/teachers/<dataset>/<arch>/seed<seed>/ DGI auxiliary networks
     <results>/cache/                               ground-truth Inception features
     <results>/summary.csv, summary_over_seeds.csv, tables/, plots/, report/, logs/
+    <results>/jobs/<outputs>/<digest>.json          what the outputs of <outputs> were computed from
 """
 from __future__ import annotations
 
@@ -58,6 +59,11 @@ class ResultsLayout:
 
     def plot(self, dataset: str, kind: str) -> Path:
         return self.root / "plots" / plot_name(dataset, kind)
+
+    def job_file(self, key: str, digest: str) -> Path:
+        """The description of the job whose outputs `key` names (e.g. runs/<dataset>/<variant>/seed0),
+        under its digest: the workflow's input that makes a changed job run again."""
+        return self.root / "jobs" / key / f"{digest}.json"
 
     def log(self, *parts: str) -> Path:
         """<results>/logs/<parts...>.log"""

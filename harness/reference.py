@@ -21,7 +21,7 @@ def load_reference(path: str | Path) -> list[dict]:
     """The rows of one reference CSV, `value` as a float; ValueError names the file, the line and the
     column of anything that does not follow reference/README.md."""
     path = Path(path)
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         if reader.fieldnames != REFERENCE_COLUMNS:
             raise ValueError(f"{path}: columns {reader.fieldnames} must be exactly {REFERENCE_COLUMNS}")

@@ -9,16 +9,25 @@ config file, so a job started by hand runs exactly what the workflow would run.
   schedule (never a student's own `train` overrides: one teacher serves every student, in any order);
 - eval job: one variant (trained or classical) on the fixed test masks.
 
+Each job holds the digest of the files it reads from outside the results folder (`listing`: a real
+dataset's split, a mask folder), so that an added or replaced file makes it another job; an eval job
+holds the train job of its model, which training records in model.pt. Listing takes a stat of every
+file: the workflow lists once per run (`jobs.validate.check_datasets_readable`) and passes `listings`.
 Every job holds `code`: the digests of the source files its result is computed by (jobs.probe), so
 an edit of a module re-runs exactly the rows built from it.
 """
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 
-from inpaint_bench.harness.config import ConfigError, dataset_spec, train_settings, variant_spec
+from inpaint_bench.datasets.images import file_listing
+from inpaint_bench.datasets.mask_files import list_mask_images
+from inpaint_bench.harness.config import MINI_KINDS, ConfigError, dataset_spec, train_settings, variant_spec
+from inpaint_bench.harness.fileio import listing_digest
+from inpaint_bench.harness.names import PSNR_CAP_DB
 from inpaint_bench.jobs.probe import code_digests
 from inpaint_bench.models.registry import (
     LABEL_KEYS,
@@ -46,6 +55,33 @@ def teacher_architectures(config: dict) -> dict[str, dict]:
 def teacher_slug(spec: dict) -> str:
     """The name of the teacher a distilled variant needs."""
     return spec_slug(teacher_architecture(spec))
+
+
+MASK_FOLDERS = {  # the config's mask folders: key -> (the folder if the config reads it, its file endings)
+    "masks.nvidia_dir": (lambda c: c["masks"]["nvidia_dir"] if c["masks"]["source"] == "nvidia" else None, (".png",)),
+    "train.masks.dir": (lambda c: c["train"]["masks"]["dir"] if c["train"]["masks"]["source"] == "folder" else None,
+                        (".png", ".jpg", ".jpeg", ".bmp")),
+}
+
+
+def listing(config: dict, key: tuple, listings: dict | None = None) -> str | None:
+    """The digest of the files behind `key`: ("datasets", name, split) or (mask folder key,); None
+    when the config reads none (a mini dataset: the workflow builds it, its manifest is the jobs'
+    input). With `listings` (the workflow's, for one run), each key is listed once: taken from it,
+    or listed and kept there."""
+    if listings is not None and key in listings:
+        return listings[key]
+    if key[0] == "datasets":
+        spec = dataset_spec(config, key[1])
+        found = None if spec["kind"] in MINI_KINDS else file_listing(spec, key[2])
+    else:
+        folder_of, extensions = MASK_FOLDERS[key[0]]
+        folder = folder_of(config) and os.path.expanduser(folder_of(config))
+        found = folder and listing_digest([os.path.join(folder, f) for f in list_mask_images(folder, extensions)],
+                                          key[0])
+    if listings is not None:
+        listings[key] = found
+    return found or None
 
 
 def _common(config: dict, dataset: str, seed: int) -> dict:
@@ -81,7 +117,14 @@ def resolved_spec(config: dict, variant: str) -> dict:
     return spec
 
 
-def train_job(config: dict, dataset: str, variant: str, seed: int) -> dict:
+def _train_listing(config: dict, dataset: str, listings: dict | None) -> dict:
+    return {"images": listing(config, ("datasets", dataset, "train"), listings),
+            "masks": listing(config, ("train.masks.dir",), listings)}
+
+
+def train_job(config: dict, dataset: str, variant: str, seed: int, listings: dict | None = None) -> dict:
+    """A variant's training job; a distilled one holds its teacher's job (`teacher_job`), which the
+    teacher's model.pt must have been trained for."""
     spec = resolved_spec(config, variant)
     if spec.get("weights"):
         raise ConfigError(f"variant {variant!r} scores the released weights {spec['weights']['path']} and needs "
@@ -92,14 +135,17 @@ def train_job(config: dict, dataset: str, variant: str, seed: int) -> dict:
     settings = train_settings(config, dataset, variant)
     settings.pop("teacher_steps")
     distilled = uses_distillation(spec)
+    teacher = teacher_slug(spec) if distilled else None
     return {**_common(config, dataset, seed), "role": "student", "name": variant, "spec": spec,
             "settings": settings, "code": code_digests(spec, config["width"]),
-            "teacher": teacher_slug(spec) if distilled else None,
+            "teacher": teacher,
             # what the teacher's model.pt must have been trained by
-            "teacher_code": code_digests(teacher_architecture(spec), config["width"]) if distilled else None}
+            "teacher_code": code_digests(teacher_architecture(spec), config["width"]) if distilled else None,
+            "teacher_job": teacher_job(config, dataset, teacher, seed, listings) if teacher else None,
+            "listing": _train_listing(config, dataset, listings)}
 
 
-def teacher_job(config: dict, dataset: str, arch: str, seed: int) -> dict:
+def teacher_job(config: dict, dataset: str, arch: str, seed: int, listings: dict | None = None) -> dict:
     archs = teacher_architectures(config)
     if arch not in archs:
         raise ConfigError(f"no distilled variant of the config needs a teacher {arch!r}; teachers: {sorted(archs)}")
@@ -109,24 +155,36 @@ def teacher_job(config: dict, dataset: str, arch: str, seed: int) -> dict:
         settings.update(steps=teacher_steps, finetune_steps=0)
     return {**_common(config, dataset, seed), "role": "teacher", "name": arch, "spec": archs[arch],
             "settings": settings, "code": code_digests(archs[arch], config["width"]), "teacher": None,
-            "teacher_code": None}
+            "teacher_code": None, "teacher_job": None,
+            "listing": _train_listing(config, dataset, listings)}
 
 
-def eval_job(config: dict, dataset: str, variant: str, seed: int) -> dict:
-    """`code` is the train job's (the model.pt it reads must have been trained by it), or for a
-    classical row its own."""
+def eval_job(config: dict, dataset: str, variant: str, seed: int, listings: dict | None = None) -> dict:
+    """A variant's evaluation: the test images it reads (`listing`), the protocol (the PSNR cap), and
+    for a trained variant the train job its model.pt must come from (`train`). `code` is the train
+    job's (the model.pt it reads must have been trained by it), or for a classical row its own."""
     spec = resolved_spec(config, variant)
     return {**_common(config, dataset, seed), "variant": variant, "spec": spec,
             "code": code_digests(spec, config["width"]),
-            "eval": config["eval"], "precision": config["train"]["precision"]}
+            "eval": config["eval"], "precision": config["train"]["precision"], "psnr_cap_db": PSNR_CAP_DB,
+            "train": train_job(config, dataset, variant, seed, listings) if is_trainable(spec) else None,
+            "listing": {"images": listing(config, ("datasets", dataset, "test"), listings)}}
 
 
-def validation_job(config: dict, dataset: str, variant: str) -> dict:
-    """A classical row scored on the validation split that the dataset's training jobs hold out."""
+def masks_job(config: dict, listings: dict | None = None) -> dict:
+    """The test mask set: the config's `masks`, the size and the listing of NVIDIA's folder it picks from."""
+    return {"masks": config["masks"], "size": config["image_size"],
+            "listing": listing(config, ("masks.nvidia_dir",), listings)}
+
+
+def validation_job(config: dict, dataset: str, variant: str, listings: dict | None = None) -> dict:
+    """A classical row scored on the validation split that the dataset's training jobs hold out (from
+    the training images it lists, `listing`)."""
     spec = variant_spec(config, variant)
     return {**_common(config, dataset, 0), "variant": variant, "spec": spec,
             "code": code_digests(spec, config["width"]),
-            "validation": train_settings(config, dataset)["validation"]}
+            "validation": train_settings(config, dataset)["validation"],
+            "listing": {"images": listing(config, ("datasets", dataset, "train"), listings)}}
 
 
 def init_seed_parts(job: dict) -> tuple:
@@ -138,3 +196,8 @@ def init_seed_parts(job: dict) -> tuple:
 def as_param(job: dict) -> str:
     """A job as the stable string Snakemake compares between runs."""
     return json.dumps(job, sort_keys=True)
+
+
+def job_digest(job) -> str:
+    """A short digest of a job's description: the name of the workflow's job file (harness.paths)."""
+    return hashlib.sha256(as_param(job).encode()).hexdigest()[:16]

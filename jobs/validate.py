@@ -8,24 +8,23 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from inpaint_bench.datasets import check_dataset
-from inpaint_bench.datasets.mask_files import list_mask_images
+from inpaint_bench.datasets.images import SPLITS
 from inpaint_bench.harness.config import (
-    MINI_KINDS,
     ConfigError,
     consistency_problems,
-    dataset_spec,
     read_config_file,
     read_schema,
     validate_schema,
 )
 from inpaint_bench.jobs.probe import capability_problems
+from inpaint_bench.jobs.resolve import MASK_FOLDERS, listing
 from inpaint_bench.models.attention import WHERE_ATTENTIONS_ARE_REGISTERED, available_attentions
 from inpaint_bench.models.registry import (
     WHERE_BACKBONES_ARE_REGISTERED,
     SpecError,
     available_backbones,
     backbone,
+    check_sizes,
     check_spec,
 )
 from inpaint_bench.models.registry import backbone as backbone_entry
@@ -66,6 +65,7 @@ def validate_config(config: dict, source: str = "config") -> dict:
     for name, spec in config["variants"].items():
         try:
             check_spec(spec)
+            check_sizes(spec, config["width"], config["image_size"])
             buildable[name] = spec
         except SpecError as err:
             problems.append(f"variants.{name}: {err}")
@@ -93,31 +93,28 @@ def weight_file_problems(name: str, spec: dict) -> list[str]:
     return problems
 
 
-def check_datasets_readable(config: dict, source: str = "config") -> None:
+def check_datasets_readable(config: dict, source: str = "config") -> dict:
     """Lists both splits of every dataset the workflow does not build itself (real roots, folders,
     file lists), and the mask folders the config names, so a missing root, layout file, image or
-    mask folder, or an empty split fails before any job, naming the dataset or key, instead of after
-    training. Mini datasets are built by the workflow."""
-    problems = []
-    for name, spec in config["datasets"].items():
-        if spec["kind"] not in MINI_KINDS:
-            try:
-                check_dataset(dataset_spec(config, name), config["image_size"])
-            except (FileNotFoundError, ValueError) as err:
-                problems.append(f"datasets.{name}: {err}")
-    # the test masks' folder too: a wrong path would otherwise surface only after training
-    folders = [("masks.nvidia_dir", (".png",),
-                config["masks"]["nvidia_dir"] if config["masks"]["source"] == "nvidia" else None),
-               ("train.masks.dir", (".png", ".jpg", ".jpeg", ".bmp"),
-                config["train"]["masks"]["dir"] if config["train"]["masks"]["source"] == "folder" else None)]
-    for key, extensions, folder in folders:
-        if folder:
-            try:
-                list_mask_images(os.path.expanduser(folder), extensions)
-            except (FileNotFoundError, ValueError) as err:
-                problems.append(f"{key}: {err}")
+    mask folder, an empty split or an empty file fails before any job, naming the dataset or key,
+    instead of after training. Mini datasets are built by the workflow. Returns the listings
+    ({key: digest}, keys as `jobs.resolve.listing` takes them), for the jobs that read them."""
+    problems, listings = [], {}
+    keys = [("datasets", name, split) for name in config["datasets"] for split in SPLITS] + \
+        [(key,) for key in MASK_FOLDERS]
+    failed = set()
+    for key in keys:
+        name = f"datasets.{key[1]}" if key[0] == "datasets" else key[0]
+        if name in failed:
+            continue  # one problem per dataset: a missing root fails both splits
+        try:
+            listings[key] = listing(config, key)
+        except (FileNotFoundError, ValueError) as err:
+            problems.append(f"  {name}: {err}")
+            failed.add(name)
     if problems:
-        raise ConfigError(f"{source}: dataset(s) cannot be read:\n" + "\n".join(f"  {p}" for p in problems))
+        raise ConfigError(f"{source}: dataset(s) cannot be read:\n" + "\n".join(problems))
+    return listings
 
 
 def load_config(path: str | Path) -> dict:

@@ -26,7 +26,9 @@ from inpaint_bench.harness.names import (
     NEAR_CONSTANT_STD,
     PER_IMAGE_COLUMNS,
     PER_IMAGE_METRICS,
+    PSNR_CAP_DB,
     SUMMARY_COLUMNS,
+    capped_note,
 )
 from inpaint_bench.models.classical import MeanFill
 
@@ -120,8 +122,11 @@ class Evaluation:
             for metric in (m for m in suite.metrics if m in PER_IMAGE_METRICS):
                 if metric in suite.missing:
                     add(bucket, metric, math.nan, 0, suite.missing[metric])
-                else:
-                    add(bucket, metric, float(part[metric].mean()), len(part))
+                else:  # n: the images the mean is over (a NaN score, e.g. of a NaN output, is not)
+                    values = part[metric].dropna()
+                    capped = int((values >= PSNR_CAP_DB).sum()) if metric == "psnr" else 0
+                    add(bucket, metric, float(values.mean()) if len(values) else math.nan, len(values),
+                        capped_note(capped, len(values)) if capped else "" if len(values) else "no image has a value")
             if any(m in DISTRIBUTION_METRICS for m in suite.metrics):
                 values = suite.distribution(bucket)
                 for metric in DISTRIBUTION_METRICS:

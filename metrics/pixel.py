@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
+from inpaint_bench.harness.names import PSNR_CAP_DB
+
 # SSIM as in Wang et al. 2004 and the inpainting papers: Gaussian window 11x11, sigma 1.5.
 SSIM_KERNEL_SIZE = 11
 SSIM_SIGMA = 1.5
@@ -30,10 +32,12 @@ def _float32_pair(pred: torch.Tensor, gt: torch.Tensor):
 
 
 def psnr(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
-    """(N,) PSNR in dB, data range 1; identical images give inf (torchmetrics does not cap)."""
+    """(N,) PSNR in dB, data range 1, capped at PSNR_CAP_DB (identical images would give inf:
+    torchmetrics does not cap; harness.names says why the cap)."""
     pred, gt = _float32_pair(pred, gt)
     with torch.autocast(device_type=pred.device.type, enabled=False):
-        return peak_signal_noise_ratio(pred, gt, data_range=DATA_RANGE, reduction="none", dim=(1, 2, 3))
+        values = peak_signal_noise_ratio(pred, gt, data_range=DATA_RANGE, reduction="none", dim=(1, 2, 3))
+    return values.clamp(max=PSNR_CAP_DB)
 
 
 def ssim(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:

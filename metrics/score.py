@@ -7,7 +7,8 @@ Outputs are matched to ground truth and masks by file name, composited with thei
 (`pred*mask + gt*(1-mask)`) and scored by the harness's own evaluation loop (metrics.evaluation), as
 workflow runs are, under a scoring protocol (--protocol, default harness: metrics.protocols);
 FILE.csv (per image) and FILE_summary.csv (long summary) are written atomically. Folder layouts
-and matching rules: docs/tools.md; output formats: docs/file-formats.md. Every error ends in
+and matching rules: docs/tools.md; output formats: docs/file-formats.md. An existing file in the
+way that this tool did not write is refused unless --force. Every error ends in
 `error: ...` on stderr with exit code 2, and nothing is written.
 """
 
@@ -24,8 +25,9 @@ from PIL import Image
 from inpaint_bench.datasets.imagefile import read_mask, read_rgb
 from inpaint_bench.datasets.mask_conventions import hole_ratio
 from inpaint_bench.datasets.mask_files import check_ratio, read_manifest, recorded_ratio
-from inpaint_bench.harness.names import PROTOCOLS
+from inpaint_bench.harness.names import PER_IMAGE_COLUMNS, PROTOCOLS, SUMMARY_COLUMNS
 from inpaint_bench.harness.progress import progress
+from inpaint_bench.harness.seeding import seed_argument
 
 from .evaluation import Evaluation
 from .protocols import check_protocol
@@ -218,6 +220,22 @@ def summary_path(out: Path) -> Path:
     return out.with_name(f"{out.stem}_summary.csv")
 
 
+def check_out(out: Path, force: bool) -> None:
+    """--out names the per-image CSV; it and its summary may replace earlier results of this tool,
+    never another file (a folder, or a file whose header is not ours) unless --force."""
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a folder: name the per-image CSV to write, e.g. {out / 'scores.csv'}")
+    for path, columns in ((out, PER_IMAGE_COLUMNS), (summary_path(out), SUMMARY_COLUMNS)):
+        if path.is_dir():
+            raise ValueError(f"{path} (the summary of --out {out}) is a folder; choose another --out")
+        if path.exists() and not force:
+            with open(path, encoding="utf-8-sig", errors="replace") as f:
+                header = f.readline().strip().split(",")
+            if header[:len(columns)] != columns:
+                raise ValueError(f"{path} exists and is not a result file of this tool (its header is not "
+                                 f"{','.join(columns)}...): choose another --out, or pass --force to replace it")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pred", required=True, type=Path, help="folder of the method's outputs")
@@ -227,7 +245,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True, type=Path, help="per-image CSV; the summary goes to <stem>_summary.csv")
     parser.add_argument("--dataset", default="external", help="dataset label of the rows (default: external)")
     parser.add_argument("--variant", help="method label of the rows (default: the --pred folder's name)")
-    parser.add_argument("--seed", type=int, default=0, help="seed label of the rows (default: 0)")
+    parser.add_argument("--seed", type=seed_argument, default=0, help="seed label of the rows (default: 0)")
     parser.add_argument("--protocol", default="harness", choices=list(PROTOCOLS),
                         help="how PSNR, SSIM and L1 are computed (docs/protocols.md; default: harness)")
     parser.add_argument("--weights-dir", default=None, help="folder searched first for pretrained weights")
@@ -237,6 +255,8 @@ def main(argv=None) -> int:
     parser.add_argument("--mask-threshold", type=float, metavar="T",
                         help="binarize masks that are not pure 0/255: hole = value/max > T, T in [0, 1] "
                              "(default: such masks are an error)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace --out and its summary even when they are not result files of this tool")
     args = parser.parse_args(argv)
 
     try:
@@ -245,6 +265,7 @@ def main(argv=None) -> int:
         for name in ("pred", "gt", "masks"):
             if not getattr(args, name).is_dir():
                 raise FileNotFoundError(f"--{name} {getattr(args, name)}: no such folder")
+        check_out(args.out, args.force)
         items, buckets = pair_files(args.pred, args.gt, args.masks)
         if not items:
             raise ValueError(f"no prediction in {args.pred} matched a mask and a ground-truth image")
@@ -261,7 +282,7 @@ def main(argv=None) -> int:
         for warning in evaluation.test_set_check() + evaluation.colour_check():
             print(f"warning: {warning}", file=sys.stderr)
         evaluation.write(args.out, summary_path(args.out))
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"wrote {args.out} ({len(items)} images) and {summary_path(args.out)}")

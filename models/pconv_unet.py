@@ -59,6 +59,15 @@ class PConvUNet(nn.Module):
                                            act=None if last else "leaky"))
             cin = cout
 
+    @staticmethod
+    def check_sizes(width: int, image_size: int, layers: int = 8) -> None:
+        """`layers` stride-2 layers halve the input `layers` times (models.registry.check_sizes)."""
+        if image_size % 2 ** layers:
+            fits = max((n for n in range(2, layers) if image_size % 2 ** n == 0), default=None)
+            raise ValueError(f"layers: {layers} encoder layers halve the image {layers} times, so image_size "
+                             f"{image_size} must be a multiple of {2 ** layers}"
+                             + (f"; use layers: {fits} or fewer" if fits else ""))
+
     def forward(self, masked_image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         side = 2 ** self.layers
         if masked_image.shape[-1] % side or masked_image.shape[-2] % side:

@@ -6,6 +6,9 @@ training-only keys (``distill``, ``train``). The constructor owns its defaults a
 arguments are the backbone's options: an option it does not take is rejected by ``check_spec``
 (config validation) and ``build_model``, naming the key and the backbone's options.
 
+A backbone may define ``check_sizes(width, image_size, **options)`` (raising ValueError): the config
+check calls it, so a width or image size the network cannot take fails before any job.
+
 Flags on the registration: ``trainable=False`` for classical rows that need no training;
 ``student_only`` for options the DGI auxiliary network (teacher) is built without (blocks that act
 on holes only: it sees no hole). Every module of this package is imported before a name is looked
@@ -112,6 +115,19 @@ def check_spec(spec: dict) -> None:
             takes = ", ".join(known) or "no options"
             raise SpecError(f"option {key!r} does not belong to backbone {entry.name!r} (it takes: {takes}; "
                             f"the keyword arguments of {entry.cls.__name__} in {entry.cls.__module__})")
+
+
+def check_sizes(spec: dict, width: int, image_size: int) -> None:
+    """Raises SpecError when the spec's network cannot be built at `width` or cannot take
+    image_size x image_size inputs: the backbone class's `check_sizes(width, image_size, **options)`,
+    when it has one (a config check, so that the fault is found before any job, naming the key)."""
+    entry = backbone(spec)
+    check = getattr(entry.cls, "check_sizes", None)
+    if check is not None:
+        try:
+            check(width, image_size, **{**entry.options(), **options(spec)})
+        except ValueError as err:
+            raise SpecError(str(err)) from None
 
 
 def build_model(spec: dict, width: int = 64) -> nn.Module:

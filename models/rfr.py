@@ -232,6 +232,14 @@ class _InpaintingNet(nn.Module):
     encoder_channels: list[int]
     attention_channels: int | None
 
+    @staticmethod
+    def check_sizes(width: int, image_size: int, **options) -> None:
+        """The width and image size both backbones need (models.registry.check_sizes)."""
+        _check_width(width)
+        if image_size % SIZE_MULTIPLE:
+            raise ValueError(f"image_size {image_size} is not a multiple of {SIZE_MULTIPLE} (the stem and three "
+                             f"stride-2 encoder convs halve it four times)")
+
     def __init__(self, width: int, attention: str | None, completion_block: bool, fusion: str):
         super().__init__()
         _check_width(width)

@@ -16,7 +16,7 @@ import pandas as pd
 
 from inpaint_bench.harness.names import HIGHER_IS_BETTER, PER_IMAGE_METRICS, metric_format, protocol_line
 from inpaint_bench.reporting.cells import buckets_of, cells_over_seeds
-from inpaint_bench.reporting.phrases import label_lines, missing_line, n_line, train_note_lines
+from inpaint_bench.reporting.phrases import capped_line, label_lines, missing_line, n_line, train_note_lines
 from inpaint_bench.reporting.render import (
     ABSENT,
     Block,
@@ -36,7 +36,7 @@ from inpaint_bench.reporting.results import single_protocol
 from inpaint_bench.reporting.stats import Bootstrap, Interval, mark, pair_rows, paired_interval, seed_spread
 
 COLUMNS = ["dataset", "metric", "bucket", "variant", "reference", "mean", "std", "seeds", "delta", "lo", "hi",
-           "delta_std", "mark", "method", "level", "n", "note"]
+           "delta_std", "mark", "method", "level", "n", "note", "interval_note"]
 SYMBOL = {"better": "▲", "worse": "▼", "": ""}
 
 
@@ -85,7 +85,9 @@ def build_ablation(summary: pd.DataFrame, per_image: pd.DataFrame | None, datase
       percentile interval of the hierarchical paired bootstrap (`stats.hierarchical_bootstrap`:
       resample seeds, then images within each seed). A difference whose interval excludes 0 is
       marked (▲ and bold: better, ▼: worse) by the metric's direction (lower L1 is better);
-      unmarked cells are not distinguishable from the reference at this n and number of seeds.
+      unmarked cells are not distinguishable from the reference at this n and number of seeds. Too
+      little evidence (fewer than `stats.MIN_PAIRED_VALUES` pairs, or equal differences) gives Δ
+      alone, method "paired", with the reason in `interval_note`: no interval, no mark.
     - Set-level metrics (FID, KID): Δ mean ± sample std over seeds of the per-seed difference (the
       Inception features are not kept per image, so there is nothing to resample), never marked.
     - Without per-image rows (`per_image=None`) every metric is treated like a set-level one.
@@ -113,6 +115,7 @@ def build_ablation(summary: pd.DataFrame, per_image: pd.DataFrame | None, datase
             raise ValueError(f"no per-image rows for {', '.join(absent)} on {dataset}: the ablation pairs images")
 
     out = []
+    unused = {}  # (variant, metric, bucket) -> (pairs used, pairs) where some value was missing
     for metric in metrics:
         per_bucket: dict[str, dict[str, Interval | str]] = {b: {} for b in buckets}
         paired = images is not None and metric in PER_IMAGE_METRICS and images[metric].notna().any()
@@ -125,11 +128,15 @@ def build_ablation(summary: pd.DataFrame, per_image: pd.DataFrame | None, datase
                     raise ValueError(f"{dataset}: {pairs.attrs['unmatched']} per-image row(s) of {variant} and "
                                      f"{ref} have no partner (same seed, bucket, image and mask): the variants "
                                      "were not scored on the same test pairs")
+                ref_rows = images[images["variant"] == ref]
                 for bucket in buckets:
                     part = pairs[pairs["bucket"] == bucket]
                     per_bucket[bucket][variant] = (
                         paired_interval(part, bootstrap, (dataset, bucket, metric, variant, ref))
                         if len(part) else "no paired images")
+                    left_out = int((ref_rows["bucket"] == bucket).sum()) - len(part)
+                    if left_out and len(part):  # said in a footnote: every n shown is the n used
+                        unused[(variant, metric, bucket)] = (len(part), len(part) + left_out)
             else:
                 for bucket in buckets:
                     found = _seed_difference(rows_of, variant, ref, bucket, metric)
@@ -141,7 +148,7 @@ def build_ablation(summary: pd.DataFrame, per_image: pd.DataFrame | None, datase
                 row = {"dataset": dataset, "metric": metric, "bucket": bucket, "variant": variant, "reference": ref,
                        "mean": cell["mean"], "std": cell["std"], "seeds": int(cell["seeds"]), "delta": math.nan,
                        "lo": math.nan, "hi": math.nan, "delta_std": math.nan, "mark": "", "method": "",
-                       "level": math.nan, "n": 0, "note": cell["note"]}
+                       "level": math.nan, "n": 0, "note": cell["note"], "interval_note": ""}
                 if variant == ref:
                     row.update(delta=0.0 if not cell["note"] else math.nan, method="reference")
                 elif cell["note"] or ref_note_cell:
@@ -153,7 +160,8 @@ def build_ablation(summary: pd.DataFrame, per_image: pd.DataFrame | None, datase
                     else:
                         row.update(delta=found.estimate, lo=found.lo, hi=found.hi, delta_std=found.std,
                                    mark=mark(metric, found), method=found.method, n=found.n,
-                                   level=bootstrap.level if found.method == "bootstrap" else math.nan)
+                                   level=bootstrap.level if found.method == "bootstrap" else math.nan,
+                                   interval_note=found.why)
                 out.append(row)
     frame = pd.DataFrame(out, columns=COLUMNS)
     ns = {b: set() for b in buckets}
@@ -163,7 +171,7 @@ def build_ablation(summary: pd.DataFrame, per_image: pd.DataFrame | None, datase
     frame.attrs.update(dataset=dataset, reference=ref, reference_note=ref_note, bootstrap=bootstrap,
                        missing=table.attrs["missing"], train_notes=table.attrs["train_notes"], n=ns,
                        seeds=table.attrs["seeds"], variants=variants, buckets=buckets, metrics=metrics,
-                       protocol=table.attrs["protocol"])
+                       capped=table.attrs["capped"], unused=unused, protocol=table.attrs["protocol"])
     return frame
 
 
@@ -204,6 +212,7 @@ def footnotes(frame: pd.DataFrame) -> list[str]:
                                                 "lower " + "/".join(lower) if lower else "") if part)
         lines.append(f"▲ (bold) = better than the reference, ▼ = worse: the interval excludes 0 ({direction} is "
                      "better). Unmarked: the interval includes 0, not distinguishable at this n and number of seeds.")
+    lines.extend(no_interval_lines(frame))
     used = set(frame.loc[frame["method"].isin(["seeds", "none"]), "metric"])
     set_level = [metric_format(m).label for m in frame.attrs["metrics"] if m in used]
     if set_level:
@@ -212,8 +221,14 @@ def footnotes(frame: pd.DataFrame) -> list[str]:
     absent = frame[(frame["note"] != "") & (frame["method"] != "reference")]
     for (variant, metric, note), part in absent.groupby(["variant", "metric", "note"], sort=False):
         lines.append(f"{ABSENT} {variant}, {metric_format(metric).label} ({', '.join(part['bucket'])}): {note}")
+    for (variant, metric, bucket), (used, total) in frame.attrs.get("unused", {}).items():
+        lines.append(f"{variant}, {metric_format(metric).label} ({bucket}): Δ from {used} of {total} image pairs; "
+                     f"the other {total - used} have no value.")
     if frame.attrs.get("reference_note"):
         lines.append(frame.attrs["reference_note"] + ".")
+    line = capped_line(frame.attrs.get("capped", {}))
+    if line:
+        lines.append(line)
     line = missing_line(frame.attrs.get("missing", {}))
     if line:
         lines.append(line)
@@ -222,6 +237,28 @@ def footnotes(frame: pd.DataFrame) -> list[str]:
     lines.extend(train_note_lines(frame.attrs.get("train_notes", {})))
     lines.extend(label_lines(frame.attrs.get("labels", {})))
     lines.append(protocol_line(frame.attrs["protocol"]))
+    return lines
+
+
+def no_interval_lines(frame: pd.DataFrame) -> list[str]:
+    """Footnotes of the paired differences shown without an interval or mark, grouped by the reason."""
+    paired = frame[frame["method"] == "paired"]
+    if paired.empty:
+        return []
+    lines = []
+    if "bootstrap" not in set(frame["method"]):
+        labels = [metric_format(m).label for m in frame.attrs["metrics"] if m in set(paired["metric"])]
+        lines.append(f"{', '.join(labels)}: Δ = the mean over seeds of the mean paired difference (same image and "
+                     "mask).")
+    paired_cells = frame["method"].isin(["bootstrap", "paired"]).sum()
+    for why, part in paired.groupby("interval_note", sort=False):
+        if len(part) == paired_cells:
+            labels = [metric_format(m).label for m in frame.attrs["metrics"] if m in set(part["metric"])]
+            cells = f"every Δ of {', '.join(labels)}"
+        else:
+            cells = "; ".join(f"{variant}, {metric_format(metric).label} ({', '.join(cell['bucket'])})"
+                              for (variant, metric), cell in part.groupby(["variant", "metric"], sort=False))
+        lines.append(f"No interval and no mark, too little evidence ({why}): {cells}.")
     return lines
 
 

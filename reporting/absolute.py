@@ -15,7 +15,14 @@ import pandas as pd
 
 from inpaint_bench.harness.names import DEFAULT_PROTOCOL, HIGHER_IS_BETTER, metric_format, protocol_line
 from inpaint_bench.reporting.cells import FIELDS, buckets_of, cells_over_seeds, metrics_of
-from inpaint_bench.reporting.phrases import label_lines, missing_line, n_line, seed_phrase, train_note_lines
+from inpaint_bench.reporting.phrases import (
+    capped_line,
+    label_lines,
+    missing_line,
+    n_line,
+    seed_phrase,
+    train_note_lines,
+)
 from inpaint_bench.reporting.render import (
     ABSENT,
     Block,
@@ -129,6 +136,9 @@ def footnotes(table: pd.DataFrame) -> list[str]:
             marked += " L1 in %."
         lines.append(marked)
     lines.extend(absent_lines(table))
+    line = capped_line(table.attrs.get("capped", {}))
+    if line:
+        lines.append(line)
     line = missing_line(table.attrs.get("missing", {}))
     if line:
         lines.append(line)

@@ -7,6 +7,7 @@ import math
 import pandas as pd
 
 from inpaint_bench.harness.buckets import sort_bucket_names
+from inpaint_bench.harness.names import capped_count
 from inpaint_bench.reporting.phrases import NO_RESULT
 from inpaint_bench.reporting.results import metric_order, missing_metrics, select_variants, single_protocol
 
@@ -61,8 +62,21 @@ def cells_over_seeds(summary: pd.DataFrame, dataset: str, variants: list[str] | 
     table.attrs["missing"] = missing
     table.attrs["buckets"] = buckets
     table.attrs["seeds"] = sorted(set(rows["seed"]))
+    table.attrs["capped"] = capped_images(rows)
     table.attrs["protocol"] = protocol
     return table
+
+
+def capped_images(rows: pd.DataFrame) -> dict[tuple[str, str], tuple[int, int]]:
+    """{(variant, bucket): (capped, images)} over the seeds, where some PSNR was capped (the notes of
+    the summary rows, harness.names.capped_note)."""
+    out = {}
+    psnr = rows[(rows["metric"] == "psnr") & rows["value"].notna()]
+    for (variant, bucket), part in psnr.groupby(["variant", "bucket"], sort=False):
+        capped = sum(capped_count(note) for note in part["note"])
+        if capped:
+            out[(variant, bucket)] = (capped, int(part["n"].sum()))
+    return out
 
 
 def buckets_of(table: pd.DataFrame) -> list[str]:

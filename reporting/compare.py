@@ -7,6 +7,8 @@ A and B are per-image or summary CSVs (of a workflow run, or what `metrics.score
 method's outputs); Δ = B − A per hole-ratio bucket and metric. Two per-image files are paired image
 by image, with a bootstrap interval (`compare_per_image`); with a summary file, mean ± std over seeds
 (`compare_summaries`). A file holding several runs needs --dataset and --a-variant / --b-variant.
+Two sides scored on other test pairs (buckets, images, masks) are refused (--common-only: the pairs
+both hold); what else differs (dataset, n) is said under the table, with every left-out row.
 Prints a markdown table; `--out` also writes the rows as CSV (columns: docs/file-formats.md).
 """
 from __future__ import annotations
@@ -20,12 +22,13 @@ import pandas as pd
 
 from inpaint_bench.harness.buckets import sort_bucket_names
 from inpaint_bench.harness.fileio import write_csv
-from inpaint_bench.harness.names import PER_IMAGE_METRICS, metric_format, protocol_line
+from inpaint_bench.harness.names import PER_IMAGE_METRICS, PSNR_CAP_DB, metric_format, protocol_line
 from inpaint_bench.reporting.results import metric_order, read_per_image, read_summary, single_protocol
 from inpaint_bench.reporting.stats import Bootstrap, mark, pair_rows, paired_interval, seed_spread
 
 COLUMNS = ["bucket", "metric", "a_mean", "a_std", "b_mean", "b_std", "delta", "lo", "hi", "delta_std", "mark",
-           "method", "level", "seeds", "n"]
+           "method", "level", "seeds", "n", "interval_note"]
+TEST_PAIR = ["bucket", "image", "mask"]  # what both sides must have been scored on
 ALL = "all"
 
 
@@ -34,7 +37,10 @@ def load(path: str | Path) -> tuple[str, pd.DataFrame]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    columns = pd.read_csv(path, nrows=0).columns
+    try:
+        columns = pd.read_csv(path, nrows=0).columns
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not a readable CSV ({err}); expected a per-image or summary file") from err
     if "image" in columns:
         return "per_image", read_per_image(path)
     if "metric" in columns:
@@ -63,21 +69,55 @@ def _label(rows: pd.DataFrame) -> str:
 
 
 def _per_image_means(rows: pd.DataFrame) -> pd.DataFrame:
-    """A per-image frame reduced to summary rows (seed, bucket, metric, value)."""
-    long = rows.melt(id_vars=["seed", "bucket"], value_vars=list(PER_IMAGE_METRICS), var_name="metric")
-    return long.groupby(["seed", "bucket", "metric"], as_index=False)["value"].mean()
+    """A per-image frame reduced to summary rows (dataset, seed, bucket, metric, value, n)."""
+    long = rows.melt(id_vars=["dataset", "seed", "bucket"], value_vars=list(PER_IMAGE_METRICS), var_name="metric")
+    return long.groupby(["dataset", "seed", "bucket", "metric"], as_index=False)["value"].agg(
+        value="mean", n="count")
+
+
+def _examples(pairs: set) -> str:
+    shown = sorted(pairs)[:3]
+    return ", ".join("/".join(map(str, p)) for p in shown) + (" ..." if len(pairs) > 3 else "")
+
+
+def check_test_pairs(a: pd.DataFrame, b: pd.DataFrame, common_only: bool, warn) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Two per-image frames scored on the same test pairs (bucket, image, mask file): otherwise
+    ValueError says what differs, or with `common_only` both are cut to the pairs they share and the
+    warning counts what was left out."""
+    in_a, in_b = set(map(tuple, a[TEST_PAIR].to_numpy())), set(map(tuple, b[TEST_PAIR].to_numpy()))
+    if in_a == in_b:
+        return a, b
+    only_a, only_b = in_a - in_b, in_b - in_a
+    what = "; ".join(part for part in (
+        f"{len(only_a)} only in A ({_examples(only_a)})" if only_a else "",
+        f"{len(only_b)} only in B ({_examples(only_b)})" if only_b else "") if part)
+    if not common_only or not in_a & in_b:
+        raise ValueError(f"A and B were not scored on the same test pairs (bucket/image/mask): {what}. Compare "
+                         f"results of one test set and mask set" + ("" if common_only else
+                                                                   ", or pass --common-only to pair what both hold"))
+    common = in_a & in_b
+    warn(f"paired on the {len(common)} test pairs both files hold; left out: {what}")
+
+    def shared(rows):
+        return rows[[tuple(key) in common for key in rows[TEST_PAIR].to_numpy()]]
+    return shared(a), shared(b)
 
 
 def compare_per_image(a: pd.DataFrame, b: pd.DataFrame, metrics=None, bootstrap: Bootstrap | None = None,
-                      warn=print) -> pd.DataFrame:
+                      warn=print, common_only: bool = False) -> pd.DataFrame:
     """Paired comparison of two per-image frames; rows COLUMNS, per bucket plus "all" (every bucket
-    pooled). The rows are paired on (seed, bucket, image, mask), the seeds the two files share; when
-    each file holds one seed and they differ (e.g. an external method scored once), on (bucket,
-    image, mask). Paired rows must have the same hole ratio (the same mask), else it is an error.
-    Δ gets the hierarchical paired bootstrap interval of `reporting.stats` (resample seeds, then
-    images within each seed) and a mark, better/worse, when the interval excludes 0 (by the metric's
-    direction). Rows without a partner are left out and counted in a warning."""
+    pooled). Both must hold the same test pairs (`check_test_pairs`). The rows are paired on (seed,
+    bucket, image, mask), the seeds the two files share; when each file holds one seed and they differ
+    (e.g. an external method scored once), on (bucket, image, mask). Paired rows must have the same
+    hole ratio (the same mask), else it is an error. Δ gets the hierarchical paired bootstrap interval
+    of `reporting.stats` (resample seeds, then images within each seed) and a mark, better/worse, when
+    the interval excludes 0 (by the metric's direction); too little evidence gives Δ alone, with the
+    reason (`interval_note`). Pairs with a missing value are left out and counted in a warning."""
     bootstrap = bootstrap or Bootstrap()
+    if a["dataset"].iloc[0] != b["dataset"].iloc[0]:
+        warn(f"A is labelled dataset {a['dataset'].iloc[0]!r}, B {b['dataset'].iloc[0]!r}: paired on bucket, image "
+             "and mask names; the comparison means something only if both are the same test images")
+    a, b = check_test_pairs(a, b, common_only, warn)
     seeds_a, seeds_b = set(a["seed"]), set(b["seed"])
     common = seeds_a & seeds_b
     if common:
@@ -102,8 +142,17 @@ def compare_per_image(a: pd.DataFrame, b: pd.DataFrame, metrics=None, bootstrap:
         pairs = pair_rows(a, b, metric)
         if pairs.attrs["unmatched"]:
             warn(f"{metric}: {pairs.attrs['unmatched']} row(s) without a partner left out")
+        if pairs.attrs["not_finite"]:
+            warn(f"{metric}: {pairs.attrs['not_finite']} pair(s) without a value in A or B left out (n counts the "
+                 "pairs used)")
         if pairs.empty:
             raise ValueError(f"{metric}: no image of A pairs with one of B (same bucket, image and mask)")
+        if metric == "psnr":
+            capped = {side: int((pairs[column] >= PSNR_CAP_DB).sum()) for side, column in (("A", "reference"),
+                                                                                          ("B", "other"))}
+            if any(capped.values()):
+                warn(f"PSNR is capped at {PSNR_CAP_DB:g} dB per image (a hole filled exactly): "
+                     + ", ".join(f"{side} {count} of {len(pairs)}" for side, count in capped.items()))
         buckets = sort_bucket_names(pairs["bucket"])
         for bucket in buckets + ([ALL] if len(buckets) > 1 else []):
             part = pairs if bucket == ALL else pairs[pairs["bucket"] == bucket]
@@ -114,8 +163,9 @@ def compare_per_image(a: pd.DataFrame, b: pd.DataFrame, metrics=None, bootstrap:
                         "a_std": a_seed.std(ddof=1) if len(a_seed) > 1 else math.nan,
                         "b_mean": b_seed.mean(), "b_std": b_seed.std(ddof=1) if len(b_seed) > 1 else math.nan,
                         "delta": found.estimate, "lo": found.lo, "hi": found.hi, "delta_std": math.nan,
-                        "mark": mark(metric, found), "method": found.method, "level": bootstrap.level,
-                        "seeds": found.seeds, "n": found.n})
+                        "mark": mark(metric, found), "method": found.method,
+                        "level": bootstrap.level if found.method == "bootstrap" else math.nan,
+                        "seeds": found.seeds, "n": found.n, "interval_note": found.why})
     return pd.DataFrame(out, columns=COLUMNS)
 
 
@@ -125,14 +175,27 @@ def _seed_values(rows: pd.DataFrame, metric: str, bucket: str) -> pd.Series:
 
 
 def compare_summaries(a: pd.DataFrame, b: pd.DataFrame, metrics=None, warn=print) -> pd.DataFrame:
-    """Mean ± std comparison of two summary frames (rows seed, bucket, metric, value): mean ± std over
-    seeds of each side; Δ is the mean ± std over the shared seeds of the per-seed difference, or the
-    plain difference of the means when they share no seed (method "none"). No interval, no mark: a
-    summary has one number per (seed, bucket), nothing to resample."""
+    """Mean ± std comparison of two summary frames (rows seed, bucket, metric, value, n): mean ± std
+    over seeds of each side; Δ is the mean ± std over the shared seeds of the per-seed difference, or
+    the plain difference of the means when they share no seed (method "none"). No interval, no mark: a
+    summary has one number per (seed, bucket), nothing to resample, and no image names to check the
+    two sides against: a bucket only one side has, or another number of images, is said (`warn`)."""
     out = []
+    if "dataset" in a and "dataset" in b and set(a["dataset"]) != set(b["dataset"]):
+        warn(f"A is dataset {', '.join(sorted(set(a['dataset'])))}, B {', '.join(sorted(set(b['dataset'])))}: "
+             "not the same test images, so Δ compares two different things")
+    one_side = set(a["bucket"]) ^ set(b["bucket"])
+    if one_side:
+        warn(f"bucket(s) {', '.join(sort_bucket_names(one_side))} in one file only: left out")
+    if "n" in a and "n" in b:
+        ns = {side: rows[rows["value"].notna()].groupby("bucket")["n"].max() for side, rows in (("A", a), ("B", b))}
+        for bucket in sort_bucket_names(set(ns["A"].index) & set(ns["B"].index)):
+            if ns["A"][bucket] != ns["B"][bucket]:
+                warn(f"bucket {bucket}: A has n = {ns['A'][bucket]} images, B n = {ns['B'][bucket]}: not the same "
+                     "test set")
     wanted = metric_order(metrics or set(a["metric"]) | set(b["metric"]))
     for metric in wanted:
-        for bucket in sort_bucket_names(set(a["bucket"]) | set(b["bucket"])):
+        for bucket in sort_bucket_names(set(a["bucket"]) & set(b["bucket"])):
             sa, sb = _seed_values(a, metric, bucket), _seed_values(b, metric, bucket)
             if sa.empty or sb.empty:
                 continue
@@ -146,14 +209,15 @@ def compare_summaries(a: pd.DataFrame, b: pd.DataFrame, metrics=None, warn=print
                         "a_std": sa.std(ddof=1) if len(sa) > 1 else math.nan, "b_mean": sb.mean(),
                         "b_std": sb.std(ddof=1) if len(sb) > 1 else math.nan, "delta": delta, "lo": math.nan,
                         "hi": math.nan, "delta_std": spread, "mark": "", "method": method, "level": math.nan,
-                        "seeds": seeds, "n": seeds})
+                        "seeds": seeds, "n": seeds, "interval_note": ""})
     if not out:
         raise ValueError("the two files have no (bucket, metric) with a value in both")
     return pd.DataFrame(out, columns=COLUMNS)
 
 
 def compare_files(path_a, path_b, dataset=None, a_variant=None, b_variant=None, metrics=None,
-                  bootstrap: Bootstrap | None = None, warn=print) -> tuple[pd.DataFrame, str, str]:
+                  bootstrap: Bootstrap | None = None, warn=print, common_only: bool = False
+                  ) -> tuple[pd.DataFrame, str, str]:
     """(rows, label of A, label of B) of the comparison of two files: `compare_per_image` for two
     per-image files, else `compare_summaries` (a per-image file reduced to its per-bucket means)."""
     kind_a, rows_a = load(path_a)
@@ -166,7 +230,7 @@ def compare_files(path_a, path_b, dataset=None, a_variant=None, b_variant=None, 
                          f"(`inpaint-bench score --protocol`, `inpaint-bench evaluate --protocol`)")
     labels = _label(rows_a), _label(rows_b)
     if kind_a == kind_b == "per_image":
-        rows = compare_per_image(rows_a, rows_b, metrics, bootstrap, warn)
+        rows = compare_per_image(rows_a, rows_b, metrics, bootstrap, warn, common_only)
     else:
         if kind_a == "per_image":
             rows_a = _per_image_means(rows_a)
@@ -178,7 +242,9 @@ def compare_files(path_a, path_b, dataset=None, a_variant=None, b_variant=None, 
     return rows, *labels
 
 
-def to_markdown(rows: pd.DataFrame, label_a: str, label_b: str) -> str:
+def to_markdown(rows: pd.DataFrame, label_a: str, label_b: str, notes=()) -> str:
+    """The comparison as a markdown table, then what it rests on: the notes given (what differs between
+    the sides, what was left out) and how to read the columns."""
     def value(metric, mean, std):
         text = _fmt(metric, mean)
         return text + (f" ± {_fmt(metric, std)}" if math.isfinite(std) else "")
@@ -195,7 +261,10 @@ def to_markdown(rows: pd.DataFrame, label_a: str, label_b: str) -> str:
                  str(r["seeds"]), str(r["n"])]
         lines.append("| " + " | ".join(cells) + " |")
     methods = set(rows["method"])
-    notes = []
+    notes = list(notes)
+    for why, part in rows[rows["method"] == "paired"].groupby("interval_note", sort=False):
+        cells = ", ".join(f"{metric_format(r['metric']).label} {r['bucket']}" for _, r in part.iterrows())
+        notes.append(f"no interval and no mark, too little evidence ({why}): {cells}.")
     if "bootstrap" in methods:
         level = rows.loc[rows["method"] == "bootstrap", "level"].iloc[0]
         notes.append(f"interval: {level * 100:g}% hierarchical paired bootstrap (seeds, then images within seed); "
@@ -229,15 +298,18 @@ def main(argv=None):
     p.add_argument("--level", type=float, default=Bootstrap.level)
     p.add_argument("--seed", type=int, default=Bootstrap.seed, help="the bootstrap's numpy seed")
     p.add_argument("--out", help="also write the rows as CSV")
+    p.add_argument("--common-only", action="store_true",
+                   help="two per-image files of other test pairs: compare the pairs both hold (said under the table)")
     args = p.parse_args(argv)
+    notes = []
     try:
         bootstrap = Bootstrap(args.resamples, args.level, args.seed)
         rows, label_a, label_b = compare_files(args.a, args.b, args.dataset, args.a_variant, args.b_variant,
-                                               args.metrics, bootstrap,
-                                               warn=lambda m: print(f"note: {m}", file=sys.stderr))
+                                               args.metrics, bootstrap, warn=notes.append,
+                                               common_only=args.common_only)
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
-    print(to_markdown(rows, label_a, label_b), end="")
+    print(to_markdown(rows, label_a, label_b, notes), end="")
     if args.out:
         write_csv(args.out, rows)
 

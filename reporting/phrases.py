@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from inpaint_bench.harness.names import HIGHER_IS_BETTER, metric_format
+from inpaint_bench.harness.names import HIGHER_IS_BETTER, PSNR_CAP_DB, metric_format
 
 NO_RESULT = "missing: no result"  # the note of a cell whose variant has no row for it
 WEIGHTS_HINT = "`inpaint-bench weights check` says where to put it"
@@ -80,3 +80,12 @@ def n_line(ns_by_bucket: dict[str, set]) -> str:
     spans = [f"{b}: " + ("-" if not ns else str(min(ns)) if len(ns) == 1 else f"{min(ns)}-{max(ns)}")
              for b, ns in ns_by_bucket.items()]
     return f"n (test images per seed) per bucket: {'; '.join(spans)}."
+
+
+def capped_line(capped: dict[tuple[str, str], tuple[int, int]]) -> str | None:
+    """The footnote of the PSNR cap, when some image was capped: which cells, how many images."""
+    if not capped:
+        return None
+    cells = "; ".join(f"{variant} {bucket}: {count} of {n}" for (variant, bucket), (count, n) in capped.items())
+    return (f"PSNR is capped at {PSNR_CAP_DB:g} dB per image (a hole filled exactly has an infinite PSNR; "
+            f"docs/protocols.md), images capped (over all seeds): {cells}.")

@@ -185,7 +185,7 @@ def read_ablation(path: str | Path) -> pd.DataFrame:
                             na_values={c: ["", "nan", "NaN"] for c in ("mean", "std", "delta", "lo", "hi", "delta_std",
                                                                        "level")},
                             dtype={c: str for c in ("dataset", "metric", "bucket", "variant", "reference", "mark",
-                                                    "method", "note")})
+                                                    "method", "note", "interval_note")})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise ValueError(f"{path}: not a readable CSV ({err})") from err
     absent = [c for c in COLUMNS if c not in frame.columns]
@@ -222,6 +222,8 @@ def paired_figure(ablation: pd.DataFrame, dataset: str, variants=None) -> Figure
         how.append(f"bars = {level}hierarchical paired bootstrap interval, filled = excludes 0")
     if methods & {"seeds", "none"}:
         how.append("FID/KID bars = ± std over seeds")
+    if "paired" in methods:
+        how.append("no bar = no interval, too little evidence (the table's footnote)")
     fig.suptitle(f"{dataset}: difference to {reference} per hole-ratio bucket\n({'; '.join(how) or 'no difference'})",
                  fontsize=10)
     axes = _grid(fig, count)
@@ -239,10 +241,11 @@ def paired_figure(ablation: pd.DataFrame, dataset: str, variants=None) -> Figure
                 continue
             x = np.array([xs[b] for b in part.index]) + offsets[variant]
             y = part["delta"].to_numpy(dtype=float)
-            if (part["method"] == "bootstrap").all():
-                err = np.vstack([y - part["lo"].to_numpy(dtype=float), part["hi"].to_numpy(dtype=float) - y])
-            else:
-                err = np.nan_to_num(part["delta_std"].to_numpy(dtype=float))
+            # per bucket: the interval (bootstrap), ± std over seeds (seeds), or no bar (paired, none)
+            boot = (part["method"] == "bootstrap").to_numpy()
+            std = np.nan_to_num(part["delta_std"].to_numpy(dtype=float))
+            err = np.vstack([np.where(boot, y - part["lo"].to_numpy(dtype=float), std),
+                             np.where(boot, part["hi"].to_numpy(dtype=float) - y, std)])
             ax.errorbar(x, y, yerr=err, color=colours[variant], linestyle="none", capsize=2, linewidth=1)
             marked = (part["mark"] != "").to_numpy()
             ax.scatter(x[marked], y[marked], color=colours[variant], marker=markers[variant], s=28, zorder=3)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from inpaint_bench.harness.names import (
@@ -16,6 +17,7 @@ from inpaint_bench.harness.names import (
     METRICS,
     PER_IMAGE_COLUMNS,
     PER_IMAGE_METRICS,
+    PSNR_CAP_DB,
     SPREAD_OF,
     SUMMARY_COLUMNS,
 )
@@ -91,6 +93,13 @@ def read_summary(path: str | Path) -> pd.DataFrame:
             raise ValueError(f"{path}: column {column!r} is not numeric ({err})") from err
     if frame["seed"].isna().any():
         raise ValueError(f"{path}: empty seed")
+    infinite = frame[np.isinf(frame["value"])]
+    if not infinite.empty:  # e.g. a mean over an uncapped PSNR: no table, mean or difference survives it
+        row = infinite.iloc[0]
+        why = (f"written before PSNR was capped at {PSNR_CAP_DB:g} dB per image" if row["metric"] == "psnr"
+               else "a value is finite, or empty with a note")
+        raise ValueError(f"{path}: {row['metric']} of {row['variant']} (seed {row['seed']}, bucket {row['bucket']}) "
+                         f"is {row['value']}: {why}; evaluate that run again")
     frame["seed"] = frame["seed"].astype(int)
     frame["n"] = frame["n"].fillna(0).astype(int)
     for column in STRING_COLUMNS:
@@ -127,6 +136,8 @@ def read_per_image(path: str | Path) -> pd.DataFrame:
     if frame["seed"].isna().any():
         raise ValueError(f"{path}: empty seed")
     frame["seed"] = frame["seed"].astype(int)
+    # files written before the cap hold inf for an exact fill: the cap is per image, so it applies here too
+    frame["psnr"] = frame["psnr"].clip(upper=PSNR_CAP_DB)
     return frame
 
 

@@ -6,12 +6,14 @@ difference is taken image by image, within a seed, on the same (seed, bucket, im
 (`pair_rows`). Per-image metrics get the hierarchical paired bootstrap (`hierarchical_bootstrap`:
 resample seeds, then images within each seed); set-level metrics (FID, KID), which have one value
 per (seed, bucket), the mean and sample std over seeds of the per-seed difference (`seed_spread`),
-with no interval and no mark. `mark` says "better"/"worse" when an interval excludes 0.
+with no interval and no mark. `mark` says "better"/"worse" when an interval excludes 0. Too few
+paired values (MIN_PAIRED_VALUES) or equal differences give the difference alone (method "paired"),
+with the reason: no interval, no mark.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -23,6 +25,13 @@ from inpaint_bench.harness.seeding import derive_seed
 PAIR_KEY = ["seed", "bucket", "image", "mask"]
 HOLE_RATIO_TOLERANCE = 1e-6  # two rows of one pair must have the same mask, hence the same hole ratio
 MAX_DRAWS_PER_BLOCK = 2_000_000  # index draws held in memory at once (large test sets are chunked)
+# The percentile interval of a mean from n values is about mean ± z·s·sqrt((n-1)/n)/sqrt(n): the normal
+# quantile and the plug-in variance. For normal differences a nominal 95% interval then covers the true
+# mean with probability P(|t_{n-1}| < 1.96·sqrt((n-1)/n)): 81% at n = 4, 89% at n = 8, 90% first at
+# n = 10 (docs/results.md measures it). Below this many paired values (images x seeds of a cell) an
+# interval would claim more than the data hold: none is given, and nothing is marked.
+MIN_PAIRED_VALUES = 10
+EQUAL = 1e-9  # differences this close (relative to their size) are one value: b + 0.7 - b is not 0.7 exactly
 
 
 @dataclass(frozen=True)
@@ -63,7 +72,8 @@ class Interval:
     """A difference (variant minus reference) and its uncertainty.
 
     method "bootstrap": lo/hi are the bootstrap interval; "seeds": std is the sample std over seeds
-    of the per-seed difference (lo/hi NaN); "none": a single value, no spread at all."""
+    of the per-seed difference (lo/hi NaN); "none": a single value, no spread at all; "paired": the
+    mean paired difference without an interval, `why` says why (too few values, no spread)."""
 
     estimate: float
     lo: float = math.nan
@@ -72,6 +82,7 @@ class Interval:
     seeds: int = 0
     n: int = 0  # paired values behind the estimate (images over all seeds, or seeds)
     method: str = "none"
+    why: str = ""  # method "paired": why there is no interval
 
     def excludes_zero(self) -> bool:
         """True when the interval lies entirely above or below 0 (never for the seed spread)."""
@@ -110,7 +121,10 @@ def hierarchical_bootstrap(groups, resamples: int = 2000, level: float = 0.95, s
     With one seed, step 1 is a no-op: the interval resamples images only and says nothing about
     seed-to-seed variation (captions say so). With few seeds (3) the seed level is resampled from 3
     values, which understates the between-seed spread by about a factor (S-1)/S in variance; the
-    interval is then a lower bound on the true uncertainty, not a conservative one."""
+    interval is then a lower bound on the true uncertainty, not a conservative one.
+
+    Fewer than MIN_PAIRED_VALUES differences, or differences that are all equal (a bootstrap with no
+    spread: a zero-width "interval"), give the estimate alone, method "paired", with the reason."""
     settings = Bootstrap(resamples, level, seed)  # validates
     data = _groups(groups)
     if not data:
@@ -118,6 +132,14 @@ def hierarchical_bootstrap(groups, resamples: int = 2000, level: float = 0.95, s
     rng = np.random.default_rng(derive_seed(settings.seed, *salt))
     s_count = len(data)
     estimate = float(np.mean([g.mean() for g in data]))
+    n = int(sum(g.size for g in data))
+    alone = Interval(estimate=estimate, seeds=s_count, n=n, method="paired")
+    if n < MIN_PAIRED_VALUES:
+        return replace(alone, why=f"{n} paired value{'s' if n > 1 else ''} (images x seeds), fewer than the "
+                                  f"{MIN_PAIRED_VALUES} an interval needs")
+    values = np.concatenate(data)
+    if np.ptp(values) <= EQUAL * max(1.0, float(np.abs(values).max())):  # equal up to float rounding
+        return replace(alone, why=f"all {n} paired differences are equal: the bootstrap has no spread")
 
     # Step 1: the seed drawn into each of the S slots of each resample.
     chosen = rng.integers(0, s_count, size=(settings.resamples, s_count))
@@ -125,24 +147,21 @@ def hierarchical_bootstrap(groups, resamples: int = 2000, level: float = 0.95, s
     # Step 2: an independent image resample for every slot, seed by seed (vectorised).
     for s, values in enumerate(data):
         rows, cols = np.nonzero(chosen == s)
-        n = values.size
+        size = values.size
         means = np.empty(rows.size)
-        block = max(1, MAX_DRAWS_PER_BLOCK // n)
+        block = max(1, MAX_DRAWS_PER_BLOCK // size)
         for start in range(0, rows.size, block):
             stop = min(rows.size, start + block)
-            idx = rng.integers(0, n, size=(stop - start, n))
+            idx = rng.integers(0, size, size=(stop - start, size))
             means[start:stop] = values[idx].mean(axis=1)
         slot_means[rows, cols] = means
     # Step 3: the statistic of each resample, then the percentile interval.
     stats = slot_means.mean(axis=1)
     tail = (1 - settings.level) / 2
     lo, hi = np.quantile(stats, [tail, 1 - tail])
-    # The percentile interval of a constant difference is that constant; keep float noise of the
-    # means from making it a hair wider or narrower than the estimate.
-    if np.ptp(np.concatenate(data)) == 0:
-        lo = hi = estimate
-    return Interval(estimate=estimate, lo=float(lo), hi=float(hi), seeds=s_count,
-                    n=int(sum(g.size for g in data)), method="bootstrap")
+    if not hi > lo:
+        return replace(alone, why=f"the bootstrap of the {n} paired differences has no spread at this level")
+    return Interval(estimate=estimate, lo=float(lo), hi=float(hi), seeds=s_count, n=n, method="bootstrap")
 
 
 def seed_spread(values) -> Interval:
@@ -175,7 +194,8 @@ def pair_rows(reference: pd.DataFrame, other: pd.DataFrame, metric: str,
     """The paired rows of two per-image frames for one metric: columns key + [reference, other,
     diff] (diff = other - reference), rows where both values are finite. The two rows of a pair must
     have the same hole ratio (the same mask); otherwise ValueError names the first such pair.
-    `attrs["unmatched"]` counts the rows of either frame that found no partner."""
+    `attrs["unmatched"]` counts the rows of either frame that found no partner, `attrs["not_finite"]`
+    the pairs left out because a value is missing (NaN) or not finite."""
     key = list(key)
     for frame, what in ((reference, "reference"), (other, "other")):
         dup = frame[frame.duplicated(key, keep=False)]
@@ -193,8 +213,10 @@ def pair_rows(reference: pd.DataFrame, other: pd.DataFrame, metric: str,
                          f"{bad['_hb']:.6f} in the other: the two were not scored with the same masks")
     merged = merged.drop(columns=["_ha", "_hb"])
     merged["diff"] = merged["other"] - merged["reference"]
-    merged = merged[np.isfinite(merged["diff"])].reset_index(drop=True)
+    finite = np.isfinite(merged["diff"])
+    merged = merged[finite].reset_index(drop=True)
     merged.attrs["unmatched"] = unmatched
+    merged.attrs["not_finite"] = int((~finite).sum())
     return merged
 
 

@@ -108,7 +108,7 @@ def test_compare_two_per_image_files_gives_paired_intervals(results, tmp_path, c
     printed = capsys.readouterr().out
     assert "Δ = B − A; A = mini/pconv_base, B = mini/rfr_full" in printed
     assert re.search(r"\| 0\.1-0\.2 \| PSNR \| 21\.00 ± 1\.41 \| 26\.00 ± 1\.41 \| \+5\.00 \| "
-                     r"\[\+\d\.\d\d, \+\d\.\d\d\] \| better \| 2 \| 8 \|", printed), printed
+                     rf"\[\+\d\.\d\d, \+\d\.\d\d\] \| better \| 2 \| {2 * N} \|", printed), printed
     rows = pd.read_csv(tmp_path / "d.csv", keep_default_na=False)
     assert list(rows["bucket"]) == ["0.1-0.2", "0.2-0.3", "all"] * 2
     l1 = rows[(rows["metric"] == "l1") & (rows["bucket"] == "0.2-0.3")].iloc[0]

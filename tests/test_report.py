@@ -56,7 +56,8 @@ def test_every_report_caption_renders_as_restructuredtext_without_a_system_messa
 
 REPORT_CONFIG = {
     "results_dir": "results", "seeds": [0, 1], "image_size": 32, "width": 8, "threads_per_job": 1,
-    "datasets": {"mini_natural": {"kind": "mini_natural", "train_count": 8, "test_count": 4}},
+    # 5 test images x 2 seeds: the 10 paired values an interval needs (reporting.stats.MIN_PAIRED_VALUES)
+    "datasets": {"mini_natural": {"kind": "mini_natural", "train_count": 8, "test_count": 5}},
     "masks": {"buckets": [[0.1, 0.3], [0.3, 0.6]], "count": 4},
     "train": {"steps": 2, "batch_size": 2, "checkpoint_every": 2, "log_every": 1, "precision": "fp32"},
     "eval": {"batch_size": 4, "samples": 1},
@@ -188,7 +189,7 @@ def test_report_renders_tables_plots_and_config_in_headless_chromium(report_run,
             assert 200 < width < 1000  # laid out as a table, narrow enough for the page
             browser.screenshot(shots / "report_ablation.png")
             caption = _caption(browser, "ablation: Δ to the reference")
-            assert "n = 4 test images per bucket and seed; 2 seed(s) (0, 1)" in caption
+            assert "n = 5 test images per bucket and seed; 2 seed(s) (0, 1)" in caption
             assert "2000 resamples" in caption and "resample the seeds, then the images" in caption
 
             # The absolute table.

@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 LOCAL_SLURM = REPO / "workflow" / "cluster" / "local-slurm.sh"
 PROFILE = REPO / "workflow" / "profiles" / "slurm"
-LOCAL_RULES = {"aggregate", "tables", "plots", "all"}  # run by Snakemake itself, never submitted
+LOCAL_RULES = {"describe_job", "aggregate", "tables", "plots", "all"}  # run by Snakemake itself, never submitted
 # config/ci.yaml with three of its rows: a classical one (evaluation only), a trained one and a DGI
 # student (its teacher first). That is every rule of the workflow (dataset build, test masks, teacher,
 # training, evaluation, aggregate, tables, plots), 8 sbatch jobs instead of the full config's 18: the

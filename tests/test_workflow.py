@@ -70,7 +70,12 @@ def test_dag_is_complete_and_editing_one_variant_reruns_only_its_jobs(ci_run, tm
     jobs = planned_jobs(dry.stdout)
     trained = [w for r, w in jobs if r in ("train", "evaluate")]
     assert trained and all("variant=pconv" in w for w in trained), jobs
-    assert {r for r, _ in jobs} <= {"train", "evaluate", "aggregate", "tables", "plots", "validation_plot", "all"}
+    assert {r for r, _ in jobs} <= {"describe_job", "train", "evaluate", "aggregate", "tables", "plots",
+                                    "validation_plot", "all"}
+    # the new descriptions (common.smk, job_file): pconv's jobs and the config-wide summary's only
+    described = [w.split(",")[0] for r, w in jobs if r == "describe_job"]
+    assert sorted(described) == ["key=runs/mini_natural/pconv/seed0", "key=runs/mini_natural/pconv/seed0/eval",
+                                 "key=summary"], described
 
 
 def test_misspelt_config_key_fails_before_any_job(tmp_path):

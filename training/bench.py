@@ -26,6 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
 from inpaint_bench.harness.fileio import write_csv
+from inpaint_bench.harness.seeding import seed_argument
 from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.models import build_model
 from inpaint_bench.models.losses import InpaintingLoss
@@ -56,7 +57,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="random: a randomly initialised VGG16 stands in for the loss network (timing only)")
     p.add_argument("--peak-seconds", type=float, default=3.0, help="duration of each matmul peak measurement")
     p.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's choice)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_argument, default=0)
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (peak memory: the GPU's allocator; "
                                                    "on the CPU, the process's maximum resident size)")
     p.add_argument("--out", default="results/bench/bench.csv")

@@ -5,11 +5,17 @@ is kept as `checkpoint.prev.pt`) together with `train_log.csv` (every loss term)
 run resumes from it to the weights of an uninterrupted run; an unreadable one is moved aside
 (`*.corrupt`) and the run resumes from the previous one, or from step 0. `model.pt`, written at the
 end: the final weights and what they are (role, name under the key "variant", dataset, seed, spec,
-width, image size, and `code`: the digests of the source files it was trained by, jobs.probe), so that
-a model is never scored or distilled from under another job's name, nor after its code changed.
+width, image size, `code`: the digests of the source files it was trained by (jobs.probe), and the
+whole job it was trained for, dataset listing included), so that a model is never scored or
+distilled from under another job's name, nor after its code changed, nor for a job it is older
+than. A checkpoint is resumed only by the same job, at the same precision, with the same code
+(`code_digest`), and never once the run is complete: a forced rerun starts from step 0.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
+import importlib
 import os
 import warnings
 from pathlib import Path
@@ -19,7 +25,15 @@ import torch
 from inpaint_bench.harness.fileio import atomic_torch_save, write_csv
 
 CHECKPOINT, PREVIOUS_CHECKPOINT = "checkpoint.pt", "checkpoint.prev.pt"
-TRAIN_LOG, MODEL, VALIDATION = "train_log.csv", "model.pt", "validation.csv"
+TRAIN_LOG, MODEL, PROVENANCE, VALIDATION = "train_log.csv", "model.pt", "provenance.json", "validation.csv"
+EVAL_DIR = "eval"  # a run's evaluation (harness.paths)
+
+
+def is_run_file(name: str) -> bool:
+    """Whether a run folder's entry is one that training (or the run's evaluation) writes; temporary
+    files of atomic writes start with a dot, unreadable checkpoints end in .corrupt."""
+    return (name in (CHECKPOINT, PREVIOUS_CHECKPOINT, TRAIN_LOG, MODEL, PROVENANCE, VALIDATION, EVAL_DIR)
+            or name.startswith(".") or name.endswith(".corrupt"))
 
 # the fields that say which job a model.pt comes from ("variant" holds the job's name: the variant,
 # or the teacher's architecture slug), and those a changed config makes stale
@@ -63,12 +77,38 @@ def check_identity(path: Path, record: dict, expect: dict) -> None:
         raise ValueError(f"{path} ({describe(record)}) was trained with {changes}: retrain it")
 
 
-def load_model_file(path: str | Path, device="cpu", expect: dict | None = None):
+def _differences(recorded, expected, prefix="") -> list[str]:
+    """The keys (dotted paths) where two job descriptions differ."""
+    if isinstance(recorded, dict) and isinstance(expected, dict):
+        return [d for k in sorted(set(recorded) | set(expected), key=str)
+                for d in _differences(recorded.get(k), expected.get(k), f"{prefix}{k}.")]
+    return [] if recorded == expected else [prefix.rstrip(".")]
+
+
+def check_job(path: Path, record: dict, job: dict) -> None:
+    """Refuses a model trained for another job than `job` (jobs.resolve): other settings, another
+    listing of the dataset's files, another teacher. It would be a result older than what it is said
+    to be computed from."""
+    if "job" not in record:
+        raise ValueError(f"{path} records no job description: it was written by an older "
+                         f"inpaint_bench.training.train and cannot be checked against this job; retrain it")
+    changed = _differences(record["job"], job)
+    if changed:
+        files = any(key.startswith(("listing", "teacher_job.listing")) for key in changed)
+        raise ValueError(f"{path} ({describe(record)}) was trained for another job: {', '.join(changed[:6])} "
+                         f"differ{' (the dataset or mask files changed since)' if files else ''}; retrain it")
+
+
+def load_model_file(path: str | Path, device="cpu", expect: dict | None = None, job: dict | None = None):
     """Reads a `model.pt` written by training: returns (model in eval mode, record). `expect` (fields of
-    WHO and HOW) is checked against the record before any weight is used."""
+    WHO and HOW) and `job` (the whole train job: `check_job`) are checked against the record before
+    any weight is used."""
     from inpaint_bench.models import build_model
 
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not a model file: pass the model.pt inside it "
+                         f"(e.g. {path / MODEL})")
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist: train the variant first "
                                 f"(python -m inpaint_bench.training.train ...)")
@@ -80,6 +120,8 @@ def load_model_file(path: str | Path, device="cpu", expect: dict | None = None):
         raise ValueError(f"{path} is not a model file written by training.train")
     if expect:
         check_identity(path, record, expect)
+    if job:
+        check_job(path, record, job)
     # the spec's `init` file was the start of training: the trained weights follow, so it is not read
     model = build_model({k: v for k, v in record["spec"].items() if k != "init"}, record["width"])
     try:
@@ -90,9 +132,33 @@ def load_model_file(path: str | Path, device="cpu", expect: dict | None = None):
     return model.to(device).eval(), record
 
 
+@functools.cache
+def code_digest() -> str:
+    """A digest of the harness's source that training runs (every .py file of the packages below
+    reporting): a checkpoint written by other code, e.g. before a fix in models/, is not resumed."""
+    digest = hashlib.sha256()
+    for package in ("harness", "datasets", "models", "jobs", "metrics", "training"):
+        folder = Path(importlib.import_module(f"inpaint_bench.{package}").__path__[0])
+        for path in sorted(folder.glob("*.py")):
+            digest.update(f"{package}/{path.name}\0".encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def run_signature(job: dict, dtype: torch.dtype) -> dict:
-    """What a checkpoint must have been written for to be resumed: the same job at the same precision."""
-    return {"job": job, "precision": str(dtype)}
+    """What a checkpoint must have been written for to be resumed: the same job at the same precision,
+    by the same code."""
+    return {"job": job, "precision": str(dtype), "code": code_digest()}
+
+
+def _other(state, signature: dict) -> str:
+    """What differs between a checkpoint's signature and this run's, in words."""
+    recorded = state.get("signature") if isinstance(state, dict) else None
+    if not isinstance(recorded, dict):
+        return "written for other settings"
+    parts = [what for key, what in (("job", "another job description"), ("precision", "another precision"),
+                                    ("code", "other code (the harness's source changed since)"))
+             if recorded.get(key) != signature[key]]
+    return "written for " + ", ".join(parts)
 
 
 def checkpoint_state(*, signature: dict, step: int, model, optimizer, distill, log_rows: list,
@@ -116,10 +182,13 @@ def write_train_log(out: Path, rows: list) -> None:
         write_csv(out / TRAIN_LOG, rows)
 
 
-def load_checkpoint(out: Path, signature: dict, device, move_corrupt: bool) -> tuple[Path, dict] | None:
+def load_checkpoint(out: Path, signature: dict, device, move_corrupt: bool,
+                    total_steps: int | None = None) -> tuple[Path, dict] | None:
     """The newest usable checkpoint of `out` and its path: checkpoint.pt, else checkpoint.prev.pt; None
     if neither is. An unreadable file is moved aside (*.corrupt, by the process given `move_corrupt`)
-    so that the next run does not fail on it again; one written for another signature is skipped."""
+    so that the next run does not fail on it again; one written for another signature is skipped, and
+    so is one of a complete run (`total_steps` reached): running a finished job again (snakemake
+    --forcerun, a new model.pt wanted) trains it again, from step 0."""
     corrupt = False
     for path in (out / CHECKPOINT, out / PREVIOUS_CHECKPOINT):
         if not path.exists():
@@ -134,8 +203,12 @@ def load_checkpoint(out: Path, signature: dict, device, move_corrupt: bool) -> t
             corrupt = True
             continue
         if not isinstance(state, dict) or state.get("signature") != signature:
-            warnings.warn(f"{path} was written for other settings; not resuming from it", stacklevel=1)
+            warnings.warn(f"{path} was {_other(state, signature)}; not resuming from it", stacklevel=1)
             continue
+        if total_steps is not None and state.get("step", 0) >= total_steps:
+            warnings.warn(f"{path} is of a complete run (step {state['step']} of {total_steps}): training this "
+                          f"job again starts from step 0", stacklevel=1)
+            return None
         return path, state
     if corrupt:
         warnings.warn(f"no usable checkpoint in {out}: training starts from step 0", stacklevel=1)
@@ -178,6 +251,6 @@ def save_model_file(out: Path, model, job: dict, steps: int, notes: list, thread
     checks it) and how they were trained."""
     record = {"state_dict": model.state_dict(), "spec": job["spec"], "width": job["width"], "code": job["code"],
               "image_size": job["image_size"], "dataset": job["dataset"], "variant": job["name"],
-              "seed": job["seed"], "role": job["role"], "steps": steps, "notes": notes,
+              "seed": job["seed"], "role": job["role"], "job": job, "steps": steps, "notes": notes,
               "threads_used": threads_used, "processes": processes}
     return atomic_torch_save(record, out / MODEL)

@@ -13,7 +13,9 @@ model file of another job or spec is refused (training.checkpoint). Expected fau
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -22,9 +24,17 @@ import pandas as pd
 import torch
 
 from inpaint_bench.harness.config import ConfigError, layout
-from inpaint_bench.harness.fileio import ensure_writable, save_png
+from inpaint_bench.harness.fileio import (
+    atomic_write_text,
+    check_output_folder,
+    ensure_writable,
+    new_folder_beside,
+    replace_folder,
+    save_png,
+)
 from inpaint_bench.harness.names import PROTOCOLS
 from inpaint_bench.harness.progress import progress
+from inpaint_bench.harness.seeding import seed_argument
 from inpaint_bench.jobs.resolve import eval_job
 from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.metrics.evaluation import Evaluation
@@ -34,6 +44,9 @@ from inpaint_bench.models.registry import is_trainable
 from inpaint_bench.models.released_weights import weights_note
 from inpaint_bench.training.checkpoint import load_model_file
 from inpaint_bench.training.precision import autocast, prepare_input, prepare_model, resolve_precision
+
+SAMPLES, PROVENANCE = "samples", "provenance.json"
+EVAL_FILES = ("per_image.csv", "summary.csv", SAMPLES, PROVENANCE)  # what an evaluation writes in its folder
 
 
 def save_image(tensor: torch.Tensor, path: Path) -> None:
@@ -53,7 +66,7 @@ def load_variant(job: dict, model_path: str | Path | None, device):
     # a model of another job would be scored and labelled as this one: its identity must match
     expect = {"role": "student", "variant": job["variant"],
               **{k: job[k] for k in ("dataset", "seed", "spec", "width", "image_size", "code")}}
-    model, record = load_model_file(model_path, device, expect=expect)
+    model, record = load_model_file(model_path, device, expect=expect, job=job["train"])
     return model, list(record.get("notes", []))
 
 
@@ -77,30 +90,41 @@ def evaluate(job: dict, out: str | Path, model_path: str | Path | None = None, m
                         enable_fid=settings["fid"], feature_cache=cache, protocol=settings["protocol"])
     evaluation = Evaluation(suite, dataset, job["variant"], seed, train_note="; ".join(train_notes))
     batch_size, keep = settings["batch_size"], settings["samples"]
-
-    bar = progress(len(masks) * len(images), desc=f"eval {dataset}/{job['variant']}", unit="img")
-    for bucket, bucket_masks in masks.items():
-        for start in range(0, len(images), batch_size):
-            idx = list(range(start, min(start + batch_size, len(images))))
-            items = [images[i] for i in idx]
-            chosen = [bucket_masks[i % len(bucket_masks)] for i in idx]  # image i meets mask i (mod count)
-            gt = torch.stack([it["image"] for it in items]).to(device)
-            mask = torch.stack([m for _, m in chosen]).to(device)
-            with torch.no_grad(), autocast(dtype, device):
-                pred = model(prepare_input(gt * (1 - mask), dtype), mask)
-            comp = evaluation.add(bucket, pred, gt, mask, [it["name"] for it in items],
-                                  [f"{bucket}/{stem}.png" for stem, _ in chosen])
-            for j, i in enumerate(idx):
-                if i < keep:
-                    base = out / "samples" / bucket / items[j]["name"]
-                    save_image(comp[j], base.with_name(base.name + "_output.png"))
-                    save_image(gt[j] * (1 - mask[j]) + mask[j], base.with_name(base.name + "_input.png"))
-                    save_image(gt[j], base.with_name(base.name + "_gt.png"))
-            bar.update(len(idx))
-    bar.close()
-    for warning in evaluation.test_set_check() + evaluation.colour_check():
-        print(f"warning: {warning}", file=sys.stderr)
-    return evaluation.write(out / "per_image.csv", out / "summary.csv")
+    # the composites go to a new folder that replaces samples/ whole at the end: no image of an
+    # earlier evaluation (another model, more samples) stays beside this one's
+    samples = new_folder_beside(out / SAMPLES)
+    try:
+        bar = progress(len(masks) * len(images), desc=f"eval {dataset}/{job['variant']}", unit="img")
+        for bucket, bucket_masks in masks.items():
+            for start in range(0, len(images), batch_size):
+                idx = list(range(start, min(start + batch_size, len(images))))
+                items = [images[i] for i in idx]
+                chosen = [bucket_masks[i % len(bucket_masks)] for i in idx]  # image i meets mask i (mod count)
+                gt = torch.stack([it["image"] for it in items]).to(device)
+                mask = torch.stack([m for _, m in chosen]).to(device)
+                with torch.no_grad(), autocast(dtype, device):
+                    pred = model(prepare_input(gt * (1 - mask), dtype), mask)
+                comp = evaluation.add(bucket, pred, gt, mask, [it["name"] for it in items],
+                                      [f"{bucket}/{stem}.png" for stem, _ in chosen])
+                for j, i in enumerate(idx):
+                    if i < keep:
+                        base = samples / bucket / items[j]["name"]
+                        save_image(comp[j], base.with_name(base.name + "_output.png"))
+                        save_image(gt[j] * (1 - mask[j]) + mask[j], base.with_name(base.name + "_input.png"))
+                        save_image(gt[j], base.with_name(base.name + "_gt.png"))
+                bar.update(len(idx))
+        bar.close()
+        for warning in evaluation.test_set_check() + evaluation.colour_check():
+            print(f"warning: {warning}", file=sys.stderr)
+        summary = evaluation.write(out / "per_image.csv", out / "summary.csv")
+        # what these numbers were computed from: the eval job (its model's train job, the test files'
+        # listing, the protocol) and the model file
+        atomic_write_text(out / PROVENANCE, json.dumps({"job": job, "model": str(model_path) if model_path else None},
+                                                       indent=2))
+        replace_folder(samples, out / SAMPLES)
+    finally:
+        shutil.rmtree(samples, ignore_errors=True)
+    return summary
 
 
 def parse_args(argv=None):
@@ -108,7 +132,7 @@ def parse_args(argv=None):
     p.add_argument("--config", required=True)
     p.add_argument("--dataset", required=True)
     p.add_argument("--variant", required=True)
-    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--seed", type=seed_argument, required=True)
     p.add_argument("--out", help="output folder (default: the run's eval/ folder under results_dir)")
     p.add_argument("--model", help="model.pt of a trained variant (default: the run's model.pt)")
     p.add_argument("--masks", help="test mask folder (default: <results_dir>/masks/<size>px_seed<masks.seed>)")
@@ -117,6 +141,8 @@ def parse_args(argv=None):
                    help="scoring protocol (default: the config's eval.protocol); with --out, a trained model "
                         "is scored under another protocol without retraining")
     p.add_argument("--device")
+    p.add_argument("--force", action="store_true", help="write into --out even if it holds files evaluation "
+                                                        "does not write")
     return p.parse_args(argv)
 
 
@@ -132,7 +158,9 @@ def main(argv=None):
         job = eval_job(config, args.dataset, args.variant, args.seed)
         run_dir = results.run_dir(args.dataset, args.variant, args.seed)
         model = args.model or (run_dir / "model.pt" if is_trainable(job["spec"]) else None)
-        summary = evaluate(job, args.out or results.eval_dir(args.dataset, args.variant, args.seed), model,
+        out = args.out or results.eval_dir(args.dataset, args.variant, args.seed)
+        check_output_folder(out, lambda name: name in EVAL_FILES or name.startswith("."), "--out", args.force)
+        summary = evaluate(job, out, model,
                            args.masks or results.masks_dir(config["image_size"], config["masks"]["seed"]),
                            args.device, cache_dir=results.cache_dir())
     except (ConfigError, ValueError, OSError) as err:

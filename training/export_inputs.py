@@ -9,10 +9,15 @@ DIR/masks/<bucket>/<image>.png (255 = hole) with DIR/masks/manifest.csv: test im
 PRED/<bucket>/<image>.png:
 
     python -m inpaint_bench.metrics.score --pred PRED --gt DIR/gt --masks DIR/masks --out scores.csv
+
+DIR is written whole (built beside it, then put in its place): a folder that holds anything but an
+earlier export (DIR/export.json) is refused unless --force, which replaces it with its content.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -20,7 +25,15 @@ import numpy as np
 from tqdm import tqdm
 
 from inpaint_bench.harness.config import ConfigError, dataset_spec, layout
-from inpaint_bench.harness.fileio import save_png, write_csv
+from inpaint_bench.harness.fileio import (
+    atomic_write_text,
+    check_output_folder,
+    new_folder_beside,
+    replace_folder,
+    save_png,
+    write_csv,
+)
+from inpaint_bench.harness.seeding import seed_argument
 from inpaint_bench.jobs.validate import load_config
 
 
@@ -30,11 +43,31 @@ def to_uint8(tensor) -> np.ndarray:
         (array * 255 + 0.5).astype(np.uint8)
 
 
-def export(config: dict, dataset: str, seed: int, out: Path, masks_path: str | None = None) -> Path:
+MARKER = "export.json"  # what an export was made from; it marks a folder this tool wrote
+
+
+def export(config: dict, dataset: str, seed: int, out: Path, masks_path: str | None = None,
+           force: bool = False) -> Path:
+    """Writes the test pairs into `out`, replacing it whole (see the module docstring)."""
     from inpaint_bench.datasets import build_dataset, load_test_masks
 
+    earlier_export = (Path(out) / MARKER).is_file()  # ours: replaced whole without --force
+    out = check_output_folder(out, lambda name: earlier_export, "--out", force)
+    masks_dir = masks_path or layout(config).masks_dir(config["image_size"], config["masks"]["seed"])
     images = build_dataset(dataset_spec(config, dataset), "test", config["image_size"], seed)
-    masks = load_test_masks(masks_path or layout(config).masks_dir(config["image_size"], config["masks"]["seed"]))
+    masks = load_test_masks(masks_dir)
+    tmp = new_folder_beside(out)
+    try:
+        _write(images, masks, tmp, dataset)
+        atomic_write_text(tmp / MARKER, json.dumps({"dataset": dataset, "seed": seed, "masks": str(masks_dir),
+                                                    "images": len(images)}, indent=2))
+        replace_folder(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out / "masks" / "manifest.csv"
+
+
+def _write(images, masks, out: Path, dataset: str) -> Path:
     rows = []
     for i in tqdm(range(len(images)), desc=f"export {dataset}", unit="img"):
         item = images[i]
@@ -52,13 +85,14 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", required=True)
     p.add_argument("--dataset", required=True)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_argument, default=0)
     p.add_argument("--out", required=True)
     p.add_argument("--masks", help="test mask folder (default: <results_dir>/masks/<size>px_seed<masks.seed>)")
+    p.add_argument("--force", action="store_true", help="replace --out even if it holds files of its own")
     args = p.parse_args(argv)
     try:
-        manifest = export(load_config(args.config), args.dataset, args.seed, Path(args.out), args.masks)
-    except (ConfigError, FileNotFoundError, ValueError) as err:
+        manifest = export(load_config(args.config), args.dataset, args.seed, Path(args.out), args.masks, args.force)
+    except (ConfigError, OSError, ValueError) as err:
         sys.exit(f"error: {err}")
     print(f"wrote {manifest.parent.parent}")
 

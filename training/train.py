@@ -13,22 +13,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import sys
 import time
 import warnings
+from collections import deque
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
 from inpaint_bench.harness.checkout import source_record
 from inpaint_bench.harness.config import ConfigError, layout
-from inpaint_bench.harness.fileio import atomic_write_text, ensure_writable, write_csv
+from inpaint_bench.harness.fileio import atomic_write_text, check_output_folder, ensure_writable, write_csv
 from inpaint_bench.harness.names import VALIDATION_COLUMNS
 from inpaint_bench.harness.progress import progress
-from inpaint_bench.harness.seeding import derive_seed
+from inpaint_bench.harness.seeding import derive_seed, seed_argument
 from inpaint_bench.jobs.resolve import init_seed_parts, teacher_job, train_job
 from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.models import build_model
@@ -40,6 +43,7 @@ from inpaint_bench.training.checkpoint import (
     MODEL,
     VALIDATION,
     checkpoint_state,
+    is_run_file,
     load_checkpoint,
     load_model_file,
     restore_checkpoint,
@@ -52,6 +56,11 @@ from inpaint_bench.training.checkpoint import (
 from inpaint_bench.training.precision import autocast, prepare_input, prepare_model, resolve_precision
 from inpaint_bench.training.preemption import StopRequest, ignore_stop_signals, stop_signals_caught
 from inpaint_bench.training.validation import TrainingImages, Validation, held_out_indices, validation_split
+
+# A loss this many times the median of the last DIVERGENCE_WINDOW steps' is divergence (a too high lr):
+# a normal batch moves the loss by a few times at most, a diverged run by thousands (lr 10: 1.4 to
+# 1.2e4 in one step), and a finite loss would otherwise let it end "successfully" with useless weights.
+DIVERGENCE_FACTOR, DIVERGENCE_WINDOW = 100.0, 50
 
 
 class StepBatches(torch.utils.data.Sampler):
@@ -204,6 +213,8 @@ class Trainer:
             self._setup_distillation(teacher)
         self.optimizer = self.new_optimizer(self.settings["lr"])
         self.step, self.log_rows = 0, []
+        self.recent = deque(maxlen=DIVERGENCE_WINDOW)  # the last steps' losses
+        self.checkpoint_step = None  # the step of the checkpoint on disk, if any
         self.threads_used = [torch.get_num_threads()]
         self.ddp = None  # the DistributedDataParallel wrapper, made in fit()
         self.stop = StopRequest()
@@ -229,7 +240,7 @@ class Trainer:
                               f"--teacher-arch {slug} --seed {self.seed}")
         self.teacher, _ = load_model_file(teacher_path, self.device, expect={
             "role": "teacher", "variant": slug, "code": self.job["teacher_code"],
-            **{k: self.job[k] for k in ("dataset", "seed", "width", "image_size")}})
+            **{k: self.job[k] for k in ("dataset", "seed", "width", "image_size")}}, job=self.job["teacher_job"])
         for p in self.teacher.parameters():
             p.requires_grad_(False)
         self.teacher = prepare_model(self.teacher, self.dtype)
@@ -247,12 +258,14 @@ class Trainer:
         self.threads_used = [torch.get_num_threads()]
         # every process reads the same file: one moves it aside if it is unreadable
         found = load_checkpoint(self.out, run_signature(self.job, self.dtype), self.device,
-                                move_corrupt=self.rank == 0)
+                                move_corrupt=self.rank == 0, total_steps=self.total_steps)
         if found is None:
             return False
         path, state = found
         restore_checkpoint(path, state, self.model, self.optimizer, self.distill)
         self.step, self.log_rows = state["step"], state["log_rows"]
+        self.checkpoint_step = state["step"]
+        self.recent.extend(row["total"] for row in self.log_rows[-DIVERGENCE_WINDOW:])
         self.validation.rows = state["validation_rows"]
         self.threads_used = threads_used_after_resume(path, state, self.threads_used[0], self.world)
         return True
@@ -264,6 +277,7 @@ class Trainer:
                 optimizer=self.optimizer, distill=self.distill, log_rows=self.log_rows,
                 validation_rows=self.validation.rows,
                 threads_used=self.threads_used, processes=self.world))
+        self.checkpoint_step = self.step
         # no process goes on (or exits, which makes torchrun stop the others) before the file is whole
         distributed.barrier()
 
@@ -303,15 +317,35 @@ class Trainer:
         else:
             total, terms = self.losses(image, mask)
             shown = total.detach()
-        if not torch.isfinite(shown):  # under DDP, the mean: every process stops at the same step
+        # under DDP, `shown` is the mean over processes: every process stops at the same step
+        loss = float(shown)
+        if not math.isfinite(loss):
             bad = {k: float(v) for k, v in terms.items()}
-            raise FloatingPointError(
-                f"non-finite loss {float(shown)} at step {self.step + 1} (terms {bad}); the last good "
-                f"checkpoint {self.out / CHECKPOINT} is kept. Lower train.lr or try precision fp32.")
+            raise self.stopped(f"non-finite loss {loss} at step {self.step + 1} (terms {bad})")
+        median = float(np.median(self.recent)) if self.recent else math.nan
+        if median > 0 and loss > DIVERGENCE_FACTOR * median:
+            raise self.stopped(f"training diverged at step {self.step + 1}: loss {loss:.4g} is more than "
+                               f"{DIVERGENCE_FACTOR:g} times the median {median:.4g} of the {len(self.recent)} "
+                               f"step(s) before it")
+        self.recent.append(loss)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()
         return {"total": float(shown), **{k: float(v) for k, v in terms.items()}}
+
+    def stopped(self, what: str) -> FloatingPointError:
+        """The error of a run stopped by its loss, with only what is true of it: the lr and precision
+        it ran at, and what is on disk (model.pt is not written)."""
+        lr_key = "train.finetune_lr" if self.step >= self.settings["steps"] else "train.lr"
+        precision = ("it ran in fp32 already" if self.dtype == torch.float32 else
+                     f"it ran under {str(self.dtype).removeprefix('torch.')} autocast: train.precision fp32 may help")
+        if self.checkpoint_step is None:
+            disk = "No checkpoint was written"
+        else:
+            disk = (f"The checkpoint of step {self.checkpoint_step} ({self.out / CHECKPOINT}) is resumed only by a "
+                    f"rerun with the same settings, which meets the same loss")
+        return FloatingPointError(f"{what}. Lower {lr_key} (now {self.optimizer.param_groups[0]['lr']:g}); "
+                                  f"{precision}. {disk}; no model.pt is written.")
 
     def losses(self, image: torch.Tensor, mask: torch.Tensor):
         return forward_losses(self.model, self.loss, image, mask, self.dtype, self.device,
@@ -349,7 +383,7 @@ class Trainer:
         if distributed.active():
             self.wrap_for_ddp()
         provenance = {"dataset": self.dataset, "variant": self.variant, "seed": self.seed, "role": self.role,
-                      "spec": self.spec, "settings": self.settings, "code": self.job["code"],
+                      "spec": self.spec, "settings": self.settings, "job": self.job, "code": self.job["code"],
                       "precision": str(self.dtype), "device": str(self.device), "threads": torch.get_num_threads(),
                       "threads_used": self.threads_used,  # per segment, when resumed with another count
                       "processes": self.world,  # DDP: each holds batch_size / processes images
@@ -412,7 +446,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--variant", help="the variant to train")
     what.add_argument("--teacher-arch", help="train this DGI teacher (auxiliary network), e.g. rfr_attention-kca")
-    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--seed", type=seed_argument, required=True)
     p.add_argument("--out", help="output folder (default: where the workflow puts this run)")
     p.add_argument("--teacher-model", help="the teacher's model.pt for a distilled variant "
                                            "(default: where the workflow puts it)")
@@ -420,6 +454,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                                                "the workflow). The weights depend on it; it is recorded in "
                                                "provenance.json")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    p.add_argument("--force", action="store_true", help="train into --out even if it holds files training "
+                                                        "does not write")
     return p.parse_args(argv)
 
 
@@ -438,6 +474,7 @@ def main(argv=None) -> None:
         else:
             job = teacher_job(config, args.dataset, args.teacher_arch, args.seed)
             out = args.out or results.teacher_dir(args.dataset, args.teacher_arch, args.seed)
+        check_output_folder(out, is_run_file, "--out", args.force)
         teacher = args.teacher_model
         if job["teacher"] and teacher is None:
             teacher = results.teacher_dir(args.dataset, job["teacher"], args.seed) / "model.pt"

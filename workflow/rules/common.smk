@@ -1,8 +1,8 @@
 # Names and input functions shared by the rules (the rule files hold only rules). Paths come from
 # harness.paths, job descriptions from harness.jobs: the same code the command-line tools use.
 from inpaint_bench.harness.config import MINI_KINDS, dataset_spec, layout, train_settings
-from inpaint_bench.jobs.resolve import as_param, eval_job, teacher_architectures, teacher_job, train_job
-from inpaint_bench.jobs.resolve import teacher_slug, validation_job
+from inpaint_bench.jobs.resolve import as_param, eval_job, job_digest, masks_job, teacher_architectures
+from inpaint_bench.jobs.resolve import teacher_job, teacher_slug, train_job, validation_job
 from inpaint_bench.metrics.weights import WEIGHT_FILES, download_target, find_weight
 from inpaint_bench.models.registry import is_trainable, uses_distillation
 
@@ -25,6 +25,66 @@ MISSING_WEIGHTS = [
     for key in WEIGHT_FILES
     if config["weights"]["download"] and find_weight(key, config["weights"]["dir"]) is None
 ]
+
+
+JOB_FILES = {}  # job file -> the description it holds; filled by job_file(), written by rule describe_job
+
+
+def job_file(key, job):
+    """The input that ties the outputs of `key` (their folder under results_dir) to what they are
+    computed from: the job's description (its config slice, the listing of the files it reads) in a
+    file named by its digest (harness.paths). A changed description is a missing file; the default
+    target asks for every job file (every_job_output), so the job runs again whatever Snakemake's
+    metadata holds (.snakemake/ deleted, another checkout on the same results_dir)."""
+    path = str(R.job_file(key, job_digest(job)))
+    JOB_FILES[path] = job
+    return path
+
+
+def run_key(dataset, variant, seed, *more):
+    run = R.run_dir(dataset, variant, seed).relative_to(R.root)
+    return str(run.joinpath(*more))
+
+
+def train_job_file(dataset, variant, seed):
+    return job_file(run_key(dataset, variant, seed), train_job(config, dataset, variant, int(seed), listings))
+
+
+def teacher_job_file(dataset, arch, seed):
+    job = teacher_job(config, dataset, arch, int(seed), listings)
+    return job_file(str(R.teacher_dir(dataset, arch, seed).relative_to(R.root)), job)
+
+
+def eval_job_file(dataset, variant, seed):
+    job = eval_job(config, dataset, variant, int(seed), listings)
+    return job_file(run_key(dataset, variant, seed, "eval"), job)
+
+
+def validation_job_file(dataset, variant):
+    job = validation_job(config, dataset, variant, listings)
+    # key runs/<dataset>/<classical>/validation, beside the seed folders
+    return job_file(str(R.reference_validation(dataset, variant).relative_to(R.root).with_suffix("")), job)
+
+
+def masks_job_file(seed):
+    return job_file(str(R.masks_dir(SIZE, seed).relative_to(R.root)), masks_job(config, listings))
+
+
+def data_job_file(dataset):
+    job = {"spec": dataset_spec(config, dataset), "size": SIZE}
+    return job_file(str(R.data_dir(dataset).relative_to(R.root)), job)
+
+
+# what the report's rules compute from besides their input files
+TABLE_SETTINGS = {"variants": VARIANTS, "seeds": SEEDS, "report": config["report"]}
+PLOT_SETTINGS = {"variants": VARIANTS, "trained": TRAINED, "seeds": SEEDS}
+
+
+def report_job_files(dataset):
+    return [
+        job_file(f"tables/{dataset}", {**TABLE_SETTINGS, "dataset": dataset}),
+        job_file(f"plots/{dataset}", {**PLOT_SETTINGS, "dataset": dataset}),
+    ]
 
 
 wildcard_constraints:
@@ -101,4 +161,17 @@ def every_job_output():
     (the tables being newer than the summary) while the tables keep the deleted rows."""
     models = [str(R.run_dir(d, v, s) / "model.pt") for d in DATASETS for v in TRAINED for s in SEEDS]
     teachers = [str(R.teacher_dir(d, a, s) / "model.pt") for d in DATASETS for a in TEACHERS for s in SEEDS]
-    return models + teachers + eval_summaries()
+    return models + teachers + eval_summaries() + every_job_file()
+
+
+def every_job_file():
+    """The description of every job (job_file), asked for by the default target: Snakemake runs a job
+    for a missing file only when something asks for it, so a changed description of a job whose
+    outputs exist would otherwise not reach it."""
+    files = [train_job_file(d, v, s) for d in DATASETS for v in TRAINED for s in SEEDS]
+    files += [teacher_job_file(d, a, s) for d in DATASETS for a in TEACHERS for s in SEEDS]
+    files += [eval_job_file(d, v, s) for d in DATASETS for v in VARIANTS for s in SEEDS]
+    files += [validation_job_file(d, v) for d in DATASETS for v in CLASSICAL]
+    files += [data_job_file(d) for d in DATASETS if config["datasets"][d]["kind"] in MINI_KINDS]
+    files += [masks_job_file(config["masks"]["seed"]), job_file("summary", config)]
+    return files + [f for d in DATASETS for f in report_job_files(d)]

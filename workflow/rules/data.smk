@@ -1,8 +1,32 @@
 # Datasets, test masks and (where a network exists) pretrained weights.
 
 
+rule describe_job:
+    """Writes what a job's outputs are computed from, under the digest of it (common.smk, job_file),
+    and removes the older descriptions of the same outputs: returning to an earlier config runs the
+    job again too."""
+    output:
+        str(R.job_file("{key}", "{digest}")),
+    log:
+        str(R.log("jobs", "{key}", "{digest}")),
+    wildcard_constraints:
+        digest="[0-9a-f]{16}",
+    conda:
+        CONDA_ENV
+    params:
+        job=lambda wc, output: as_param(JOB_FILES[output[0]]),
+    script:
+        "../scripts/describe_job.py"
+
+
+localrules:
+    describe_job,
+
+
 rule build_mini_dataset:
     """Builds a mini dataset offline from photographs shipped inside installed packages."""
+    input:
+        job=lambda wc: data_job_file(wc.dataset),
     output:
         str(R.data_dir("{dataset}") / "manifest.csv"),
     log:
@@ -20,6 +44,8 @@ rule build_mini_dataset:
 rule make_test_masks:
     """Irregular test masks, one folder per hole-ratio bucket, shared by every dataset, variant and
     training seed (the wildcard is masks.seed)."""
+    input:
+        job=lambda wc: masks_job_file(wc.seed),
     output:
         str(R.masks_dir(SIZE, "{seed}") / "manifest.csv"),
     log:

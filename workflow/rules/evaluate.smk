@@ -8,6 +8,7 @@ rule evaluate:
         masks=masks_manifest,
         model=trained_model,
         weights=eval_weights,
+        job=lambda wc: eval_job_file(wc.dataset, wc.variant, wc.seed),
     output:
         summary=eval_file("summary.csv"),
         per_image=eval_file("per_image.csv"),
@@ -20,7 +21,7 @@ rule evaluate:
     resources:
         **RESOURCES["evaluate"],
     params:
-        job=lambda wc: as_param(eval_job(config, wc.dataset, wc.variant, int(wc.seed))),
+        job=lambda wc: as_param(eval_job(config, wc.dataset, wc.variant, int(wc.seed), listings)),
         cache=str(R.cache_dir()),
     script:
         "../scripts/evaluate.py"

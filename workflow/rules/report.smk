@@ -17,7 +17,8 @@ rule aggregate:
     """All evaluation summaries in one long-format CSV (a row per seed), the mean and std over seeds,
     and the resolved config as a page of the report."""
     input:
-        eval_summaries,
+        summaries=eval_summaries,
+        job=job_file("summary", config),
     output:
         summary=str(R.summary()),
         over_seeds=str(R.summary().with_name("summary_over_seeds.csv")),
@@ -44,6 +45,7 @@ rule tables:
     input:
         summary=str(R.summary()),
         published=config["report"]["reference_table"] or [],
+        job=lambda wc: report_job_files(wc.dataset)[0],
         per_image=lambda wc: [
             str(R.eval_dir(wc.dataset, v, s) / "per_image.csv") for v in VARIANTS for s in SEEDS
         ],
@@ -93,6 +95,7 @@ rule plots:
         ablation=str(R.table("{dataset}_ablation", "csv")),
         logs=lambda wc: [str(R.run_dir(wc.dataset, v, s) / "train_log.csv") for v in TRAINED for s in SEEDS],
         samples=lambda wc: [str(R.eval_dir(wc.dataset, v, SEEDS[0]) / "samples") for v in VARIANTS],
+        job=lambda wc: report_job_files(wc.dataset)[1],
     output:
         metrics=report(
             str(R.plot("{dataset}", "metrics")),

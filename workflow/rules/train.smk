@@ -1,6 +1,7 @@
 # Training: one job per (dataset, trainable variant, seed), and one DGI teacher job per
 # (dataset, teacher architecture, seed) that every distilled student of that architecture needs.
-# Each job's params hold its whole resolved description (harness.jobs): a change re-runs it.
+# Each job's params hold its whole resolved description (jobs.resolve), and its job file input the
+# same under its digest (common.smk): a change re-runs it, with or without Snakemake's metadata.
 
 
 rule train_teacher:
@@ -8,6 +9,7 @@ rule train_teacher:
     input:
         data=dataset_manifest,
         weights=weight_files("vgg16"),
+        job=lambda wc: teacher_job_file(wc.dataset, wc.arch, wc.seed),
     output:
         model=str(R.teacher_dir("{dataset}", "{arch}", "{seed}") / "model.pt"),
     log:
@@ -18,7 +20,7 @@ rule train_teacher:
     resources:
         **RESOURCES["train"],
     params:
-        job=lambda wc: as_param(teacher_job(config, wc.dataset, wc.arch, int(wc.seed))),
+        job=lambda wc: as_param(teacher_job(config, wc.dataset, wc.arch, int(wc.seed), listings)),
     script:
         "../scripts/train.py"
 
@@ -30,6 +32,7 @@ rule train:
         teacher=teacher_model,
         init=init_weights,
         weights=weight_files("vgg16"),
+        job=lambda wc: train_job_file(wc.dataset, wc.variant, wc.seed),
     output:
         model=run_file("model.pt"),
         train_log=run_file("train_log.csv"),
@@ -42,7 +45,7 @@ rule train:
     resources:
         **RESOURCES["train"],
     params:
-        job=lambda wc: as_param(train_job(config, wc.dataset, wc.variant, int(wc.seed))),
+        job=lambda wc: as_param(train_job(config, wc.dataset, wc.variant, int(wc.seed), listings)),
     script:
         "../scripts/train.py"
 
@@ -52,6 +55,7 @@ rule validate_reference:
     lines of the validation plot."""
     input:
         data=dataset_manifest,
+        job=lambda wc: validation_job_file(wc.dataset, wc.classical),
     output:
         validation=str(R.reference_validation("{dataset}", "{classical}")),
     log:
@@ -60,6 +64,6 @@ rule validate_reference:
         CONDA_ENV
     threads: THREADS
     params:
-        job=lambda wc: as_param(validation_job(config, wc.dataset, wc.classical)),
+        job=lambda wc: as_param(validation_job(config, wc.dataset, wc.classical, listings)),
     script:
         "../scripts/validate_reference.py"

@@ -11,7 +11,7 @@ from inpaint_bench.reporting.html import preformatted
 
 with job_log(snakemake.log[0], __file__):  # noqa: F821 (snakemake is injected by Snakemake)
     out = snakemake.output  # noqa: F821
-    summary = aggregate(list(snakemake.input))  # noqa: F821
+    summary = aggregate(list(snakemake.input.summaries))  # noqa: F821
     write_csv(out.summary, summary)
     write_csv(out.over_seeds, over_seeds(summary))
     config = json.loads(snakemake.params.config)  # noqa: F821
