@@ -58,6 +58,8 @@ def validate_reference(job: dict, out: str | Path) -> Path:
     from inpaint_bench.datasets import build_dataset
     from inpaint_bench.models import build_model
 
+    if not job["validation"]["every"]:  # validation off: the training jobs hold nothing out either
+        return write_csv(Path(out), [], VALIDATION_COLUMNS)
     count = len(build_dataset(job["dataset_spec"], "train", job["image_size"], 0, crop="centre"))
     split = validation_split(job, held_out_indices(count, job["validation"]["images"]))
     rows = split.score(build_model(job["spec"], job["width"]), 0, torch.float32, "cpu")
