@@ -256,6 +256,10 @@ def test_variant_labels_go_into_both_tables_footnotes_and_into_no_job(results, t
         text = written[key].read_text()
         assert "pconv_base: reference row" in text and "rfr_full: DGI ablation on its own network: + fusion" in text
     # a label is words for the tables: editing it changes no job (nothing re-runs)
+    from conftest import write_images
+
+    write_images(tmp_path / "train", 2)  # the jobs list the dataset's files
+    write_images(tmp_path / "test", 2)
     config = {"datasets": {"d": {"kind": "folder", "root": str(tmp_path)}},
               "variants": {"v": {"backbone": "encdec", "attention": "dgi", "distill": {"cross": 0.1}}}}
     plain = validate_config(config)
