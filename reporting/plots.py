@@ -381,6 +381,7 @@ def validation_figure(runs: dict, references: dict, images_per_step: dict, datas
     curves = {v: [_validation_means(Path(p)) for p in ps] for v, ps in runs.items()}
     curves = {v: c for v, c in curves.items() if any(not x.empty for x in c)}
     flat = {v: _validation_means(Path(p)) for v, p in references.items()}
+    flat = {v: means for v, means in flat.items() if not means.empty}  # validation off: nothing scored
     variants = list(curves) + list(flat)
     colours = _colours(variants)
     several = max((len(c) for c in curves.values()), default=0)
