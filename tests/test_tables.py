@@ -9,6 +9,7 @@ import subprocess
 
 import pandas as pd
 import pytest
+from PIL import Image
 
 from helpers.fake_results import (
     DATASET,
@@ -256,7 +257,10 @@ def test_variant_labels_go_into_both_tables_footnotes_and_into_no_job(results, t
         text = written[key].read_text()
         assert "pconv_base: reference row" in text and "rfr_full: DGI ablation on its own network: + fusion" in text
     # a label is words for the tables: editing it changes no job (nothing re-runs)
-    config = {"datasets": {"d": {"kind": "folder", "root": str(tmp_path)}},
+    for split in ("train", "test"):  # jobs hold the listing of the images they read
+        (tmp_path / "data" / split).mkdir(parents=True)
+        Image.new("RGB", (8, 8)).save(tmp_path / "data" / split / "a.png")
+    config = {"datasets": {"d": {"kind": "folder", "root": str(tmp_path / "data")}},
               "variants": {"v": {"backbone": "encdec", "attention": "dgi", "distill": {"cross": 0.1}}}}
     plain = validate_config(config)
     labelled = validate_config({**config, "variants": {"v": {**config["variants"]["v"], "label": "words"}}})
