@@ -99,7 +99,7 @@ def test_a_spec_its_backbone_refuses_is_named_at_validation(tiny_config):
 
 def test_probing_leaves_the_torch_state_alone_and_is_fast(tiny_config):
     path, config, write = tiny_config
-    config["width"] = 64
+    config["width"], config["image_size"] = 64, 256  # the paper's size: its 7-layer rows need a multiple of 128
     config["variants"] = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())["variants"]
     write(config)
     torch.manual_seed(0)
