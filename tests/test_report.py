@@ -59,7 +59,9 @@ REPORT_CONFIG = {
     # 5 test images x 2 seeds: the 10 paired values an interval needs (reporting.stats.MIN_PAIRED_VALUES)
     "datasets": {"mini_natural": {"kind": "mini_natural", "train_count": 8, "test_count": 5}},
     "masks": {"buckets": [[0.1, 0.3], [0.3, 0.6]], "count": 4},
-    "train": {"steps": 2, "batch_size": 2, "checkpoint_every": 2, "log_every": 1, "precision": "fp32"},
+    # 2 of the 8 training images held out for validation (the default 8 would leave none to train on)
+    "train": {"steps": 2, "batch_size": 2, "checkpoint_every": 2, "log_every": 1, "precision": "fp32",
+              "validation": {"images": 2}},
     "eval": {"batch_size": 4, "samples": 1},
     "variants": {"mean_fill": {"backbone": "mean_fill"}, "baseline": {"backbone": "encdec"}},
     "report": {"reference_table": "published.csv"},  # written by report_run, relative to the workdir
