@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 LOCAL_SLURM = REPO / "workflow" / "cluster" / "local-slurm.sh"
 PROFILE = REPO / "workflow" / "profiles" / "slurm"
-LOCAL_RULES = {"describe_job", "aggregate", "tables", "plots", "all"}  # run by Snakemake itself, never submitted
+LOCAL_RULES = {"describe_job", "aggregate", "tables", "plots", "validation_plot", "all"}  # run by Snakemake itself, never submitted
 # config/ci.yaml with three of its rows: a classical one (evaluation only), a trained one and a DGI
 # student (its teacher first). That is every rule of the workflow (dataset build, test masks, teacher,
 # training, evaluation, aggregate, tables, plots), 8 sbatch jobs instead of the full config's 18: the
@@ -140,7 +140,8 @@ def test_the_slurm_run_ends_with_the_summary_of_the_local_run(runs):
 
 def test_every_non_local_job_was_an_sbatch_job_with_the_configs_resources(runs, slurm_env):
     expected = {rule: n for rule, n in job_stats(runs["output"]).items() if rule not in LOCAL_RULES}
-    assert set(expected) == {"build_mini_dataset", "make_test_masks", "train_teacher", "train", "evaluate"}
+    assert set(expected) == {"build_mini_dataset", "make_test_masks", "train_teacher", "train", "evaluate",
+                             "validate_reference"}
     jobs = slurm_jobs(slurm_env, runs["slurm"])
     submitted = {}
     for job in jobs.values():
