@@ -18,7 +18,7 @@ PER_IMAGE_METRICS = ("psnr", "ssim", "l1", "lpips")
 # several benchmarks do (docs/protocols.md, "Metrics"). 100 dB is an MSE of 1e-10, far below one
 # 8-bit step (1.5e-5): only an exact fill reaches it. The summary's note counts the capped images.
 PSNR_CAP_DB = 100.0
-_CAPPED = re.compile(r"^capped: (\d+) of (\d+) images")
+_CAPPED = re.compile(r"\bcapped: (\d+) of (\d+) images")
 
 
 def capped_note(capped: int, n: int) -> str:
@@ -28,7 +28,7 @@ def capped_note(capped: int, n: int) -> str:
 
 def capped_count(note: str) -> int:
     """How many images a summary row's note says were capped (0 for any other note)."""
-    found = _CAPPED.match(note or "")
+    found = _CAPPED.search(note or "")
     return int(found.group(1)) if found else 0
 DISTRIBUTION_METRICS = ("fid", "kid", "kid_std")  # set-level: one value per bucket
 # Rows of the summary that hold the spread of another metric, not a metric of their own: tables and
@@ -73,6 +73,21 @@ COLOUR_COLUMNS = ["hole_colour_error", "mean_fill_colour_error"]
 # 0.02 is about five 8-bit grey levels, far below any textured crop; the mini builders never keep such a
 # crop, and the evaluation names such images of other datasets.
 NEAR_CONSTANT_STD = 0.02
+_NEAR_CONSTANT = re.compile(r"\bnear-constant: (\d+) of (\d+) images")
+
+
+def near_constant_note(count: int, n: int) -> str:
+    """The note of a PSNR summary row whose bucket holds near-constant test images (the tables'
+    footnote counts them)."""
+    return f"near-constant: {count} of {n} images (pixel std < {NEAR_CONSTANT_STD:g})"
+
+
+def near_constant_count(note: str) -> tuple[int, int]:
+    """(near-constant test images, test images) a summary row's note counts; (0, 0) when it names none."""
+    found = _NEAR_CONSTANT.search(note or "")
+    return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
+
+
 # validation.csv of a training run: the held-out split's mean per bucket at a training step
 VALIDATION_COLUMNS = ["step", "bucket", "metric", "value", "n"]
 SUMMARY_COLUMNS = ["dataset", "variant", "seed", "bucket", "metric", "value", "n", "note", "train_note", "protocol"]

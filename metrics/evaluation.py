@@ -29,6 +29,7 @@ from inpaint_bench.harness.names import (
     PSNR_CAP_DB,
     SUMMARY_COLUMNS,
     capped_note,
+    near_constant_note,
 )
 from inpaint_bench.models.classical import MeanFill
 
@@ -109,6 +110,16 @@ class Evaluation:
                 f"{row.mean_fill_colour_error:.4f}: a colour cast (see the samples)"
                 for bucket, row in means.iterrows() if row.hole_colour_error > row.mean_fill_colour_error]
 
+    def _note(self, metric: str, part: pd.DataFrame, values: pd.Series) -> str:
+        """A PSNR row's note counts its capped values and its near-constant test images (the tables'
+        footnotes repeat both: they are what the test-set warnings concern)."""
+        if metric != "psnr":
+            return ""
+        capped = int((values >= PSNR_CAP_DB).sum())
+        flat = sum(self.image_std.get(image, math.inf) < NEAR_CONSTANT_STD for image in part["image"])
+        return "; ".join(note for note in (capped_note(capped, len(values)) if capped else "",
+                                           near_constant_note(flat, len(part)) if flat else "") if note)
+
     def summary(self) -> pd.DataFrame:
         """Per bucket: the mean of each per-image metric, and FID/KID of the bucket's set."""
         per_image, suite, rows = self.per_image(), self.suite, []
@@ -124,9 +135,8 @@ class Evaluation:
                     add(bucket, metric, math.nan, 0, suite.missing[metric])
                 else:  # n: the images the mean is over (a NaN score, e.g. of a NaN output, is not)
                     values = part[metric].dropna()
-                    capped = int((values >= PSNR_CAP_DB).sum()) if metric == "psnr" else 0
                     add(bucket, metric, float(values.mean()) if len(values) else math.nan, len(values),
-                        capped_note(capped, len(values)) if capped else "" if len(values) else "no image has a value")
+                        self._note(metric, part, values) if len(values) else "no image has a value")
             if any(m in DISTRIBUTION_METRICS for m in suite.metrics):
                 values = suite.distribution(bucket)
                 for metric in DISTRIBUTION_METRICS:

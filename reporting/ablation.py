@@ -16,7 +16,14 @@ import pandas as pd
 
 from inpaint_bench.harness.names import HIGHER_IS_BETTER, PER_IMAGE_METRICS, metric_format, protocol_line
 from inpaint_bench.reporting.cells import buckets_of, cells_over_seeds
-from inpaint_bench.reporting.phrases import capped_line, label_lines, missing_line, n_line, train_note_lines
+from inpaint_bench.reporting.phrases import (
+    capped_line,
+    label_lines,
+    missing_line,
+    n_line,
+    near_constant_line,
+    train_note_lines,
+)
 from inpaint_bench.reporting.render import (
     ABSENT,
     Block,
@@ -171,7 +178,8 @@ def build_ablation(summary: pd.DataFrame, per_image: pd.DataFrame | None, datase
     frame.attrs.update(dataset=dataset, reference=ref, reference_note=ref_note, bootstrap=bootstrap,
                        missing=table.attrs["missing"], train_notes=table.attrs["train_notes"], n=ns,
                        seeds=table.attrs["seeds"], variants=variants, buckets=buckets, metrics=metrics,
-                       capped=table.attrs["capped"], unused=unused, protocol=table.attrs["protocol"])
+                       capped=table.attrs["capped"],
+                       near_constant=table.attrs["near_constant"], unused=unused, protocol=table.attrs["protocol"])
     return frame
 
 
@@ -227,6 +235,9 @@ def footnotes(frame: pd.DataFrame) -> list[str]:
     if frame.attrs.get("reference_note"):
         lines.append(frame.attrs["reference_note"] + ".")
     line = capped_line(frame.attrs.get("capped", {}))
+    if line:
+        lines.append(line)
+    line = near_constant_line(frame.attrs.get("near_constant", {}))
     if line:
         lines.append(line)
     line = missing_line(frame.attrs.get("missing", {}))

@@ -20,6 +20,7 @@ from inpaint_bench.reporting.phrases import (
     label_lines,
     missing_line,
     n_line,
+    near_constant_line,
     seed_phrase,
     train_note_lines,
 )
@@ -137,6 +138,9 @@ def footnotes(table: pd.DataFrame) -> list[str]:
         lines.append(marked)
     lines.extend(absent_lines(table))
     line = capped_line(table.attrs.get("capped", {}))
+    if line:
+        lines.append(line)
+    line = near_constant_line(table.attrs.get("near_constant", {}))
     if line:
         lines.append(line)
     line = missing_line(table.attrs.get("missing", {}))

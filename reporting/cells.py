@@ -7,7 +7,7 @@ import math
 import pandas as pd
 
 from inpaint_bench.harness.buckets import sort_bucket_names
-from inpaint_bench.harness.names import capped_count
+from inpaint_bench.harness.names import capped_count, near_constant_count
 from inpaint_bench.reporting.phrases import NO_RESULT
 from inpaint_bench.reporting.results import metric_order, missing_metrics, select_variants, single_protocol
 
@@ -63,6 +63,7 @@ def cells_over_seeds(summary: pd.DataFrame, dataset: str, variants: list[str] | 
     table.attrs["buckets"] = buckets
     table.attrs["seeds"] = sorted(set(rows["seed"]))
     table.attrs["capped"] = capped_images(rows)
+    table.attrs["near_constant"] = near_constant_images(rows)
     table.attrs["protocol"] = protocol
     return table
 
@@ -85,3 +86,15 @@ def buckets_of(table: pd.DataFrame) -> list[str]:
 
 def metrics_of(table: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(table.columns.get_level_values("metric")))
+
+
+def near_constant_images(rows: pd.DataFrame) -> dict[str, tuple[int, int]]:
+    """{bucket: (near-constant test images, test images)} where the PSNR rows' notes count some
+    (harness.names.near_constant_note); every row of a bucket scores the same test images."""
+    out = {}
+    psnr = rows[rows["metric"] == "psnr"]
+    for bucket, part in psnr.groupby("bucket", sort=False):
+        counted = max((near_constant_count(note) for note in part["note"]), default=(0, 0))
+        if counted[0]:
+            out[bucket] = counted
+    return out

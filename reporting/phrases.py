@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from inpaint_bench.harness.names import HIGHER_IS_BETTER, PSNR_CAP_DB, metric_format
+from inpaint_bench.harness.names import HIGHER_IS_BETTER, NEAR_CONSTANT_STD, PSNR_CAP_DB, metric_format
 
 NO_RESULT = "missing: no result"  # the note of a cell whose variant has no row for it
 WEIGHTS_HINT = "`inpaint-bench weights check` says where to put it"
@@ -80,6 +80,17 @@ def n_line(ns_by_bucket: dict[str, set]) -> str:
     spans = [f"{b}: " + ("-" if not ns else str(min(ns)) if len(ns) == 1 else f"{min(ns)}-{max(ns)}")
              for b, ns in ns_by_bucket.items()]
     return f"n (test images per seed) per bucket: {'; '.join(spans)}."
+
+
+def near_constant_line(near_constant: dict[str, tuple[int, int]]) -> str | None:
+    """The footnote counting the near-constant test images per bucket, when there are some (the
+    evaluation log names them)."""
+    if not near_constant:
+        return None
+    cells = "; ".join(f"{bucket}: {count} of {n}" for bucket, (count, n) in near_constant.items())
+    return (f"Near-constant test images (pixel std < {NEAR_CONSTANT_STD:g}: any fill reproduces them almost "
+            f"exactly, so their PSNR is near-unbounded and weighs heavily on a mean in dB; named in the "
+            f"evaluation logs), per bucket: {cells}.")
 
 
 def capped_line(capped: dict[tuple[str, str], tuple[int, int]]) -> str | None:

@@ -98,3 +98,8 @@ def test_test_set_check_names_near_constant_images_and_unbounded_psnr():
     textured = Evaluation(MetricSuite(enable_lpips=False, enable_fid=False), "d", "v", 0)
     textured.add("0.1-0.3", pred[:1], gt[:1], mask[:1], ["tex"], ["m0"])
     assert textured.test_set_check() == []
+    # the PSNR row's note counts both for the tables' footnote; a textured set's note is empty
+    psnr = evaluation.summary().query("metric == 'psnr'").iloc[0]
+    assert psnr["note"] == ("capped: 1 of 3 images at PSNR 100 dB (filled exactly); "
+                            "near-constant: 1 of 3 images (pixel std < 0.02)")
+    assert textured.summary().query("metric == 'psnr'").iloc[0]["note"] == ""

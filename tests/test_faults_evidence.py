@@ -71,17 +71,21 @@ def test_an_exact_fill_is_capped_at_100_db_and_counted_up_to_the_tables(tmp_path
     assert exact["psnr"].tolist() == [100.0]
     rows = aggregate(paths)
     psnr = rows[(rows["variant"] == "mean_fill") & (rows["metric"] == "psnr")].iloc[0]
-    assert psnr["note"] == "capped: 1 of 4 images at PSNR 100 dB (filled exactly)" and psnr["n"] == 4
+    # img0 is also near-constant: the note counts it, for the footnote (issue 20)
+    assert psnr["note"] == ("capped: 1 of 4 images at PSNR 100 dB (filled exactly); "
+                            "near-constant: 1 of 4 images (pixel std < 0.02)") and psnr["n"] == 4
 
     table = absolute_markdown(build_table(rows, "d"))
     assert not re.search(r"\binf\b", table)
     assert "PSNR is capped at 100 dB per image" in table and "mean_fill 0.1-0.2: 1 of 4" in table
+    assert re.search(r"Near-constant test images \(pixel std < 0.02.*per bucket: 0.1-0.2: 1 of 4\.", table)
     frame = build_ablation(rows, per_image, "d", ["grey", "mean_fill"], reference="grey",
                            bootstrap=Bootstrap(resamples=200))
     cell = frame[(frame["metric"] == "psnr") & (frame["variant"] == "mean_fill")].iloc[0]
     assert cell["n"] == 4 and np.isfinite(cell["delta"])  # every image, as the footnote says
     md = ablation_markdown(frame)
     assert "n = 4 test images" in md and "mean_fill 0.1-0.2: 1 of 4" in md and not re.search(r"\binf\b", md)
+    assert "per bucket: 0.1-0.2: 1 of 4." in md
 
 
 def test_results_written_before_the_cap_are_capped_or_refused(tmp_path):
