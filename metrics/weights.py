@@ -133,11 +133,10 @@ def load_vgg16_features(weights_dir=None) -> torch.nn.Module | None:
     Returns None when the weight file is missing, so the caller can drop the VGG losses and
     warn; a randomly initialised VGG is never returned.
     """
-    import torchvision
-
     path = find_weight("vgg16", weights_dir)
     if path is None:
         return None
+    import torchvision  # only now: its import costs a job about 1.7 s (torch._dynamo), for nothing without the file
     state = load_state_dict(path)
     # The file holds the whole classifier network; only the convolutional part is needed.
     features_state = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}

@@ -13,11 +13,12 @@ from test_workflow import CI_CONFIG
 from helpers.workflow import REPO, SNAKEMAKE, planned_jobs, snakemake
 
 
-def small_config(tmp_path, name="config.yaml", steps=4, **changes) -> str:
-    """config/ci.yaml with two rows (classical and trained) and the given changes."""
+def small_config(tmp_path, name="config.yaml", steps=4, train=None, **changes) -> str:
+    """config/ci.yaml with two rows (classical and trained) and the given changes (`train`: keys of
+    the train section)."""
     config = yaml.safe_load(yaml.safe_dump(CI_CONFIG))
     config["variants"] = {k: CI_CONFIG["variants"][k] for k in ("mean_fill", "pconv")}
-    config["train"]["steps"] = steps
+    config["train"].update(steps=steps, **(train or {}))
     config.update(changes)
     path = tmp_path / name
     path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -32,7 +33,8 @@ def last_logged_step(workdir) -> int:
 def test_a_dry_run_with_another_config_does_not_change_a_running_dag(tmp_path):
     """A user checks another config (`-n`) while a run is going: the run must finish with its own
     settings, and afterwards be up to date for its own config."""
-    a = small_config(tmp_path, "a.yaml", steps=1000)
+    # a long training job, its time spent in steps (ci.yaml checkpoints and validates every 2 steps)
+    a = small_config(tmp_path, "a.yaml", steps=1000, train={"checkpoint_every": 500, "validation": {"every": 500, "images": 2}})
     b = small_config(tmp_path, "b.yaml", steps=5)
     running = subprocess.Popen(SNAKEMAKE + ["--directory", str(tmp_path), "--cores", "1", "--configfile", a],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -4,6 +4,9 @@ is created with random weights inside the test."""
 
 import csv
 import math
+import os
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -319,6 +322,16 @@ def test_load_vgg16_features_loads_saved_state(tmp_path):
     torch.save(state, tmp_path / VGG16_FILE)
     with pytest.raises(RuntimeError):
         weights.load_vgg16_features(tmp_path)
+
+
+def test_without_the_vgg16_file_torchvision_is_not_imported(tmp_path):
+    """Importing torchvision costs a job about 1.7 s: a training job without the VGG16 weights (and no
+    metric that needs it) must not pay for it."""
+    code = ("import sys; from inpaint_bench.metrics.weights import load_vgg16_features; "
+            f"assert load_vgg16_features({str(tmp_path)!r}) is None; print('torchvision' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "TORCH_HOME": str(tmp_path / "torch_home")})
+    assert out.stdout.strip() == "False", out.stderr
 
 
 # ---------------------------------------------------------------- score CLI

@@ -56,7 +56,7 @@ install_packages() { # exit status 3 when they cannot be installed
 pid_alive() { # pid file -> 0 when the process it names is alive (a zombie is not)
     local stat
     [ -s "$1" ] || return 1
-    stat=$(ps -o stat= -p "$(cat "$1")" 2>/dev/null) || return 1
+    stat=$(ps -o stat= -p "$(cat "$1" 2>/dev/null)" 2>/dev/null) || return 1
     case "$stat" in Z*) return 1 ;; esac
 }
 
@@ -143,10 +143,15 @@ start_munge() {
     }
 }
 
+daemon_died() { # pid file, start time -> 0 when the daemon is gone: its pid file names no live process,
+    # or it has written none 10 s after the start (a loaded machine can take a moment to write it)
+    if [ -s "$1" ]; then ! pid_alive "$1"; else [ $((SECONDS - $2)) -ge 10 ]; fi
+}
+
 wait_idle() { # at most 60 s; at once when a daemon died
-    local state="" deadline=$((SECONDS + 60))
+    local state="" started=$SECONDS deadline=$((SECONDS + 60))
     while [ "$SECONDS" -lt "$deadline" ]; do
-        if ! pid_alive "$DIR/run/slurmctld.pid" || ! pid_alive "$DIR/run/slurmd.pid"; then break; fi
+        if daemon_died "$DIR/run/slurmctld.pid" "$started" || daemon_died "$DIR/run/slurmd.pid" "$started"; then break; fi
         state=$(timeout 10 sinfo -h -n "$(node_name)" -o %T 2>/dev/null | head -1 || true)
         case "$state" in
             idle | mixed | allocated) return 0 ;;
@@ -182,7 +187,7 @@ start() {
 stop_pid() { # pid file: TERM, wait, KILL
     local file=$1 pid
     pid_alive "$file" || return 0
-    pid=$(cat "$file")
+    pid=$(cat "$file" 2>/dev/null) || return 0 # the daemon removed it as it exited (scontrol shutdown)
     kill "$pid" 2>/dev/null || true
     for _ in $(seq 100); do
         pid_alive "$file" || return 0
