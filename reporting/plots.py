@@ -373,17 +373,18 @@ def _validation_means(path: Path) -> pd.DataFrame:
     return frame.groupby(["step", "metric"])["value"].mean().unstack("metric")
 
 
-def validation_figure(runs: dict, references: dict, images_per_step: dict, dataset: str) -> Figure:
+def validation_figure(runs: dict, references: dict, images_per_step: dict, dataset: str, order=None) -> Figure:
     """One panel per metric (mean over buckets) against training images seen: a line per learned row
     (mean over its seeds' validation.csv, band = lowest to highest) and a horizontal line per classical
     row ({variant: validation.csv} scored once). `runs` maps a variant to its seeds' files, and
-    `images_per_step` a variant to its batch size."""
+    `images_per_step` a variant to its batch size. `order`: every row in the order the other figures
+    get (the config's), so that a row has their colour here too; default: learned rows, then classical."""
     curves = {v: [_validation_means(Path(p)) for p in ps] for v, ps in runs.items()}
     curves = {v: c for v, c in curves.items() if any(not x.empty for x in c)}
     flat = {v: _validation_means(Path(p)) for v, p in references.items()}
     flat = {v: means for v, means in flat.items() if not means.empty}  # validation off: nothing scored
     variants = list(curves) + list(flat)
-    colours = _colours(variants)
+    colours = _colours(list(dict.fromkeys([*(order or []), *variants])))
     several = max((len(c) for c in curves.values()), default=0)
     how = f"; line = mean over {several} seeds, band = lowest to highest" if several > 1 else ""
     fig = Figure(figsize=(4.2 * len(VALIDATION_METRICS), 3.6), layout="constrained")

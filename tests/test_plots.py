@@ -15,7 +15,13 @@ from PIL import Image
 
 from helpers.fake_results import DATASET, FID_NOTE, VARIANTS, make_results, run_files
 from inpaint_bench.harness.fileio import write_csv
-from inpaint_bench.harness.names import METRIC_FORMATS, MetricFormat, metric_format
+from inpaint_bench.harness.names import (
+    METRIC_FORMATS,
+    SUMMARY_COLUMNS,
+    VALIDATION_COLUMNS,
+    MetricFormat,
+    metric_format,
+)
 from inpaint_bench.reporting.absolute import build_table, footnotes, to_latex, to_markdown
 from inpaint_bench.reporting.aggregate import aggregate
 from inpaint_bench.reporting.plots import (
@@ -24,6 +30,7 @@ from inpaint_bench.reporting.plots import (
     paired_figure,
     qualitative_figure,
     read_ablation,
+    validation_figure,
     write_plots,
 )
 from inpaint_bench.reporting.plots import main as plots_main
@@ -227,3 +234,33 @@ def test_tables_and_plots_take_labels_and_precision_from_metrics_names(results, 
     assert "| **26.000 ± 1.414** |" in md and "| 21.000 ± 1.414 |" in md and "| 80.0 ± 0.0 | 80.0 ± 0.0 |" in md
     assert "Peak SNR$\\uparrow$" in to_latex(table)
     assert titles(metrics_figure(summary, DATASET, VARIANTS))[:2] == ["Peak SNR (decibel) ↑", "SSIM ↑"]
+
+
+def test_the_validation_plot_gives_each_row_the_colour_of_the_other_plots(tmp_path):
+    """The validation figure lists learned rows before classical ones; its colours must still follow
+    the run's row order, as every other figure's do (a reader matches lines across figures by colour)."""
+    order = ["mean_fill", "baseline", "rfr_kca"]  # the config's order: a classical row first
+    runs, summary = {}, []
+    for variant in order:
+        for seed in (0, 1):
+            summary += [["d", variant, seed, "0.1-0.2", m, v, 4, "", "", "harness"]
+                        for m, v in (("psnr", 25.0 + seed), ("ssim", 0.8), ("l1", 0.02))]
+    for variant in order[1:]:
+        for seed in (0, 1):
+            path = tmp_path / variant / f"seed{seed}.csv"
+            rows = [{"step": step, "bucket": "0.1-0.2", "metric": m, "value": 20.0 + step, "n": 2}
+                    for step in (2, 4) for m in ("psnr", "ssim", "l1")]
+            write_csv(path, pd.DataFrame(rows, columns=VALIDATION_COLUMNS))
+            runs.setdefault(variant, []).append(path)
+    reference = tmp_path / "mean_fill.csv"
+    write_csv(reference, pd.DataFrame([{"step": 0, "bucket": "0.1-0.2", "metric": m, "value": 21.0, "n": 2}
+                                       for m in ("psnr", "ssim", "l1")], columns=VALIDATION_COLUMNS))
+
+    def colours(fig):
+        return {line.get_label(): line.get_color() for line in fig.axes[0].get_lines()
+                if not line.get_label().startswith("_")}
+
+    metrics = colours(metrics_figure(pd.DataFrame(summary, columns=SUMMARY_COLUMNS), "d", order))
+    validation = colours(validation_figure(runs, {"mean_fill": reference}, {v: 8 for v in order}, "d", order=order))
+    assert set(validation) == set(order) and validation == {v: metrics[v] for v in validation}
+    assert len(set(validation.values())) == 3

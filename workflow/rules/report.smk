@@ -159,6 +159,7 @@ rule validation_plot:
     params:
         trained=TRAINED,
         classical=CLASSICAL,
+        variants=VARIANTS,
         seeds=SEEDS,
         images_per_step=lambda wc: {v: train_settings(config, wc.dataset, v)["batch_size"] for v in TRAINED},
     script:
