@@ -17,11 +17,9 @@ import pandas as pd
 from inpaint_bench.harness.names import HIGHER_IS_BETTER, PER_IMAGE_METRICS, metric_format, protocol_line
 from inpaint_bench.reporting.cells import buckets_of, cells_over_seeds
 from inpaint_bench.reporting.phrases import (
-    capped_line,
+    evidence_lines,
     label_lines,
-    missing_line,
     n_line,
-    near_constant_line,
     train_note_lines,
 )
 from inpaint_bench.reporting.render import (
@@ -234,15 +232,7 @@ def footnotes(frame: pd.DataFrame) -> list[str]:
                      f"the other {total - used} have no value.")
     if frame.attrs.get("reference_note"):
         lines.append(frame.attrs["reference_note"] + ".")
-    line = capped_line(frame.attrs.get("capped", {}))
-    if line:
-        lines.append(line)
-    line = near_constant_line(frame.attrs.get("near_constant", {}))
-    if line:
-        lines.append(line)
-    line = missing_line(frame.attrs.get("missing", {}))
-    if line:
-        lines.append(line)
+    lines.extend(evidence_lines(frame.attrs))
     if "l1" in set(frame["metric"]):
         lines.append("L1 in %.")
     lines.extend(train_note_lines(frame.attrs.get("train_notes", {})))

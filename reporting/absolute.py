@@ -16,11 +16,9 @@ import pandas as pd
 from inpaint_bench.harness.names import DEFAULT_PROTOCOL, HIGHER_IS_BETTER, metric_format, protocol_line
 from inpaint_bench.reporting.cells import FIELDS, buckets_of, cells_over_seeds, metrics_of
 from inpaint_bench.reporting.phrases import (
-    capped_line,
+    evidence_lines,
     label_lines,
-    missing_line,
     n_line,
-    near_constant_line,
     seed_phrase,
     train_note_lines,
 )
@@ -137,15 +135,7 @@ def footnotes(table: pd.DataFrame) -> list[str]:
             marked += " L1 in %."
         lines.append(marked)
     lines.extend(absent_lines(table))
-    line = capped_line(table.attrs.get("capped", {}))
-    if line:
-        lines.append(line)
-    line = near_constant_line(table.attrs.get("near_constant", {}))
-    if line:
-        lines.append(line)
-    line = missing_line(table.attrs.get("missing", {}))
-    if line:
-        lines.append(line)
+    lines.extend(evidence_lines(table.attrs))
     lines.extend(train_note_lines(table.attrs.get("train_notes", {})))
     lines.extend(label_lines(table.attrs.get("labels", {})))
     lines.append(protocol_line(table.attrs.get("protocol", DEFAULT_PROTOCOL)))

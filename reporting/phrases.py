@@ -100,3 +100,11 @@ def capped_line(capped: dict[tuple[str, str], tuple[int, int]]) -> str | None:
     cells = "; ".join(f"{variant} {bucket}: {count} of {n}" for (variant, bucket), (count, n) in capped.items())
     return (f"PSNR is capped at {PSNR_CAP_DB:g} dB per image (a hole filled exactly has an infinite PSNR; "
             f"docs/protocols.md), images capped (over all seeds): {cells}.")
+
+
+def evidence_lines(attrs: dict) -> list[str]:
+    """The footnotes both tables give on what their numbers rest on, from a table's attrs: the capped
+    PSNR values, the near-constant test images and the metrics not computed."""
+    lines = (capped_line(attrs.get("capped", {})), near_constant_line(attrs.get("near_constant", {})),
+             missing_line(attrs.get("missing", {})))
+    return [line for line in lines if line]
