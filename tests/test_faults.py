@@ -34,7 +34,8 @@ def test_a_dry_run_with_another_config_does_not_change_a_running_dag(tmp_path):
     """A user checks another config (`-n`) while a run is going: the run must finish with its own
     settings, and afterwards be up to date for its own config."""
     # a long training job, its time spent in steps (ci.yaml checkpoints and validates every 2 steps)
-    a = small_config(tmp_path, "a.yaml", steps=1000, train={"checkpoint_every": 500, "validation": {"every": 500, "images": 2}})
+    a = small_config(tmp_path, "a.yaml", steps=1000,
+                     train={"checkpoint_every": 500, "validation": {"every": 500, "images": 2}})
     b = small_config(tmp_path, "b.yaml", steps=5)
     running = subprocess.Popen(SNAKEMAKE + ["--directory", str(tmp_path), "--cores", "1", "--configfile", a],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

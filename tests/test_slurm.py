@@ -4,9 +4,9 @@ workflow/cluster/local-slurm.sh installs Debian's slurm-wlm and munge when missi
 slurmctld and slurmd on this machine (nothing is mocked: sbatch, squeue and scontrol are the real
 commands). The workflow then runs through the user-facing profile (workflow/profiles/slurm, i.e.
 snakemake-executor-plugin-slurm) with only its placeholders filled in on the command line, and must give
-byte for byte the summary.csv of a local run of the same config (the two run side by side); every non-local job must have been an
-sbatch job with the CPUs, memory, time limit and GPUs of the config. Skipped only when SLURM cannot be
-installed here. About 5 minutes on 2 cores.
+byte for byte the summary.csv of a local run of the same config (the two run side by side); every
+non-local job must have been an sbatch job with the CPUs, memory, time limit and GPUs of the config.
+Skipped only when SLURM cannot be installed here. About 5 minutes on 2 cores.
 """
 import os
 import re
