@@ -13,8 +13,9 @@ Each job holds the digest of the files it reads from outside the results folder 
 dataset's split, a mask folder), so that an added or replaced file makes it another job; an eval job
 holds the train job of its model, which training records in model.pt. Listing takes a stat of every
 file: the workflow lists once per run (`jobs.validate.check_datasets_readable`) and passes `listings`.
-Every job holds `code`: the digests of the source files its result is computed by (jobs.probe), so
-an edit of a module re-runs exactly the rows built from it.
+Every job holds `code`: the digests of the source files its result is computed by: its workflow
+script's import closure (jobs.code) and the files its row is built from (jobs.probe), so an edit of
+any project code re-runs the jobs that run it, and an edit of a model file exactly the rows built from it.
 """
 from __future__ import annotations
 
@@ -25,9 +26,10 @@ import os
 
 from inpaint_bench.datasets.images import file_listing
 from inpaint_bench.datasets.mask_files import list_mask_images
-from inpaint_bench.harness.config import MINI_KINDS, ConfigError, dataset_spec, train_settings, variant_spec
+from inpaint_bench.harness.config import MINI_KINDS, ConfigError, dataset_spec, layout, train_settings, variant_spec
 from inpaint_bench.harness.fileio import listing_digest
 from inpaint_bench.harness.names import PSNR_CAP_DB
+from inpaint_bench.jobs.code import job_code
 from inpaint_bench.jobs.probe import code_digests
 from inpaint_bench.models.registry import (
     LABEL_KEYS,
@@ -134,14 +136,14 @@ def train_job(config: dict, dataset: str, variant: str, seed: int, listings: dic
                           f"no training; evaluate it directly")
     settings = train_settings(config, dataset, variant)
     settings.pop("teacher_steps")
-    distilled = uses_distillation(spec)
-    teacher = teacher_slug(spec) if distilled else None
+    teacher = teacher_slug(spec) if uses_distillation(spec) else None
+    teacher_description = teacher_job(config, dataset, teacher, seed, listings) if teacher else None
     return {**_common(config, dataset, seed), "role": "student", "name": variant, "spec": spec,
-            "settings": settings, "code": code_digests(spec, config["width"]),
+            "settings": settings, "code": job_code("train", code_digests(spec, config["width"])),
             "teacher": teacher,
             # what the teacher's model.pt must have been trained by
-            "teacher_code": code_digests(teacher_architecture(spec), config["width"]) if distilled else None,
-            "teacher_job": teacher_job(config, dataset, teacher, seed, listings) if teacher else None,
+            "teacher_code": teacher_description["code"] if teacher else None,
+            "teacher_job": teacher_description,
             "listing": _train_listing(config, dataset, listings)}
 
 
@@ -154,18 +156,19 @@ def teacher_job(config: dict, dataset: str, arch: str, seed: int, listings: dict
     if teacher_steps:
         settings.update(steps=teacher_steps, finetune_steps=0)
     return {**_common(config, dataset, seed), "role": "teacher", "name": arch, "spec": archs[arch],
-            "settings": settings, "code": code_digests(archs[arch], config["width"]), "teacher": None,
+            "settings": settings, "code": job_code("train", code_digests(archs[arch], config["width"])),
+            "teacher": None,
             "teacher_code": None, "teacher_job": None,
             "listing": _train_listing(config, dataset, listings)}
 
 
 def eval_job(config: dict, dataset: str, variant: str, seed: int, listings: dict | None = None) -> dict:
     """A variant's evaluation: the test images it reads (`listing`), the protocol (the PSNR cap), and
-    for a trained variant the train job its model.pt must come from (`train`). `code` is the train
-    job's (the model.pt it reads must have been trained by it), or for a classical row its own."""
+    for a trained variant the train job its model.pt must come from (`train`, whose `code` the model
+    was trained by). `code`: the evaluation's own and its row's files."""
     spec = resolved_spec(config, variant)
     return {**_common(config, dataset, seed), "variant": variant, "spec": spec,
-            "code": code_digests(spec, config["width"]),
+            "code": job_code("evaluate", code_digests(spec, config["width"])),
             "eval": config["eval"], "precision": config["train"]["precision"], "psnr_cap_db": PSNR_CAP_DB,
             "train": train_job(config, dataset, variant, seed, listings) if is_trainable(spec) else None,
             "listing": {"images": listing(config, ("datasets", dataset, "test"), listings)}}
@@ -173,7 +176,7 @@ def eval_job(config: dict, dataset: str, variant: str, seed: int, listings: dict
 
 def masks_job(config: dict, listings: dict | None = None) -> dict:
     """The test mask set: the config's `masks`, the size and the listing of NVIDIA's folder it picks from."""
-    return {"masks": config["masks"], "size": config["image_size"],
+    return {"masks": config["masks"], "size": config["image_size"], "code": job_code("make_test_masks"),
             "listing": listing(config, ("masks.nvidia_dir",), listings)}
 
 
@@ -182,7 +185,7 @@ def validation_job(config: dict, dataset: str, variant: str, listings: dict | No
     the training images it lists, `listing`)."""
     spec = variant_spec(config, variant)
     return {**_common(config, dataset, 0), "variant": variant, "spec": spec,
-            "code": code_digests(spec, config["width"]),
+            "code": job_code("validate_reference", code_digests(spec, config["width"])),
             "validation": train_settings(config, dataset)["validation"],
             "listing": {"images": listing(config, ("datasets", dataset, "train"), listings)}}
 
@@ -201,3 +204,70 @@ def as_param(job: dict) -> str:
 def job_digest(job) -> str:
     """A short digest of a job's description: the name of the workflow's job file (harness.paths)."""
     return hashlib.sha256(as_param(job).encode()).hexdigest()[:16]
+
+
+def data_job(config: dict, dataset: str) -> dict:
+    """A mini dataset's build."""
+    return {"spec": dataset_spec(config, dataset), "size": config["image_size"], "code": job_code("build_mini_dataset")}
+
+
+def trained_variants(config: dict) -> list[str]:
+    return [v for v, spec in config["variants"].items() if is_trainable(spec)]
+
+
+def report_job(config: dict, kind: str, dataset: str | None = None) -> dict:
+    """What a report job computes from besides its input files: `summary` (rule aggregate), a dataset's
+    `tables`, `plots` and `validation_plot`; each with its script's code."""
+    variants, seeds = list(config["variants"]), config["seeds"]
+    if kind == "summary":
+        return {"config": config, "code": job_code("aggregate")}
+    settings = {"tables": {"variants": variants, "seeds": seeds, "report": config["report"]},
+                "plots": {"variants": variants, "trained": trained_variants(config), "seeds": seeds},
+                "validation_plot": {"variants": variants, "trained": trained_variants(config), "seeds": seeds}}[kind]
+    return {**settings, "dataset": dataset, "code": job_code(kind)}
+
+
+def workflow_job(config: dict, kind: str, *parts, listings: dict | None = None) -> tuple[str, dict]:
+    """(key, description) of one workflow job: `key` names its outputs under results_dir (the folder of
+    its job file, harness.paths.job_file). Kinds and their parts: train, eval (dataset, variant, seed),
+    teacher (dataset, architecture, seed), validation (dataset, classical variant), masks (seed), data
+    (dataset), summary (), tables, plots, validation_plot (dataset)."""
+    results = layout(config)
+
+    def key(path) -> str:
+        return path.relative_to(results.root).as_posix()
+
+    if kind == "train":
+        d, v, s = parts
+        return key(results.run_dir(d, v, s)), train_job(config, d, v, int(s), listings)
+    if kind == "teacher":
+        d, a, s = parts
+        return key(results.teacher_dir(d, a, s)), teacher_job(config, d, a, int(s), listings)
+    if kind == "eval":
+        d, v, s = parts
+        return key(results.eval_dir(d, v, s)), eval_job(config, d, v, int(s), listings)
+    if kind == "validation":  # runs/<dataset>/<classical>/validation, beside the seed folders
+        d, v = parts
+        return key(results.reference_validation(d, v).with_suffix("")), validation_job(config, d, v, listings)
+    if kind == "masks":
+        return key(results.masks_dir(config["image_size"], parts[0])), masks_job(config, listings)
+    if kind == "data":
+        return key(results.data_dir(parts[0])), data_job(config, parts[0])
+    if kind == "summary":
+        return "summary", report_job(config, kind)
+    name = {"tables": "tables/{}", "plots": "plots/{}", "validation_plot": "plots/{}_validation"}[kind]
+    return name.format(parts[0]), report_job(config, kind, parts[0])
+
+
+def workflow_jobs(config: dict, listings: dict | None = None) -> list[tuple[str, tuple, str, dict]]:
+    """(kind, parts, key, description) of every job of the workflow's default target (workflow_job)."""
+    datasets, variants, seeds = list(config["datasets"]), list(config["variants"]), config["seeds"]
+    trained = trained_variants(config)
+    which = [("train", (d, v, s)) for d in datasets for v in trained for s in seeds]
+    which += [("teacher", (d, a, s)) for d in datasets for a in teacher_architectures(config) for s in seeds]
+    which += [("eval", (d, v, s)) for d in datasets for v in variants for s in seeds]
+    which += [("validation", (d, v)) for d in datasets for v in variants if v not in trained]
+    which += [("data", (d,)) for d in datasets if config["datasets"][d]["kind"] in MINI_KINDS]
+    which += [("masks", (config["masks"]["seed"],)), ("summary", ())]
+    which += [(kind, (d,)) for d in datasets for kind in ("tables", "plots", "validation_plot")]
+    return [(kind, parts, *workflow_job(config, kind, *parts, listings=listings)) for kind, parts in which]

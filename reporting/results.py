@@ -3,10 +3,12 @@
 The summary and per-image CSVs (formats: docs/file-formats.md) are read with their schema checked,
 errors naming the file; `metric_order` puts metrics in paper order, `select_variants` picks a
 dataset's variants, `missing_metrics` finds the metrics that have no value anywhere,
-`single_protocol` refuses rows scored under different protocols.
+`single_protocol` refuses rows scored under different protocols, `check_same_code` rows computed by
+different code.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +40,32 @@ def single_protocol(rows: pd.DataFrame, what: str) -> str:
     raise ValueError(f"{what} mixes scoring protocols ({listed}); their numbers are not comparable: "
                      f"score every row under one protocol (eval.protocol, or `inpaint-bench evaluate "
                      f"--protocol`)")
+
+
+def check_same_code(provenances, what: str) -> None:
+    """Refuses evaluations (their provenance.json files) computed by different code: ValueError naming
+    each file with two digests and the rows of each. The code of a row is its evaluation's, its
+    model's training and that one's teacher (jobs.resolve, `code`); a file some rows are not computed
+    by (another backbone's) is no difference."""
+    digests: dict[str, dict[str, list[str]]] = {}  # file -> digest -> rows
+    for path in provenances:
+        try:
+            job = json.loads(Path(path).read_text())["job"]
+            parts = [("", job), (" (training)", job["train"])]
+            parts.append((" (its teacher)", (job["train"] or {}).get("teacher_job")))
+            for role, part in parts:
+                for name, digest in (part or {}).get("code", {}).items():
+                    row = f"{job['variant']} seed {job['seed']}{role}"
+                    digests.setdefault(name, {}).setdefault(digest, []).append(row)
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"{path} is no evaluation's provenance.json ({type(err).__name__}: {err})") from err
+    mixed = {name: rows for name, rows in sorted(digests.items()) if len(rows) > 1}
+    if mixed:
+        listed = "; ".join(f"{name} ({' / '.join(f'{d}: ' + ', '.join(r) for d, r in rows.items())})"
+                           for name, rows in mixed.items())
+        raise ValueError(f"{what}: the results were computed by different code: {listed}. Re-run the older "
+                         f"ones (snakemake), or, where the edit changes no number, accept them under the new "
+                         f"code (inpaint-bench restamp --config CONFIG)")
 
 
 def metric_order(names, spreads: bool = False) -> list[str]:

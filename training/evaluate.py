@@ -64,8 +64,8 @@ def load_variant(job: dict, model_path: str | Path | None, device):
     if model_path is None:
         raise ConfigError(f"variant {job['variant']!r} is trained: pass its model file (--model DIR/model.pt)")
     # a model of another job would be scored and labelled as this one: its identity must match
-    expect = {"role": "student", "variant": job["variant"],
-              **{k: job[k] for k in ("dataset", "seed", "spec", "width", "image_size", "code")}}
+    expect = {"role": "student", "variant": job["variant"], "code": job["train"]["code"],
+              **{k: job[k] for k in ("dataset", "seed", "spec", "width", "image_size")}}
     model, record = load_model_file(model_path, device, expect=expect, job=job["train"])
     return model, list(record.get("notes", []))
 

@@ -1,8 +1,8 @@
 # Names and input functions shared by the rules (the rule files hold only rules). Paths come from
 # harness.paths, job descriptions from harness.jobs: the same code the command-line tools use.
 from inpaint_bench.harness.config import MINI_KINDS, dataset_spec, layout, train_settings
-from inpaint_bench.jobs.resolve import as_param, eval_job, job_digest, masks_job, teacher_architectures
-from inpaint_bench.jobs.resolve import teacher_job, teacher_slug, train_job, validation_job
+from inpaint_bench.jobs.resolve import as_param, eval_job, job_digest, teacher_architectures, teacher_job
+from inpaint_bench.jobs.resolve import teacher_slug, train_job, validation_job, workflow_job, workflow_jobs
 from inpaint_bench.metrics.weights import WEIGHT_FILES, download_target, find_weight
 from inpaint_bench.models.registry import is_trainable, uses_distillation
 
@@ -41,50 +41,9 @@ def job_file(key, job):
     return path
 
 
-def run_key(dataset, variant, seed, *more):
-    run = R.run_dir(dataset, variant, seed).relative_to(R.root)
-    return str(run.joinpath(*more))
-
-
-def train_job_file(dataset, variant, seed):
-    return job_file(run_key(dataset, variant, seed), train_job(config, dataset, variant, int(seed), listings))
-
-
-def teacher_job_file(dataset, arch, seed):
-    job = teacher_job(config, dataset, arch, int(seed), listings)
-    return job_file(str(R.teacher_dir(dataset, arch, seed).relative_to(R.root)), job)
-
-
-def eval_job_file(dataset, variant, seed):
-    job = eval_job(config, dataset, variant, int(seed), listings)
-    return job_file(run_key(dataset, variant, seed, "eval"), job)
-
-
-def validation_job_file(dataset, variant):
-    job = validation_job(config, dataset, variant, listings)
-    # key runs/<dataset>/<classical>/validation, beside the seed folders
-    return job_file(str(R.reference_validation(dataset, variant).relative_to(R.root).with_suffix("")), job)
-
-
-def masks_job_file(seed):
-    return job_file(str(R.masks_dir(SIZE, seed).relative_to(R.root)), masks_job(config, listings))
-
-
-def data_job_file(dataset):
-    job = {"spec": dataset_spec(config, dataset), "size": SIZE}
-    return job_file(str(R.data_dir(dataset).relative_to(R.root)), job)
-
-
-# what the report's rules compute from besides their input files
-TABLE_SETTINGS = {"variants": VARIANTS, "seeds": SEEDS, "report": config["report"]}
-PLOT_SETTINGS = {"variants": VARIANTS, "trained": TRAINED, "seeds": SEEDS}
-
-
-def report_job_files(dataset):
-    return [
-        job_file(f"tables/{dataset}", {**TABLE_SETTINGS, "dataset": dataset}),
-        job_file(f"plots/{dataset}", {**PLOT_SETTINGS, "dataset": dataset}),
-    ]
+def workflow_job_file(kind, *parts):
+    """The job file of one job of the workflow (jobs.resolve.workflow_job: its key and description)."""
+    return job_file(*workflow_job(config, kind, *parts, listings=listings))
 
 
 wildcard_constraints:
@@ -155,6 +114,12 @@ def eval_summaries(wildcards=None):
     return [str(R.eval_dir(d, v, s) / "summary.csv") for d in DATASETS for v in VARIANTS for s in SEEDS]
 
 
+def eval_provenances(wildcards):
+    """What each evaluation of a dataset was computed from, its code included: the tables and plots
+    refuse rows computed by different code (reporting.results.check_same_code)."""
+    return [str(R.eval_dir(wildcards.dataset, v, s) / "provenance.json") for v in VARIANTS for s in SEEDS]
+
+
 def every_job_output():
     """Each model and evaluation, asked for by the default target. Snakemake rebuilds a missing file only
     when something asks for it, so a deleted run folder would otherwise leave "Nothing to be done"
@@ -168,10 +133,4 @@ def every_job_file():
     """The description of every job (job_file), asked for by the default target: Snakemake runs a job
     for a missing file only when something asks for it, so a changed description of a job whose
     outputs exist would otherwise not reach it."""
-    files = [train_job_file(d, v, s) for d in DATASETS for v in TRAINED for s in SEEDS]
-    files += [teacher_job_file(d, a, s) for d in DATASETS for a in TEACHERS for s in SEEDS]
-    files += [eval_job_file(d, v, s) for d in DATASETS for v in VARIANTS for s in SEEDS]
-    files += [validation_job_file(d, v) for d in DATASETS for v in CLASSICAL]
-    files += [data_job_file(d) for d in DATASETS if config["datasets"][d]["kind"] in MINI_KINDS]
-    files += [masks_job_file(config["masks"]["seed"]), job_file("summary", config)]
-    return files + [f for d in DATASETS for f in report_job_files(d)]
+    return [job_file(key, job) for _, _, key, job in workflow_jobs(config, listings)]

@@ -26,7 +26,7 @@ localrules:
 rule build_mini_dataset:
     """Builds a mini dataset offline from photographs shipped inside installed packages."""
     input:
-        job=lambda wc: data_job_file(wc.dataset),
+        job=lambda wc: workflow_job_file("data", wc.dataset),
     output:
         str(R.data_dir("{dataset}") / "manifest.csv"),
     log:
@@ -45,7 +45,7 @@ rule make_test_masks:
     """Irregular test masks, one folder per hole-ratio bucket, shared by every dataset, variant and
     training seed (the wildcard is masks.seed)."""
     input:
-        job=lambda wc: masks_job_file(wc.seed),
+        job=lambda wc: workflow_job_file("masks", wc.seed),
     output:
         str(R.masks_dir(SIZE, "{seed}") / "manifest.csv"),
     log:

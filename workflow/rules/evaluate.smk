@@ -8,11 +8,12 @@ rule evaluate:
         masks=masks_manifest,
         model=trained_model,
         weights=eval_weights,
-        job=lambda wc: eval_job_file(wc.dataset, wc.variant, wc.seed),
+        job=lambda wc: workflow_job_file("eval", wc.dataset, wc.variant, wc.seed),
     output:
         summary=eval_file("summary.csv"),
         per_image=eval_file("per_image.csv"),
         samples=directory(eval_file("samples")),
+        provenance=eval_file("provenance.json"),
     log:
         str(R.log("evaluate", "{dataset}", "{variant}", "seed{seed}")),
     conda:

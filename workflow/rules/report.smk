@@ -18,7 +18,7 @@ rule aggregate:
     and the resolved config as a page of the report."""
     input:
         summaries=eval_summaries,
-        job=job_file("summary", config),
+        job=workflow_job_file("summary"),
     output:
         summary=str(R.summary()),
         over_seeds=str(R.summary().with_name("summary_over_seeds.csv")),
@@ -45,10 +45,11 @@ rule tables:
     input:
         summary=str(R.summary()),
         published=config["report"]["reference_table"] or [],
-        job=lambda wc: report_job_files(wc.dataset)[0],
+        job=lambda wc: workflow_job_file("tables", wc.dataset),
         per_image=lambda wc: [
             str(R.eval_dir(wc.dataset, v, s) / "per_image.csv") for v in VARIANTS for s in SEEDS
         ],
+        provenance=eval_provenances,
     output:
         csv=str(R.table("{dataset}", "csv")),
         md=str(R.table("{dataset}", "md")),
@@ -95,7 +96,8 @@ rule plots:
         ablation=str(R.table("{dataset}_ablation", "csv")),
         logs=lambda wc: [str(R.run_dir(wc.dataset, v, s) / "train_log.csv") for v in TRAINED for s in SEEDS],
         samples=lambda wc: [str(R.eval_dir(wc.dataset, v, SEEDS[0]) / "samples") for v in VARIANTS],
-        job=lambda wc: report_job_files(wc.dataset)[1],
+        job=lambda wc: workflow_job_file("plots", wc.dataset),
+        provenance=eval_provenances,
     output:
         metrics=report(
             str(R.plot("{dataset}", "metrics")),
@@ -144,6 +146,7 @@ rule validation_plot:
     input:
         runs=lambda wc: [str(R.run_dir(wc.dataset, v, s) / "validation.csv") for v in TRAINED for s in SEEDS],
         references=lambda wc: [str(R.reference_validation(wc.dataset, v)) for v in CLASSICAL],
+        job=lambda wc: workflow_job_file("validation_plot", wc.dataset),
     output:
         plot=report(
             str(R.plot("{dataset}", "validation")),

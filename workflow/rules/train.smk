@@ -9,7 +9,7 @@ rule train_teacher:
     input:
         data=dataset_manifest,
         weights=weight_files("vgg16"),
-        job=lambda wc: teacher_job_file(wc.dataset, wc.arch, wc.seed),
+        job=lambda wc: workflow_job_file("teacher", wc.dataset, wc.arch, wc.seed),
     output:
         model=str(R.teacher_dir("{dataset}", "{arch}", "{seed}") / "model.pt"),
     log:
@@ -32,7 +32,7 @@ rule train:
         teacher=teacher_model,
         init=init_weights,
         weights=weight_files("vgg16"),
-        job=lambda wc: train_job_file(wc.dataset, wc.variant, wc.seed),
+        job=lambda wc: workflow_job_file("train", wc.dataset, wc.variant, wc.seed),
     output:
         model=run_file("model.pt"),
         train_log=run_file("train_log.csv"),
@@ -55,7 +55,7 @@ rule validate_reference:
     lines of the validation plot."""
     input:
         data=dataset_manifest,
-        job=lambda wc: validation_job_file(wc.dataset, wc.classical),
+        job=lambda wc: workflow_job_file("validation", wc.dataset, wc.classical),
     output:
         validation=str(R.reference_validation("{dataset}", "{classical}")),
     log:

@@ -1,13 +1,16 @@
 """Rule plots: metric curves with seed bands, differences to the reference, loss curves over seeds
 and the qualitative grid of one dataset, from the files the rule declares as inputs (every seed's
-training logs, the first seed's evaluation samples, the ablation table's csv)."""
+training logs, the first seed's evaluation samples, the ablation table's csv); rows computed by
+different code are refused (their evaluations' provenance.json)."""
 from pathlib import Path
 
 from inpaint_bench.harness.joblog import job_log
 from inpaint_bench.reporting.plots import write_plots
+from inpaint_bench.reporting.results import check_same_code
 
 with job_log(snakemake.log[0], __file__):  # noqa: F821 (snakemake is injected by Snakemake)
     params, inputs = snakemake.params, snakemake.input  # noqa: F821
+    check_same_code(inputs.provenance, f"the plots of {snakemake.wildcards.dataset}")  # noqa: F821
     seeds = list(params.seeds)
     logs = {}
     for i, path in enumerate(inputs.logs):  # the rule lists them variant by variant, seed by seed
