@@ -18,6 +18,7 @@ COMMANDS = {  # command -> (module, what it does)
     "aggregate": ("inpaint_bench.reporting.aggregate", "gather evaluation summaries into one CSV"),
     "tables": ("inpaint_bench.reporting.tables", "write a dataset's tables"),
     "plots": ("inpaint_bench.reporting.plots", "write a dataset's plots"),
+    "restamp": ("inpaint_bench.training.restamp", "accept existing results under edited code that changes no number"),
 }
 
 

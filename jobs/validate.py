@@ -19,6 +19,7 @@ from inpaint_bench.harness.config import (
 from inpaint_bench.jobs.probe import capability_problems
 from inpaint_bench.jobs.resolve import MASK_FOLDERS, listing
 from inpaint_bench.models.attention import WHERE_ATTENTIONS_ARE_REGISTERED, available_attentions
+from inpaint_bench.models.losses import DEFAULT_LOSS_WEIGHTS, LOSS_OPTIONS
 from inpaint_bench.models.registry import (
     WHERE_BACKBONES_ARE_REGISTERED,
     SpecError,
@@ -35,8 +36,9 @@ JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string"}
 
 def config_schema() -> dict:
     """config/schema.yaml with the registries' knowledge filled in, so that the two cannot disagree: the
-    backbone names, the attention names, and every backbone's options (its constructor's keyword
-    arguments), each with its default's type and the bounds `backbone_options` gives it."""
+    backbone names, the attention names, every backbone's options (its constructor's keyword
+    arguments), each with its default's type and the bounds `backbone_options` gives it, and the
+    defaults of the loss's weights and options (models/losses.py)."""
     schema = read_schema()
     variant, described = schema["$defs"]["variant"], schema["$defs"]["backbone_options"]["properties"]
     variant["properties"]["backbone"].update(enum=available_backbones(), hint=WHERE_BACKBONES_ARE_REGISTERED)
@@ -53,6 +55,9 @@ def config_schema() -> dict:
         if option == "attention":
             entry.update(enum=available_attentions(), hint=WHERE_ATTENTIONS_ARE_REGISTERED)
         variant["properties"][option] = entry
+    loss = schema["properties"]["train"]["properties"]["loss"]["properties"]
+    for key, default in {**DEFAULT_LOSS_WEIGHTS, **LOSS_OPTIONS}.items():
+        loss[key]["default"] = default  # the loss's own defaults: one default, one place
     return schema
 
 
