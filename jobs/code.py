@@ -20,13 +20,14 @@ import functools
 from pathlib import Path
 
 from inpaint_bench.harness.config import REPO_ROOT
-from inpaint_bench.jobs.probe import source_digest
+from inpaint_bench.jobs.probe import source_digest, statements
 
 PACKAGE = "inpaint_bench"
 SCRIPTS = Path("workflow") / "scripts"
 NOT_FOLLOWED = f"{PACKAGE}.models"  # see the module's docstring
 
 
+@functools.lru_cache(maxsize=None)
 def module_file(name: str) -> Path | None:
     """The checkout's file of module `name` (pyproject.toml's package-dir mapping: inpaint_bench.<package>
     lives in the folder <package>/), or None when it is none of the checkout's modules."""
@@ -45,7 +46,6 @@ def module_file(name: str) -> Path | None:
     return None
 
 
-@functools.lru_cache(maxsize=None)
 def _tree(path: Path) -> ast.Module:
     return ast.parse(path.read_text(), filename=str(path))
 
@@ -65,7 +65,7 @@ def _defining_module(package: str, attribute: str) -> list[str]:
     def absolute(module: str) -> str:
         return module if module.startswith(f"{PACKAGE}.") else f"{package}.{module.lstrip('.')}"
 
-    for node in ast.walk(_tree(init)):
+    for node in ast.walk(_tree(init)):  # (the dicts of lazy exports are expressions)
         if isinstance(node, ast.ImportFrom) and any((a.asname or a.name) == attribute for a in node.names):
             found.append(_resolve_from(package, init, node))
         elif isinstance(node, ast.Dict):
@@ -88,10 +88,11 @@ def _resolve_from(name: str, path: Path, node: ast.ImportFrom) -> str:
     return ".".join(parts + ([node.module] if node.module else []))
 
 
-def imported_modules(name: str, path: Path) -> set[str]:
+@functools.lru_cache(maxsize=None)
+def imported_modules(name: str, path: Path) -> frozenset[str]:
     """The checkout's modules that the file of module `name` imports (see the module's docstring)."""
     found = set()
-    for node in ast.walk(_tree(path)):
+    for node in statements(_tree(path)):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -102,7 +103,7 @@ def imported_modules(name: str, path: Path) -> set[str]:
                 found.update([sub] if module_file(sub) else _defining_module(base, alias.name))
     # a module's packages run first: inpaint_bench, inpaint_bench.<package>, ...
     found |= {".".join(m.split(".")[:i]) for m in found for i in range(1, m.count(".") + 1)}
-    return {m for m in found if m.startswith(PACKAGE) and module_file(m)}
+    return frozenset(m for m in found if m.startswith(PACKAGE) and module_file(m))
 
 
 @functools.lru_cache(maxsize=None)

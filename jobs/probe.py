@@ -132,12 +132,23 @@ def capability_problems(variants: dict[str, dict], width: int, size: int) -> lis
     return problems
 
 
+def statements(tree: ast.AST):
+    """Every statement of `tree`, nested ones (in functions, classes, if/try/with blocks) included:
+    imports are statements, so the expressions (most of a tree) need no visit."""
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        yield node
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            todo.extend(child for child in getattr(node, field, ()) if isinstance(child, ast.AST))
+
+
 @functools.lru_cache(maxsize=None)
 def source_digest(path: Path) -> str:
     """A digest of a Python file's code: its syntax tree without docstrings, so that an edit of comments,
     docstrings or layout alone changes nothing, and any other edit does."""
     tree = ast.parse(path.read_text(), filename=str(path))
-    for node in ast.walk(tree):
+    for node in statements(tree):  # docstrings open modules, classes and functions: statements all
         body = getattr(node, "body", None)
         if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
                 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
