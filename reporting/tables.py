@@ -19,7 +19,7 @@ import pandas as pd
 from inpaint_bench.harness.reference import load_reference
 from inpaint_bench.reporting.ablation import build_ablation, write_ablation
 from inpaint_bench.reporting.absolute import add_published, build_table, write_absolute
-from inpaint_bench.reporting.results import read_per_images, read_summary
+from inpaint_bench.reporting.results import check_same_code, read_per_images, read_summary
 from inpaint_bench.reporting.stats import Bootstrap
 
 
@@ -61,6 +61,9 @@ def main(argv=None):
     args = p.parse_args(argv)
     try:
         per_image = read_per_images(args.per_image) if args.per_image else None
+        # our evaluations record their code beside their per-image CSV: rows of different code are refused
+        provenances = [Path(p).with_name("provenance.json") for p in args.per_image or []]
+        check_same_code([p for p in provenances if p.is_file()], f"the tables of {args.dataset}")
         paths = write_tables(read_summary(args.summary), args.dataset, args.out_dir, args.variants, per_image,
                              args.reference, Bootstrap(args.resamples, args.level, args.bootstrap_seed),
                              args.reference_table)

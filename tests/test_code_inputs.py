@@ -83,6 +83,26 @@ def test_tables_refuse_results_computed_by_different_code_naming_the_file(tmp_pa
         check_same_code([*ok, late], "the tables of toy")
 
 
+def test_the_tables_command_refuses_evaluations_of_different_code(tmp_path, capsys):
+    from helpers.fake_results import DATASET, make_results, per_image_paths
+    from inpaint_bench.reporting.aggregate import aggregate
+    from inpaint_bench.reporting.tables import main as tables_main
+
+    summaries = make_results(tmp_path, seeds=(0,), logs=False)
+    per_image = per_image_paths(summaries)
+    for path, digest in zip(per_image, ("aaaa", "bbbb")):
+        variant = path.parent.parent.parent.name
+        provenance(path.with_name("provenance.json"), variant, {"metrics/pixel.py": digest})
+    summary = tmp_path / "summary.csv"
+    aggregate([str(p) for p in summaries]).to_csv(summary, index=False)
+    with pytest.raises(SystemExit) as caught:
+        tables_main(["--summary", str(summary), "--dataset", DATASET, "--out-dir", str(tmp_path / "t"),
+                     "--per-image", *map(str, per_image)])
+    assert str(caught.value).startswith(f"error: the tables of {DATASET}: the results were computed by "
+                                        f"different code: metrics/pixel.py (aaaa: pconv_base seed 0 / "
+                                        f"bbbb: rfr_full seed 0)")
+
+
 # ------------------------------------------------------------------ a checkout of its own, dry runs
 
 AGES = {"data": 100, "masks": 90, "train": 80, "validation": 80, "eval": 50, "summary": 30, "tables": 20,
