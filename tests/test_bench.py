@@ -4,10 +4,12 @@ import csv
 import pytest
 import torch
 
+from inpaint_bench.training import bench
 from inpaint_bench.training.bench import main as bench_main
 
 
-def test_bench_reports_every_trainable_variant_with_flops_and_rates(tiny_config, tmp_path):
+def test_bench_reports_every_trainable_variant_with_flops_and_rates(tiny_config, tmp_path, monkeypatch):
+    monkeypatch.setattr("inpaint_bench.training.bench.cpu_has_fast_bf16", lambda: True)  # `both`: fp32 and bf16
     path, config, write = tiny_config
     config["width"] = 8
     config["variants"] = {"mean_fill": {"backbone": "mean_fill"},
@@ -34,3 +36,29 @@ def test_bench_on_a_gpu_that_is_not_there_says_so(tiny_config):
     path, _, _ = tiny_config
     with pytest.raises(SystemExit, match="--device cuda: torch sees no CUDA device"):
         bench_main(["--config", str(path), "--device", "cuda"])
+
+
+def test_bench_on_a_cpu_without_native_bf16_measures_fp32_only(tiny_config, tmp_path, monkeypatch, capsys):
+    """An AVX2-only CPU emulates bf16 (a 2048^2 bf16 matmul takes minutes there): `both` and `auto` measure
+    neither its peak nor its rows, and state the fp32 peak every row is compared with."""
+    monkeypatch.setattr("inpaint_bench.training.bench.cpu_has_fast_bf16", lambda: False)
+    monkeypatch.setattr("inpaint_bench.training.precision.cpu_has_fast_bf16", lambda: False)
+    measured = []
+    real_peak = bench.measure_matmul_peak
+    monkeypatch.setattr(bench, "measure_matmul_peak",
+                        lambda dtype, *a, **k: measured.append(dtype) or real_peak(dtype, *a, **k))
+    path, config, write = tiny_config
+    config["width"] = 8
+    config["variants"] = {"rfr": {"backbone": "rfr", "iterations": 2}}
+    write(config)
+    for precision in ("both", "auto"):
+        out = tmp_path / f"{precision}.csv"
+        bench_main(["--config", str(path), "--size", "32", "--batch", "1", "--steps", "1", "--warmup", "0",
+                    "--precision", precision, "--vgg", "none", "--peak-seconds", "0.01", "--out", str(out)])
+        rows = list(csv.DictReader(open(out)))
+        assert [r["precision"] for r in rows] == ["fp32"]
+        assert float(rows[0]["peak_fp32_gflop_s"]) > 0 and float(rows[0]["train_pct_fp32_peak"]) > 0
+    assert torch.bfloat16 not in measured and measured == [torch.float32, torch.float32]
+    printed = capsys.readouterr().out
+    assert "bf16: not measured, this CPU has no native bf16" in printed
+    assert "every row's %fp32pk is against it" in printed

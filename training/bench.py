@@ -10,7 +10,9 @@ randomly initialised `vgg16().features` for the perceptual and style terms (same
 drops them). FLOPs are counted on one image ("train": forward, loss and backward, not the optimiser
 step); times are medians over --steps after --warmup steps (oneDNN and cuDNN pick their kernels in
 the first). fp32 keeps PyTorch's TF32 defaults (on a GPU, convolutions in TF32), so its fraction of
-peak is taken against the TF32 matmul peak there, bf16 against the bf16 peak.
+peak is taken against the TF32 matmul peak there, bf16 against the bf16 peak. bf16 is measured only where
+it runs natively (a GPU, a CPU with AMX or AVX512-BF16; `both` means fp32 and, there, bf16) or when
+`--precision bf16` asks for it; every row is also given as a fraction of the fp32 peak, which is always measured.
 """
 from __future__ import annotations
 
@@ -31,7 +33,13 @@ from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.models import build_model
 from inpaint_bench.models.losses import InpaintingLoss
 from inpaint_bench.models.registry import is_trainable
-from inpaint_bench.training.precision import autocast, prepare_input, prepare_model, resolve_precision
+from inpaint_bench.training.precision import (
+    autocast,
+    cpu_has_fast_bf16,
+    prepare_input,
+    prepare_model,
+    resolve_precision,
+)
 from inpaint_bench.training.train import forward_losses
 
 COLUMNS = ["variant", "precision", "params", "gflop_fwd_per_img", "gflop_train_per_img",
@@ -210,8 +218,12 @@ def main(argv=None) -> list[dict]:
     unknown = [n for n in names if n not in config["variants"]]
     if unknown:
         raise KeyError(f"variant(s) {unknown} not in {args.config}; available: {list(config['variants'])}")
-    if args.precision == "both":
-        dtypes = [torch.float32, torch.bfloat16]
+    native_bf16 = device.type == "cuda" or cpu_has_fast_bf16()
+    if args.precision == "both":  # bf16 only where it runs natively; --precision bf16 forces it
+        dtypes = [torch.float32] + ([torch.bfloat16] if native_bf16 else [])
+        if not native_bf16:
+            print("bf16: not measured, this CPU has no native bf16 (AMX or AVX512-BF16) and emulates it "
+                  "about 100x slower; --precision bf16 measures it anyway")
     else:
         dtypes = [resolve_precision(args.precision, device)]
 
@@ -223,13 +235,18 @@ def main(argv=None) -> list[dict]:
           f"as in training; fp32 with PyTorch's TF32 defaults (convolutions: {torch.backends.cudnn.allow_tf32}, "
           f"matmuls: {torch.backends.cuda.matmul.allow_tf32})")
     print(f"measuring matmul peaks ({args.peak_seconds:.0f} s each) ...", flush=True)
+    # the fp32 peak always (the reference every row is compared with); the bf16 one only where a row runs
+    # in bf16: emulated bf16 (AVX2) runs a 2048^2 matmul for minutes, so there it is taken on a smaller one
     peaks = {torch.float32: measure_matmul_peak(torch.float32, args.peak_seconds, device=device),
-             torch.bfloat16: measure_matmul_peak(torch.bfloat16, args.peak_seconds, device=device)}
+             torch.bfloat16: (measure_matmul_peak(torch.bfloat16, args.peak_seconds, device=device,
+                                                  n=2048 if native_bf16 else 256)
+                              if torch.bfloat16 in dtypes else math.nan)}
     # a GPU's fp32 convolutions run in TF32 by default: their peak is the TF32 matmul's
     tf32 = measure_matmul_peak(torch.float32, args.peak_seconds, device=device, tf32=True) if on_gpu else math.nan
     own_peak = {torch.float32: ("tf32", tf32) if on_gpu else ("fp32", peaks[torch.float32]),
                 torch.bfloat16: ("bf16", peaks[torch.bfloat16])}
-    print(f"matmul peak: fp32 {peaks[torch.float32]:.0f} GFLOP/s, bf16 {peaks[torch.bfloat16]:.0f} GFLOP/s"
+    print(f"matmul peak: fp32 {peaks[torch.float32]:.0f} GFLOP/s (every row's %fp32pk is against it)"
+          + (f", bf16 {peaks[torch.bfloat16]:.1f} GFLOP/s" if torch.bfloat16 in dtypes else ", bf16 not measured")
           + (f", tf32 {tf32:.0f} GFLOP/s" if on_gpu else ""))
 
     image, mask = (t.to(device) for t in make_batch(args.batch, size, args.seed))
