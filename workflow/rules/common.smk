@@ -66,6 +66,12 @@ def validation_job_file(dataset, variant):
     return job_file(str(R.reference_validation(dataset, variant).relative_to(R.root).with_suffix("")), job)
 
 
+def validated_classical(dataset):
+    """The classical rows scored on the dataset's validation split: none when its validation is off
+    (train.validation.every 0), so no job is planned, or sent to a cluster, for nothing."""
+    return CLASSICAL if train_settings(config, dataset)["validation"]["every"] else []
+
+
 def masks_job_file(seed):
     return job_file(str(R.masks_dir(SIZE, seed).relative_to(R.root)), masks_job(config, listings))
 
@@ -171,7 +177,7 @@ def every_job_file():
     files = [train_job_file(d, v, s) for d in DATASETS for v in TRAINED for s in SEEDS]
     files += [teacher_job_file(d, a, s) for d in DATASETS for a in TEACHERS for s in SEEDS]
     files += [eval_job_file(d, v, s) for d in DATASETS for v in VARIANTS for s in SEEDS]
-    files += [validation_job_file(d, v) for d in DATASETS for v in CLASSICAL]
+    files += [validation_job_file(d, v) for d in DATASETS for v in validated_classical(d)]
     files += [data_job_file(d) for d in DATASETS if config["datasets"][d]["kind"] in MINI_KINDS]
     files += [masks_job_file(config["masks"]["seed"]), job_file("summary", config)]
     return files + [f for d in DATASETS for f in report_job_files(d)]
