@@ -151,6 +151,21 @@ def test_validation_jobs_are_planned_only_where_validation_is_on(tmp_path):
     assert "validate_reference" not in {r for r, _ in jobs} and "validation_plot" in {r for r, _ in jobs}
 
 
+def test_the_dry_run_warns_about_a_row_whose_measured_memory_exceeds_its_request(tmp_path):
+    """`inpaint-bench bench --memory` writes <results_dir>/bench/memory.csv; a dry run then names each row
+    whose measured training step needs more than resources.train.mem_mb (here: pconv only)."""
+    dataset = next(iter(CI_CONFIG["datasets"]))
+    batch = CI_CONFIG["train"]["batch_size"]
+    measured = tmp_path / "results" / "bench" / "memory.csv"
+    measured.parent.mkdir(parents=True)
+    measured.write_text("variant,precision,device,size,batch,width,peak_mem_mb\n"
+                        f"pconv,fp32,cpu,{CI_CONFIG['image_size']},{batch},{CI_CONFIG['width']},987654\n")
+    proc = snakemake(tmp_path, "-n", "--configfile", str(REPO / "config" / "ci.yaml"))
+    printed = proc.stdout + proc.stderr  # Snakemake's logger
+    assert f"memory: {dataset}/pconv: one training step at batch {batch} peaked at 987654 MB" in printed
+    assert printed.count("memory: ") == len(CI_CONFIG["datasets"])
+
+
 def test_dry_run_writes_no_file(tmp_path):
     proc = snakemake(tmp_path, "-n", "--configfile", str(REPO / "config" / "ci.yaml"))
     assert "train_teacher" in proc.stdout

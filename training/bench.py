@@ -17,9 +17,13 @@ it runs natively (a GPU, a CPU with AMX or AVX512-BF16; `both` means fp32 and, t
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import math
 import resource
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -27,6 +31,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
+from inpaint_bench.harness.config import train_settings
 from inpaint_bench.harness.fileio import write_csv
 from inpaint_bench.harness.seeding import seed_argument
 from inpaint_bench.jobs.validate import load_config
@@ -68,8 +73,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=seed_argument, default=0)
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (peak memory: the GPU's allocator; "
                                                    "on the CPU, the process's maximum resident size)")
-    p.add_argument("--out", default="results/bench/bench.csv")
-    return p.parse_args(argv)
+    p.add_argument("--memory", action="store_true",
+                   help="peak memory of one training step per row instead of speed, each row in a process of its "
+                        "own (CUDA: the allocator's peak; CPU: peak resident size); the dry run compares it with "
+                        "resources.train.mem_mb")
+    p.add_argument("--one-step-memory", action="store_true", help=argparse.SUPPRESS)  # one row, in a child
+    p.add_argument("--out", help="CSV written (default: results/bench/bench.csv, with --memory "
+                                 "results/bench/memory.csv)")
+    args = p.parse_args(argv)
+    args.out = args.out or f"results/bench/{'memory' if args.memory else 'bench'}.csv"
+    return args
 
 
 def synchronize(device) -> None:
@@ -203,6 +216,67 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join([line(heads), line(["-" * w for w in widths]), *map(line, cells)])
 
 
+MEMORY_COLUMNS = ["variant", "precision", "device", "size", "batch", "width", "peak_mem_mb"]
+
+
+def one_step_memory(args, config, name: str, dtype: torch.dtype, device) -> float:
+    """Peak memory (MiB) of building `name` and running one training step, in this process."""
+    torch.manual_seed(args.seed)
+    model = prepare_model(build_model(config["variants"][name], args.width or config["width"]).to(device), dtype)
+    image, mask = (t.to(device) for t in make_batch(args.batch, args.size or config["image_size"], args.seed))
+    Runner(model, make_loss(args.vgg).to(device), image, mask, dtype, device).train_step()
+    synchronize(device)
+    return peak_memory_mb(device)
+
+
+def measure_memory(args, names: list[str], dtype: torch.dtype, config: dict) -> list[dict]:
+    """One row per trainable variant: its one-step peak, each measured in a fresh process (a process's peak
+    resident size never goes down, so rows measured one after another would carry each other's peaks)."""
+    rows = []
+    for name in names:
+        if not is_trainable(config["variants"][name]):
+            continue
+        prec = "bf16" if dtype == torch.bfloat16 else "fp32"
+        command = [sys.executable, "-m", "inpaint_bench.training.bench", "--config", args.config, "--variants",
+                   name, "--batch", str(args.batch), "--precision", prec, "--device", args.device, "--vgg", args.vgg,
+                   "--seed", str(args.seed), "--one-step-memory",
+                   *(["--size", str(args.size)] if args.size else []),
+                   *(["--width", str(args.width)] if args.width else []),
+                   *(["--threads", str(args.threads)] if args.threads else [])]
+        proc = subprocess.run(command, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise SystemExit(f"error: one training step of {name} failed:\n{proc.stderr[-2000:]}")
+        peak = json.loads(proc.stdout.strip().splitlines()[-1])["peak_mem_mb"]
+        rows.append({"variant": name, "precision": prec, "device": args.device,
+                     "size": args.size or config["image_size"], "batch": args.batch,
+                     "width": args.width or config["width"], "peak_mem_mb": round(peak)})
+        print(f"{name} {prec}: one training step at batch {args.batch} peaks at {peak:.0f} MiB ({args.device})",
+              flush=True)
+    return rows
+
+
+def memory_warnings(config: dict, measured_csv: Path) -> list[str]:
+    """One line per (dataset, row) whose measured one-step peak on the CPU (`bench --memory`, at the config's
+    size, width and the row's batch) exceeds what its training jobs ask for (resources.train.mem_mb)."""
+    if not Path(measured_csv).is_file():
+        return []
+    with open(measured_csv, newline="") as f:
+        measured = {(r["variant"], r["device"], int(r["size"]), int(r["width"]), int(r["batch"])):
+                    float(r["peak_mem_mb"]) for r in csv.DictReader(f)}
+    asked = config["resources"]["train"]["mem_mb"]
+    lines = []
+    for dataset in config["datasets"]:
+        for name, spec in config["variants"].items():
+            if not is_trainable(spec):
+                continue
+            batch = train_settings(config, dataset, name)["batch_size"]
+            peak = measured.get((name, "cpu", config["image_size"], config["width"], batch))
+            if peak is not None and peak > asked:
+                lines.append(f"{dataset}/{name}: one training step at batch {batch} peaked at {peak:.0f} MB on the "
+                             f"CPU ({measured_csv}), above resources.train.mem_mb {asked}")
+    return lines
+
+
 def main(argv=None) -> list[dict]:
     args = parse_args(argv)
     if args.threads:
@@ -226,6 +300,15 @@ def main(argv=None) -> list[dict]:
                   "about 100x slower; --precision bf16 measures it anyway")
     else:
         dtypes = [resolve_precision(args.precision, device)]
+
+    if args.one_step_memory:  # the child of measure_memory: one row, one step
+        print(json.dumps({"peak_mem_mb": one_step_memory(args, config, names[0], dtypes[-1], device)}))
+        return []
+    if args.memory:
+        rows = [row for dtype in dtypes for row in measure_memory(args, names, dtype, config)]
+        write_csv(Path(args.out), rows, MEMORY_COLUMNS)
+        print(f"wrote {args.out}")
+        return rows
 
     vgg_note = ("randomly initialised VGG16 features as a timing stand-in (same FLOPs as ImageNet VGG16)"
                 if args.vgg == "random" else "no VGG: perceptual and style terms dropped")
