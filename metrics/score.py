@@ -170,9 +170,9 @@ def pair_files(pred_dir: Path, gt_dir: Path, masks_dir: Path, allow_missing: boo
         errors.append(f"predictions whose mask name exists in several buckets (put them in <bucket>/ folders): "
                       f"{_names(ambiguous)}")
     if missing and not allow_missing:
-        errors.append(f"ground-truth images without a prediction ({len(missing)} of the {len(expected)} outputs "
-                      f"expected, one per mask with a ground-truth image, as {pred_dir}/<bucket>/<image>.<ext>): "
-                      f"{_names(missing)}")
+        errors.append(f"ground-truth images without a prediction: {_names(missing)} ({len(missing)} of the "
+                      f"{len(expected)} outputs expected, one per mask with a ground-truth image, as "
+                      f"{pred_dir}/<bucket>/<image>.<ext>)")
     unused_gt = set(gts) - used_gt - set(expected.values())  # not even a mask of their name
     if unused_gt:
         errors.append(f"ground-truth images without a prediction: {_names(unused_gt)}")

@@ -69,8 +69,8 @@ def test_a_missing_output_is_refused_naming_it_unless_allow_missing(tmp_path, ca
     argv = ["--pred", str(tmp_path / "pred"), "--out", str(out), *args]
     assert score.main(argv) == 2  # before: exit 0 with n = 3 in 0.1-0.2
     err = capsys.readouterr().err
-    assert "ground-truth images without a prediction (1 of the 8 outputs expected" in err
-    assert "0.1-0.2/b" in err and "--allow-missing" in err
+    assert "ground-truth images without a prediction: 0.1-0.2/b (1 of the 8 outputs expected" in err
+    assert "--allow-missing" in err
     assert not out.exists() and not score.summary_path(out).exists()
 
     assert score.main(argv + ["--allow-missing"]) == 0
