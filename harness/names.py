@@ -83,7 +83,7 @@ def protocol_line(protocol: str) -> str:
     return f"Scoring protocol {protocol}: {PROTOCOLS[name]}; {how}{own}."
 
 
-# One row per image and bucket; `mask` is the mask file relative to the mask folder.
+# One row per image and bucket; `mask` is the test mask set's file (metrics.evaluation.mask_id).
 PER_IMAGE_COLUMNS = ["dataset", "variant", "seed", "bucket", "image", "mask", "hole_ratio", *PER_IMAGE_METRICS,
                      "protocol"]
 
