@@ -146,6 +146,14 @@ def test_export_score_compare_pairs_every_image_of_a_filelist_dataset(tmp_path):
     assert (rows[rows.bucket != "all"].n == 4).all()
     assert rows[rows.metric == "psnr"].delta.abs().max() < 0.2  # the same fill, up to the 8-bit export
 
+    # an export made before its manifest had the `mask` column: refused, saying why and what to do
+    manifest = pd.read_csv(pairs / "masks" / "manifest.csv")
+    manifest.drop(columns="mask").to_csv(pairs / "masks" / "manifest.csv", index=False)
+    assert score.main(["--pred", str(tmp_path / "pred"), "--gt", str(pairs / "gt"), "--masks", str(pairs / "masks"),
+                       "--out", str(tmp_path / "old.csv"), "--dataset", "fl", "--variant", "other"]) == 0
+    with pytest.raises(ValueError, match="its mask is named otherwise: .* export the pairs again and score them"):
+        compare_files(tmp_path / "eval" / "per_image.csv", tmp_path / "old.csv", warn=lambda m: None)
+
 
 # ------------------------------------------------------------------- compositing is part of the protocol
 
