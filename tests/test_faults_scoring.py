@@ -201,3 +201,39 @@ def test_compositing_is_part_of_the_protocol_explicit_and_recorded(tmp_path, cap
     assert "(not the protocol's own: `score --composite`)" in table["md"].read_text()
     with pytest.raises(ValueError, match=r"under protocol edgeconnect, B .* under edgeconnect\+composite"):
         compare_files(ec_out, ecc_out, warn=lambda m: None)
+
+
+def test_a_network_is_scored_on_its_composite_under_edgeconnect_as_its_files_are(tmp_path, monkeypatch):
+    """A network's output is its composite (what the official test scripts save): under edgeconnect,
+    which scores files as they are, our rows equal the script on the composites we write, not on the
+    raw output that alters the known pixels."""
+    from tests.conftest import write_images
+
+    write_images(tmp_path / "data" / "test", 2, size=64)
+    write_images(tmp_path / "data" / "train", 2, size=64, seed=1)
+    config = {"results_dir": str(tmp_path / "results"), "seeds": [0], "image_size": 64, "width": 4,
+              "datasets": {"toy": {"kind": "folder", "root": str(tmp_path / "data")}},
+              "masks": {"buckets": [[0.1, 0.3]], "count": 2},
+              "eval": {"batch_size": 2, "samples": 2, "lpips": False, "fid": False, "protocol": "edgeconnect"},
+              "variants": {"mean_fill": {"backbone": "mean_fill"}}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    config = load_config(tmp_path / "config.yaml")
+    make_test_masks(tmp_path / "masks", 64, config["masks"]["buckets"], count=2, seed=0)
+
+    class Darkens(torch.nn.Module):  # fills the hole with grey and darkens every known pixel
+        def forward(self, masked, mask):
+            return masked * 0.8 + 0.5 * mask
+
+    monkeypatch.setattr("inpaint_bench.training.evaluate.load_variant", lambda job, path, device: (Darkens(), []))
+    evaluate(eval_job(config, "toy", "mean_fill", 0), tmp_path / "eval", masks_dir=tmp_path / "masks")
+    rows = pd.read_csv(tmp_path / "eval" / "per_image.csv")
+    assert set(rows.protocol) == {"edgeconnect"}
+    for row in rows.itertuples():
+        base = tmp_path / "eval" / "samples" / row.bucket / row.image
+        gt = np.asarray(Image.open(f"{base}_gt.png")).astype(float)
+        hole = np.asarray(Image.open(tmp_path / "masks" / row.mask))[..., None] == 255
+        composite = np.where(hole, 128, gt).astype(np.uint8)  # the grey fill, the known pixels as they were
+        _save(tmp_path / "composite.png", composite)
+        assert np.array_equal(np.asarray(Image.open(f"{base}_output.png")), composite)  # the file written
+        assert row.psnr == pytest.approx(_edgeconnect_script_psnr(tmp_path / "composite.png", f"{base}_gt.png"),
+                                         abs=1e-6)
