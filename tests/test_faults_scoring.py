@@ -17,6 +17,7 @@ from PIL import Image
 from skimage.color import rgb2gray
 from skimage.metrics import peak_signal_noise_ratio
 
+from conftest import write_images
 from inpaint_bench.datasets import make_test_masks
 from inpaint_bench.jobs.resolve import eval_job
 from inpaint_bench.jobs.validate import load_config
@@ -207,8 +208,6 @@ def test_a_network_is_scored_on_its_composite_under_edgeconnect_as_its_files_are
     """A network's output is its composite (what the official test scripts save): under edgeconnect,
     which scores files as they are, our rows equal the script on the composites we write, not on the
     raw output that alters the known pixels."""
-    from tests.conftest import write_images
-
     write_images(tmp_path / "data" / "test", 2, size=64)
     write_images(tmp_path / "data" / "train", 2, size=64, seed=1)
     config = {"results_dir": str(tmp_path / "results"), "seeds": [0], "image_size": 64, "width": 4,
