@@ -7,7 +7,7 @@ CORES ?= 2
 BIN := $(abspath $(VENV))/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint dry-run bench bench-gpu clean-results
+.PHONY: run test test-fast lint dry-run bench bench-gpu rehearse clean-results
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,5 +44,11 @@ bench-gpu: $(STAMP)
 		--variants rfr_kca --size 256 --batch 6 --width 64 --precision both --device cuda \
 		--steps 20 --warmup 5 --out results/bench/gpu_rfr_kca.csv
 
+# Every row of config/paper.yaml at 256 px and width 64 on generated trees in the official layouts, a few
+# steps at batch 1, through the tables and the report (docs/scale.md, "Rehearsing a paper run").
+rehearse: $(STAMP)
+	PATH="$(BIN):$$PATH" $(BIN)/python -m inpaint_bench.rehearse --config config/paper.yaml --out results_rehearsal \
+		--cores $(CORES)
+
 clean-results:
-	rm -rf results .snakemake
+	rm -rf results results_rehearsal .snakemake

@@ -8,12 +8,14 @@
 import os
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import min_version, update_config
 
 from inpaint_bench.harness.checkout import CheckoutMismatch, check_checkout
 from inpaint_bench.harness.config import ConfigError, read_config_file
 from inpaint_bench.jobs.validate import check_datasets_readable, validate_config
 from inpaint_bench.metrics.weights import WeightsMissing, require_weights
+from inpaint_bench.training.bench import memory_warnings
 
 min_version("9.0")
 
@@ -61,6 +63,12 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+
+
+# Rows whose training step, measured by `inpaint-bench bench --memory`, needs more than their jobs ask for.
+if workflow.is_main_process:
+    for line in memory_warnings(config, R.root / "bench" / "memory.csv"):
+        logger.warning(f"memory: {line}")
 
 
 rule all:

@@ -39,24 +39,51 @@ SPREAD_OF = {"kid_std": "kid"}
 # smallest image side each can score (its SSIM window) and the line the tables' footnotes print.
 # LPIPS, FID and KID are computed alike in every protocol, on the protocol's images.
 PROTOCOLS = {
-    "harness": ("float composites, RGB: PSNR (data range 1), SSIM with an 11x11 Gaussian window "
+    "harness": ("float images, RGB: PSNR (data range 1), SSIM with an 11x11 Gaussian window "
                 "(sigma 1.5, torchmetrics), L1 = mean |x - y| with pixel values from 0 to 1"),
-    "edgeconnect": ("EdgeConnect's scripts/metrics.py: 8-bit composites, grayscale (skimage rgb2gray), "
+    "edgeconnect": ("EdgeConnect's scripts/metrics.py: 8-bit images, grayscale (skimage rgb2gray), "
                     "PSNR (data range 1), SSIM with a 51x51 uniform window, L1 = its MAE, "
                     "sum |x - y| / sum (x + y)"),
-    "skimage_rgb": ("scikit-image defaults on 8-bit composites, RGB: PSNR (data range 255), SSIM with a "
+    "skimage_rgb": ("scikit-image defaults on 8-bit images, RGB: PSNR (data range 255), SSIM with a "
                     "7x7 uniform window, L1 = mean |x - y| with pixel values from 0 to 1"),
 }
 PROTOCOL_MIN_SIZE = {"harness": 11, "edgeconnect": 51, "skimage_rgb": 7}
 DEFAULT_PROTOCOL = "harness"  # also the protocol of result files written before the column existed
+# Compositing is part of a protocol: whether a method's outputs are first composited with the known
+# pixels, pred * mask + gt * (1 - mask), or scored as they are. EdgeConnect's script scores the files
+# as they are, so a method that alters known pixels loses by it there. `score --composite/--as-is`
+# overrides a protocol's own choice; the result files then record `<protocol>+composite` or
+# `<protocol>+as-is`, a protocol of its own. The harness's networks' outputs are their composites (as
+# the official test scripts save them), so for them both choices give the same numbers.
+PROTOCOL_COMPOSITES = {"harness": True, "edgeconnect": False, "skimage_rgb": True}
+COMPOSITING = {True: "composite", False: "as-is"}
+
+
+def recorded_protocol(protocol: str, composite: bool | None = None) -> str:
+    """The protocol as the result files record it: its name, with "+composite" or "+as-is" when the
+    outputs were scored otherwise than the protocol's own choice (None: the protocol's own)."""
+    if composite is None or composite == PROTOCOL_COMPOSITES[protocol]:
+        return protocol
+    return f"{protocol}+{COMPOSITING[composite]}"
+
+
+def protocol_parts(recorded: str) -> tuple[str, bool]:
+    """(protocol name, whether the outputs were composited) of a recorded protocol."""
+    name, _, choice = recorded.partition("+")
+    return name, PROTOCOL_COMPOSITES[name] if not choice else choice == COMPOSITING[True]
 
 
 def protocol_line(protocol: str) -> str:
-    """The footnote naming a table's protocol."""
-    return f"Scoring protocol {protocol}: {PROTOCOLS[protocol]}."
+    """The footnote naming a table's protocol (as recorded), compositing included."""
+    name, composite = protocol_parts(protocol)
+    how = ("outputs composited with the known pixels first, pred x mask + gt x (1 - mask)" if composite else
+           "output files scored as they are, known pixels included (the harness's networks' outputs are "
+           "their composites)")
+    own = "" if protocol == name else f" (not the protocol's own: `score --{COMPOSITING[composite]}`)"
+    return f"Scoring protocol {protocol}: {PROTOCOLS[name]}; {how}{own}."
 
 
-# One row per image and bucket; `mask` is the mask file relative to the mask folder.
+# One row per image and bucket; `mask` is the test mask set's file (metrics.evaluation.mask_id).
 PER_IMAGE_COLUMNS = ["dataset", "variant", "seed", "bucket", "image", "mask", "hole_ratio", *PER_IMAGE_METRICS,
                      "protocol"]
 

@@ -18,6 +18,7 @@ COMMANDS = {  # command -> (module, what it does)
     "aggregate": ("inpaint_bench.reporting.aggregate", "gather evaluation summaries into one CSV"),
     "tables": ("inpaint_bench.reporting.tables", "write a dataset's tables"),
     "plots": ("inpaint_bench.reporting.plots", "write a dataset's plots"),
+    "rehearse": ("inpaint_bench.rehearse", "run every row of a paper config at its size on generated trees"),
     "restamp": ("inpaint_bench.training.restamp", "accept existing results under edited code that changes no number"),
 }
 

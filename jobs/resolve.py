@@ -215,6 +215,14 @@ def trained_variants(config: dict) -> list[str]:
     return [v for v, spec in config["variants"].items() if is_trainable(spec)]
 
 
+def validated_classical(config: dict, dataset: str) -> list[str]:
+    """The classical rows scored on the dataset's validation split: none when its validation is off
+    (train.validation.every 0), so no job is planned, or sent to a cluster, for nothing."""
+    if not train_settings(config, dataset)["validation"]["every"]:
+        return []
+    return [v for v in config["variants"] if v not in trained_variants(config)]
+
+
 def report_job(config: dict, kind: str, dataset: str | None = None) -> dict:
     """What a report job computes from besides its input files: `summary` (rule aggregate), a dataset's
     `tables`, `plots` and `validation_plot`; each with its script's code."""
@@ -266,7 +274,7 @@ def workflow_jobs(config: dict, listings: dict | None = None) -> list[tuple[str,
     which = [("train", (d, v, s)) for d in datasets for v in trained for s in seeds]
     which += [("teacher", (d, a, s)) for d in datasets for a in teacher_architectures(config) for s in seeds]
     which += [("eval", (d, v, s)) for d in datasets for v in variants for s in seeds]
-    which += [("validation", (d, v)) for d in datasets for v in variants if v not in trained]
+    which += [("validation", (d, v)) for d in datasets for v in validated_classical(config, d)]
     which += [("data", (d,)) for d in datasets if config["datasets"][d]["kind"] in MINI_KINDS]
     which += [("masks", (config["masks"]["seed"],)), ("summary", ())]
     which += [(kind, (d,)) for d in datasets for kind in ("tables", "plots", "validation_plot")]

@@ -5,9 +5,10 @@ method's output files (`metrics.score`):
     comp = evaluation.add(bucket, pred, gt, mask, images, masks)   # per batch of one bucket
     evaluation.write(out_dir / "per_image.csv", out_dir / "summary.csv")
 
-Scores are taken on the composite `pred*mask + gt*(1-mask)`, so methods that paste the known pixels
-back and methods that do not are scored alike; under an 8-bit protocol (the suite's, metrics.protocols)
-every metric sees the composite and the ground truth as 8-bit images. The two files' columns (`harness.names`):
+Scores are taken on the composite `pred*mask + gt*(1-mask)`, or on the output as it is where the
+protocol says so (compositing is part of the protocol: harness.names.PROTOCOL_COMPOSITES, `score
+--composite/--as-is`); under an 8-bit protocol (the suite's, metrics.protocols) every metric sees the
+scored image and the ground truth as 8-bit images. The two files' columns (`harness.names`):
 docs/file-formats.md; a metric that could not be computed is a NaN row whose note says why.
 """
 from __future__ import annotations
@@ -26,10 +27,12 @@ from inpaint_bench.harness.names import (
     NEAR_CONSTANT_STD,
     PER_IMAGE_COLUMNS,
     PER_IMAGE_METRICS,
+    PROTOCOL_COMPOSITES,
     PSNR_CAP_DB,
     SUMMARY_COLUMNS,
     capped_note,
     near_constant_note,
+    recorded_protocol,
 )
 from inpaint_bench.models.classical import MeanFill
 
@@ -38,9 +41,22 @@ from .protocols import from_8bit, is_eight_bit, to_8bit
 from .suite import MetricSuite
 
 
+def mask_id(bucket: str, mask_stem: str) -> str:
+    """A test pair's mask as every result file names it (per-image `mask`): its file in the test mask
+    set, `<bucket>/<stem>.png`. The one definition of a pair's identity, (bucket, image name, mask_id):
+    evaluation records it, `export` lists it beside each mask it copies under its image's name, and
+    `score` records it from there, so `compare` pairs a scored method's rows with ours."""
+    return f"{bucket}/{mask_stem}.png"
+
+
 class Evaluation:
-    def __init__(self, suite: MetricSuite, dataset: str, variant: str, seed: int, train_note: str = ""):
+    def __init__(self, suite: MetricSuite, dataset: str, variant: str, seed: int, train_note: str = "",
+                 composite: bool | None = None):
+        """`composite`: composite the outputs with the known pixels before scoring (None: as the
+        suite's protocol does); a choice other than the protocol's is recorded with it."""
         self.suite = suite
+        self.composite = PROTOCOL_COMPOSITES[suite.protocol] if composite is None else composite
+        self.protocol = recorded_protocol(suite.protocol, composite)
         self.label = {"dataset": dataset, "variant": variant, "seed": int(seed)}
         self.train_note = train_note  # what training had to leave out, repeated on every summary row
         self.rows: list[dict] = []
@@ -51,7 +67,8 @@ class Evaluation:
     def add(self, bucket: str, pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor,
             images: list[str], masks: list[str]) -> torch.Tensor:
         """Scores a batch of one bucket: (N,3,H,W) prediction and ground truth in [0,1], (N,1,H,W)
-        mask (1 = hole), the image names and the mask files. Returns the composites.
+        mask (1 = hole), the image names and the mask files (`mask_id`). Returns the images scored:
+        the composites, or the clamped outputs as they are.
 
         A mask with no hole (the composite is the ground truth: PSNR inf, SSIM 1) or with no known
         pixel (nothing to inpaint from) would give a meaningless number, so it is refused."""
@@ -61,7 +78,7 @@ class Evaluation:
                 what = "has no hole (every pixel known)" if count == 0 else "is all hole (no pixel known)"
                 raise ValueError(f"mask {masks[j]} {what}, used for image {images[j]} in bucket "
                                  f"{bucket}; its scores would be meaningless, replace the mask")
-        comp = composite(pred.float(), gt, mask).clamp(0, 1)
+        comp = (composite(pred.float(), gt, mask) if self.composite else pred.float()).clamp(0, 1)
         if is_eight_bit(self.suite.protocol):  # as if written to 8-bit files and read back
             comp, gt = from_8bit(to_8bit(comp)).to(comp.device), from_8bit(to_8bit(gt)).to(gt.device)
         scores = self.suite.per_image(comp, gt)
@@ -76,7 +93,7 @@ class Evaluation:
             row = {**self.label, "bucket": bucket, "image": image, "mask": mask_file,
                    "hole_ratio": float(mask[j].mean())}
             row.update({m: float(scores[m][j]) if m in scores else math.nan for m in PER_IMAGE_METRICS})
-            row.update(protocol=self.suite.protocol, hole_colour_error=float(colour[j]),
+            row.update(protocol=self.protocol, hole_colour_error=float(colour[j]),
                        mean_fill_colour_error=float(floor[j]))
             self.rows.append(row)
         return comp
@@ -126,7 +143,7 @@ class Evaluation:
 
         def add(bucket, metric, value, n, note=""):
             rows.append({**self.label, "bucket": bucket, "metric": metric, "value": value, "n": n,
-                         "note": note, "train_note": self.train_note, "protocol": suite.protocol})
+                         "note": note, "train_note": self.train_note, "protocol": self.protocol})
 
         for bucket in self.buckets:
             part = per_image[per_image["bucket"] == bucket]

@@ -1,8 +1,9 @@
 """The scoring protocols' PSNR, SSIM and L1 (names and descriptions: harness.names.PROTOCOLS).
 
-`harness` is metrics.pixel on float composites. The others score 8-bit composites, quantised as the
-harness writes its PNGs (so a file written and read back scores the same) and call scikit-image per
-image, as the papers' scripts did: `edgeconnect` follows EdgeConnect's scripts/metrics.py (grayscale
+`harness` is metrics.pixel on float images. The others score 8-bit images (the composites, or the
+outputs as they are: harness.names.PROTOCOL_COMPOSITES), quantised as the harness writes its PNGs
+(so a file written and read back scores the same), and call scikit-image per image, as the papers'
+scripts did: `edgeconnect` follows EdgeConnect's scripts/metrics.py (grayscale
 by rgb2gray of the image / 255 in float32, PSNR and SSIM at data range 1, SSIM window 51, MAE =
 sum|x - y| / sum(x + y)); `skimage_rgb` takes scikit-image's defaults on the uint8 RGB arrays.
 """

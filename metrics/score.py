@@ -1,20 +1,25 @@
 """Score any method's output folder with the harness's own metric code.
 
     inpaint-bench score --pred DIR --gt DIR --masks DIR --out FILE.csv [--dataset D --variant V --seed S]
-                        [--protocol NAME] [--weights-dir D] [--cache FILE] [--batch-size B] [--mask-threshold T]
+                        [--protocol NAME] [--composite | --as-is] [--allow-missing] [--weights-dir D]
+                        [--cache FILE] [--batch-size B] [--mask-threshold T]
 
-Outputs are matched to ground truth and masks by file name, composited with their mask
-(`pred*mask + gt*(1-mask)`) and scored by the harness's own evaluation loop (metrics.evaluation), as
-workflow runs are, under a scoring protocol (--protocol, default harness: metrics.protocols);
-FILE.csv (per image) and FILE_summary.csv (long summary) are written atomically. Folder layouts
-and matching rules: docs/tools.md; output formats: docs/file-formats.md. An existing file in the
-way that this tool did not write is refused unless --force. Every error ends in
-`error: ...` on stderr with exit code 2, and nothing is written.
+Outputs are matched to ground truth and masks by file name and scored by the harness's own
+evaluation loop (metrics.evaluation), as workflow runs are, under a scoring protocol (--protocol,
+default harness: metrics.protocols), which also says whether the outputs are first composited with
+their mask (`pred*mask + gt*(1-mask)`; edgeconnect scores them as they are, as its script does;
+--composite/--as-is choose otherwise, recorded with the protocol). Every mask with a ground-truth
+image needs an output: a missing one is an error naming it, unless --allow-missing. FILE.csv (per
+image), FILE_summary.csv (long summary) and FILE_provenance.json (what was scored, how, and what was
+missing) are written atomically. Folder layouts and matching rules: docs/tools.md; output formats:
+docs/file-formats.md. An existing file in the way that this tool did not write is refused unless
+--force. Every error ends in `error: ...` on stderr with exit code 2, and nothing is written.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +30,8 @@ from PIL import Image
 from inpaint_bench.datasets.imagefile import read_mask, read_rgb
 from inpaint_bench.datasets.mask_conventions import hole_ratio
 from inpaint_bench.datasets.mask_files import check_ratio, read_manifest, recorded_ratio
-from inpaint_bench.harness.names import PER_IMAGE_COLUMNS, PROTOCOLS, SUMMARY_COLUMNS
+from inpaint_bench.harness.fileio import atomic_write_text
+from inpaint_bench.harness.names import PER_IMAGE_COLUMNS, PROTOCOLS, SUMMARY_COLUMNS, protocol_line
 from inpaint_bench.harness.progress import progress
 from inpaint_bench.harness.seeding import seed_argument
 
@@ -46,7 +52,7 @@ class Item:
     pred: Path
     gt: Path
     mask: Path
-    mask_name: str  # the mask file relative to the mask folder
+    mask_name: str  # the mask's identity: the manifest's `mask` (an export's), else the file relative to the folder
     hole_ratio: float | None = None  # as listed in the mask manifest, checked against the file
     manifest: Path | None = None
 
@@ -63,11 +69,12 @@ def index_images(folder: Path) -> dict[str, Path]:
     return index
 
 
-def index_masks(masks_dir: Path) -> tuple[dict[tuple[str, str], Path], list[str], dict[Path, float]]:
-    """(bucket, stem) -> mask file, the buckets in manifest order, and mask file -> the hole ratio
-    the manifest lists (when it has a hole_ratio column)."""
+def index_masks(masks_dir: Path) -> tuple[dict[tuple[str, str], Path], list[str], dict[Path, float], dict[Path, str]]:
+    """(bucket, stem) -> mask file, the buckets in manifest order, mask file -> the hole ratio the
+    manifest lists (when it has a hole_ratio column), and mask file -> the mask set's file it is a copy
+    of (an export's `mask` column: metrics.evaluation.mask_id)."""
     manifest = masks_dir / "manifest.csv"
-    masks, buckets, ratios = {}, [], {}
+    masks, buckets, ratios, ids = {}, [], {}, {}
     if manifest.is_file():
         for row in read_manifest(manifest):
             bucket, file = row["bucket"], row["file"]
@@ -80,6 +87,8 @@ def index_masks(masks_dir: Path) -> tuple[dict[tuple[str, str], Path], list[str]
             ratio = recorded_ratio(row, manifest)
             if ratio is not None:
                 ratios[path] = ratio
+            if (row.get("mask") or "").strip():
+                ids[path] = row["mask"].strip()
             if bucket not in buckets:
                 buckets.append(bucket)
     else:
@@ -89,7 +98,7 @@ def index_masks(masks_dir: Path) -> tuple[dict[tuple[str, str], Path], list[str]
         buckets = [FLAT_BUCKET]
     if not masks:
         raise FileNotFoundError(f"no masks found in {masks_dir}")
-    return masks, buckets, ratios
+    return masks, buckets, ratios, ids
 
 
 def _names(keys, limit: int = 20) -> str:
@@ -98,10 +107,23 @@ def _names(keys, limit: int = 20) -> str:
     return ", ".join(keys[:limit]) + more
 
 
-def pair_files(pred_dir: Path, gt_dir: Path, masks_dir: Path) -> tuple[list[Item], list[str]]:
-    """Match predictions to ground truth and masks; raises ValueError listing every mismatch."""
+def _gt_key(gts: dict[str, Path], bucket: str, stem: str) -> str | None:
+    """The ground truth of an image in a bucket: <bucket>/<stem>, else <stem>; None when there is none."""
+    return next((key for key in (f"{bucket}/{stem}", stem) if key in gts), None)
+
+
+def _pair_name(bucket: str, stem: str) -> str:
+    return stem if bucket == FLAT_BUCKET else f"{bucket}/{stem}"
+
+
+def pair_files(pred_dir: Path, gt_dir: Path, masks_dir: Path, allow_missing: bool = False
+               ) -> tuple[list[Item], list[str], list[str]]:
+    """Match predictions to ground truth and masks: (items, buckets, missing outputs). Every mask
+    with a ground-truth image needs an output: a missing one would leave a smaller n and another mean
+    without a word. Raises ValueError listing every mismatch and, unless allow_missing, every missing
+    output (returned instead, as "<bucket>/<image>")."""
     preds, gts = index_images(pred_dir), index_images(gt_dir)
-    masks, buckets, ratios = index_masks(masks_dir)
+    masks, buckets, ratios, ids = index_masks(masks_dir)
     buckets_by_stem: dict[str, list[str]] = {}
     for bucket, stem in masks:
         buckets_by_stem.setdefault(stem, []).append(bucket)
@@ -124,15 +146,20 @@ def pair_files(pred_dir: Path, gt_dir: Path, masks_dir: Path) -> tuple[list[Item
         if bucket is None or (bucket, stem) not in masks:
             no_mask.append(key)
             continue
-        gt_key = f"{bucket}/{stem}" if f"{bucket}/{stem}" in gts else stem
-        if gt_key not in gts:
+        gt_key = _gt_key(gts, bucket, stem)
+        if gt_key is None:
             no_gt.append(key)
             continue
         used_gt.add(gt_key)
         mask_path = masks[(bucket, stem)]
         manifest = masks_dir / "manifest.csv" if mask_path in ratios else None
-        items.append(Item(stem, bucket, pred_path, gts[gt_key], mask_path, mask_path.relative_to(masks_dir).as_posix(),
+        items.append(Item(stem, bucket, pred_path, gts[gt_key], mask_path,
+                          ids.get(mask_path, mask_path.relative_to(masks_dir).as_posix()),
                           ratios.get(mask_path), manifest))
+    scored = {(it.bucket, it.name) for it in items}
+    expected = {(bucket, stem): _gt_key(gts, bucket, stem) for bucket, stem in masks}
+    expected = {pair: gt for pair, gt in expected.items() if gt is not None}
+    missing = sorted(_pair_name(*pair) for pair in expected if pair not in scored)
 
     errors = []
     if no_gt:
@@ -142,14 +169,20 @@ def pair_files(pred_dir: Path, gt_dir: Path, masks_dir: Path) -> tuple[list[Item
     if ambiguous:
         errors.append(f"predictions whose mask name exists in several buckets (put them in <bucket>/ folders): "
                       f"{_names(ambiguous)}")
-    unused_gt = set(gts) - used_gt
+    if missing and not allow_missing:
+        errors.append(f"ground-truth images without a prediction: {_names(missing)} ({len(missing)} of the "
+                      f"{len(expected)} outputs expected, one per mask with a ground-truth image, as "
+                      f"{pred_dir}/<bucket>/<image>.<ext>)")
+    unused_gt = set(gts) - used_gt - set(expected.values())  # not even a mask of their name
     if unused_gt:
         errors.append(f"ground-truth images without a prediction: {_names(unused_gt)}")
     if errors:
-        raise ValueError("unmatched files:\n  " + "\n  ".join(errors))
+        hint = ("\n  score every output, or pass --allow-missing to score without the missing ones (the result's "
+                "provenance and the tables' footnote then say which)" if missing and not allow_missing else "")
+        raise ValueError("unmatched files:\n  " + "\n  ".join(errors) + hint)
     order = {b: i for i, b in enumerate(buckets)}
     items.sort(key=lambda it: (order[it.bucket], it.name))
-    return items, [b for b in buckets if any(it.bucket == b for it in items)]
+    return items, [b for b in buckets if any(it.bucket == b for it in items)], missing
 
 
 def load_image(path: Path) -> torch.Tensor:
@@ -220,11 +253,26 @@ def summary_path(out: Path) -> Path:
     return out.with_name(f"{out.stem}_summary.csv")
 
 
+def provenance_path(out: Path) -> Path:
+    return out.with_name(f"{out.stem}_provenance.json")
+
+
+def missing_note(missing: list[str], expected: int) -> str:
+    """The summary rows' note (`train_note`, which the tables' footnotes repeat) of a result scored
+    without some outputs; no ";" (it separates notes)."""
+    return (f"missing_outputs: {len(missing)} of the {expected} outputs were missing and are not scored "
+            f"(score --allow-missing): {_names(missing, limit=10)}")
+
+
 def check_out(out: Path, force: bool) -> None:
     """--out names the per-image CSV; it and its summary may replace earlier results of this tool,
     never another file (a folder, or a file whose header is not ours) unless --force."""
     if out.is_dir():
         raise ValueError(f"--out {out} is a folder: name the per-image CSV to write, e.g. {out / 'scores.csv'}")
+    provenance = provenance_path(out)
+    if provenance.is_dir() or (provenance.exists() and not force and not _is_our_provenance(provenance)):
+        raise ValueError(f"{provenance} (the provenance of --out {out}) exists and is not one this tool wrote: "
+                         f"choose another --out, or pass --force to replace it")
     for path, columns in ((out, PER_IMAGE_COLUMNS), (summary_path(out), SUMMARY_COLUMNS)):
         if path.is_dir():
             raise ValueError(f"{path} (the summary of --out {out}) is a folder; choose another --out")
@@ -234,6 +282,14 @@ def check_out(out: Path, force: bool) -> None:
             if header[:len(columns)] != columns:
                 raise ValueError(f"{path} exists and is not a result file of this tool (its header is not "
                                  f"{','.join(columns)}...): choose another --out, or pass --force to replace it")
+
+
+def _is_our_provenance(path: Path) -> bool:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and record.get("tool") == "score"
 
 
 def main(argv=None) -> int:
@@ -248,6 +304,17 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=seed_argument, default=0, help="seed label of the rows (default: 0)")
     parser.add_argument("--protocol", default="harness", choices=list(PROTOCOLS),
                         help="how PSNR, SSIM and L1 are computed (docs/protocols.md; default: harness)")
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument("--composite", dest="composite", action="store_const", const=True, default=None,
+                     help="composite every output with its mask's known pixels before scoring (the default of "
+                          "harness and skimage_rgb); recorded with the protocol")
+    how.add_argument("--as-is", dest="composite", action="store_const", const=False,
+                     help="score the outputs as they are, known pixels included (the default of edgeconnect, "
+                          "as its script does); recorded with the protocol")
+    parser.add_argument("--allow-missing", action="store_true",
+                        help="score without the outputs that are missing (each mask with a ground-truth image "
+                             "needs one; default: an error naming them); the provenance and the summary's "
+                             "note, which the tables' footnote repeats, say which")
     parser.add_argument("--weights-dir", default=None, help="folder searched first for pretrained weights")
     parser.add_argument("--cache", type=Path, help="file to keep ground-truth Inception features in between runs")
     parser.add_argument("--batch-size", type=int, default=8)
@@ -266,7 +333,7 @@ def main(argv=None) -> int:
             if not getattr(args, name).is_dir():
                 raise FileNotFoundError(f"--{name} {getattr(args, name)}: no such folder")
         check_out(args.out, args.force)
-        items, buckets = pair_files(args.pred, args.gt, args.masks)
+        items, buckets, missing = pair_files(args.pred, args.gt, args.masks, args.allow_missing)
         if not items:
             raise ValueError(f"no prediction in {args.pred} matched a mask and a ground-truth image")
         check_sizes(items, args.protocol)
@@ -275,17 +342,28 @@ def main(argv=None) -> int:
         for hint in dict.fromkeys(suite.hints.values()):  # FID and KID share one file: warn once
             metrics = "/".join(m for m, h in suite.hints.items() if h == hint)
             print(f"warning: {metrics} not computed. {hint}", file=sys.stderr)
-        evaluation = Evaluation(suite, args.dataset, args.variant or args.pred.resolve().name, args.seed)
+        note = missing_note(missing, len(items) + len(missing)) if missing else ""
+        evaluation = Evaluation(suite, args.dataset, args.variant or args.pred.resolve().name, args.seed,
+                                train_note=note, composite=args.composite)
         # Files are decoded and checked (image, mask, sizes, hole ratio) while scoring; the CSVs
         # are written only after every image passed, so an error leaves nothing behind.
         score(items, evaluation, args.batch_size, args.mask_threshold)
         for warning in evaluation.test_set_check() + evaluation.colour_check():
             print(f"warning: {warning}", file=sys.stderr)
+        if missing:
+            print(f"warning: {len(missing)} missing output(s) not scored (--allow-missing): {_names(missing)}",
+                  file=sys.stderr)
         evaluation.write(args.out, summary_path(args.out))
+        # what these numbers were computed from and how, as an evaluation's provenance.json says
+        atomic_write_text(provenance_path(args.out), json.dumps({
+            "tool": "score", "pred": str(args.pred.resolve()), "gt": str(args.gt.resolve()),
+            "masks": str(args.masks.resolve()), "protocol": evaluation.protocol, "composite": evaluation.composite,
+            "scored": len(items), "missing": missing, "allow_missing": args.allow_missing}, indent=2))
     except (ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"wrote {args.out} ({len(items)} images) and {summary_path(args.out)}")
+    print(f"wrote {args.out} ({len(items)} images), {summary_path(args.out)} and {provenance_path(args.out)}")
+    print(protocol_line(evaluation.protocol))
     return 0
 
 

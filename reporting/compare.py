@@ -91,6 +91,12 @@ def check_test_pairs(a: pd.DataFrame, b: pd.DataFrame, common_only: bool, warn) 
     what = "; ".join(part for part in (
         f"{len(only_a)} only in A ({_examples(only_a)})" if only_a else "",
         f"{len(only_b)} only in B ({_examples(only_b)})" if only_b else "") if part)
+    if {p[:2] for p in only_a} == {p[:2] for p in only_b} and not in_a & in_b:
+        # the same images in the same buckets, every mask named otherwise: an export whose manifest has
+        # no `mask` column (older) names its copies after the images, not after the mask set's files
+        what += (". Every image pairs by name but its mask is named otherwise: a side scored on an export "
+                 "made before its manifest named the mask set's files (a `mask` column) records the copies' "
+                 "names; export the pairs again and score them again")
     if not common_only or not in_a & in_b:
         raise ValueError(f"A and B were not scored on the same test pairs (bucket/image/mask): {what}. Compare "
                          f"results of one test set and mask set" + ("" if common_only else

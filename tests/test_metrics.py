@@ -402,7 +402,7 @@ def test_score_cli_end_to_end_without_weights(score_folders):
 
 def test_score_with_injected_networks_reports_fid_and_small_n(score_folders, random_alex_lpips):
     root, *_ = score_folders
-    items, buckets = score.pair_files(root / "pred", root / "gt", root / "masks")
+    items, buckets, _ = score.pair_files(root / "pred", root / "gt", root / "masks")
     evaluation = Evaluation(MetricSuite(lpips_net=random_alex_lpips, inception=TinyFeatures()), "x", "y", 0)
     score.score(items, evaluation, batch_size=8)
     assert evaluation.per_image()["lpips"].notna().all()
@@ -438,7 +438,7 @@ def test_score_flat_masks_and_unmatched_names(tmp_path, capsys):
 
     (tmp_path / "pred" / "stray.png").unlink()
     _save_png(tmp_path / "pred" / "y.png", img)
-    items, buckets = score.pair_files(tmp_path / "pred", tmp_path / "gt", tmp_path / "masks")
+    items, buckets, _ = score.pair_files(tmp_path / "pred", tmp_path / "gt", tmp_path / "masks")
     assert buckets == ["all"] and [it.name for it in items] == ["x", "y"]
 
 

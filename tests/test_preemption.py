@@ -23,7 +23,7 @@ def start_and_signal(cmd, out, sig, whole_group=False):
                             # SIGINT as in a terminal: a shell starts background jobs with it ignored,
                             # and Python then leaves it ignored
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.time() + 120
+    deadline = time.time() + 600  # bounds a hang on a busy machine
     while not (out / "train_log.csv").exists():
         assert proc.poll() is None, proc.communicate()[1]
         assert time.time() < deadline
@@ -32,7 +32,7 @@ def start_and_signal(cmd, out, sig, whole_group=False):
         os.killpg(proc.pid, sig)
     else:
         proc.send_signal(sig)
-    _, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=600)
     return proc.returncode, err
 
 

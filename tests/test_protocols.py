@@ -170,6 +170,6 @@ def test_every_table_names_its_protocol(tmp_path):
     per_image = read_per_images([b_summary.with_name("b_skimage_rgb.csv"), b_rows])
     paths = write_tables(summary, "d", tmp_path / "tables", per_image=per_image, reference="b")
     for key in ("md", "html", "ablation_md", "ablation_html"):
-        assert "Scoring protocol skimage_rgb: scikit-image defaults on 8-bit composites" in paths[key].read_text(), key
+        assert "Scoring protocol skimage_rgb: scikit-image defaults on 8-bit images" in paths[key].read_text(), key
     for key in ("tex", "ablation_tex"):
         assert r"Scoring protocol skimage\_rgb: scikit-image defaults" in paths[key].read_text(), key

@@ -135,6 +135,37 @@ def test_every_seed_is_scored_on_the_one_mask_set_of_masks_seed(tmp_path):
     assert sorted({w.rsplit("seed=", 1)[1] for r, w in jobs if r == "evaluate"}) == ["0", "1", "2"]
 
 
+def test_validation_jobs_are_planned_only_where_validation_is_on(tmp_path):
+    """A classical row's validation job scores nothing when validation is off: it is not planned (a cluster
+    would otherwise receive an sbatch job for nothing), and when planned it asks for the evaluate resources."""
+    config = {**CI_CONFIG, "resources": {"evaluate": {"mem_mb": 1234}}}
+    on = tmp_path / "on.yaml"
+    on.write_text(yaml.safe_dump(config))
+    off = tmp_path / "off.yaml"
+    off.write_text(yaml.safe_dump({**config, "train": {**config["train"], "validation": {"every": 0}}}))
+    planned = snakemake(tmp_path / "a", "-n", "--configfile", str(on)).stdout
+    assert {r for r, _ in planned_jobs(planned)} >= {"validate_reference", "validation_plot"}
+    block = planned[planned.index("rule validate_reference:"):]
+    assert "mem_mb=1234" in block[:block.index("\n\n")].replace(" ", "")
+    jobs = planned_jobs(snakemake(tmp_path / "b", "-n", "--configfile", str(off)).stdout)
+    assert "validate_reference" not in {r for r, _ in jobs} and "validation_plot" in {r for r, _ in jobs}
+
+
+def test_the_dry_run_warns_about_a_row_whose_measured_memory_exceeds_its_request(tmp_path):
+    """`inpaint-bench bench --memory` writes <results_dir>/bench/memory.csv; a dry run then names each row
+    whose measured training step needs more than resources.train.mem_mb (here: pconv only)."""
+    dataset = next(iter(CI_CONFIG["datasets"]))
+    batch = CI_CONFIG["train"]["batch_size"]
+    measured = tmp_path / "results" / "bench" / "memory.csv"
+    measured.parent.mkdir(parents=True)
+    measured.write_text("variant,precision,device,size,batch,width,peak_mem_mb\n"
+                        f"pconv,fp32,cpu,{CI_CONFIG['image_size']},{batch},{CI_CONFIG['width']},987654\n")
+    proc = snakemake(tmp_path, "-n", "--configfile", str(REPO / "config" / "ci.yaml"))
+    printed = proc.stdout + proc.stderr  # Snakemake's logger
+    assert f"memory: {dataset}/pconv: one training step at batch {batch} peaked at 987654 MB" in printed
+    assert printed.count("memory: ") == len(CI_CONFIG["datasets"])
+
+
 def test_dry_run_writes_no_file(tmp_path):
     proc = snakemake(tmp_path, "-n", "--configfile", str(REPO / "config" / "ci.yaml"))
     assert "train_teacher" in proc.stdout

@@ -10,14 +10,20 @@ randomly initialised `vgg16().features` for the perceptual and style terms (same
 drops them). FLOPs are counted on one image ("train": forward, loss and backward, not the optimiser
 step); times are medians over --steps after --warmup steps (oneDNN and cuDNN pick their kernels in
 the first). fp32 keeps PyTorch's TF32 defaults (on a GPU, convolutions in TF32), so its fraction of
-peak is taken against the TF32 matmul peak there, bf16 against the bf16 peak.
+peak is taken against the TF32 matmul peak there, bf16 against the bf16 peak. bf16 is measured only where
+it runs natively (a GPU, a CPU with AMX or AVX512-BF16; `both` means fp32 and, there, bf16) or when
+`--precision bf16` asks for it; every row is also given as a fraction of the fp32 peak, which is always measured.
 """
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import math
 import resource
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -25,13 +31,20 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
+from inpaint_bench.harness.config import train_settings
 from inpaint_bench.harness.fileio import write_csv
 from inpaint_bench.harness.seeding import seed_argument
 from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.models import build_model
 from inpaint_bench.models.losses import InpaintingLoss
 from inpaint_bench.models.registry import is_trainable
-from inpaint_bench.training.precision import autocast, prepare_input, prepare_model, resolve_precision
+from inpaint_bench.training.precision import (
+    autocast,
+    cpu_has_fast_bf16,
+    prepare_input,
+    prepare_model,
+    resolve_precision,
+)
 from inpaint_bench.training.train import forward_losses
 
 COLUMNS = ["variant", "precision", "params", "gflop_fwd_per_img", "gflop_train_per_img",
@@ -60,8 +73,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=seed_argument, default=0)
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (peak memory: the GPU's allocator; "
                                                    "on the CPU, the process's maximum resident size)")
-    p.add_argument("--out", default="results/bench/bench.csv")
-    return p.parse_args(argv)
+    p.add_argument("--memory", action="store_true",
+                   help="peak memory of one training step per row instead of speed, each row in a process of its "
+                        "own (CUDA: the allocator's peak; CPU: peak resident size); the dry run compares it with "
+                        "resources.train.mem_mb")
+    p.add_argument("--one-step-memory", action="store_true", help=argparse.SUPPRESS)  # one row, in a child
+    p.add_argument("--out", help="CSV written (default: results/bench/bench.csv, with --memory "
+                                 "results/bench/memory.csv)")
+    args = p.parse_args(argv)
+    args.out = args.out or f"results/bench/{'memory' if args.memory else 'bench'}.csv"
+    return args
 
 
 def synchronize(device) -> None:
@@ -195,6 +216,67 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join([line(heads), line(["-" * w for w in widths]), *map(line, cells)])
 
 
+MEMORY_COLUMNS = ["variant", "precision", "device", "size", "batch", "width", "peak_mem_mb"]
+
+
+def one_step_memory(args, config, name: str, dtype: torch.dtype, device) -> float:
+    """Peak memory (MiB) of building `name` and running one training step, in this process."""
+    torch.manual_seed(args.seed)
+    model = prepare_model(build_model(config["variants"][name], args.width or config["width"]).to(device), dtype)
+    image, mask = (t.to(device) for t in make_batch(args.batch, args.size or config["image_size"], args.seed))
+    Runner(model, make_loss(args.vgg).to(device), image, mask, dtype, device).train_step()
+    synchronize(device)
+    return peak_memory_mb(device)
+
+
+def measure_memory(args, names: list[str], dtype: torch.dtype, config: dict) -> list[dict]:
+    """One row per trainable variant: its one-step peak, each measured in a fresh process (a process's peak
+    resident size never goes down, so rows measured one after another would carry each other's peaks)."""
+    rows = []
+    for name in names:
+        if not is_trainable(config["variants"][name]):
+            continue
+        prec = "bf16" if dtype == torch.bfloat16 else "fp32"
+        command = [sys.executable, "-m", "inpaint_bench.training.bench", "--config", args.config, "--variants",
+                   name, "--batch", str(args.batch), "--precision", prec, "--device", args.device, "--vgg", args.vgg,
+                   "--seed", str(args.seed), "--one-step-memory",
+                   *(["--size", str(args.size)] if args.size else []),
+                   *(["--width", str(args.width)] if args.width else []),
+                   *(["--threads", str(args.threads)] if args.threads else [])]
+        proc = subprocess.run(command, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise SystemExit(f"error: one training step of {name} failed:\n{proc.stderr[-2000:]}")
+        peak = json.loads(proc.stdout.strip().splitlines()[-1])["peak_mem_mb"]
+        rows.append({"variant": name, "precision": prec, "device": args.device,
+                     "size": args.size or config["image_size"], "batch": args.batch,
+                     "width": args.width or config["width"], "peak_mem_mb": round(peak)})
+        print(f"{name} {prec}: one training step at batch {args.batch} peaks at {peak:.0f} MiB ({args.device})",
+              flush=True)
+    return rows
+
+
+def memory_warnings(config: dict, measured_csv: Path) -> list[str]:
+    """One line per (dataset, row) whose measured one-step peak on the CPU (`bench --memory`, at the config's
+    size, width and the row's batch) exceeds what its training jobs ask for (resources.train.mem_mb)."""
+    if not Path(measured_csv).is_file():
+        return []
+    with open(measured_csv, newline="") as f:
+        measured = {(r["variant"], r["device"], int(r["size"]), int(r["width"]), int(r["batch"])):
+                    float(r["peak_mem_mb"]) for r in csv.DictReader(f)}
+    asked = config["resources"]["train"]["mem_mb"]
+    lines = []
+    for dataset in config["datasets"]:
+        for name, spec in config["variants"].items():
+            if not is_trainable(spec):
+                continue
+            batch = train_settings(config, dataset, name)["batch_size"]
+            peak = measured.get((name, "cpu", config["image_size"], config["width"], batch))
+            if peak is not None and peak > asked:
+                lines.append(f"{dataset}/{name}: one training step at batch {batch} peaked at {peak:.0f} MB on the "
+                             f"CPU ({measured_csv}), above resources.train.mem_mb {asked}")
+    return lines
+
+
 def main(argv=None) -> list[dict]:
     args = parse_args(argv)
     if args.threads:
@@ -210,10 +292,23 @@ def main(argv=None) -> list[dict]:
     unknown = [n for n in names if n not in config["variants"]]
     if unknown:
         raise KeyError(f"variant(s) {unknown} not in {args.config}; available: {list(config['variants'])}")
-    if args.precision == "both":
-        dtypes = [torch.float32, torch.bfloat16]
+    native_bf16 = device.type == "cuda" or cpu_has_fast_bf16()
+    if args.precision == "both":  # bf16 only where it runs natively; --precision bf16 forces it
+        dtypes = [torch.float32] + ([torch.bfloat16] if native_bf16 else [])
+        if not native_bf16:
+            print("bf16: not measured, this CPU has no native bf16 (AMX or AVX512-BF16) and emulates it "
+                  "about 100x slower; --precision bf16 measures it anyway")
     else:
         dtypes = [resolve_precision(args.precision, device)]
+
+    if args.one_step_memory:  # the child of measure_memory: one row, one step
+        print(json.dumps({"peak_mem_mb": one_step_memory(args, config, names[0], dtypes[-1], device)}))
+        return []
+    if args.memory:
+        rows = [row for dtype in dtypes for row in measure_memory(args, names, dtype, config)]
+        write_csv(Path(args.out), rows, MEMORY_COLUMNS)
+        print(f"wrote {args.out}")
+        return rows
 
     vgg_note = ("randomly initialised VGG16 features as a timing stand-in (same FLOPs as ImageNet VGG16)"
                 if args.vgg == "random" else "no VGG: perceptual and style terms dropped")
@@ -223,13 +318,18 @@ def main(argv=None) -> list[dict]:
           f"as in training; fp32 with PyTorch's TF32 defaults (convolutions: {torch.backends.cudnn.allow_tf32}, "
           f"matmuls: {torch.backends.cuda.matmul.allow_tf32})")
     print(f"measuring matmul peaks ({args.peak_seconds:.0f} s each) ...", flush=True)
+    # the fp32 peak always (the reference every row is compared with); the bf16 one only where a row runs
+    # in bf16: emulated bf16 (AVX2) runs a 2048^2 matmul for minutes, so there it is taken on a smaller one
     peaks = {torch.float32: measure_matmul_peak(torch.float32, args.peak_seconds, device=device),
-             torch.bfloat16: measure_matmul_peak(torch.bfloat16, args.peak_seconds, device=device)}
+             torch.bfloat16: (measure_matmul_peak(torch.bfloat16, args.peak_seconds, device=device,
+                                                  n=2048 if native_bf16 else 256)
+                              if torch.bfloat16 in dtypes else math.nan)}
     # a GPU's fp32 convolutions run in TF32 by default: their peak is the TF32 matmul's
     tf32 = measure_matmul_peak(torch.float32, args.peak_seconds, device=device, tf32=True) if on_gpu else math.nan
     own_peak = {torch.float32: ("tf32", tf32) if on_gpu else ("fp32", peaks[torch.float32]),
                 torch.bfloat16: ("bf16", peaks[torch.bfloat16])}
-    print(f"matmul peak: fp32 {peaks[torch.float32]:.0f} GFLOP/s, bf16 {peaks[torch.bfloat16]:.0f} GFLOP/s"
+    print(f"matmul peak: fp32 {peaks[torch.float32]:.0f} GFLOP/s (every row's %fp32pk is against it)"
+          + (f", bf16 {peaks[torch.bfloat16]:.1f} GFLOP/s" if torch.bfloat16 in dtypes else ", bf16 not measured")
           + (f", tf32 {tf32:.0f} GFLOP/s" if on_gpu else ""))
 
     image, mask = (t.to(device) for t in make_batch(args.batch, size, args.seed))

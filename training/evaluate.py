@@ -37,7 +37,8 @@ from inpaint_bench.harness.progress import progress
 from inpaint_bench.harness.seeding import seed_argument
 from inpaint_bench.jobs.resolve import eval_job
 from inpaint_bench.jobs.validate import load_config
-from inpaint_bench.metrics.evaluation import Evaluation
+from inpaint_bench.metrics.evaluation import Evaluation, mask_id
+from inpaint_bench.metrics.pixel import composite
 from inpaint_bench.metrics.protocols import check_protocol
 from inpaint_bench.models import build_model
 from inpaint_bench.models.registry import is_trainable
@@ -104,8 +105,10 @@ def evaluate(job: dict, out: str | Path, model_path: str | Path | None = None, m
                 mask = torch.stack([m for _, m in chosen]).to(device)
                 with torch.no_grad(), autocast(dtype, device):
                     pred = model(prepare_input(gt * (1 - mask), dtype), mask)
-                comp = evaluation.add(bucket, pred, gt, mask, [it["name"] for it in items],
-                                      [f"{bucket}/{stem}.png" for stem, _ in chosen])
+                # a network's output is its composite (as the official test scripts save it), so a
+                # protocol that scores outputs as they are scores the composite
+                comp = evaluation.add(bucket, composite(pred, gt, mask), gt, mask, [it["name"] for it in items],
+                                      [mask_id(bucket, stem) for stem, _ in chosen])
                 for j, i in enumerate(idx):
                     if i < keep:
                         base = samples / bucket / items[j]["name"]

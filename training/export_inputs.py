@@ -5,8 +5,9 @@ scored with the same code (`python -m inpaint_bench.metrics.score`).
 
 Writes DIR/gt/<image>.png, DIR/input/<bucket>/<image>.png (the masked input, hole painted white) and
 DIR/masks/<bucket>/<image>.png (255 = hole) with DIR/masks/manifest.csv: test image i meets mask i
-(mod masks.count) of each bucket, as in training.evaluate. Then, with the other method's outputs in
-PRED/<bucket>/<image>.png:
+(mod masks.count) of each bucket, as in training.evaluate; the manifest's `mask` column names the
+mask set's file each copy is of, which `score` records as evaluation does (metrics.evaluation.mask_id).
+Then, with the other method's outputs in PRED/<bucket>/<image>.png:
 
     python -m inpaint_bench.metrics.score --pred PRED --gt DIR/gt --masks DIR/masks --out scores.csv
 
@@ -35,6 +36,7 @@ from inpaint_bench.harness.fileio import (
 )
 from inpaint_bench.harness.seeding import seed_argument
 from inpaint_bench.jobs.validate import load_config
+from inpaint_bench.metrics.evaluation import mask_id
 
 
 def to_uint8(tensor) -> np.ndarray:
@@ -74,11 +76,12 @@ def _write(images, masks, out: Path, dataset: str) -> Path:
         name, image = item["name"], item["image"]
         save_png(out / "gt" / f"{name}.png", to_uint8(image))
         for bucket, bucket_masks in masks.items():
-            mask = bucket_masks[i % len(bucket_masks)][1]
+            stem, mask = bucket_masks[i % len(bucket_masks)]
             save_png(out / "masks" / bucket / f"{name}.png", to_uint8(mask))
             save_png(out / "input" / bucket / f"{name}.png", to_uint8(image * (1 - mask) + mask))
-            rows.append([bucket, f"{bucket}/{name}.png", float(mask.mean())])
-    return write_csv(out / "masks" / "manifest.csv", rows, ["bucket", "file", "hole_ratio"])
+            # the copy is named after its image; `mask` names the mask set's file, as evaluation does
+            rows.append([bucket, f"{bucket}/{name}.png", float(mask.mean()), mask_id(bucket, stem)])
+    return write_csv(out / "masks" / "manifest.csv", rows, ["bucket", "file", "hole_ratio", "mask"])
 
 
 def main(argv=None) -> None:

@@ -3,6 +3,7 @@
 from inpaint_bench.harness.config import MINI_KINDS, dataset_spec, layout, train_settings
 from inpaint_bench.jobs.resolve import as_param, eval_job, job_digest, teacher_architectures, teacher_job
 from inpaint_bench.jobs.resolve import teacher_slug, train_job, validation_job, workflow_job, workflow_jobs
+from inpaint_bench.jobs.resolve import validated_classical as resolve_validated_classical
 from inpaint_bench.metrics.weights import WEIGHT_FILES, download_target, find_weight
 from inpaint_bench.models.registry import is_trainable, uses_distillation
 
@@ -44,6 +45,11 @@ def job_file(key, job):
 def workflow_job_file(kind, *parts):
     """The job file of one job of the workflow (jobs.resolve.workflow_job: its key and description)."""
     return job_file(*workflow_job(config, kind, *parts, listings=listings))
+
+
+def validated_classical(dataset):
+    """The classical rows scored on the dataset's validation split (jobs.resolve.validated_classical)."""
+    return resolve_validated_classical(config, dataset)
 
 
 wildcard_constraints:

@@ -145,7 +145,9 @@ rule validation_plot:
     classical rows as reference lines."""
     input:
         runs=lambda wc: [str(R.run_dir(wc.dataset, v, s) / "validation.csv") for v in TRAINED for s in SEEDS],
-        references=lambda wc: [str(R.reference_validation(wc.dataset, v)) for v in CLASSICAL],
+        references=lambda wc: [
+            str(R.reference_validation(wc.dataset, v)) for v in validated_classical(wc.dataset)
+        ],
         job=lambda wc: workflow_job_file("validation_plot", wc.dataset),
     output:
         plot=report(
@@ -161,7 +163,7 @@ rule validation_plot:
         CONDA_ENV
     params:
         trained=TRAINED,
-        classical=CLASSICAL,
+        classical=lambda wc: validated_classical(wc.dataset),
         variants=VARIANTS,
         seeds=SEEDS,
         images_per_step=lambda wc: {v: train_settings(config, wc.dataset, v)["batch_size"] for v in TRAINED},

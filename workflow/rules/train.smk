@@ -63,6 +63,8 @@ rule validate_reference:
     conda:
         CONDA_ENV
     threads: THREADS
+    resources:
+        **RESOURCES["evaluate"],
     params:
         job=lambda wc: as_param(validation_job(config, wc.dataset, wc.classical, listings)),
     script:
