@@ -20,7 +20,7 @@ import functools
 from pathlib import Path
 
 from inpaint_bench.harness.config import REPO_ROOT
-from inpaint_bench.jobs.probe import source_digest, statements
+from inpaint_bench.jobs.probe import statements, tree_digest
 
 PACKAGE = "inpaint_bench"
 SCRIPTS = Path("workflow") / "scripts"
@@ -54,7 +54,8 @@ def _package_of(name: str, path: Path) -> str:
     return name if path.name == "__init__.py" else name.rpartition(".")[0]
 
 
-def _defining_module(package: str, attribute: str) -> list[str]:
+@functools.lru_cache(maxsize=None)
+def _defining_module(package: str, attribute: str) -> tuple[str, ...]:
     """The modules that define `attribute` of `package` as its __init__ gives it: imported there, or
     named in a lazy export table (a dict from name to module, or from module to names)."""
     init = module_file(package)
@@ -77,7 +78,7 @@ def _defining_module(package: str, attribute: str) -> list[str]:
                 elif isinstance(value, (ast.List, ast.Tuple, ast.Set)) and any(
                         isinstance(e, ast.Constant) and e.value == attribute for e in value.elts):
                     found.append(absolute(key.value))
-    return [m for m in found if module_file(m)]
+    return tuple(m for m in found if module_file(m))
 
 
 def _resolve_from(name: str, path: Path, node: ast.ImportFrom) -> str:
@@ -89,10 +90,12 @@ def _resolve_from(name: str, path: Path, node: ast.ImportFrom) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def imported_modules(name: str, path: Path) -> frozenset[str]:
-    """The checkout's modules that the file of module `name` imports (see the module's docstring)."""
+def read_module(name: str, path: Path) -> tuple[frozenset[str], str]:
+    """(the checkout's modules that the file of module `name` imports, see the module's docstring; its
+    digest, jobs.probe.source_digest), from one parse of the file."""
+    tree = _tree(path)
     found = set()
-    for node in statements(_tree(path)):
+    for node in statements(tree):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -103,7 +106,7 @@ def imported_modules(name: str, path: Path) -> frozenset[str]:
                 found.update([sub] if module_file(sub) else _defining_module(base, alias.name))
     # a module's packages run first: inpaint_bench, inpaint_bench.<package>, ...
     found |= {".".join(m.split(".")[:i]) for m in found for i in range(1, m.count(".") + 1)}
-    return frozenset(m for m in found if m.startswith(PACKAGE) and module_file(m))
+    return frozenset(m for m in found if m.startswith(PACKAGE) and module_file(m)), tree_digest(tree)
 
 
 @functools.lru_cache(maxsize=None)
@@ -111,20 +114,19 @@ def script_code(script: str) -> tuple[tuple[str, str], ...]:
     """(repository path, digest) of the workflow script `script` (its name without .py) and of every
     module of the checkout it runs, sorted; computed once per process."""
     entry = REPO_ROOT / SCRIPTS / f"{script}.py"
-    files = {entry}
-    todo = sorted(imported_modules("__main__", entry))
-    seen = set(todo)
+    imports, digest = read_module("__main__", entry)
+    digests = {entry: digest}
+    todo, seen = sorted(imports), set(imports)
     while todo:
         name = todo.pop()
         path = module_file(name)
-        files.add(path)
+        imports, digests[path] = read_module(name, path)
         if name == NOT_FOLLOWED or name.startswith(f"{NOT_FOLLOWED}."):
             continue
-        for dep in sorted(imported_modules(name, path) - seen):
+        for dep in sorted(imports - seen):
             seen.add(dep)
             todo.append(dep)
-    return tuple(sorted((p.resolve().relative_to(REPO_ROOT).as_posix(), source_digest(p.resolve()))
-                        for p in files))
+    return tuple(sorted((p.resolve().relative_to(REPO_ROOT).as_posix(), d) for p, d in digests.items()))
 
 
 def job_code(script: str, row: dict[str, str] | None = None) -> dict[str, str]:

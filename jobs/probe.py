@@ -147,7 +147,11 @@ def statements(tree: ast.AST):
 def source_digest(path: Path) -> str:
     """A digest of a Python file's code: its syntax tree without docstrings, so that an edit of comments,
     docstrings or layout alone changes nothing, and any other edit does."""
-    tree = ast.parse(path.read_text(), filename=str(path))
+    return tree_digest(ast.parse(path.read_text(), filename=str(path)))
+
+
+def tree_digest(tree: ast.Module) -> str:
+    """`source_digest` of a parsed file (whose docstrings it removes)."""
     for node in statements(tree):  # docstrings open modules, classes and functions: statements all
         body = getattr(node, "body", None)
         if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
