@@ -35,11 +35,9 @@ def module_file(name: str) -> Path | None:
     if parts[0] != PACKAGE:
         return None
     if len(parts) > 1 and (REPO_ROOT / parts[1] / "__init__.py").is_file():
-        base = REPO_ROOT / parts[1]
+        base = REPO_ROOT.joinpath(*parts[1:])  # a package's folder: harness/, models/, ...
     else:
-        base = REPO_ROOT / PACKAGE
-        parts.insert(1, "")
-    base = base.joinpath(*parts[2:]) if len(parts) > 2 else base
+        base = REPO_ROOT.joinpath(PACKAGE, *parts[1:])  # inpaint_bench/ itself (cli.py, ...)
     for path in (base / "__init__.py", base.with_suffix(".py")):
         if path.is_file():
             return path
