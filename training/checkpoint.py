@@ -71,7 +71,8 @@ def check_identity(path: Path, record: dict, expect: dict) -> None:
         changed = sorted(f for f in {*record["code"], *expect["code"]}
                          if record["code"].get(f) != expect["code"].get(f))
         raise ValueError(f"{path} ({describe(record)}) was trained by other code: {', '.join(changed)} "
-                         f"changed since (or the model was trained in another checkout): retrain it")
+                         f"changed since (or the model was trained in another checkout): retrain it, or where "
+                         f"the edit changes no number, accept it (inpaint-bench restamp --config CONFIG)")
     if wrong:
         changes = "; ".join(f"{k} {record[k]} (the config now gives {expect[k]})" for k in wrong)
         raise ValueError(f"{path} ({describe(record)}) was trained with {changes}: retrain it")
