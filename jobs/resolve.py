@@ -226,13 +226,11 @@ def validated_classical(config: dict, dataset: str) -> list[str]:
 def report_job(config: dict, kind: str, dataset: str | None = None) -> dict:
     """What a report job computes from besides its input files: `summary` (rule aggregate), a dataset's
     `tables`, `plots` and `validation_plot`; each with its script's code."""
-    variants, seeds = list(config["variants"]), config["seeds"]
     if kind == "summary":
         return {"config": config, "code": job_code("aggregate")}
-    settings = {"tables": {"variants": variants, "seeds": seeds, "report": config["report"]},
-                "plots": {"variants": variants, "trained": trained_variants(config), "seeds": seeds},
-                "validation_plot": {"variants": variants, "trained": trained_variants(config), "seeds": seeds}}[kind]
-    return {**settings, "dataset": dataset, "code": job_code(kind)}
+    rows = {"report": config["report"]} if kind == "tables" else {"trained": trained_variants(config)}
+    return {"variants": list(config["variants"]), "seeds": config["seeds"], **rows, "dataset": dataset,
+            "code": job_code(kind)}
 
 
 def workflow_job(config: dict, kind: str, *parts, listings: dict | None = None) -> tuple[str, dict]:
