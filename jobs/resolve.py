@@ -134,6 +134,7 @@ def train_job(config: dict, dataset: str, variant: str, seed: int, listings: dic
                           f"no training; evaluate it directly")
     settings = train_settings(config, dataset, variant)
     settings.pop("teacher_steps")
+    settings.pop("keep_checkpoint")  # what is kept after training, not how it trains
     distilled = uses_distillation(spec)
     teacher = teacher_slug(spec) if distilled else None
     return {**_common(config, dataset, seed), "role": "student", "name": variant, "spec": spec,
@@ -151,6 +152,7 @@ def teacher_job(config: dict, dataset: str, arch: str, seed: int, listings: dict
         raise ConfigError(f"no distilled variant of the config needs a teacher {arch!r}; teachers: {sorted(archs)}")
     settings = train_settings(config, dataset)
     teacher_steps = settings.pop("teacher_steps")
+    settings.pop("keep_checkpoint")
     if teacher_steps:
         settings.update(steps=teacher_steps, finetune_steps=0)
     return {**_common(config, dataset, seed), "role": "teacher", "name": arch, "spec": archs[arch],

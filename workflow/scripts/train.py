@@ -11,4 +11,5 @@ with job_log(snakemake.log[0], __file__):  # noqa: F821 (snakemake is injected b
     torch.set_num_threads(snakemake.threads)  # noqa: F821
     job = json.loads(snakemake.params.job)  # noqa: F821
     teacher = snakemake.input.get("teacher") or None  # noqa: F821
-    train(job, Path(snakemake.output.model).parent, teacher=teacher)  # noqa: F821
+    keep = snakemake.config["train"]["keep_checkpoint"]  # noqa: F821 (not in the job: changes no number)
+    train(job, Path(snakemake.output.model).parent, teacher=teacher, keep_checkpoint=keep)  # noqa: F821
