@@ -12,6 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
+from helpers.workflow import snakemake
 from inpaint_bench.datasets import build_dataset, load_test_masks
 from inpaint_bench.datasets.train_masks import MaskFolderSampler
 from inpaint_bench.harness.config import ConfigError
@@ -182,6 +183,16 @@ def test_a_folder_of_inverted_masks_is_refused_naming_the_hole_colour(tiny_confi
                                           r"checked; .*\), more than 60%: their holes are probably white, not black; "
                                           r"set train.masks.hole: white"):
         check_datasets_readable(_folder_config(tiny_config, tmp_path / "m", hole="black"))
+
+
+def test_snakemake_n_refuses_a_folder_of_inverted_masks_before_any_job(tiny_config, tmp_path):
+    path, config, write = tiny_config
+    _mask_folder(tmp_path / "m", count=3, hole=0.2)
+    config["train"]["masks"] = {"source": "folder", "dir": str(tmp_path / "m"), "hole": "black"}
+    proc = snakemake(tmp_path, "-n", "--configfile", write(config), check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "rule train" not in out and "Traceback" not in out
+    assert "their holes are probably white, not black; set train.masks.hole: white" in out
 
 
 def test_a_folder_of_masks_that_are_not_square_is_refused(tiny_config, tmp_path):
