@@ -128,9 +128,10 @@ def read_external_mask(path, hole_is_white: bool, hole_key: str) -> np.ndarray:
     hole = white if hole_is_white else ~white
     if not hole.any() or hole.all():
         colour = "white" if hole_is_white else "black"
+        hint = f". A mask of 0/1 values must be saved as 0/{full:g}" if 1 < full and values.max() <= 1 else ""
         raise ValueError(f"mask {path} is {'hole nowhere' if not hole.any() else 'all hole'} when read with "
                          f"{colour} holes ({hole_key}; white: above {WHITE_ABOVE * full:g} of {full:g}): its "
-                         f"values are {show_values(values)}. A mask of 0/1 values must be saved as 0/{full:g}")
+                         f"values are {show_values(values)}{hint}")
     return hole
 
 
