@@ -17,6 +17,7 @@ import sys
 import numpy as np
 from PIL import Image
 
+from inpaint_bench.datasets.imagefile import decode_rgb
 from inpaint_bench.datasets.images import remove_stale_numbered_pngs
 from inpaint_bench.harness.config import MINI_KINDS
 from inpaint_bench.harness.fileio import check_output_folder
@@ -66,8 +67,7 @@ def _read_bundled(filename: str) -> np.ndarray:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path} is missing: the installed package does not ship "
                                 f"{filename}; install the versions pinned in requirements.txt")
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"), dtype=np.uint8)
+    return np.asarray(decode_rgb(path), dtype=np.uint8)  # 8-bit photos: Pillow's convert("RGB")
 
 
 def _read_faces(indices) -> list[tuple[str, np.ndarray]]:

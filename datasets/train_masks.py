@@ -46,7 +46,9 @@ class MaskFolderSampler:
     """Training masks drawn at random from a folder of mask images (the official code's mask_mode
     0, e.g. NVIDIA's irregular masks): mask `index` is a file chosen uniformly by (seed, index),
     resized to size x size (nearest) and flipped horizontally with probability 0.5 by its own draw
-    (the official code flips image and mask independently)."""
+    (the official code flips image and mask independently). A file that is not square or has no hole
+    is refused when drawn (mask_files.read_external_mask); the config check reads a sample of the
+    folder before any job (mask_files.check_mask_folder)."""
 
     def __init__(self, size: int, seed: int, mask_dir, hole_is_white: bool = True):
         self.size, self.seed = check_size(size), check_seed(seed)
@@ -61,7 +63,7 @@ class MaskFolderSampler:
 
     def sample(self, index: int) -> torch.Tensor:
         name, flip = self.choice(index)
-        png = load_external_mask(os.path.join(self.mask_dir, name), self.size, self.hole_is_white)
+        png = load_external_mask(os.path.join(self.mask_dir, name), self.size, self.hole_is_white, "train.masks.hole")
         mask = (png > 127).astype(np.float32)
         if flip:
             mask = np.ascontiguousarray(mask[:, ::-1])

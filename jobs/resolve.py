@@ -12,7 +12,8 @@ config file, so a job started by hand runs exactly what the workflow would run.
 Each job holds the digest of the files it reads from outside the results folder (`listing`: a real
 dataset's split, a mask folder), so that an added or replaced file makes it another job; an eval job
 holds the train job of its model, which training records in model.pt. Listing takes a stat of every
-file: the workflow lists once per run (`jobs.validate.check_datasets_readable`) and passes `listings`.
+training image and reads every test image and mask file (their content): the workflow lists once per
+run (`jobs.validate.check_datasets_readable`) and passes `listings`.
 Every job holds `code`: the digests of the source files its result is computed by (jobs.probe), so
 an edit of a module re-runs exactly the rows built from it.
 """
@@ -78,7 +79,7 @@ def listing(config: dict, key: tuple, listings: dict | None = None) -> str | Non
         folder_of, extensions = MASK_FOLDERS[key[0]]
         folder = folder_of(config) and os.path.expanduser(folder_of(config))
         found = folder and listing_digest([os.path.join(folder, f) for f in list_mask_images(folder, extensions)],
-                                          key[0])
+                                          key[0], content=True)  # mask files: few, and every number depends on them
     if listings is not None:
         listings[key] = found
     return found or None

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from inpaint_bench.datasets.images import SPLITS
+from inpaint_bench.datasets.mask_files import check_mask_folder
 from inpaint_bench.harness.config import (
     ConfigError,
     consistency_problems,
@@ -97,7 +98,8 @@ def check_datasets_readable(config: dict, source: str = "config") -> dict:
     """Lists both splits of every dataset the workflow does not build itself (real roots, folders,
     file lists), and the mask folders the config names, so a missing root, layout file, image or
     mask folder, an empty split or an empty file fails before any job, naming the dataset or key,
-    instead of after training. Mini datasets are built by the workflow. Returns the listings
+    instead of after training; a folder of training masks is also checked on a sample of its files.
+    Mini datasets are built by the workflow. Returns the listings
     ({key: digest}, keys as `jobs.resolve.listing` takes them), for the jobs that read them."""
     problems, listings = [], {}
     keys = [("datasets", name, split) for name in config["datasets"] for split in SPLITS] + \
@@ -112,6 +114,13 @@ def check_datasets_readable(config: dict, source: str = "config") -> dict:
         except (FileNotFoundError, ValueError) as err:
             problems.append(f"  {name}: {err}")
             failed.add(name)
+    train_masks = config["train"]["masks"]
+    if train_masks["source"] == "folder" and "train.masks.dir" not in failed:
+        try:  # a sample read as training reads it: values, hole colour, shape (mask_files.check_mask_folder)
+            check_mask_folder(os.path.expanduser(train_masks["dir"]), train_masks["hole"] == "white",
+                              "train.masks.hole")
+        except (FileNotFoundError, ValueError) as err:
+            problems.append(f"  train.masks.dir: {err}")
     if problems:
         raise ConfigError(f"{source}: dataset(s) cannot be read:\n" + "\n".join(problems))
     return listings
