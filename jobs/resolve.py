@@ -134,6 +134,7 @@ def train_job(config: dict, dataset: str, variant: str, seed: int, listings: dic
                           f"no training; evaluate it directly")
     settings = train_settings(config, dataset, variant)
     settings.pop("teacher_steps")
+    settings["validation"]["protocol"] = config["eval"]["protocol"]  # validation is scored as the test set
     distilled = uses_distillation(spec)
     teacher = teacher_slug(spec) if distilled else None
     return {**_common(config, dataset, seed), "role": "student", "name": variant, "spec": spec,
@@ -183,7 +184,7 @@ def validation_job(config: dict, dataset: str, variant: str, listings: dict | No
     spec = variant_spec(config, variant)
     return {**_common(config, dataset, 0), "variant": variant, "spec": spec,
             "code": code_digests(spec, config["width"]),
-            "validation": train_settings(config, dataset)["validation"],
+            "validation": {**train_settings(config, dataset)["validation"], "protocol": config["eval"]["protocol"]},
             "listing": {"images": listing(config, ("datasets", dataset, "train"), listings)}}
 
 

@@ -227,7 +227,7 @@ class Trainer:
         self.images = TrainingImages(images, held_out)
         if not held_out:
             return Validation(None, 0)
-        return Validation(validation_split(self.job, held_out), every)
+        return Validation(validation_split(self.job, held_out, self.settings["validation"]["protocol"]), every)
 
     def _setup_distillation(self, teacher_path: str | None) -> None:
         from inpaint_bench.models.distill import build_distill_loss
