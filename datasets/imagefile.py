@@ -45,7 +45,7 @@ def opened(path, what: str = "image"):
         if im is not None:
             im.close()
         raise ValueError(f"cannot decode {what} {path}: {e}. Replace it with a valid image file "
-                         f"or remove it.") from e
+                         f"or remove it.") from None  # the message names the file and the cause
     try:
         yield im
     finally:

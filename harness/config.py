@@ -45,6 +45,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def read_yaml(path: str | Path):
     """A YAML file's content; ConfigError names the file and line of a syntax error or a repeated key."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"config file {path} is a folder, not a file: name the YAML file in it")
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     try:
@@ -94,7 +96,8 @@ def read_config_file(path: str | Path, _children: tuple[Path, ...] = ()) -> dict
         chain = " -> ".join(str(p) for p in (*_children, path.resolve(), base_path))
         raise ConfigError(f"{path}: base: the chain of bases returns to a file it started from ({chain})")
     if not base_path.is_file():
-        raise ConfigError(f"{path}: base: {base} ({base_path}) does not exist")
+        what = "is a folder, not a config file" if base_path.is_dir() else "does not exist"
+        raise ConfigError(f"{path}: base: {base} ({base_path}) {what}")
     return merge_config(read_config_file(base_path, (*_children, path.resolve())), data)
 
 
@@ -319,7 +322,7 @@ def variant_spec(config: dict, name: str) -> dict:
 def train_settings(config: dict, dataset: str, variant: str | None = None) -> dict:
     """Global train settings, then the dataset's `train` overrides, then (for a variant) the variant's,
     each merged key by key (a row's `loss: {style: 60}` keeps every other global weight)."""
-    settings = merge_maps(config["train"], config["datasets"][dataset].get("train", {}))
+    settings = merge_maps(config["train"], dataset_spec(config, dataset).get("train", {}))
     if variant is not None:
-        settings = merge_maps(settings, config["variants"][variant].get("train", {}))
+        settings = merge_maps(settings, variant_spec(config, variant).get("train", {}))
     return settings

@@ -117,6 +117,27 @@ def near_constant_count(note: str) -> tuple[int, int]:
 
 # validation.csv of a training run: the held-out split's mean per bucket at a training step
 VALIDATION_COLUMNS = ["step", "bucket", "metric", "value", "n"]
+
+# A validation point collapses when it lies far from the bulk of the points it is shown with, on the
+# worse side: more than COLLAPSE_FENCE spreads past the quartile (Tukey's "far out" fence), the spread
+# being the interquartile range but at least COLLAPSE_MIN_SPREAD of the median's size (nearly equal
+# points would otherwise call an ordinary dip a collapse). The job log says so, and the validation
+# plot draws such a point as a marker at its axis' edge instead of stretching the axis to it.
+COLLAPSE_FENCE, COLLAPSE_MIN_SPREAD, COLLAPSE_MIN_POINTS = 3.0, 0.1, 4
+
+
+def collapsed_points(values, higher_is_better: bool) -> list[bool]:
+    """For each value, whether it collapsed against the others (all False for fewer than
+    COLLAPSE_MIN_POINTS finite values)."""
+    finite = sorted(v for v in values if v == v and abs(v) != float("inf"))
+    if len(finite) < COLLAPSE_MIN_POINTS:
+        return [False] * len(values)
+    quartile = lambda q: finite[round(q * (len(finite) - 1))]  # noqa: E731
+    low, mid, high = quartile(0.25), quartile(0.5), quartile(0.75)
+    spread = max(high - low, COLLAPSE_MIN_SPREAD * abs(mid))
+    if higher_is_better:
+        return [v < low - COLLAPSE_FENCE * spread for v in values]
+    return [v > high + COLLAPSE_FENCE * spread for v in values]
 SUMMARY_COLUMNS = ["dataset", "variant", "seed", "bucket", "metric", "value", "n", "note", "train_note", "protocol"]
 
 

@@ -30,6 +30,7 @@ from inpaint_bench.harness.config import MINI_KINDS, ConfigError, dataset_spec, 
 from inpaint_bench.harness.fileio import listing_digest
 from inpaint_bench.harness.names import PSNR_CAP_DB
 from inpaint_bench.jobs.probe import code_digests
+from inpaint_bench.models.losses import DEFAULT_LOSS_WEIGHTS
 from inpaint_bench.models.registry import (
     LABEL_KEYS,
     architecture,
@@ -188,6 +189,69 @@ def validation_job(config: dict, dataset: str, variant: str, listings: dict | No
             "code": code_digests(spec, config["width"]),
             "validation": train_settings(config, dataset)["validation"],
             "listing": {"images": listing(config, ("datasets", dataset, "train"), listings)}}
+
+
+VGG_TERMS = ("perceptual", "style")  # the loss terms a training run drops without VGG16 weights
+
+
+def _as_run(job: dict, vgg16: bool | None) -> dict:
+    """A train or eval job without its row's name, its `code` (which follows from the spec) and the
+    spec's `train` (already merged into `settings`); with `vgg16` (whether the VGG16 weights are there)
+    as it runs: the loss weights training uses (a term dropped for lack of VGG16 weights weighs 0) and
+    no distillation block whose weights are all zero."""
+    job = {k: v for k, v in job.items() if k not in ("name", "variant", "code", "teacher_code")}
+    job["spec"] = {k: v for k, v in job["spec"].items() if k != "train"}
+    if vgg16 is not None and not uses_distillation(job["spec"]):
+        job["spec"].pop("distill", None)
+    if vgg16 is not None and "settings" in job:
+        loss = {**DEFAULT_LOSS_WEIGHTS, **job["settings"]["loss"], **({t: 0 for t in VGG_TERMS} if not vgg16 else {})}
+        job["settings"] = {**job["settings"], "loss": loss}
+    if job.get("train"):
+        job["train"] = _as_run(job["train"], vgg16)
+    return job
+
+
+def _differences(a, b, where: str = "") -> list[str]:
+    """The keys (dotted paths) at which two job descriptions differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b), key=str)
+                for d in _differences(a.get(k), b.get(k), f"{where}.{k}" if where else str(k))]
+    return [] if a == b else [where]
+
+
+def _config_key(path: str) -> str:
+    """A job's key as the config names it: settings.loss.style -> train.loss.style, spec.distill -> distill."""
+    return "train." + path.removeprefix("settings.") if path.startswith("settings.") else path.removeprefix("spec.")
+
+
+def coinciding_rows(config: dict, vgg16: bool, listings: dict | None = None) -> list[tuple[str, str, str]]:
+    """(row, earlier row, why) for every row of the config that trains and scores exactly as an earlier
+    one on every dataset, e.g. `train: {loss: {style: 0}}` where the style term is dropped anyway
+    (`vgg16`: whether the VGG16 weights will be there). Its Δ to that row is 0 by construction."""
+    seed, first, found = config["seeds"][0], {}, []
+    jobs = {v: [eval_job(config, d, v, seed, listings) for d in config["datasets"]] for v in config["variants"]}
+    for variant, own in jobs.items():
+        key = json.dumps([_as_run(job, vgg16) for job in own], sort_keys=True)
+        earlier = first.setdefault(key, variant)
+        if earlier == variant:
+            continue
+        differ = sorted({_config_key(d.removeprefix("train.")) for a, b in zip(own, jobs[earlier])
+                         for d in _differences(_as_run(a, None), _as_run(b, None))})
+        why = f"they differ only in {', '.join(differ)}" if differ else "their specs and settings are the same"
+        dropped = [t for t in VGG_TERMS if f"train.loss.{t}" in differ]
+        if dropped and not vgg16:
+            why += f", and the {' and '.join(dropped)} term{'s are' if len(dropped) > 1 else ' is'} dropped " \
+                   f"without the VGG16 weights"
+        if any(d.startswith("distill") for d in differ):
+            why += ", and no distillation weight is non-zero"
+        found.append((variant, earlier, why))
+    return found
+
+
+def coinciding_line(variant: str, earlier: str, why: str) -> str:
+    """The warning and the tables' footnote for a row that trains and scores exactly as another."""
+    return (f"{variant} trains and scores exactly as {earlier}: {why}; its Δ to {earlier} is 0 by construction "
+            f"(drop one row, or give it what makes it differ)")
 
 
 def init_seed_parts(job: dict) -> tuple:

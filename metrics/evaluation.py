@@ -40,6 +40,38 @@ from .pixel import composite, hole_colour_error
 from .protocols import from_8bit, is_eight_bit, to_8bit
 from .suite import MetricSuite
 
+# How far outside [0, 1] a model's output in the holes may reach before the job log says so: a small
+# overshoot is ordinary and the composite's clamp absorbs it; an output far outside is a network that
+# misbehaves in eval mode (its clamped scores would hide it).
+RANGE_TOLERANCE = 0.05
+
+
+def scoring_pair(pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor, protocol: str,
+                 composite_known: bool = True):
+    """(composite, ground truth) as `protocol` scores them: the composite (or with `composite_known`
+    false, the output as it is) clamped to [0, 1] and, under an 8-bit protocol, both as if written to
+    8-bit files and read back. The one place that prepares images for scoring, for the test set
+    (`Evaluation`), `score` and validation during training alike."""
+    comp = (composite(pred.float(), gt, mask) if composite_known else pred.float()).clamp(0, 1)
+    if is_eight_bit(protocol):
+        comp, gt = from_8bit(to_8bit(comp)).to(comp.device), from_8bit(to_8bit(gt)).to(gt.device)
+    return comp, gt
+
+
+def output_range(pred: torch.Tensor, mask: torch.Tensor) -> tuple[float, float]:
+    """The lowest and highest value of the prediction in the holes (what the composite keeps)."""
+    hole = pred.detach().float()[(mask > 0.5).expand_as(pred)]
+    return (float(hole.min()), float(hole.max())) if hole.numel() else (0.0, 1.0)
+
+
+def range_warning(low: float, high: float, what: str) -> str:
+    """A warning when [low, high] leaves [0, 1] by more than RANGE_TOLERANCE; "" otherwise."""
+    if low >= -RANGE_TOLERANCE and high <= 1 + RANGE_TOLERANCE:
+        return ""
+    return (f"{what}: the model's output in the holes spans [{low:.4g}, {high:.4g}], outside the valid [0, 1] "
+            f"by more than {RANGE_TOLERANCE}; its scores are of the composite clamped to [0, 1], as every "
+            f"score is (a network that misbehaves in eval mode, e.g. its normalisation statistics)")
+
 
 def mask_id(bucket: str, mask_stem: str) -> str:
     """A test pair's mask as every result file names it (per-image `mask`): its file in the test mask
@@ -62,6 +94,7 @@ class Evaluation:
         self.rows: list[dict] = []
         self.buckets: list[str] = []  # in order of first appearance
         self.image_std: dict[str, float] = {}  # the ground truth's pixel std of every test image
+        self.output_low, self.output_high = 0.0, 1.0  # the predictions' range in the holes (range_check)
 
     @torch.no_grad()
     def add(self, bucket: str, pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor,
@@ -78,9 +111,9 @@ class Evaluation:
                 what = "has no hole (every pixel known)" if count == 0 else "is all hole (no pixel known)"
                 raise ValueError(f"mask {masks[j]} {what}, used for image {images[j]} in bucket "
                                  f"{bucket}; its scores would be meaningless, replace the mask")
-        comp = (composite(pred.float(), gt, mask) if self.composite else pred.float()).clamp(0, 1)
-        if is_eight_bit(self.suite.protocol):  # as if written to 8-bit files and read back
-            comp, gt = from_8bit(to_8bit(comp)).to(comp.device), from_8bit(to_8bit(gt)).to(gt.device)
+        low, high = output_range(pred, mask)
+        self.output_low, self.output_high = min(self.output_low, low), max(self.output_high, high)
+        comp, gt = scoring_pair(pred, gt, mask, self.suite.protocol, self.composite)
         scores = self.suite.per_image(comp, gt)
         for image, std in zip(images, gt.float().flatten(1).std(dim=1).tolist()):
             self.image_std[image] = std
@@ -117,6 +150,13 @@ class Evaluation:
             named = ", ".join(f"{r.image} ({r.bucket}: {r.psnr:.1f} dB)" for r in extreme.itertuples())
             warnings.append(f"{len(extreme)} per-image PSNR values are not finite or at least 100 dB: {named}")
         return warnings
+
+    def range_check(self) -> list[str]:
+        """A warning when the predictions left [0, 1] by more than RANGE_TOLERANCE in some hole."""
+        label = self.label
+        warning = range_warning(self.output_low, self.output_high,
+                                f"{label['variant']} (seed {label['seed']}) on the test set")
+        return [warning] if warning else []
 
     def colour_check(self) -> list[str]:
         """Warnings, one per bucket where the mean colour inside the holes is on average further from

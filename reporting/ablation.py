@@ -237,6 +237,7 @@ def footnotes(frame: pd.DataFrame) -> list[str]:
         lines.append("L1 in %.")
     lines.extend(train_note_lines(frame.attrs.get("train_notes", {})))
     lines.extend(label_lines(frame.attrs.get("labels", {})))
+    lines.extend(f"{line}." for line in frame.attrs.get("coinciding", []))
     lines.append(protocol_line(frame.attrs["protocol"]))
     return lines
 

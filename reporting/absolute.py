@@ -138,6 +138,7 @@ def footnotes(table: pd.DataFrame) -> list[str]:
     lines.extend(evidence_lines(table.attrs))
     lines.extend(train_note_lines(table.attrs.get("train_notes", {})))
     lines.extend(label_lines(table.attrs.get("labels", {})))
+    lines.extend(f"{line}." for line in table.attrs.get("coinciding", []))
     lines.append(protocol_line(table.attrs.get("protocol", DEFAULT_PROTOCOL)))
     if table.attrs.get("published_note"):
         lines.append(table.attrs["published_note"])

@@ -26,20 +26,22 @@ from inpaint_bench.reporting.stats import Bootstrap
 def write_tables(summary: pd.DataFrame, dataset: str, out_dir: str | Path, variants: list[str] | None = None,
                  per_image: pd.DataFrame | None = None, reference: str | None = "baseline",
                  bootstrap=None, reference_table: str | Path | None = None,
-                 labels: dict[str, str] | None = None) -> dict[str, Path]:
+                 labels: dict[str, str] | None = None, coinciding: list[str] = ()) -> dict[str, Path]:
     """Writes <dataset>.{csv,md,tex,html} into out_dir (with the published values of
     `reference_table`, a reference/ CSV, beside our cells) and, when `per_image` rows are given, the
     ablation table <dataset>_ablation.{csv,md,tex,html}; returns their paths by key ("csv", ...,
-    "ablation_csv", ...). `labels` ({variant: words}, the config's variant labels) go into both
-    tables' footnotes."""
+    "ablation_csv", ...). `labels` ({variant: words}, the config's variant labels) and `coinciding`
+    (sentences naming rows that train and score exactly as another, jobs.resolve.coinciding_line) go
+    into both tables' footnotes."""
     table = build_table(summary, dataset, variants)
     table.attrs["labels"] = {v: labels[v] for v in table.index if (labels or {}).get(v)}
+    table.attrs["coinciding"] = list(coinciding)
     if reference_table:
         add_published(table, load_reference(reference_table), reference_table)
     paths = write_absolute(table, out_dir, dataset)
     if per_image is not None:
         ablation = build_ablation(summary, per_image, dataset, list(table.index), reference, bootstrap)
-        ablation.attrs["labels"] = table.attrs["labels"]
+        ablation.attrs.update(labels=table.attrs["labels"], coinciding=table.attrs["coinciding"])
         paths.update({f"ablation_{k}": p for k, p in write_ablation(ablation, out_dir, dataset).items()})
     return paths
 

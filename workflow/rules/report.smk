@@ -83,6 +83,7 @@ rule tables:
         bootstrap=config["report"]["bootstrap"],
         n=lambda wc: images_per_bucket(dataset_spec(config, wc.dataset)),
         labels={v: s["label"] for v, s in config["variants"].items() if s.get("label")},
+        coinciding=lambda wc: coinciding(),
     script:
         "../scripts/tables.py"
 
