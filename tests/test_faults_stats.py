@@ -4,13 +4,20 @@ mini builders keep crops that measure something; published values are checked by
 metrics below their minimum n carry a caveat in both tables. Every frame is made here."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
+import pytest
 
+from helpers.fake_results import DATASET, make_results
 from inpaint_bench.harness.fileio import write_csv
 from inpaint_bench.harness.names import PER_IMAGE_COLUMNS
+from inpaint_bench.harness.reference import REFERENCE_COLUMNS, load_reference
+from inpaint_bench.reporting.aggregate import aggregate
 from inpaint_bench.reporting.compare import compare_files
 from inpaint_bench.reporting.stats import Bootstrap
+from inpaint_bench.reporting.tables import write_tables
 
 BUCKETS = ["0.1-0.2", "0.2-0.3", "0.3-0.4"]
 
@@ -46,3 +53,54 @@ def test_the_pooled_row_resamples_images_with_all_their_buckets(tmp_path):
     per_image = np.array([np.mean([other[(bk, im)] - base[(bk, im)] for bk in BUCKETS]) for im in images])
     textbook = 2 * 1.96 * per_image.std() / np.sqrt(len(images))
     assert 0.8 * textbook < pooled["hi"] - pooled["lo"] < 1.2 * textbook
+
+
+# ------------------------------------------------------------------ published values
+
+
+def write_published(path, rows):
+    """A reference CSV (reference/README.md); rows: (row, variant, bucket, metric, value, printed)."""
+    lines = [",".join(REFERENCE_COLUMNS)] + [",".join(["rfr_net_cvpr2020", "Table 9", DATASET, "nvidia_test", *r,
+                                                       "https://example.org p. 7"]) for r in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("row, fault", [
+    (("Ours", "rfr_full", "0.2-0.3", "l1", "2.5", "2.50%"),
+     r"value 2.5 is outside the range of a published L1, 0 to 1 "
+     r"\(a fraction: a printed 2.50% is 0.025\)"),
+    (("Ours", "rfr_full", "0.2-0.3", "ssim", "93.1", "93.1"), r"value 93.1 is outside the range of a published SSIM"),
+    (("Ours", "rfr_full", "0.2-0.3", "psnr", "27.5", "27.75"), r"value 27.5 does not agree with printed '27.75'"),
+    (("Ours", "rfr_full", "0.2-0.3", "l1", "0.25", "2.50%"), r"value 0.25 does not agree with printed '2.50%' "
+                                                             r"\(expected 0.025"),
+])
+def test_a_published_value_outside_its_range_or_unlike_its_print_is_refused(tmp_path, row, fault):
+    """Before: the L1 showed as "pub. 250.00", the SSIM of 93.1 was taken as it stood."""
+    path = write_published(tmp_path / "table9.csv", [row])
+    with pytest.raises(ValueError, match=rf"{re.escape(str(path))}:2 \(row 'Ours', bucket 0.2-0.3, {row[3]}\): {fault}"):
+        load_reference(path)
+
+
+def test_published_values_in_every_printed_form_are_read(tmp_path):
+    """What RFR-Net's tables print (SSIM 0.939, PSNR 27.75, mean L1 0.0142), a percent sign, a header
+    scale (L1 (%): 2.50; KID x10^3) and a footnote mark pass the check."""
+    forms = [("ssim", "0.939", "0.939"), ("psnr", "27.75", "27.75"), ("l1", "0.0142", "0.0142"),
+             ("l1", "0.025", "2.50%"), ("l1", "0.025", "2.50"), ("kid", "0.0123", "12.3"),
+             ("psnr", "27.75", "27.75*"), ("fid", "12.34", "12.34"), ("lpips", "0.0871", "0.0871")]
+    path = write_published(tmp_path / "t.csv", [(f"row{i}", "", "0.1-0.2", *form) for i, form in enumerate(forms)])
+    assert [r["value"] for r in load_reference(path)] == [float(f[1]) for f in forms]
+
+
+def test_a_published_fid_gets_no_difference(tmp_path):
+    """Before: "(pub. 35.00; Δ +5.00)" under a footnote saying FID must not be compared with published
+    numbers."""
+    summary = aggregate(make_results(tmp_path / "results", logs=False, fid={"pconv_base": 40.0, "rfr_full": 30.0}))
+    path = write_published(tmp_path / "table9.csv", [("PConv", "pconv_base", "0.1-0.2", "fid", "35.0", "35.0"),
+                                                     ("PConv", "pconv_base", "0.1-0.2", "psnr", "20.5", "20.5")])
+    paths = write_tables(summary, DATASET, tmp_path / "out", reference_table=path)
+    md = paths["md"].read_text()
+    assert "(pub. 35.00)" in md and "(pub. 35.00;" not in md and "(pub. 20.50; Δ +0.50)" in md
+    assert "A published FID or KID gets no Δ" in md
+    csv = pd.read_csv(paths["csv"], index_col="variant")
+    assert csv.at["pconv_base", "0.1-0.2 fid published"] == 35.0 and csv["0.1-0.2 fid diff"].isna().all()
