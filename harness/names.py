@@ -31,6 +31,11 @@ def capped_count(note: str) -> int:
     found = _CAPPED.search(note or "")
     return int(found.group(1)) if found else 0
 DISTRIBUTION_METRICS = ("fid", "kid", "kid_std")  # set-level: one value per bucket
+# FID and KID compare two sets of 2048-dimensional Inception features. Below this many images per
+# bucket (the features' dimension: FID's covariance estimate is singular under it) both lie far from
+# their large-n values and vary from set to set, so both tables mark them and say so in a footnote
+# (reporting.phrases.few_images_line): fit to check that the pipeline runs, not to conclude from.
+MIN_SET_LEVEL_N = 2048
 # Rows of the summary that hold the spread of another metric, not a metric of their own: tables and
 # plots do not give them a column.
 SPREAD_OF = {"kid_std": "kid"}

@@ -20,8 +20,9 @@ from inpaint_bench.harness.names import (
     metric_format,
     protocol_line,
 )
-from inpaint_bench.reporting.cells import FIELDS, buckets_of, cells_over_seeds, metrics_of
+from inpaint_bench.reporting.cells import FIELDS, buckets_of, cells_over_seeds, metrics_of, small_n
 from inpaint_bench.reporting.phrases import (
+    FEW_IMAGES_MARK,
     evidence_lines,
     label_lines,
     n_line,
@@ -51,8 +52,8 @@ from inpaint_bench.reporting.render import (
 def _mark_best(table: pd.DataFrame, buckets, metrics) -> None:
     for bucket in buckets:
         for metric in metrics:
-            if metric not in HIGHER_IS_BETTER:
-                continue  # unknown direction: nothing to mark
+            if metric not in HIGHER_IS_BETTER or small_n(table.attrs, bucket, metric):
+                continue  # unknown direction, or too few images to tell: nothing to mark
             means = table[(bucket, metric, "mean")].astype(float).dropna()
             if len(means) < 2:
                 continue  # a lone value is not "best" of anything
@@ -182,6 +183,8 @@ def cell_text(table: pd.DataFrame, variant: str, bucket: str, metric: str, style
                      else " ± " + shown(metric, cell["std"]))
         if cell["best"]:
             text = {"tex": rf"\textbf{{{text}}}", "md": f"**{text}**"}.get(style, text)
+        if small_n(table.attrs, bucket, metric):
+            text += tex_escape(FEW_IMAGES_MARK) if style == "tex" else FEW_IMAGES_MARK
     published = published_text(table, variant, bucket, metric)
     if published:
         text += rf"{{\scriptsize\,{tex_escape(published)}}}" if style == "tex" else " " + published

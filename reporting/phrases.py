@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import re
 
-from inpaint_bench.harness.names import HIGHER_IS_BETTER, NEAR_CONSTANT_STD, PSNR_CAP_DB, metric_format
+from inpaint_bench.harness.names import (
+    HIGHER_IS_BETTER,
+    MIN_SET_LEVEL_N,
+    NEAR_CONSTANT_STD,
+    PSNR_CAP_DB,
+    metric_format,
+)
 
 NO_RESULT = "missing: no result"  # the note of a cell whose variant has no row for it
+FEW_IMAGES_MARK = "†"  # a set-level metric's cell from fewer than MIN_SET_LEVEL_N images (few_images_line)
 WEIGHTS_HINT = "`inpaint-bench weights check` says where to put it"
 
 
@@ -102,9 +109,26 @@ def capped_line(capped: dict[tuple[str, str], tuple[int, int]]) -> str | None:
             f"docs/protocols.md), images capped (over all seeds): {cells}.")
 
 
+def few_images_line(few: dict[str, dict[str, int]]) -> str | None:
+    """The footnote of the set-level metrics computed from fewer than MIN_SET_LEVEL_N images
+    ({metric: {bucket: n}}), whose cells carry FEW_IMAGES_MARK."""
+    if not few:
+        return None
+    labels = " and ".join(metric_format(m).label for m in few)
+    ns = {}
+    for buckets in few.values():
+        ns.update(buckets)
+    where = "; ".join(f"{bucket}: n = {n}" for bucket, n in ns.items())
+    return (f"{FEW_IMAGES_MARK} {labels} from fewer than {MIN_SET_LEVEL_N} images per bucket ({where}): at this n "
+            f"they lie far from their large-n values and vary from one set of images to another; they show "
+            f"that the pipeline runs, not which row is better. Compare them only at equal n, never with "
+            f"published values.")
+
+
 def evidence_lines(attrs: dict) -> list[str]:
     """The footnotes both tables give on what their numbers rest on, from a table's attrs: the capped
-    PSNR values, the near-constant test images and the metrics not computed."""
+    PSNR values, the near-constant test images, the set-level metrics from too few images and the
+    metrics not computed."""
     lines = (capped_line(attrs.get("capped", {})), near_constant_line(attrs.get("near_constant", {})),
-             missing_line(attrs.get("missing", {})))
+             few_images_line(attrs.get("few_images", {})), missing_line(attrs.get("missing", {})))
     return [line for line in lines if line]

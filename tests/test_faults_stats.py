@@ -10,12 +10,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.fake_results import DATASET, make_results
+from helpers.fake_results import DATASET, VARIANTS, make_results, per_image_paths
 from inpaint_bench.harness.fileio import write_csv
-from inpaint_bench.harness.names import PER_IMAGE_COLUMNS
+from inpaint_bench.harness.names import MIN_SET_LEVEL_N, PER_IMAGE_COLUMNS
 from inpaint_bench.harness.reference import REFERENCE_COLUMNS, load_reference
+from inpaint_bench.reporting.ablation import build_ablation
+from inpaint_bench.reporting.ablation import to_latex as ablation_latex
+from inpaint_bench.reporting.ablation import to_markdown as ablation_markdown
+from inpaint_bench.reporting.absolute import build_table
+from inpaint_bench.reporting.absolute import to_markdown as absolute_markdown
 from inpaint_bench.reporting.aggregate import aggregate
 from inpaint_bench.reporting.compare import compare_files
+from inpaint_bench.reporting.results import read_per_images
 from inpaint_bench.reporting.stats import Bootstrap
 from inpaint_bench.reporting.tables import write_tables
 
@@ -104,3 +110,31 @@ def test_a_published_fid_gets_no_difference(tmp_path):
     assert "A published FID or KID gets no Δ" in md
     csv = pd.read_csv(paths["csv"], index_col="variant")
     assert csv.at["pconv_base", "0.1-0.2 fid published"] == 35.0 and csv["0.1-0.2 fid diff"].isna().all()
+
+
+# ------------------------------------------------------------------ set-level metrics' minimum n
+
+
+def test_fid_from_few_images_is_marked_with_its_caveat_in_both_tables(tmp_path):
+    """Before: the ablation table showed FID Δs from 10 images per bucket as plain numbers, without
+    the caveat the absolute table had, and the absolute table bolded the "best" of them."""
+    paths = make_results(tmp_path / "results", logs=False, fid={"pconv_base": 40.0, "rfr_full": 30.0})
+    summary, per_image = aggregate(paths), read_per_images(per_image_paths(paths))
+    ablation = build_ablation(summary, per_image, DATASET, VARIANTS, reference="pconv_base",
+                              bootstrap=Bootstrap(resamples=200))
+    absolute = build_table(summary, DATASET)
+    caveat = (f"† FID from fewer than {MIN_SET_LEVEL_N} images per bucket (0.1-0.2: n = 10; 0.2-0.3: n = 10): at "
+              "this n they lie far from their large-n values")
+    for md in (ablation_markdown(ablation), absolute_markdown(absolute)):
+        fid = md.split("**FID↓")[1].split("\n\n")[1]
+        assert fid.count("†") == 4 and "**" not in fid, fid  # every FID cell, none bold as "best"
+        assert caveat in md and "Compare them only at equal n, never with published values." in md
+        assert "†" not in md.split("**FID↓")[0]  # the per-image metrics are not marked
+    assert r"\textsuperscript{\dag}" in ablation_latex(ablation)
+    # at the stated minimum n, plain numbers again
+    enough = summary.copy()
+    enough.loc[enough["metric"] == "fid", "n"] = MIN_SET_LEVEL_N
+    md = ablation_markdown(build_ablation(enough, per_image, DATASET, VARIANTS, reference="pconv_base",
+                                          bootstrap=Bootstrap(resamples=200)))
+    assert "†" not in md and "-10.00 ± 0.00" in md
+    assert "**31.50 ± 0.71**" in absolute_markdown(build_table(enough, DATASET))
