@@ -179,7 +179,7 @@ def build_ablation(summary: pd.DataFrame, per_image: pd.DataFrame | None, datase
                        seeds=table.attrs["seeds"], variants=variants, buckets=buckets, metrics=metrics,
                        capped=table.attrs["capped"],
                        near_constant=table.attrs["near_constant"], unused=unused, protocol=table.attrs["protocol"],
-                       few_images=table.attrs["few_images"])
+                       few_images=table.attrs["few_images"], influential=table.attrs["influential"])
     return frame
 
 

@@ -7,7 +7,13 @@ import math
 import pandas as pd
 
 from inpaint_bench.harness.buckets import sort_bucket_names
-from inpaint_bench.harness.names import DISTRIBUTION_METRICS, MIN_SET_LEVEL_N, capped_count, near_constant_count
+from inpaint_bench.harness.names import (
+    DISTRIBUTION_METRICS,
+    MIN_SET_LEVEL_N,
+    capped_count,
+    influential_count,
+    near_constant_count,
+)
 from inpaint_bench.reporting.phrases import NO_RESULT
 from inpaint_bench.reporting.results import metric_order, missing_metrics, select_variants, single_protocol
 
@@ -64,6 +70,7 @@ def cells_over_seeds(summary: pd.DataFrame, dataset: str, variants: list[str] | 
     table.attrs["seeds"] = sorted(set(rows["seed"]))
     table.attrs["capped"] = capped_images(rows)
     table.attrs["near_constant"] = near_constant_images(rows)
+    table.attrs["influential"] = influential_images(rows)
     table.attrs["few_images"] = few_images(table)
     table.attrs["protocol"] = protocol
     return table
@@ -78,6 +85,20 @@ def capped_images(rows: pd.DataFrame) -> dict[tuple[str, str], tuple[int, int]]:
         capped = sum(capped_count(note) for note in part["note"])
         if capped:
             out[(variant, bucket)] = (capped, int(part["n"].sum()))
+    return out
+
+
+def influential_images(rows: pd.DataFrame) -> dict[tuple[str, str], tuple[int, int, float]]:
+    """{(variant, bucket): (images, images over the seeds, largest shift in dB)} where one image moves
+    a seed's mean PSNR by more than INFLUENCE_DB (the notes of the summary rows,
+    harness.names.influential_note)."""
+    out = {}
+    psnr = rows[(rows["metric"] == "psnr") & rows["value"].notna()]
+    for (variant, bucket), part in psnr.groupby(["variant", "bucket"], sort=False):
+        found = [influential_count(note) for note in part["note"]]
+        count = sum(f[0] for f in found)
+        if count:
+            out[(variant, bucket)] = (count, int(part["n"].sum()), max(f[2] for f in found))
     return out
 
 

@@ -9,11 +9,15 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from helpers.fake_results import DATASET, VARIANTS, make_results, per_image_paths
 from inpaint_bench.harness.fileio import write_csv
 from inpaint_bench.harness.names import MIN_SET_LEVEL_N, PER_IMAGE_COLUMNS
 from inpaint_bench.harness.reference import REFERENCE_COLUMNS, load_reference
+from inpaint_bench.metrics.evaluation import Evaluation
+from inpaint_bench.metrics.suite import MetricSuite
+from inpaint_bench.models.classical import MeanFill
 from inpaint_bench.reporting.ablation import build_ablation
 from inpaint_bench.reporting.ablation import to_latex as ablation_latex
 from inpaint_bench.reporting.ablation import to_markdown as ablation_markdown
@@ -138,3 +142,33 @@ def test_fid_from_few_images_is_marked_with_its_caveat_in_both_tables(tmp_path):
                                           bootstrap=Bootstrap(resamples=200)))
     assert "†" not in md and "-10.00 ± 0.00" in md
     assert "**31.50 ± 0.71**" in absolute_markdown(build_table(enough, DATASET))
+
+
+# ------------------------------------------------------------------ what measures little
+
+
+def test_a_near_black_crop_is_judged_inside_the_hole_and_its_pull_on_the_mean_flagged(tmp_path):
+    """A near-black crop (mean 0.006, std 0.0285 over the crop: above the near-constant threshold)
+    whose hole falls on black sky scored 55 dB beside 23 dB crops and lifted its bucket's mean by
+    3.5 dB, with no word in the log or the footnotes."""
+    gt = torch.rand(10, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    gt[9] = 0.0
+    gt[9, :, :4, :11] = 0.1414  # a few faint stars in one corner, far from the hole
+    assert abs(gt[9].mean() - 0.006) < 5e-4 and abs(gt[9].std() - 0.0285) < 1e-3  # the issue's crop
+    mask = torch.zeros(10, 1, 32, 32)
+    mask[:, :, 12:20, 8:24] = 1  # hole ratio 0.125
+    names = [f"img{i}" for i in range(9)] + ["dark"]
+    evaluation = Evaluation(MetricSuite(enable_lpips=False, enable_fid=False), "d", "mean_fill", 0)
+    evaluation.add("0.1-0.2", MeanFill()(gt * (1 - mask), mask), gt, mask, names,
+                   [f"0.1-0.2/{i:05d}.png" for i in range(10)])
+    warnings = evaluation.test_set_check()
+    assert any("1 of 10 test images are near-constant inside the hole" in w and w.endswith(": dark (0.1-0.2)")
+               for w in warnings), warnings
+    moved = [w for w in warnings if w.startswith("bucket 0.1-0.2: 1 of 10 images each move the mean PSNR by more "
+                                                 "than 1 dB")]
+    assert len(moved) == 1 and re.search(r": dark \(5\d\.\d dB: \+3\.\d dB\)$", moved[0]), warnings
+    evaluation.write(tmp_path / "per_image.csv", tmp_path / "summary.csv")
+    md = absolute_markdown(build_table(aggregate([tmp_path / "summary.csv"]), "d"))
+    assert re.search(r"PSNR means that one image moves by more than 1 dB .*named in the evaluation logs\), images "
+                     r"over all seeds: mean_fill 0.1-0.2: 1 of 10 \(up to 3\.\d dB\)\.", md), md
+    assert "pixel std < 0.02 inside the hole" in md and "per bucket: 0.1-0.2: 1 of 10." in md
