@@ -69,9 +69,9 @@ class Evaluation:
         if is_eight_bit(self.suite.protocol):  # as if written to 8-bit files and read back
             comp, gt = from_8bit(to_8bit(comp)).to(comp.device), from_8bit(to_8bit(gt)).to(gt.device)
         scores = self.suite.per_image(comp, gt)
-        hole = (mask > 0.5).expand_as(gt)
-        for j, image in enumerate(images):
-            self.hole_std[(bucket, image)] = float(gt[j][hole[j]].float().std())
+        hole = mask[:, 0] > 0.5
+        for j, image in enumerate(images):  # per channel, the largest: a flat blue sky is flat
+            self.hole_std[(bucket, image)] = float(gt[j][:, hole[j]].float().std(dim=1).max())
         colour = hole_colour_error(comp, gt, mask)
         floor = hole_colour_error(MeanFill()(gt * (1 - mask), mask), gt, mask)
         self.suite.add_distribution(bucket, comp, gt)

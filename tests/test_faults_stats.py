@@ -10,10 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from PIL import Image
 
 from helpers.fake_results import DATASET, VARIANTS, make_results, per_image_paths
+from inpaint_bench.datasets.mini import build_mini_dataset
 from inpaint_bench.harness.fileio import write_csv
-from inpaint_bench.harness.names import MIN_SET_LEVEL_N, PER_IMAGE_COLUMNS
+from inpaint_bench.harness.names import MIN_SET_LEVEL_N, NEAR_CONSTANT_STD, PER_IMAGE_COLUMNS
 from inpaint_bench.harness.reference import REFERENCE_COLUMNS, load_reference
 from inpaint_bench.metrics.evaluation import Evaluation
 from inpaint_bench.metrics.suite import MetricSuite
@@ -172,3 +174,25 @@ def test_a_near_black_crop_is_judged_inside_the_hole_and_its_pull_on_the_mean_fl
     assert re.search(r"PSNR means that one image moves by more than 1 dB .*named in the evaluation logs\), images "
                      r"over all seeds: mean_fill 0.1-0.2: 1 of 10 \(up to 3\.\d dB\)\.", md), md
     assert "pixel std < 0.02 inside the hole" in md and "per bucket: 0.1-0.2: 1 of 10." in md
+
+
+def test_no_mini_test_crop_is_flat_in_more_than_one_quadrant(tmp_path):
+    """The default's test crops (48 px, 36 natural and 40 faces) measure something where a hole falls:
+    at most one quadrant flat. Before, only the whole crop's std was tested, and retina's black
+    border and grace_hopper's background gave crops flat in two to four quadrants."""
+    def flat_quadrants(path):
+        pixels = np.asarray(Image.open(path)).astype(float) / 255
+        half = pixels.shape[0] // 2
+        return sum(pixels[y:y + half, x:x + half].reshape(-1, 3).std(axis=0).max() < NEAR_CONSTANT_STD
+                   for y in (0, half) for x in (0, half))
+
+    for kind, count in (("mini_natural", 36), ("mini_faces", 40)):
+        build_mini_dataset(kind, tmp_path / kind, size=48, train_count=1, test_count=count, seed=0)
+        flat = {p.name: flat_quadrants(p) for p in sorted((tmp_path / kind / "test").glob("*.png"))}
+        assert len(flat) == count and max(flat.values()) <= 1, (kind, {k: v for k, v in flat.items() if v > 1})
+    # the issue's crop: near-black with one bright edge passes a whole-crop std test, not this one
+    crop = np.zeros((48, 48, 3), np.uint8)
+    crop[:, :2] = 62  # mean 0.0101, std 0.0487 over the crop
+    from inpaint_bench.datasets.mini import MAX_FLAT_FRACTION, flat_fraction
+
+    assert crop.std() / 255 > NEAR_CONSTANT_STD and flat_fraction(crop) == 0.5 > MAX_FLAT_FRACTION
