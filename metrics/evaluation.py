@@ -97,9 +97,9 @@ class Evaluation:
         warnings = []
         flat = [f"{image} ({bucket})" for (bucket, image), std in self.hole_std.items() if std < NEAR_CONSTANT_STD]
         if flat:
-            warnings.append(f"{len(flat)} of {len(self.hole_std)} test images are near-constant inside the hole "
-                            f"(pixel std < {NEAR_CONSTANT_STD} there): a fill reproduces it almost exactly, so their "
-                            f"PSNR is near-unbounded: {', '.join(sorted(flat))}")
+            warnings.append(f"{len(flat)} of {len(self.hole_std)} test images (image, bucket) are near-constant "
+                            f"inside the hole (pixel std < {NEAR_CONSTANT_STD} there): a fill reproduces it almost "
+                            f"exactly, so their PSNR is near-unbounded: {', '.join(sorted(flat))}")
         rows = self.per_image()
         extreme = rows[~np.isfinite(rows["psnr"]) | (rows["psnr"] >= 100)] if "psnr" in rows else rows.iloc[:0]
         if len(extreme):

@@ -93,7 +93,7 @@ def test_test_set_check_names_near_constant_images_and_unbounded_psnr():
     evaluation.add("0.1-0.3", pred, gt, mask, ["tex", "flat", "exact"], ["m0", "m1", "m2"])
     # issue 25: judged inside the hole, and the exact fill's pull on the bucket's mean is named too
     flat, unbounded, moved = evaluation.test_set_check()
-    assert flat.startswith("1 of 3 test images are near-constant inside the hole") and flat.endswith(": flat (0.1-0.3)")
+    assert flat.startswith("1 of 3 test images (image, bucket) are near-constant inside the hole") and flat.endswith(": flat (0.1-0.3)")
     assert unbounded.startswith("1 per-image PSNR values") and "exact (0.1-0.3: " in unbounded
     assert "tex" not in unbounded
     assert moved.startswith("bucket 0.1-0.3: 3 of 3 images each move the mean PSNR by more than 1 dB") and \

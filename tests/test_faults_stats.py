@@ -164,7 +164,7 @@ def test_a_near_black_crop_is_judged_inside_the_hole_and_its_pull_on_the_mean_fl
     evaluation.add("0.1-0.2", MeanFill()(gt * (1 - mask), mask), gt, mask, names,
                    [f"0.1-0.2/{i:05d}.png" for i in range(10)])
     warnings = evaluation.test_set_check()
-    assert any("1 of 10 test images are near-constant inside the hole" in w and w.endswith(": dark (0.1-0.2)")
+    assert any("1 of 10 test images (image, bucket) are near-constant inside the hole" in w and w.endswith(": dark (0.1-0.2)")
                for w in warnings), warnings
     moved = [w for w in warnings if w.startswith("bucket 0.1-0.2: 1 of 10 images each move the mean PSNR by more "
                                                  "than 1 dB")]
