@@ -110,7 +110,7 @@ def _clusters(groups, clusters) -> list[tuple[np.ndarray, np.ndarray]]:
         keep = np.isfinite(values)
         if not keep.any():
             continue
-        _, which = np.unique(np.asarray(labels, dtype=object).ravel()[keep].astype(str), return_inverse=True)
+        which, _ = pd.factorize(np.asarray(labels, dtype=object).ravel()[keep])  # in order of appearance
         out.append((np.bincount(which, weights=values[keep]), np.bincount(which).astype(float)))
     return out
 

@@ -67,6 +67,19 @@ def test_the_pooled_row_resamples_images_with_all_their_buckets(tmp_path):
     assert 0.8 * textbook < pooled["hi"] - pooled["lo"] < 1.2 * textbook
 
 
+def test_clusters_of_one_give_the_plain_bootstrap():
+    """An image in one bucket only is its own cluster: the same interval as the row bootstrap."""
+    from inpaint_bench.reporting.stats import hierarchical_bootstrap
+
+    rng = np.random.default_rng(1)
+    groups = [rng.normal(0.3, 1, 12), rng.normal(0.5, 1, 12)]
+    labels = [[f"i{j}" for j in range(12)]] * 2
+    plain = hierarchical_bootstrap(groups, 500, salt=("x",))
+    clustered = hierarchical_bootstrap(groups, 500, salt=("x",), clusters=labels)
+    assert (clustered.estimate, clustered.n) == (pytest.approx(plain.estimate), plain.n)
+    assert (clustered.lo, clustered.hi) == (pytest.approx(plain.lo), pytest.approx(plain.hi))
+
+
 # ------------------------------------------------------------------ published values
 
 
