@@ -4,7 +4,8 @@ Every variant of a run sees the same test images with the same masks (image i wi
 bucket; the masks are drawn from the seed), so two variants' per-image scores are *paired*: the
 difference is taken image by image, within a seed, on the same (seed, bucket, image, mask)
 (`pair_rows`). Per-image metrics get the hierarchical paired bootstrap (`hierarchical_bootstrap`:
-resample seeds, then images within each seed); set-level metrics (FID, KID), which have one value
+resample seeds, then images within each seed; rows pooled over buckets draw each image with all its
+buckets, `clusters`); set-level metrics (FID, KID), which have one value
 per (seed, bucket), the mean and sample std over seeds of the per-seed difference (`seed_spread`),
 with no interval and no mark. `mark` says "better"/"worse" when an interval excludes 0. Too few
 paired values (MIN_PAIRED_VALUES) or equal differences give the difference alone (method "paired"),
