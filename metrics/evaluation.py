@@ -24,6 +24,7 @@ from inpaint_bench.harness.fileio import write_csv
 from inpaint_bench.harness.names import (
     COLOUR_COLUMNS,
     DISTRIBUTION_METRICS,
+    INFLUENCE_DB,
     NEAR_CONSTANT_STD,
     PER_IMAGE_COLUMNS,
     PER_IMAGE_METRICS,
@@ -31,6 +32,8 @@ from inpaint_bench.harness.names import (
     PSNR_CAP_DB,
     SUMMARY_COLUMNS,
     capped_note,
+    influential_note,
+    leave_one_out_shifts,
     near_constant_note,
     recorded_protocol,
 )
@@ -93,8 +96,9 @@ class Evaluation:
         self.train_note = train_note  # what training had to leave out, repeated on every summary row
         self.rows: list[dict] = []
         self.buckets: list[str] = []  # in order of first appearance
-        self.image_std: dict[str, float] = {}  # the ground truth's pixel std of every test image
         self.output_low, self.output_high = 0.0, 1.0  # the predictions' range in the holes (range_check)
+        # the ground truth's pixel std inside the hole, per (bucket, image): what a fill is judged on
+        self.hole_std: dict[tuple[str, str], float] = {}
 
     @torch.no_grad()
     def add(self, bucket: str, pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor,
@@ -115,8 +119,9 @@ class Evaluation:
         self.output_low, self.output_high = min(self.output_low, low), max(self.output_high, high)
         comp, gt = scoring_pair(pred, gt, mask, self.suite.protocol, self.composite)
         scores = self.suite.per_image(comp, gt)
-        for image, std in zip(images, gt.float().flatten(1).std(dim=1).tolist()):
-            self.image_std[image] = std
+        hole = mask[:, 0] > 0.5
+        for j, image in enumerate(images):  # per channel, the largest: a flat blue sky is flat
+            self.hole_std[(bucket, image)] = float(gt[j][:, hole[j]].float().std(dim=1).max())
         colour = hole_colour_error(comp, gt, mask)
         floor = hole_colour_error(MeanFill()(gt * (1 - mask), mask), gt, mask)
         self.suite.add_distribution(bucket, comp, gt)
@@ -135,20 +140,29 @@ class Evaluation:
         return pd.DataFrame(self.rows, columns=PER_IMAGE_COLUMNS + COLOUR_COLUMNS)
 
     def test_set_check(self) -> list[str]:
-        """Warnings naming the test images that measure little: near-constant ones (pixel std below
-        NEAR_CONSTANT_STD: any fill reproduces them almost exactly) and those whose PSNR is not finite or
-        at least 100 dB (their dB dominate a mean)."""
+        """Warnings naming the test images that measure little: near-constant inside the hole (pixel
+        std there below NEAR_CONSTANT_STD: any fill reproduces it almost exactly), those whose PSNR is
+        not finite or at least 100 dB (their dB dominate a mean), and those that move their bucket's
+        mean PSNR by more than INFLUENCE_DB (leave-one-out)."""
         warnings = []
-        flat = sorted(name for name, std in self.image_std.items() if std < NEAR_CONSTANT_STD)
+        flat = [f"{image} ({bucket})" for (bucket, image), std in self.hole_std.items() if std < NEAR_CONSTANT_STD]
         if flat:
-            warnings.append(f"{len(flat)} of {len(self.image_std)} test images are near-constant (pixel std < "
-                            f"{NEAR_CONSTANT_STD}): a fill reproduces them almost exactly, so their PSNR is "
-                            f"near-unbounded: {', '.join(flat)}")
+            warnings.append(f"{len(flat)} of {len(self.hole_std)} test images (image, bucket) are near-constant "
+                            f"inside the hole (pixel std < {NEAR_CONSTANT_STD} there): a fill reproduces it almost "
+                            f"exactly, so their PSNR is near-unbounded: {', '.join(sorted(flat))}")
         rows = self.per_image()
         extreme = rows[~np.isfinite(rows["psnr"]) | (rows["psnr"] >= 100)] if "psnr" in rows else rows.iloc[:0]
         if len(extreme):
             named = ", ".join(f"{r.image} ({r.bucket}: {r.psnr:.1f} dB)" for r in extreme.itertuples())
             warnings.append(f"{len(extreme)} per-image PSNR values are not finite or at least 100 dB: {named}")
+        for bucket in self.buckets:
+            part = rows[rows["bucket"] == bucket].dropna(subset=["psnr"])
+            moved = [f"{image} ({value:.1f} dB: {shift:+.1f} dB)" for image, value, shift in
+                     zip(part["image"], part["psnr"], leave_one_out_shifts(part["psnr"])) if abs(shift) > INFLUENCE_DB]
+            if moved:
+                warnings.append(f"bucket {bucket}: {len(moved)} of {len(part)} images each move the mean PSNR by "
+                                f"more than {INFLUENCE_DB:g} dB (image (its PSNR: the mean with it minus without "
+                                f"it)): {', '.join(moved)}")
         return warnings
 
     def range_check(self) -> list[str]:
@@ -168,14 +182,20 @@ class Evaluation:
                 for bucket, row in means.iterrows() if row.hole_colour_error > row.mean_fill_colour_error]
 
     def _note(self, metric: str, part: pd.DataFrame, values: pd.Series) -> str:
-        """A PSNR row's note counts its capped values and its near-constant test images (the tables'
-        footnotes repeat both: they are what the test-set warnings concern)."""
+        """A PSNR row's note counts its capped values, its test images near-constant inside the hole and
+        those that move the mean by more than INFLUENCE_DB (the tables' footnotes repeat all three: they
+        are what the test-set warnings concern)."""
         if metric != "psnr":
             return ""
         capped = int((values >= PSNR_CAP_DB).sum())
-        flat = sum(self.image_std.get(image, math.inf) < NEAR_CONSTANT_STD for image in part["image"])
+        flat = sum(self.hole_std.get((bucket, image), math.inf) < NEAR_CONSTANT_STD
+                   for bucket, image in zip(part["bucket"], part["image"]))
+        shifts = [abs(s) for s in leave_one_out_shifts(values)]
+        moved = [s for s in shifts if s > INFLUENCE_DB]
         return "; ".join(note for note in (capped_note(capped, len(values)) if capped else "",
-                                           near_constant_note(flat, len(part)) if flat else "") if note)
+                                           near_constant_note(flat, len(part)) if flat else "",
+                                           influential_note(len(moved), len(values), max(moved)) if moved else "")
+                         if note)
 
     def summary(self) -> pd.DataFrame:
         """Per bucket: the mean of each per-image metric, and FID/KID of the bucket's set."""

@@ -79,7 +79,7 @@ _TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "
                 "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
                 "±": r"$\pm$", "↑": r"$\uparrow$", "↓": r"$\downarrow$", "<": r"\textless{}",
                 ">": r"\textgreater{}", "–": "--", "Δ": r"$\Delta$", "▲": r"$^{\triangle}$",
-                "▼": r"$^{\nabla}$", "−": "-", "`": ""}
+                "▼": r"$^{\nabla}$", "−": "-", "`": "", "†": r"\textsuperscript{\dag}"}
 
 
 def tex_escape(text: str) -> str:
