@@ -88,9 +88,10 @@ onstart:
         raise WorkflowError(str(err))
     if took_over:
         logger.warning(took_over)
-    # finished work is not overwritten by a job for another description (harness.superseded)
+    # finished work is not overwritten by a job for another description (harness.superseded); with
+    # --touch the outputs stay, as the ones of the new description
     rules = ("train", "train_teacher", "evaluate")
-    kept = [job for job in workflow.dag.needrun_jobs() if job.rule.name in rules]
+    kept = [job for job in workflow.dag.needrun_jobs() if job.rule.name in rules and not workflow.touch]
     for job in sorted(kept, key=lambda job: R.job_key(job.input.job)):  # a run folder before its eval/
         done = set_aside(R, *R.job_key(job.input.job), job.log, config["keep_superseded"])
         if done:
