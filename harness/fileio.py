@@ -142,13 +142,13 @@ def updated_folder(folder: str | os.PathLike):
     """Yields a copy of `folder` beside it (its entries hard-linked: every writer here replaces a file
     by a rename, never in place) to write new files into. When the block ends, the copy takes the
     place of `folder` whole (replace_folder); on an exception, or a kill, `folder` stays as it was.
-    Updates of folders in one parent take turns (a lock on the parent), so that two writers of the
-    same folder (the tables of two datasets) never drop each other's files."""
+    Updates of one folder take turns (a lock on the file .<folder>.lock beside it), so that two
+    writers (the tables of two datasets) never drop each other's files."""
     folder = Path(folder).resolve()
     folder.parent.mkdir(parents=True, exist_ok=True)
-    parent = os.open(folder.parent, os.O_RDONLY)
+    lock = os.open(folder.parent / f".{folder.name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(parent, fcntl.LOCK_EX)  # released when `parent` is closed, or the process ends
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when `lock` is closed, or the process ends
         for left in folder.parent.glob(f".{folder.name}.old.*"):  # a writer killed between its renames
             if folder.exists():
                 shutil.rmtree(left)
@@ -170,7 +170,7 @@ def updated_folder(folder: str | os.PathLike):
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     finally:
-        os.close(parent)
+        os.close(lock)
 
 
 def _link_or_copy(src, dst) -> None:

@@ -216,7 +216,19 @@ def test_a_failure_while_the_tables_are_written_leaves_the_previous_folder(resul
         tables.write_tables(summary, DATASET, out, VARIANTS[::-1], per_image=per_image,
                             bootstrap=Bootstrap(resamples=50))
     assert tree_bytes(out) == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["tables"]  # no partial folder left beside it
+    assert not [p.name for p in tmp_path.iterdir() if ".partial." in p.name]  # no partial folder left beside it
+
+
+def test_tables_left_aside_by_a_writer_killed_between_its_renames_come_back(results, tmp_path):
+    """replace_folder moves the old folder aside, then the new one in: a kill between the two leaves
+    no tables/ but .tables.old.*, which the next write puts back before it adds its own files."""
+    _, _, summary = results
+    aside = tmp_path / ".tables.old.x1"
+    aside.mkdir()
+    (aside / "another.md").write_text("another dataset's table")
+    tables.write_tables(summary, DATASET, tmp_path / "tables", VARIANTS)
+    assert (tmp_path / "tables" / "another.md").read_text() == "another dataset's table"
+    assert (tmp_path / "tables" / f"{DATASET}.md").is_file() and not aside.exists()
 
 
 def test_writing_one_datasets_tables_keeps_the_others(results, tmp_path):
