@@ -6,6 +6,8 @@ never a torn one, and parallel writers of different files never collide.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import hashlib
 import io
@@ -134,6 +136,49 @@ def new_folder_beside(folder: str | os.PathLike) -> Path:
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial.", dir=folder.parent))
+
+
+@contextlib.contextmanager
+def updated_folder(folder: str | os.PathLike):
+    """Yields a copy of `folder` beside it (its entries hard-linked: every writer here replaces a file
+    by a rename, never in place) to write new files into. When the block ends, the copy takes the
+    place of `folder` whole (replace_folder); on an exception, or a kill, `folder` stays as it was.
+    Updates of one folder take turns (a lock on the file .<folder>.lock beside it), so that two
+    writers (the tables of two datasets) never drop each other's files."""
+    folder = Path(folder).resolve()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    lock = os.open(folder.parent / f".{folder.name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when `lock` is closed, or the process ends
+        for left in folder.parent.glob(f".{folder.name}.old.*"):  # a writer killed between its renames
+            if folder.exists():
+                shutil.rmtree(left)
+            else:
+                os.replace(left, folder)
+        for left in folder.parent.glob(f".{folder.name}.partial.*"):
+            shutil.rmtree(left)
+        tmp = new_folder_beside(folder)
+        try:
+            os.chmod(tmp, folder.stat().st_mode & 0o7777 if folder.is_dir() else 0o755)  # mkdtemp's is 0700
+            for entry in folder.iterdir() if folder.is_dir() else []:
+                if entry.is_dir():
+                    shutil.copytree(entry, tmp / entry.name, copy_function=_link_or_copy)
+                else:
+                    _link_or_copy(entry, tmp / entry.name)
+            yield tmp
+            replace_folder(tmp, folder)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    finally:
+        os.close(lock)
+
+
+def _link_or_copy(src, dst) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # a file system without hard links
+        shutil.copy2(src, dst)
 
 
 def file_sha256(path: str | os.PathLike) -> str:

@@ -49,26 +49,32 @@ rule tables:
         per_image=lambda wc: [
             str(R.eval_dir(wc.dataset, v, s) / "per_image.csv") for v in VARIANTS for s in SEEDS
         ],
+    # update(): Snakemake keeps the tables until the job replaces them, whole (reporting.tables); it
+    # would otherwise delete them first, and a run killed meanwhile would leave none
     output:
-        csv=str(R.table("{dataset}", "csv")),
-        md=str(R.table("{dataset}", "md")),
-        tex=str(R.table("{dataset}", "tex")),
-        html=report(
-            str(R.table("{dataset}", "html")),
-            caption="../report/tables.rst",
-            category="Tables",
-            subcategory="{dataset}",
-            labels={"dataset": "{dataset}", "table": "absolute: mean ± std over seeds"},
+        csv=update(str(R.table("{dataset}", "csv"))),
+        md=update(str(R.table("{dataset}", "md"))),
+        tex=update(str(R.table("{dataset}", "tex"))),
+        html=update(
+            report(
+                str(R.table("{dataset}", "html")),
+                caption="../report/tables.rst",
+                category="Tables",
+                subcategory="{dataset}",
+                labels={"dataset": "{dataset}", "table": "absolute: mean ± std over seeds"},
+            )
         ),
-        ablation_csv=str(R.table("{dataset}_ablation", "csv")),
-        ablation_md=str(R.table("{dataset}_ablation", "md")),
-        ablation_tex=str(R.table("{dataset}_ablation", "tex")),
-        ablation_html=report(
-            str(R.table("{dataset}_ablation", "html")),
-            caption="../report/ablation.rst",
-            category="Tables",
-            subcategory="{dataset}",
-            labels={"dataset": "{dataset}", "table": "ablation: Δ to the reference"},
+        ablation_csv=update(str(R.table("{dataset}_ablation", "csv"))),
+        ablation_md=update(str(R.table("{dataset}_ablation", "md"))),
+        ablation_tex=update(str(R.table("{dataset}_ablation", "tex"))),
+        ablation_html=update(
+            report(
+                str(R.table("{dataset}_ablation", "html")),
+                caption="../report/ablation.rst",
+                category="Tables",
+                subcategory="{dataset}",
+                labels={"dataset": "{dataset}", "table": "ablation: Δ to the reference"},
+            )
         ),
     log:
         str(R.log("report", "tables_{dataset}")),
