@@ -185,7 +185,8 @@ def test_a_changed_train_steps_keeps_the_finished_run_and_the_tables_survive_a_f
     assert f"kept the outputs of runs/toy/pconv/seed0 computed for its earlier job {old_digest} in " \
            f"{Path('results') / 'superseded' / 'runs' / 'toy' / 'pconv' / 'seed0' / old_digest}" in out.stderr
     assert (kept / "model.pt").read_bytes() == old_model
-    assert {"checkpoint.pt", "train_log.csv", "provenance.json", "eval"} <= {p.name for p in kept.iterdir()}
+    # (no checkpoint.pt: a finished run's checkpoints are removed unless train.keep_checkpoint)
+    assert {"train_log.csv", "provenance.json", "eval"} <= {p.name for p in kept.iterdir()}
     assert (kept / "eval" / "summary.csv").is_file()
     assert json.loads(kept.with_name(old_digest + ".json").read_text())["settings"]["steps"] == 2
     assert kept.with_name(old_digest + ".log").is_file()  # the old training job's log
