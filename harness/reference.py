@@ -14,6 +14,9 @@ from inpaint_bench.harness.names import METRICS
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
 REFERENCE_COLUMNS = ["paper", "table", "dataset", "mask_protocol", "row", "variant", "bucket", "metric",
                      "value", "printed", "source"]
+# Buckets that are no hole-ratio interval: every ratio at once, or one the paper does not state (such a
+# number is shown in the paper's view but is beside no cell of ours).
+UNBUCKETED = ("all", "unstated")
 REQUIRED = ("paper", "table", "dataset", "mask_protocol", "row", "bucket", "metric", "value", "printed", "source")
 
 
@@ -36,8 +39,9 @@ def load_reference(path: str | Path) -> list[dict]:
             try:
                 Bucket.parse(row["bucket"])
             except ValueError as err:
-                if row["bucket"] != "all":
-                    raise ValueError(f"{where}: {err} (or 'all' for a cell over every hole ratio)") from None
+                if row["bucket"] not in UNBUCKETED:
+                    raise ValueError(f"{where}: {err} (or 'all' for a cell over every hole ratio, 'unstated' "
+                                     f"where the paper does not say)") from None
             try:
                 value = float(row["value"])
             except ValueError:

@@ -146,3 +146,53 @@ def test_reference_tables_follow_the_documented_format(tmp_path):
         (tmp_path / "bad.csv").write_text(broken)
         with pytest.raises(ValueError, match=fault):
             load_reference(tmp_path / "bad.csv")
+
+
+# RFR-Net's tables as printed on p. 7767 of the CVPR 2020 paper: how many numbers each holds
+# (Table 1: 6 methods x 3 datasets x 3 buckets x 3 metrics, less GatedConv's 9 Places2 dashes;
+# Table 2: 3 backbones x SSIM, PSNR, its Model Size being no metric of ours; Table 3: IterNum 6-8 x
+# SSIM, PSNR; Figure 7: 2 attentions x SSIM, PSNR, mean l1).
+RFR_TABLES = {"rfr_net_table1": ("Table 1", 153), "rfr_net_table2": ("Table 2", 6),
+              "rfr_net_table3": ("Table 3", 6), "rfr_net_figure7": ("Figure 7", 6)}
+# A few cells read off the paper's text by hand: (file, dataset, row, bucket, metric) -> printed.
+PINNED = {
+    ("rfr_net_table1", "places2", "RFR-Net(Ours)", "0.1-0.2", "ssim"): "0.939",
+    ("rfr_net_table1", "celeba", "PConv", "0.5-0.6", "psnr"): "22.14",
+    ("rfr_net_table1", "paris", "RFR-Net(Ours)", "0.5-0.6", "l1"): "0.0546",
+    ("rfr_net_table1", "celeba", "GatedConv", "0.3-0.4", "l1"): "0.0245",
+    ("rfr_net_table1", "places2", "PIC", "0.5-0.6", "psnr"): "17.17",
+    ("rfr_net_table2", "paris", "bare RFR-Net", "0.4-0.5", "psnr"): "24.60",
+    ("rfr_net_table2", "paris", "Coarse-To-Fine", "0.4-0.5", "ssim"): "0.768",
+    ("rfr_net_table3", "paris", "IterNum 7", "unstated", "ssim"): "0.852",
+    ("rfr_net_table3", "paris", "IterNum 8", "unstated", "psnr"): "26.15",
+    ("rfr_net_figure7", "paris", "KCA", "0.4-0.5", "l1"): "0.0375",
+    ("rfr_net_figure7", "paris", "Existing Attention", "0.4-0.5", "psnr"): "24.48",
+}
+ROW_VARIANTS = {"PConv": "pconv", "RFR-Net(Ours)": "rfr_kca", "bare RFR-Net": "rfr", "Existing Attention": "rfr_att",
+                "KCA": "rfr_kca", "IterNum 6": "rfr_kca", "IterNum 7": "rfr_kca_it7", "IterNum 8": "rfr_kca_it8"}
+
+
+def test_rfr_net_tables_hold_every_printed_value_with_the_papers_page():
+    tables = reference_tables()
+    assert set(RFR_TABLES) <= set(tables)
+    for name, (table, count) in RFR_TABLES.items():
+        rows = tables[name]
+        assert len(rows) == count, name
+        assert {r["table"] for r in rows} == {table}
+        assert {r["source"] for r in rows} == {f"Li et al., CVPR 2020, p. 7767, {table}"}
+        for r in rows:  # written as printed: mean l1 is printed as a fraction, so value == printed
+            assert r["value"] == float(r["printed"]), r
+            assert r["variant"] == ROW_VARIANTS.get(r["row"], ""), r  # PIC, GatedConv, ...: published only
+    table1 = tables["rfr_net_table1"]
+    assert {(r["dataset"], r["bucket"]) for r in table1} == {
+        (d, b) for d in ("places2", "celeba", "paris") for b in ("0.1-0.2", "0.3-0.4", "0.5-0.6")}
+    # GatedConv has no Places2 numbers (printed as dashes): missing, never zero
+    assert not [r for r in table1 if r["row"] == "GatedConv" and r["dataset"] == "places2"]
+    assert len([r for r in table1 if r["row"] == "GatedConv"]) == 18
+    for (name, dataset, row, bucket, metric), printed in PINNED.items():
+        [hit] = [r for r in tables[name] if (r["dataset"], r["row"], r["bucket"], r["metric"]) ==
+                 (dataset, row, bucket, metric)]
+        assert hit["printed"] == printed and hit["value"] == float(printed)
+    # the paper's own order of rows (the paper's view prints them in it)
+    assert list(dict.fromkeys(r["row"] for r in table1)) == [
+        "PIC", "PConv", "GatedConv", "EdgeConnect", "PRVS", "RFR-Net(Ours)"]
