@@ -14,9 +14,9 @@ from inpaint_bench.harness.reference import REFERENCE_COLUMNS, load_reference, r
 from inpaint_bench.jobs.validate import validate_config
 
 PAPER = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+PAPER_RESOLVED = validate_config(yaml.safe_load((REPO / "config" / "paper.yaml").read_text()), "paper.yaml")
 
-RFR_ROWS = ["pconv", "baseline", "rfr", "rfr_att", "rfr_kca",
-            "rfr_kca_it1", "rfr_kca_it2", "rfr_kca_it3", "rfr_kca_it4", "rfr_kca_it5"]
+RFR_ROWS = ["pconv", "baseline", "rfr", "rfr_att", "rfr_kca", "rfr_kca_it7", "rfr_kca_it8"]
 # DGI's own ablation on its network (encdec + DGI attention), one step per row, then DGI plugged into RFR-Net
 DGI_LADDER = ["dgi_net", "dgi_cd", "dgi_cd_sd", "dgi_cd_sd_at", "dgi_cd_sd_at_cb", "baseline_dgi"]
 DGI_ROWS = DGI_LADDER + ["rfr_kca_cd", "rfr_kca_cd_sd", "rfr_kca_cd_sd_at", "rfr_kca_dgi"]
@@ -58,7 +58,11 @@ def paper_config(tmp_path):
 def test_paper_config_holds_every_row_of_both_studies_under_their_protocols():
     config = validate_config(yaml.safe_load((REPO / "config" / "paper.yaml").read_text()), "paper.yaml")
     assert set(config["variants"]) == set(RFR_ROWS + DGI_ROWS + CLASSICAL_ROWS)
-    assert [config["variants"][f"rfr_kca_it{n}"]["iterations"] for n in range(1, 6)] == [1, 2, 3, 4, 5]
+    # Table 3's IterNum study: 6 (rfr_kca, the model's default), 7, 8; each row's label names its IterNum
+    assert "iterations" not in config["variants"]["rfr_kca"] and "IterNum 6" in config["variants"]["rfr_kca"]["label"]
+    for n in (7, 8):
+        assert config["variants"][f"rfr_kca_it{n}"]["iterations"] == n
+        assert config["variants"][f"rfr_kca_it{n}"]["label"].endswith(f"IterNum {n}")
     assert set(config["datasets"]) == {"places2", "celeba", "paris"}
     # test masks: NVIDIA's set in its six categories, every mask of each
     masks = config["masks"]
@@ -71,6 +75,17 @@ def test_paper_config_holds_every_row_of_both_studies_under_their_protocols():
     assert train["loss"]["vgg_input"] == "unit" and train["loss"]["tv_region"] == "composite_hole"
     assert train["precision"] == "fp32" and train["resize"] == "bicubic" and train["masks"]["caps"] == "round"
     assert config["datasets"]["places2"]["train_set"] == "challenge"  # the official README's Places2
+
+
+def test_the_iternum_1_to_6_study_is_a_config_of_its_own_on_paris():
+    from inpaint_bench.harness.config import read_config_file
+
+    config = validate_config(read_config_file(REPO / "config" / "paper_iternum.yaml"), "paper_iternum.yaml")
+    assert list(config["datasets"]) == ["paris"]
+    assert [config["variants"][v].get("iterations", 6) for v in config["variants"]] == [1, 2, 3, 4, 5, 6]
+    assert [config["variants"][v]["label"].split(" (")[0] for v in config["variants"]] == [
+        f"IterNum {n}" for n in range(1, 7)]
+    assert config["train"] == PAPER_RESOLVED["train"] and config["masks"] == PAPER_RESOLVED["masks"]
 
 
 def test_dgi_ablates_on_its_own_network_one_step_per_row_and_each_row_says_which_study():
