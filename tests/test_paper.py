@@ -106,8 +106,12 @@ def test_dgi_ablates_on_its_own_network_one_step_per_row_and_each_row_says_which
         assert config["variants"][name]["label"].startswith("DGI plugged into RFR-Net")
 
 
-def test_dry_run_of_the_paper_config_lists_every_row_teacher_and_evaluation(paper_config, tmp_path):
+@pytest.mark.parametrize("name", ["paper.yaml", "paper_text.yaml"])
+def test_dry_run_of_the_paper_config_lists_every_row_teacher_and_evaluation(paper_config, tmp_path, name):
     path, config = paper_config
+    if name != "paper.yaml":  # `base: paper.yaml`: beside the fixture's paper.yaml, which it then reads
+        path = tmp_path / name
+        path.write_text((REPO / "config" / name).read_text())
     env = {**os.environ, "TORCH_HOME": str(tmp_path / "torch_home"),
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-n",
@@ -128,6 +132,26 @@ def test_dry_run_of_the_paper_config_lists_every_row_teacher_and_evaluation(pape
     assert [w for r, w in jobs if r == "make_test_masks"] == ["seed=0"]  # one NVIDIA set for all
     assert any(r == "download_weights" for r, _ in jobs)
     assert not (tmp_path / "work" / "results_paper").exists()  # a dry run writes nothing
+    assert not (tmp_path / "work" / "results_paper_text").exists()
+
+
+def test_paper_text_config_takes_the_texts_settings_where_the_code_differs():
+    from inpaint_bench.harness.config import read_config_file
+
+    text = validate_config(read_config_file(REPO / "config" / "paper_text.yaml"), "paper_text.yaml")
+    code = PAPER_RESOLVED
+    # the official code's values in paper.yaml (the schema's defaults), the text's (p. 7765) in paper_text.yaml
+    assert (code["train"]["lr"], code["train"]["finetune_lr"]) == (2e-4, 5e-5)
+    assert (text["train"]["lr"], text["train"]["finetune_lr"]) == (1e-4, 1e-5)
+    weights = ("hole", "valid", "perceptual", "style", "tv")
+    assert [code["train"]["loss"][k] for k in weights] == [6, 1, 0.05, 120, 0.1]
+    assert [text["train"]["loss"][k] for k in weights] == [6, 1, 0.1, 180, 0]
+    assert text["results_dir"] != code["results_dir"]
+    # nothing else differs: the same rows, datasets, masks and evaluation
+    for key in ("variants", "datasets", "masks", "eval", "seeds"):
+        assert text[key] == code[key], key
+    assert {k: v for k, v in text["train"].items() if k not in ("lr", "finetune_lr", "loss")} == {
+        k: v for k, v in code["train"].items() if k not in ("lr", "finetune_lr", "loss")}
 
 
 def test_a_missing_nvidia_folder_fails_before_any_job(paper_config, tmp_path):
