@@ -74,3 +74,4 @@ rule all:
             ext=["csv", "md", "tex", "html"],
         ),
         expand(str(R.plot("{dataset}", "{plot}")), dataset=DATASETS, plot=PLOTS),
+        PAPER_OUTPUTS,

@@ -66,6 +66,17 @@ def cell(row: dict) -> tuple:
     return tuple(row[c] for c in ("dataset", "variant", "bucket", "metric"))
 
 
+def locate(path: str | Path) -> Path:
+    """A reference table named in a config: the path as given (relative to the working directory) when
+    it is there, else this checkout's own copy (`reference/...` under the repository), so a config can
+    name the shipped tables from any working directory."""
+    path = Path(path)
+    if path.is_absolute() or path.exists():
+        return path
+    shipped = REFERENCE_DIR.parent / path
+    return shipped if shipped.exists() else path
+
+
 def reference_tables(folder: str | Path = REFERENCE_DIR) -> dict[str, list[dict]]:
     """{file stem: rows} of every CSV in the reference folder, each checked by load_reference."""
     return {p.stem: load_reference(p) for p in sorted(Path(folder).glob("*.csv"))}

@@ -1,10 +1,13 @@
 """config/paper.yaml: every row of both papers' studies, under their protocols; reference/ format."""
+import io
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from PIL import Image
@@ -131,6 +134,10 @@ def test_dry_run_of_the_paper_config_lists_every_row_teacher_and_evaluation(pape
         f"dataset={d}, arch={a}, seed=0" for d in ("places2", "celeba", "paris") for a in TEACHERS)
     assert [w for r, w in jobs if r == "make_test_masks"] == ["seed=0"]  # one NVIDIA set for all
     assert any(r == "download_weights" for r, _ in jobs)
+    # the paper's view of each published table and the scorecard (report.paper_tables)
+    assert sorted(w for r, w in jobs if r == "paper_view") == sorted(
+        f"paper_table={name}" for name in RFR_TABLES)
+    assert [r for r, _ in jobs].count("scorecard") == 1
     assert not (tmp_path / "work" / "results_paper").exists()  # a dry run writes nothing
     assert not (tmp_path / "work" / "results_paper_text").exists()
 
@@ -235,3 +242,82 @@ def test_rfr_net_tables_hold_every_printed_value_with_the_papers_page():
     # the paper's own order of rows (the paper's view prints them in it)
     assert list(dict.fromkeys(r["row"] for r in table1)) == [
         "PIC", "PConv", "GatedConv", "EdgeConnect", "PRVS", "RFR-Net(Ours)"]
+
+
+# The paper's view and the scorecard, from the fake results tree (helpers/fake_results.py, dataset
+# "mini", two seeds of 10 images). Made-up published numbers: three cells of ours, each with a
+# verdict computed by hand; a row without a variant; a cell our run lacks; a bucket the paper leaves unstated.
+FAKE_TABLE = [  # row, variant, bucket, metric, printed
+    ("PConv", "pconv_base", "0.2-0.3", "psnr", "19.00"),  # ours 19.0 (both seeds): Δ +0.00, within the rounding
+    ("PConv", "pconv_base", "0.1-0.2", "psnr", "21.31"),  # ours (20 + 22) / 2 = 21.00: Δ -0.31, seeds 2 dB apart
+    ("GatedConv", "", "0.1-0.2", "psnr", "20.11"),        # published only
+    ("RFR-Net", "rfr_full", "0.1-0.2", "l1", "0.0250"),   # ours 0.03, images ± 0.001: Δ +0.0050, off by more
+    ("RFR-Net", "rfr_full", "0.5-0.6", "psnr", "22.40"),  # no bucket 0.5-0.6 in the run
+    ("RFR-Net", "rfr_full", "unstated", "ssim", "0.857"),
+]
+
+
+@pytest.fixture(scope="module")
+def paper_tables(tmp_path_factory):
+    from helpers.fake_results import DATASET, make_results, per_image_paths
+    from inpaint_bench.reporting.aggregate import aggregate
+    from inpaint_bench.reporting.paper import write_scorecard, write_view
+    from inpaint_bench.reporting.results import read_per_images
+    from inpaint_bench.reporting.stats import Bootstrap
+
+    root = tmp_path_factory.mktemp("paper_view")
+    paths = make_results(root, logs=False)
+    lines = [",".join(REFERENCE_COLUMNS)] + [
+        f"rfr_net_cvpr2020,Table 1,{DATASET},nvidia_test,{row},{variant},{bucket},{metric},{printed},{printed},"
+        f"\"Li et al., CVPR 2020, p. 7767, Table 1\"" for row, variant, bucket, metric, printed in FAKE_TABLE]
+    (root / "table1.csv").write_text("\n".join(lines) + "\n")
+    summary, per_image, bootstrap = aggregate(paths), read_per_images(per_image_paths(paths)), Bootstrap(1000)
+    view = write_view(summary, per_image, root / "table1.csv", root / "out", bootstrap)
+    card = write_scorecard(summary, per_image, [root / "table1.csv"], root / "out", bootstrap)
+    return {ext: view[ext].read_text() for ext in view}, {ext: card[ext].read_text() for ext in card}
+
+
+def test_paper_view_has_the_papers_rows_buckets_and_precision_with_ours_and_delta(paper_tables):
+    from helpers.fake_results import md_cells
+
+    view, _ = paper_tables
+    md = view["md"]
+    # the paper's rows in its order; published-only rows marked; our value and Δ under each mapped row
+    labels = [line.split(" | ")[0][2:] for line in md.splitlines() if line.startswith("| ") and "---" not in line]
+    assert labels[:8] == ["Table 1", "PConv", "ours: pconv_base", "Δ ours − published (pconv_base)",
+                          "GatedConv (published only)", "RFR-Net", "ours: rfr_full", "Δ ours − published (rfr_full)"]
+    # its buckets in its order (here also one it does not state), its metrics in its order
+    assert "| Table 1 | mini 20%-30% | mini 10%-20% | mini 50%-60% | mini ratio not stated |" in md
+    assert md.index("**PSNR (dB)↑**") < md.index("**Mean l1 (fraction)↓**") < md.index("**SSIM↑**")
+    cells = md_cells(md)
+    assert "21.00" in cells and "0.0300" in cells  # ours at the printed precision (l1 as a fraction)
+    assert any(c.startswith("-0.31 [") for c in cells) and any(c.startswith("+0.0050 [+0.00") for c in cells)
+    assert not [c for c in cells if "**" in c]  # nothing in bold: no row is "best", a published-only row least of all
+    assert not re.search(r'class="[^"]*\bbest\b', view["html"]) and r"\textbf" not in view["tex"]
+    assert "(published only)" in view["tex"] and r"$\Delta$ ours" in view["tex"]
+    assert "GatedConv (published only)" in view["html"]
+    frame = pd.read_csv(io.StringIO(view["csv"]), keep_default_na=False)
+    assert len(frame) == len(FAKE_TABLE) and list(frame["row"]) == [r[0] for r in FAKE_TABLE]
+
+
+def test_scorecard_has_one_line_per_mapped_cell_with_hand_computed_delta_and_verdict(paper_tables):
+    _, card = paper_tables
+    frame = pd.read_csv(io.StringIO(card["csv"]), keep_default_na=False, na_values={
+        c: [""] for c in ("ours", "diff", "diff_lo", "diff_hi")})
+    assert list(frame["row"]) == ["PConv", "PConv", "RFR-Net", "RFR-Net", "RFR-Net"]  # GatedConv: no variant
+    by_cell = frame.set_index(["variant", "bucket", "metric"])
+    hand = by_cell.loc[("pconv_base", "0.1-0.2", "psnr")]
+    assert hand["ours"] == 21.0 and hand["diff"] == pytest.approx(-0.31)
+    assert hand["diff_lo"] < 0 < hand["diff_hi"] and hand["verdict"] == "within our interval"
+    assert by_cell.loc[("pconv_base", "0.2-0.3", "psnr"), "verdict"] == "within the published rounding"
+    off = by_cell.loc[("rfr_full", "0.1-0.2", "l1")]
+    assert off["diff"] == pytest.approx(0.005) and off["verdict"] == "off by more (ours worse)"
+    assert by_cell.loc[("rfr_full", "0.5-0.6", "psnr"), "verdict"] == "no result of ours"
+    assert by_cell.loc[("rfr_full", "unstated", "ssim"), "verdict"].startswith("not compared")
+    md = card["md"]
+    assert ("Table 1, PConv row (pconv_base): 2 of 2 cells within the published rounding or our interval "
+            "(1 within the rounding, 1 within our interval, 0 off by more, 0 without a result of ours); "
+            "1 of 2 PSNR cells within 0.3 dB.") in md
+    assert "Table 1, RFR-Net row (rfr_full): 0 of 3 cells" in md
+    assert "| PConv → pconv_base, mini 10%-20%, PSNR (dB)↑ | 21.31 | 21.00 | -0.31 | [" in md
+    assert card["tex"].count(r"\\") >= 5 and "scorecard" in card["html"].lower()
