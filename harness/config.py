@@ -292,6 +292,11 @@ def consistency_problems(config: dict) -> list[str]:
             problems.append(f"report.reference_table: cannot read {published}: {err.strerror}")
         except ValueError as err:
             problems.append(f"report.reference_table: {err}")
+    for name, rows in config["report"]["paper_variants"].items():
+        for where, row in (rows.items() if isinstance(rows, dict) else [("", rows)]):
+            if row not in config["variants"]:
+                key = ".".join(filter(None, ["report.paper_variants", name, where]))
+                problems.append(f"{key}: {row!r} is no variant of this config")
     for i, published in enumerate(config["report"]["paper_tables"]):  # read by the paper rules
         try:
             load_reference(locate(published))

@@ -76,13 +76,23 @@ def _ours(summary: pd.DataFrame, row: dict) -> tuple[float, int]:
     return (float(values.mean()), int(values.size)) if values.size else (math.nan, 0)
 
 
+def our_variant(variant: str, dataset: str, variants: dict | None) -> str:
+    """The row of ours a published variant is compared with: `variants` (report.paper_variants) maps a
+    reference CSV's variant to another row of the run, or per dataset ({dataset: row}); else itself."""
+    mapped = (variants or {}).get(variant, variant)
+    return mapped.get(dataset, variant) if isinstance(mapped, dict) else mapped
+
+
 def compare(published: list[dict], summary: pd.DataFrame, per_image: pd.DataFrame | None = None,
-            bootstrap: Bootstrap | None = None) -> pd.DataFrame:
+            bootstrap: Bootstrap | None = None, variants: dict | None = None) -> pd.DataFrame:
     """One row per published number (columns COLUMNS, the file's order): ours, Δ, its interval and the
-    verdict. Rows without a variant (published only) keep ours empty and the verdict ""."""
+    verdict. Rows without a variant (published only) keep ours empty and the verdict "". `variants`:
+    report.paper_variants (our_variant)."""
     bootstrap = bootstrap or Bootstrap()
     out = []
     for row in published:
+        if row["variant"]:
+            row = {**row, "variant": our_variant(row["variant"], row["dataset"], variants)}
         record = {c: row[c] for c in ("table", "row", "variant", "dataset", "bucket", "metric", "printed",
                                       "source")}
         record.update(published=row["value"], ours=math.nan, diff=math.nan, diff_lo=math.nan,
@@ -181,7 +191,7 @@ def paper_view(cells: pd.DataFrame, reference: str, bootstrap: Bootstrap | None 
         for name in dict.fromkeys(of_metric["row"]):
             mine = of_metric[of_metric["row"] == name]
             by_column = {(r["dataset"], r["bucket"]): r for _, r in mine.iterrows()}
-            variant = mine["variant"].iloc[0]
+            variant = ", ".join(dict.fromkeys(v for v in mine["variant"] if v))  # one row, or one per dataset
             rows.append(Row(name + ("" if variant else PUBLISHED_ONLY),
                             [_cell(by_column[c]["printed"] if c in by_column else NOT_PRINTED) for c in columns]))
             if variant:
@@ -215,7 +225,7 @@ def summary_lines(cells: pd.DataFrame) -> list[str]:
     lines = []
     mapped = cells[cells["variant"] != ""]
     for (table, name), rows in mapped.groupby(["table", "row"], sort=False):
-        variant = rows["variant"].iloc[0]
+        variant = ", ".join(dict.fromkeys(rows["variant"]))
         if (rows["verdict"] == UNSTATED).all():
             lines.append(f"{table}, {name} row ({variant}): {len(rows)} cells not compared (the paper does not "
                          f"state the mask ratio).")
@@ -262,20 +272,21 @@ def scorecard(tables: dict[str, pd.DataFrame], bootstrap: Bootstrap | None = Non
 
 
 def compare_file(path: str | Path, summary: pd.DataFrame, per_image: pd.DataFrame | None,
-                 bootstrap: Bootstrap | None = None) -> pd.DataFrame:
+                 bootstrap: Bootstrap | None = None, variants: dict | None = None) -> pd.DataFrame:
     """`compare` of one reference CSV (read and checked by harness.reference)."""
-    return compare(load_reference(path), summary, per_image, bootstrap)
+    return compare(load_reference(path), summary, per_image, bootstrap, variants)
 
 
 def write_view(summary: pd.DataFrame, per_image: pd.DataFrame | None, reference: str | Path, out_dir: str | Path,
-               bootstrap: Bootstrap | None = None) -> dict[str, Path]:
+               bootstrap: Bootstrap | None = None, variants: dict | None = None) -> dict[str, Path]:
     """The paper's view of one reference CSV: `<its stem>.{csv,md,tex,html}` in out_dir."""
-    cells = compare_file(reference, summary, per_image, bootstrap)
+    cells = compare_file(reference, summary, per_image, bootstrap, variants)
     return write_table(paper_view(cells, Path(reference).name, bootstrap), out_dir, Path(reference).stem)
 
 
 def write_scorecard(summary: pd.DataFrame, per_image: pd.DataFrame | None, references: list[str | Path],
-                    out_dir: str | Path, bootstrap: Bootstrap | None = None) -> dict[str, Path]:
+                    out_dir: str | Path, bootstrap: Bootstrap | None = None,
+                    variants: dict | None = None) -> dict[str, Path]:
     """The scorecard of the reference CSVs: `scorecard.{csv,md,tex,html}` in out_dir."""
-    tables = {Path(p).stem: compare_file(p, summary, per_image, bootstrap) for p in references}
+    tables = {Path(p).stem: compare_file(p, summary, per_image, bootstrap, variants) for p in references}
     return write_table(scorecard(tables, bootstrap), out_dir, SCORECARD)

@@ -1,5 +1,6 @@
 """config/paper.yaml: every row of both papers' studies, under their protocols; reference/ format."""
 import io
+import math
 import os
 import re
 import subprocess
@@ -321,3 +322,55 @@ def test_scorecard_has_one_line_per_mapped_cell_with_hand_computed_delta_and_ver
     assert "Table 1, RFR-Net row (rfr_full): 0 of 3 cells" in md
     assert "| PConv → pconv_base, mini 10%-20%, PSNR (dB)↑ | 21.31 | 21.00 | -0.31 | [" in md
     assert card["tex"].count(r"\\") >= 5 and "scorecard" in card["html"].lower()
+
+
+def test_dry_run_of_the_released_checkpoints_config_scores_them_against_table1(paper_config, tmp_path):
+    from test_released_weights import official_checkpoint
+
+    path, config = paper_config
+    released = yaml.safe_load((REPO / "config" / "rfr_released.yaml").read_text())
+    for name in ("paris", "celeba"):  # random weights in the official layout, at the paper's width
+        official_checkpoint(tmp_path / f"{name}.pth", w=64)
+        released["variants"][f"rfr_released_{name}"]["weights"]["path"] = str(tmp_path / f"{name}.pth")
+        released["datasets"][name]["root"] = config["datasets"][name]["root"]
+    (tmp_path / "rfr_released.yaml").write_text(yaml.safe_dump(released, sort_keys=False))
+    env = {**os.environ, "TORCH_HOME": str(tmp_path / "torch_home"),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-n", "--directory",
+                           str(tmp_path / "work"), "--configfile", str(tmp_path / "rfr_released.yaml")],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    jobs = planned_jobs(proc.stdout)
+    assert not [w for r, w in jobs if r in ("train", "train_teacher")]  # the released networks as they are
+    assert sorted(w for r, w in jobs if r == "evaluate") == sorted(
+        f"dataset={d}, variant=rfr_released_{v}, seed=0" for d in ("celeba", "paris") for v in ("paris", "celeba"))
+    assert [w for r, w in jobs if r == "paper_view"] == ["paper_table=rfr_net_table1"]
+    assert [r for r, _ in jobs].count("scorecard") == 1
+
+
+def test_paper_variants_compare_a_published_row_with_another_row_per_dataset():
+    from helpers.fake_results import DATASET
+    from inpaint_bench.reporting.paper import compare
+
+    summary = pd.DataFrame({"dataset": DATASET, "variant": ["released_a", "released_b"], "seed": 0,
+                            "bucket": "0.1-0.2", "metric": "psnr", "value": [20.0, 30.0]})
+    published = [{"paper": "p", "table": "Table 1", "dataset": DATASET, "mask_protocol": "m", "row": "RFR-Net",
+                  "variant": "rfr_kca", "bucket": "0.1-0.2", "metric": "psnr", "value": 29.0, "printed": "29.00",
+                  "source": "s"}]
+    assert math.isnan(compare(published, summary)["ours"][0])  # no row rfr_kca in this run
+    cells = compare(published, summary, variants={"rfr_kca": {DATASET: "released_b", "other": "released_a"}})
+    assert (cells["variant"][0], cells["ours"][0], cells["diff"][0]) == ("released_b", 30.0, 1.0)
+    assert compare(published, summary, variants={"rfr_kca": "released_a"})["ours"][0] == 20.0
+
+
+@pytest.mark.parametrize("report, fault", [
+    ({"paper_tables": ["reference/no_such_table.csv"]}, r"report.paper_tables\[0\]: cannot read reference/no_such"),
+    ({"paper_variants": {"rfr_kca": {"paris": "nope"}}}, "report.paper_variants.rfr_kca.paris: 'nope' is no variant"),
+])
+def test_a_bad_paper_table_or_variant_fails_when_the_config_is_read_naming_the_key(report, fault):
+    from inpaint_bench.harness.config import ConfigError
+
+    config = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+    config["report"] = report
+    with pytest.raises(ConfigError, match=fault):
+        validate_config(config, "paper.yaml")

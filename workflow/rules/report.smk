@@ -116,6 +116,7 @@ rule paper_view:
         CONDA_ENV
     params:
         bootstrap=config["report"]["bootstrap"],
+        variants=config["report"]["paper_variants"],
     script:
         "../scripts/paper.py"
 
@@ -144,6 +145,7 @@ rule scorecard:
         CONDA_ENV
     params:
         bootstrap=config["report"]["bootstrap"],
+        variants=config["report"]["paper_variants"],
     script:
         "../scripts/paper.py"
 
