@@ -84,15 +84,19 @@ def our_variant(variant: str, dataset: str, variants: dict | None) -> str:
 
 
 def compare(published: list[dict], summary: pd.DataFrame, per_image: pd.DataFrame | None = None,
-            bootstrap: Bootstrap | None = None, variants: dict | None = None) -> pd.DataFrame:
+            bootstrap: Bootstrap | None = None, variants: dict | None = None,
+            rows: list[str] | None = None) -> pd.DataFrame:
     """One row per published number (columns COLUMNS, the file's order): ours, Δ, its interval and the
     verdict. Rows without a variant (published only) keep ours empty and the verdict "". `variants`:
-    report.paper_variants (our_variant)."""
+    report.paper_variants (our_variant); `rows`: the config's variants, when given a published row
+    whose variant is none of them is published only in this run (e.g. PConv beside the released
+    checkpoints)."""
     bootstrap = bootstrap or Bootstrap()
     out = []
     for row in published:
         if row["variant"]:
-            row = {**row, "variant": our_variant(row["variant"], row["dataset"], variants)}
+            mine = our_variant(row["variant"], row["dataset"], variants)
+            row = {**row, "variant": "" if rows is not None and mine not in rows else mine}
         record = {c: row[c] for c in ("table", "row", "variant", "dataset", "bucket", "metric", "printed",
                                       "source")}
         record.update(published=row["value"], ours=math.nan, diff=math.nan, diff_lo=math.nan,
@@ -272,21 +276,23 @@ def scorecard(tables: dict[str, pd.DataFrame], bootstrap: Bootstrap | None = Non
 
 
 def compare_file(path: str | Path, summary: pd.DataFrame, per_image: pd.DataFrame | None,
-                 bootstrap: Bootstrap | None = None, variants: dict | None = None) -> pd.DataFrame:
+                 bootstrap: Bootstrap | None = None, variants: dict | None = None,
+                 rows: list[str] | None = None) -> pd.DataFrame:
     """`compare` of one reference CSV (read and checked by harness.reference)."""
-    return compare(load_reference(path), summary, per_image, bootstrap, variants)
+    return compare(load_reference(path), summary, per_image, bootstrap, variants, rows)
 
 
 def write_view(summary: pd.DataFrame, per_image: pd.DataFrame | None, reference: str | Path, out_dir: str | Path,
-               bootstrap: Bootstrap | None = None, variants: dict | None = None) -> dict[str, Path]:
+               bootstrap: Bootstrap | None = None, variants: dict | None = None,
+               rows: list[str] | None = None) -> dict[str, Path]:
     """The paper's view of one reference CSV: `<its stem>.{csv,md,tex,html}` in out_dir."""
-    cells = compare_file(reference, summary, per_image, bootstrap, variants)
+    cells = compare_file(reference, summary, per_image, bootstrap, variants, rows)
     return write_table(paper_view(cells, Path(reference).name, bootstrap), out_dir, Path(reference).stem)
 
 
 def write_scorecard(summary: pd.DataFrame, per_image: pd.DataFrame | None, references: list[str | Path],
                     out_dir: str | Path, bootstrap: Bootstrap | None = None,
-                    variants: dict | None = None) -> dict[str, Path]:
+                    variants: dict | None = None, rows: list[str] | None = None) -> dict[str, Path]:
     """The scorecard of the reference CSVs: `scorecard.{csv,md,tex,html}` in out_dir."""
-    tables = {Path(p).stem: compare_file(p, summary, per_image, bootstrap, variants) for p in references}
+    tables = {Path(p).stem: compare_file(p, summary, per_image, bootstrap, variants, rows) for p in references}
     return write_table(scorecard(tables, bootstrap), out_dir, SCORECARD)

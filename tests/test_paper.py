@@ -374,3 +374,45 @@ def test_a_bad_paper_table_or_variant_fails_when_the_config_is_read_naming_the_k
     config["report"] = report
     with pytest.raises(ConfigError, match=fault):
         validate_config(config, "paper.yaml")
+
+
+@pytest.mark.slow
+def test_released_checkpoints_run_on_cpu_through_to_the_scorecard(paper_config, tmp_path):
+    """config/rfr_released.yaml's whole path on one-image trees: official-layout checkpoints of random
+    weights (width 8, 32 px), NVIDIA-style masks in Table 1's three buckets, no training; the scorecard
+    then says, rightly, that random weights are off."""
+    from test_released_weights import official_checkpoint
+
+    from helpers.workflow import snakemake
+
+    _, config = paper_config
+    masks = Path(config["masks"]["nvidia_dir"])
+    for i, columns in enumerate((10, 22, 36)):  # white holes of 16 %, 34 % and 56 % (00000.png: none)
+        hole = np.zeros((64, 64), np.uint8)
+        hole[:, :columns] = 255
+        Image.fromarray(hole).save(masks / f"0000{i + 1}.png")
+    released = yaml.safe_load((REPO / "config" / "rfr_released.yaml").read_text())
+    released.update(base="paper.yaml", width=8, image_size=32, threads_per_job=1)
+    released["masks"] = {"buckets": [[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]]}
+    released["weights"] = {"required": False, "download": False}
+    released["eval"] = {"batch_size": 2, "samples": 0}
+    for name in ("paris", "celeba"):
+        official_checkpoint(tmp_path / f"{name}.pth", w=8)
+        released["variants"][f"rfr_released_{name}"]["weights"]["path"] = str(tmp_path / f"{name}.pth")
+        released["datasets"][name]["root"] = config["datasets"][name]["root"]
+    path = tmp_path / "rfr_released.yaml"
+    path.write_text(yaml.safe_dump(released, sort_keys=False))
+    work = tmp_path / "work"
+    snakemake(work, "results_rfr_released/paper/scorecard.csv", "results_rfr_released/paper/rfr_net_table1.csv",
+              "--cores", "2", "--configfile", str(path))
+    card = pd.read_csv(work / "results_rfr_released" / "paper" / "scorecard.csv")
+    # Table 1's RFR-Net row on the two datasets with a checkpoint: 2 x 3 buckets x 3 metrics
+    assert len(card) == 18 and set(card["dataset"]) == {"paris", "celeba"}
+    assert set(zip(card["dataset"], card["variant"])) == {("paris", "rfr_released_paris"),
+                                                          ("celeba", "rfr_released_celeba")}
+    assert card["ours"].notna().all() and card["verdict"].str.startswith("off by more").all()
+    md = (work / "results_rfr_released" / "paper" / "scorecard.md").read_text()
+    assert "Table 1, RFR-Net(Ours) row (rfr_released_celeba, rfr_released_paris): 0 of 18 cells" in md
+    # the rows of Table 1 this run has no row for (PConv; RFR-Net on Places2) are the paper's numbers only
+    view = pd.read_csv(work / "results_rfr_released" / "paper" / "rfr_net_table1.csv", keep_default_na=False)
+    assert len(view) == 153 and (view["variant"] == "").sum() == 153 - 18

@@ -117,6 +117,7 @@ rule paper_view:
     params:
         bootstrap=config["report"]["bootstrap"],
         variants=config["report"]["paper_variants"],
+        rows=VARIANTS,
     script:
         "../scripts/paper.py"
 
@@ -146,6 +147,7 @@ rule scorecard:
     params:
         bootstrap=config["report"]["bootstrap"],
         variants=config["report"]["paper_variants"],
+        rows=VARIANTS,
     script:
         "../scripts/paper.py"
 

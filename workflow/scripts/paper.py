@@ -13,9 +13,11 @@ with job_log(snakemake.log[0], __file__):  # noqa: F821 (snakemake is injected b
     summary, per_image = read_summary(inputs.summary), read_per_images(inputs.per_image)
     bootstrap, folder = Bootstrap.from_config(params.bootstrap), Path(out.csv).parent
     if snakemake.rule == "scorecard":  # noqa: F821
-        paths = write_scorecard(summary, per_image, list(inputs.published), folder, bootstrap, params.variants)
+        paths = write_scorecard(summary, per_image, list(inputs.published), folder, bootstrap,
+                                params.variants, params.rows)
     else:
-        paths = write_view(summary, per_image, inputs.published, folder, bootstrap, params.variants)
+        paths = write_view(summary, per_image, inputs.published, folder, bootstrap, params.variants,
+                           params.rows)
     expected = {str(Path(p)) for p in out}
     written = {str(Path(p)) for p in paths.values()}
     if written != expected:
