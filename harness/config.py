@@ -297,6 +297,9 @@ def consistency_problems(config: dict) -> list[str]:
             if row not in config["variants"]:
                 key = ".".join(filter(None, ["report.paper_variants", name, where]))
                 problems.append(f"{key}: {row!r} is no variant of this config")
+    names = [Path(p).stem for p in config["report"]["paper_tables"]]
+    for name in sorted({n for n in names if names.count(n) > 1}):  # each names its output files
+        problems.append(f"report.paper_tables: two tables named {name!r}; their paper views would be one file")
     for i, published in enumerate(config["report"]["paper_tables"]):  # read by the paper rules
         try:
             load_reference(locate(published))

@@ -209,7 +209,7 @@ def paper_view(cells: pd.DataFrame, reference: str, bootstrap: Bootstrap | None 
     notes = [f"Published: {source} ({reference}); every number as printed, at its precision.",
              f"Rows marked{PUBLISHED_ONLY} are the paper's numbers for a method we have no variant of: never "
              f"ours. {NOT_PRINTED}: the paper prints no number there.",
-             f"ours: the mean over seeds of our run's cell (results/summary.csv), at the paper's precision; "
+             f"ours: the mean over seeds of our run's cell (the run's summary.csv), at the paper's precision; "
              f"{NO_RESULT}: our run has no value for it. Δ = ours − published; in brackets, where the run has "
              f"the per-image scores, {interval_words(bootstrap)}."]
     if (cells["bucket"] == "unstated").any():

@@ -366,6 +366,8 @@ def test_paper_variants_compare_a_published_row_with_another_row_per_dataset():
 @pytest.mark.parametrize("report, fault", [
     ({"paper_tables": ["reference/no_such_table.csv"]}, r"report.paper_tables\[0\]: cannot read reference/no_such"),
     ({"paper_variants": {"rfr_kca": {"paris": "nope"}}}, "report.paper_variants.rfr_kca.paris: 'nope' is no variant"),
+    ({"paper_tables": ["reference/rfr_net_table1.csv", "reference/../reference/rfr_net_table1.csv"]},
+     "report.paper_tables: two tables named 'rfr_net_table1'"),
 ])
 def test_a_bad_paper_table_or_variant_fails_when_the_config_is_read_naming_the_key(report, fault):
     from inpaint_bench.harness.config import ConfigError

@@ -135,7 +135,8 @@ def test_paper_view_and_scorecard_rules_write_their_tables_into_the_report(repor
     ours = over[(over["variant"] == "baseline") & (over["bucket"] == "0.1-0.3") & (over["metric"] == "psnr")]
     assert card.loc[0, "diff"] == pytest.approx(float(ours["mean"].iloc[0]) - 20.0)
     assert card.loc[0, "diff_lo"] <= card.loc[0, "diff"] <= card.loc[0, "diff_hi"]  # 5 images x 2 seeds
-    assert "Paper" in (workdir / "report.html").read_text()  # a section of the report
+    report = (workdir / "report.html").read_text()  # a section of the report, holding both pages
+    assert "Paper" in report and "reproduction scorecard" in report and "published.html" in report
 
 
 def _click_nav(browser, text):

@@ -3,10 +3,10 @@
 from pathlib import Path
 
 from inpaint_bench.harness.config import MINI_KINDS, dataset_spec, layout, train_settings
+from inpaint_bench.harness.reference import locate
 from inpaint_bench.jobs.resolve import as_param, eval_job, job_digest, masks_job, teacher_architectures
 from inpaint_bench.jobs.resolve import teacher_job, teacher_slug, train_job, validation_job
 from inpaint_bench.metrics.weights import WEIGHT_FILES, download_target, find_weight
-from inpaint_bench.harness.reference import locate
 from inpaint_bench.models.registry import is_trainable, uses_distillation
 from inpaint_bench.reporting.paper import SCORECARD
 
@@ -94,7 +94,7 @@ PAPER_OUTPUTS = [
 PAPER_SETTINGS = {
     "variants": VARIANTS,
     "seeds": SEEDS,
-    "paper_tables": PAPER_TABLES,
+    "paper_tables": config["report"]["paper_tables"],  # as named: the same job from any checkout
     "report": config["report"],
 }
 
