@@ -100,6 +100,7 @@ rule all:
             ext=["csv", "md", "tex", "html"],
         ),
         expand(str(R.plot("{dataset}", "{plot}")), dataset=DATASETS, plot=PLOTS),
+        PAPER_OUTPUTS,
 
 
 # Run by the main process only (Snakemake starts jobs with --no-hooks), once the jobs to run are

@@ -16,7 +16,7 @@ import yaml
 from inpaint_bench.harness.buckets import Bucket
 from inpaint_bench.harness.names import PROTOCOL_MIN_SIZE
 from inpaint_bench.harness.paths import ResultsLayout
-from inpaint_bench.harness.reference import load_reference
+from inpaint_bench.harness.reference import load_reference, locate
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = REPO_ROOT / "config" / "schema.yaml"
@@ -295,6 +295,21 @@ def consistency_problems(config: dict) -> list[str]:
             problems.append(f"report.reference_table: cannot read {published}: {err.strerror}")
         except ValueError as err:
             problems.append(f"report.reference_table: {err}")
+    for name, rows in config["report"]["paper_variants"].items():
+        for where, row in (rows.items() if isinstance(rows, dict) else [("", rows)]):
+            if row not in config["variants"]:
+                key = ".".join(filter(None, ["report.paper_variants", name, where]))
+                problems.append(f"{key}: {row!r} is no variant of this config")
+    names = [Path(p).stem for p in config["report"]["paper_tables"]]
+    for name in sorted({n for n in names if names.count(n) > 1}):  # each names its output files
+        problems.append(f"report.paper_tables: two tables named {name!r}; their paper views would be one file")
+    for i, published in enumerate(config["report"]["paper_tables"]):  # read by the paper rules
+        try:
+            load_reference(locate(published))
+        except OSError as err:
+            problems.append(f"report.paper_tables[{i}]: cannot read {published}: {err.strerror}")
+        except ValueError as err:
+            problems.append(f"report.paper_tables[{i}]: {err}")
     return problems
 
 

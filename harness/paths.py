@@ -59,6 +59,10 @@ class ResultsLayout:
     def table(self, dataset: str, ext: str) -> Path:
         return self.root / "tables" / table_name(dataset, ext)
 
+    def paper(self, name: str, ext: str) -> Path:
+        """A published table in the paper's shape beside ours, or the scorecard (reporting.paper)."""
+        return self.root / "paper" / table_name(name, ext)
+
     def plot(self, dataset: str, kind: str) -> Path:
         return self.root / "plots" / plot_name(dataset, kind)
 

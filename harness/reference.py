@@ -15,6 +15,9 @@ from inpaint_bench.harness.names import METRICS, metric_format
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
 REFERENCE_COLUMNS = ["paper", "table", "dataset", "mask_protocol", "row", "variant", "bucket", "metric",
                      "value", "printed", "source"]
+# Buckets that are no hole-ratio interval: every ratio at once, or one the paper does not state (such a
+# number is shown in the paper's view but is beside no cell of ours).
+UNBUCKETED = ("all", "unstated")
 REQUIRED = ("paper", "table", "dataset", "mask_protocol", "row", "bucket", "metric", "value", "printed", "source")
 
 
@@ -37,8 +40,9 @@ def load_reference(path: str | Path) -> list[dict]:
             try:
                 Bucket.parse(row["bucket"])
             except ValueError as err:
-                if row["bucket"] != "all":
-                    raise ValueError(f"{where}: {err} (or 'all' for a cell over every hole ratio)") from None
+                if row["bucket"] not in UNBUCKETED:
+                    raise ValueError(f"{where}: {err} (or 'all' for a cell over every hole ratio, 'unstated' "
+                                     f"where the paper does not say)") from None
             try:
                 value = float(row["value"])
             except ValueError:
@@ -94,6 +98,17 @@ def key(row: dict) -> tuple:
 def cell(row: dict) -> tuple:
     """The cell of our tables a published number is beside: (dataset, variant, bucket, metric)."""
     return tuple(row[c] for c in ("dataset", "variant", "bucket", "metric"))
+
+
+def locate(path: str | Path) -> Path:
+    """A reference table named in a config: the path as given (relative to the working directory) when
+    it is there, else this checkout's own copy (`reference/...` under the repository), so a config can
+    name the shipped tables from any working directory."""
+    path = Path(path)
+    if path.is_absolute() or path.exists():
+        return path
+    shipped = REFERENCE_DIR.parent / path
+    return shipped if shipped.exists() else path
 
 
 def reference_tables(folder: str | Path = REFERENCE_DIR) -> dict[str, list[dict]]:

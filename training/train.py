@@ -208,7 +208,7 @@ class Trainer:
         self.mask_sampler = build_train_masks(masks["source"], job["image_size"],
                                               derive_seed(self.data_seed, "masks"), buckets=job["buckets"],
                                               mask_dir=masks["dir"], hole_is_white=masks["hole"] == "white",
-                                              caps=masks["caps"])
+                                              caps=masks["caps"], augment=masks["augment"])
         self.teacher = self.distill = None
         if job["teacher"] is not None:
             self._setup_distillation(teacher)

@@ -6,6 +6,8 @@ from inpaint_bench.reporting.phrases import images_per_bucket
 localrules:
     aggregate,
     tables,
+    paper_view,
+    scorecard,
     plots,
     validation_plot,
 
@@ -92,6 +94,69 @@ rule tables:
         coinciding=lambda wc: coinciding(),
     script:
         "../scripts/tables.py"
+
+
+rule paper_view:
+    """A published table (report.paper_tables) in the paper's own shape: its rows, buckets, metrics and
+    precision, our value and Δ = ours − published (with its bootstrap interval) under each row we have
+    a variant for."""
+    input:
+        summary=str(R.summary()),
+        published=lambda wc: PAPER_TABLES[wc.paper_table],
+        per_image=every_per_image,
+        job=job_file("paper", PAPER_SETTINGS),
+    output:
+        csv=str(R.paper("{paper_table}", "csv")),
+        md=str(R.paper("{paper_table}", "md")),
+        tex=str(R.paper("{paper_table}", "tex")),
+        html=report(
+            str(R.paper("{paper_table}", "html")),
+            caption="../report/paper.rst",
+            category="Paper",
+            labels={"table": "{paper_table}"},
+        ),
+    log:
+        str(R.log("report", "paper_{paper_table}")),
+    wildcard_constraints:
+        paper_table="|".join(PAPER_TABLES) or "no-paper-table",
+    conda:
+        CONDA_ENV
+    params:
+        bootstrap=config["report"]["bootstrap"],
+        variants=config["report"]["paper_variants"],
+        rows=VARIANTS,
+    script:
+        "../scripts/paper.py"
+
+
+rule scorecard:
+    """Every published cell of report.paper_tables that we have a variant for: published, ours, Δ,
+    interval and a verdict in words, with a summary line per table row."""
+    input:
+        summary=str(R.summary()),
+        published=list(PAPER_TABLES.values()),
+        per_image=every_per_image,
+        job=job_file("paper", PAPER_SETTINGS),
+    output:
+        csv=str(R.paper(SCORECARD, "csv")),
+        md=str(R.paper(SCORECARD, "md")),
+        tex=str(R.paper(SCORECARD, "tex")),
+        html=report(
+            str(R.paper(SCORECARD, "html")),
+            caption="../report/scorecard.rst",
+            category="Paper",
+            labels={"table": "reproduction scorecard"},
+        ),
+    log:
+        str(R.log("report", "scorecard")),
+    conda:
+        CONDA_ENV
+    params:
+        bootstrap=config["report"]["bootstrap"],
+        variants=config["report"]["paper_variants"],
+        rows=VARIANTS,
+    script:
+        "../scripts/paper.py"
 
 
 rule plots:
