@@ -112,6 +112,13 @@ def test_dgi_ablates_on_its_own_network_one_step_per_row_and_each_row_says_which
         assert config["variants"][name]["label"].startswith("DGI plugged into RFR-Net")
 
 
+def documented_job_counts() -> dict[str, int]:
+    """Rule -> jobs, from the table of docs/scale.md's "The paper config: jobs" (rows naming one rule)."""
+    text = (REPO / "docs" / "scale.md").read_text()
+    section = text[text.index("## The paper config: jobs"):text.index("## The paper config: GPU-hours")]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^\| `(\w+)` \| (\d+) \|", section, re.M)}
+
+
 @pytest.mark.parametrize("name", ["paper.yaml", "paper_text.yaml"])
 def test_dry_run_of_the_paper_config_lists_every_row_teacher_and_evaluation(paper_config, tmp_path, name):
     path, config = paper_config
@@ -141,6 +148,8 @@ def test_dry_run_of_the_paper_config_lists_every_row_teacher_and_evaluation(pape
     assert sorted(w for r, w in jobs if r == "paper_view") == sorted(
         f"paper_table={name}" for name in RFR_TABLES)
     assert [r for r, _ in jobs].count("scorecard") == 1
+    if name == "paper.yaml":  # docs/scale.md's job table is this dry run's count
+        assert documented_job_counts() == {rule: [r for r, _ in jobs].count(rule) for rule in documented_job_counts()}
     assert not (tmp_path / "work" / "results_paper").exists()  # a dry run writes nothing
     assert not (tmp_path / "work" / "results_paper_text").exists()
 
