@@ -5,7 +5,9 @@
 # through its `base:` key); --config key=value overrides.
 # The harness packages are installed into the environment (`pip install -e .`, done by the Makefile),
 # one environment per checkout: the workflow and every job refuse another checkout's code.
+import functools
 import os
+import sys
 
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
@@ -13,8 +15,11 @@ from snakemake.utils import min_version, update_config
 
 from inpaint_bench.harness.checkout import CheckoutMismatch, check_checkout
 from inpaint_bench.harness.config import ConfigError, read_config_file
+from inpaint_bench.harness.results_lock import ResultsLocked, acquire, release
+from inpaint_bench.harness.superseded import set_aside
+from inpaint_bench.jobs.resolve import coinciding_line, coinciding_rows
 from inpaint_bench.jobs.validate import check_datasets_readable, validate_config
-from inpaint_bench.metrics.weights import WeightsMissing, require_weights
+from inpaint_bench.metrics.weights import WeightsMissing, find_weight, require_weights
 from inpaint_bench.training.bench import memory_warnings
 
 min_version("9.0")
@@ -58,6 +63,19 @@ if config["weights"]["required"] and not config["weights"]["download"]:
         )
 
 
+@functools.cache
+def coinciding():
+    """Rows that train and score exactly as an earlier row (jobs.resolve.coinciding_rows): said before
+    any job, and in the tables' footnotes. Whether the VGG16 weights will be there decides the loss terms."""
+    vgg16 = config["weights"]["download"] or find_weight("vgg16", config["weights"]["dir"]) is not None
+    return [coinciding_line(*row) for row in coinciding_rows(config, vgg16, listings)]
+
+
+if workflow.is_main_process:
+    for line in coinciding():
+        print(f"warning: {line}", file=sys.stderr)
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
@@ -82,3 +100,31 @@ rule all:
             ext=["csv", "md", "tex", "html"],
         ),
         expand(str(R.plot("{dataset}", "{plot}")), dataset=DATASETS, plot=PLOTS),
+        PAPER_OUTPUTS,
+
+
+# Run by the main process only (Snakemake starts jobs with --no-hooks), once the jobs to run are
+# known and before any of them removes its outputs; not by a dry run.
+onstart:
+    try:  # one run at a time on results_dir, whatever its checkout (harness.results_lock)
+        took_over = acquire(R.lock_file(), workflow.basedir)
+    except ResultsLocked as err:
+        raise WorkflowError(str(err))
+    if took_over:
+        logger.warning(took_over)
+    # finished work is not overwritten by a job for another description (harness.superseded); with
+    # --touch the outputs stay, as the ones of the new description
+    rules = ("train", "train_teacher", "evaluate")
+    kept = [job for job in workflow.dag.needrun_jobs() if job.rule.name in rules and not workflow.touch]
+    for job in sorted(kept, key=lambda job: R.job_key(job.input.job)):  # a run folder before its eval/
+        done = set_aside(R, *R.job_key(job.input.job), job.log, config["keep_superseded"])
+        if done:
+            logger.warning(done)
+
+
+onsuccess:
+    release(R.lock_file())
+
+
+onerror:
+    release(R.lock_file())

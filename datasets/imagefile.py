@@ -1,5 +1,8 @@
 """Reading image and mask files: the one place where pixels are decoded (datasets, metrics.score).
 
+Every file is turned upright by its EXIF Orientation tag (a camera JPEG), here and only here, so
+training, evaluation, `score` and `export` see the same pixels.
+
 8-bit files are read exactly as Pillow's `convert("RGB")`; 16-bit files by their real range
 (value / 65535) and float files as they are when in [0, 1] (Pillow's own conversion whitens or
 blackens them). Masks must be binary (0 = known, full scale = hole) unless a threshold is given.
@@ -15,7 +18,7 @@ import zlib
 from contextlib import contextmanager
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 FULL_16 = 65535
@@ -35,11 +38,14 @@ def opened(path, what: str = "image"):
     try:
         im = Image.open(path)
         im.load()  # full decode: a truncated file fails here, not in a later step
+        # the pixels as the file means them to be seen: a camera JPEG stores them as the sensor lay and
+        # an EXIF Orientation tag says how to turn them upright (read here only, for every reader)
+        ImageOps.exif_transpose(im, in_place=True)
     except _DECODE_ERRORS as e:
         if im is not None:
             im.close()
         raise ValueError(f"cannot decode {what} {path}: {e}. Replace it with a valid image file "
-                         f"or remove it.") from e
+                         f"or remove it.") from None  # the message names the file and the cause
     try:
         yield im
     finally:
@@ -96,10 +102,25 @@ def read_rgb(path) -> np.ndarray:
     return rgb_array(decode_rgb(path))
 
 
-def _show_values(values: np.ndarray, limit: int = 8) -> str:
+def show_values(values: np.ndarray, limit: int = 8) -> str:
+    """The distinct values of an array, the first `limit` of them, for a message."""
     distinct = np.unique(values)
     shown = ", ".join(f"{v:g}" for v in distinct[:limit].tolist())
     return shown + (f", ... ({len(distinct)} distinct values)" if len(distinct) > limit else "")
+
+
+def mask_levels(path) -> tuple[np.ndarray, float]:
+    """A mask file's gray values (H, W) as stored and their full scale: 255 for 8-bit files (Pillow's
+    convert("L")), 65535 for 16-bit, 1.0 for float files."""
+    path = os.fspath(path)
+    with opened(path, "mask") as im:
+        deep = _deep_gray(im, path, "mask")
+        if deep is not None:
+            return deep
+        try:
+            return np.asarray(im.convert("L")), 255
+        except ValueError as e:
+            raise ValueError(f"cannot convert mask {path} (mode {im.mode}) to gray: {e}") from e
 
 
 def read_mask(path, threshold: float | None = None) -> np.ndarray:
@@ -109,20 +130,12 @@ def read_mask(path, threshold: float | None = None) -> np.ndarray:
     path = os.fspath(path)
     if threshold is not None and not 0.0 <= threshold <= 1.0:
         raise ValueError(f"mask threshold must be in [0, 1], got {threshold!r}")
-    with opened(path, "mask") as im:
-        deep = _deep_gray(im, path, "mask")
-        if deep is None:
-            try:
-                values, full = np.asarray(im.convert("L")), 255
-            except ValueError as e:
-                raise ValueError(f"cannot convert mask {path} (mode {im.mode}) to gray: {e}") from e
-        else:
-            values, full = deep
+    values, full = mask_levels(path)
     if threshold is not None:
         return (values.astype(np.float64) / full > threshold).astype(np.float32)
     binary = (values == 0) | (values == full)
     if not binary.all():
-        raise ValueError(f"mask {path} is not binary: it holds the values {_show_values(values)}; "
+        raise ValueError(f"mask {path} is not binary: it holds the values {show_values(values)}; "
                          f"expected only 0 (known) and {full:g} (hole). Pass a threshold in [0, 1] "
                          f"(metrics.score --mask-threshold T: hole = value/{full:g} > T) to binarize it.")
     return (values == full).astype(np.float32)

@@ -25,6 +25,7 @@ STREAM_BUCKET_STROKES = 2    # train_masks.BucketStrokeSampler
 STREAM_NVIDIA_CHOICE = 3     # nvidia_masks.import_nvidia_masks
 STREAM_OFFICIAL_STROKES = 4  # train_masks.OfficialStrokeSampler
 STREAM_MASK_FOLDER = 5       # train_masks.MaskFolderSampler
+STREAM_MASK_FOLDER_CHECK = 6  # mask_files.check_mask_folder (the files it samples)
 
 
 def hole_ratio(mask) -> float:

@@ -26,7 +26,13 @@ from inpaint_bench.datasets.mask_conventions import (
     check_size,
     hole_ratio,
 )
-from inpaint_bench.datasets.mask_files import check_ratio, read_manifest, recorded_ratio, write_mask_set
+from inpaint_bench.datasets.mask_files import (
+    check_bucket,
+    check_ratio,
+    read_manifest,
+    recorded_ratio,
+    write_mask_set,
+)
 from inpaint_bench.datasets.nvidia_masks import import_nvidia_masks
 from inpaint_bench.datasets.strokes import bucket_mask
 from inpaint_bench.harness.buckets import Bucket
@@ -66,7 +72,8 @@ def load_test_masks(masks_dir, threshold: float | None = None
     Buckets and files come in manifest order. Masks must be binary (0/255) unless `threshold`
     is given (datasets.imagefile.read_mask). A file whose measured hole ratio differs from the
     manifest by more than 1e-6 raises an error: the manifest holds the exact ratio of the saved
-    PNG (masks are not resized on reading), so any difference means the set was modified.
+    PNG (masks are not resized on reading), so any difference means the set was modified; so does
+    one whose hole ratio lies outside its bucket (mask_files.check_bucket).
     """
     masks_dir = os.fspath(masks_dir)
     manifest = os.path.join(masks_dir, "manifest.csv")
@@ -88,7 +95,9 @@ def load_test_masks(masks_dir, threshold: float | None = None
         recorded = recorded_ratio(row, manifest)
         if recorded is None:
             raise ValueError(f"{manifest}: no hole_ratio for {row['file']}; regenerate the mask set")
-        check_ratio(path, hole_ratio(mask), recorded, manifest, tolerance=1e-6)
+        measured = hole_ratio(mask)
+        check_ratio(path, measured, recorded, manifest, tolerance=1e-6)
+        check_bucket(path, measured, row["bucket"], manifest)
         stem = os.path.splitext(os.path.basename(row["file"]))[0]
         out.setdefault(row["bucket"], []).append((stem, torch.from_numpy(mask)[None]))
     return out

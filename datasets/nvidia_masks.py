@@ -24,6 +24,8 @@ from inpaint_bench.datasets.mask_conventions import (
 )
 from inpaint_bench.datasets.mask_files import load_external_mask, write_mask_set
 
+HOLE_KEY = "masks.nvidia_hole"  # the option of the holes' colour (the CLI's --hole-black)
+
 
 def _list_pngs(mask_dir: str) -> list[str]:
     if not os.path.isdir(mask_dir):
@@ -49,7 +51,7 @@ def nvidia_mask_set(mask_dir, buckets, size: int, hole_is_white: bool = True
     parsed = check_buckets(buckets)
     groups: dict[str, list[tuple[str, float]]] = {b.name: [] for b in parsed}
     for f in _list_pngs(mask_dir):
-        r = hole_ratio(load_external_mask(os.path.join(mask_dir, f), size, hole_is_white))
+        r = hole_ratio(load_external_mask(os.path.join(mask_dir, f), size, hole_is_white, HOLE_KEY))
         for b in parsed:
             if b.contains(r):
                 groups[b.name].append((f, r))
@@ -90,7 +92,7 @@ def import_nvidia_masks(mask_dir, out_dir, size: int, buckets, count, seed: int,
             rng = np.random.default_rng(bucket_seed(seed, size, b, STREAM_NVIDIA_CHOICE))
             chosen = sorted(rng.choice(len(candidates), size=count, replace=False).tolist())
         per_bucket[b.name] = [
-            (load_external_mask(os.path.join(mask_dir, candidates[j][0]), size, hole_is_white),
+            (load_external_mask(os.path.join(mask_dir, candidates[j][0]), size, hole_is_white, HOLE_KEY),
              candidates[j][0])
             for j in chosen]
     return write_mask_set(out_dir, per_bucket)

@@ -16,7 +16,7 @@ import yaml
 from inpaint_bench.harness.buckets import Bucket
 from inpaint_bench.harness.names import PROTOCOL_MIN_SIZE
 from inpaint_bench.harness.paths import ResultsLayout
-from inpaint_bench.harness.reference import load_reference
+from inpaint_bench.harness.reference import load_reference, locate
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = REPO_ROOT / "config" / "schema.yaml"
@@ -45,6 +45,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def read_yaml(path: str | Path):
     """A YAML file's content; ConfigError names the file and line of a syntax error or a repeated key."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"config file {path} is a folder, not a file: name the YAML file in it")
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     try:
@@ -94,7 +96,8 @@ def read_config_file(path: str | Path, _children: tuple[Path, ...] = ()) -> dict
         chain = " -> ".join(str(p) for p in (*_children, path.resolve(), base_path))
         raise ConfigError(f"{path}: base: the chain of bases returns to a file it started from ({chain})")
     if not base_path.is_file():
-        raise ConfigError(f"{path}: base: {base} ({base_path}) does not exist")
+        what = "is a folder, not a config file" if base_path.is_dir() else "does not exist"
+        raise ConfigError(f"{path}: base: {base} ({base_path}) {what}")
     return merge_config(read_config_file(base_path, (*_children, path.resolve())), data)
 
 
@@ -292,6 +295,21 @@ def consistency_problems(config: dict) -> list[str]:
             problems.append(f"report.reference_table: cannot read {published}: {err.strerror}")
         except ValueError as err:
             problems.append(f"report.reference_table: {err}")
+    for name, rows in config["report"]["paper_variants"].items():
+        for where, row in (rows.items() if isinstance(rows, dict) else [("", rows)]):
+            if row not in config["variants"]:
+                key = ".".join(filter(None, ["report.paper_variants", name, where]))
+                problems.append(f"{key}: {row!r} is no variant of this config")
+    names = [Path(p).stem for p in config["report"]["paper_tables"]]
+    for name in sorted({n for n in names if names.count(n) > 1}):  # each names its output files
+        problems.append(f"report.paper_tables: two tables named {name!r}; their paper views would be one file")
+    for i, published in enumerate(config["report"]["paper_tables"]):  # read by the paper rules
+        try:
+            load_reference(locate(published))
+        except OSError as err:
+            problems.append(f"report.paper_tables[{i}]: cannot read {published}: {err.strerror}")
+        except ValueError as err:
+            problems.append(f"report.paper_tables[{i}]: {err}")
     return problems
 
 
@@ -319,7 +337,7 @@ def variant_spec(config: dict, name: str) -> dict:
 def train_settings(config: dict, dataset: str, variant: str | None = None) -> dict:
     """Global train settings, then the dataset's `train` overrides, then (for a variant) the variant's,
     each merged key by key (a row's `loss: {style: 60}` keeps every other global weight)."""
-    settings = merge_maps(config["train"], config["datasets"][dataset].get("train", {}))
+    settings = merge_maps(config["train"], dataset_spec(config, dataset).get("train", {}))
     if variant is not None:
-        settings = merge_maps(settings, config["variants"][variant].get("train", {}))
+        settings = merge_maps(settings, variant_spec(config, variant).get("train", {}))
     return settings

@@ -6,6 +6,9 @@ never a torn one, and parallel writers of different files never collide.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import functools
 import hashlib
 import io
 import os
@@ -135,14 +138,79 @@ def new_folder_beside(folder: str | os.PathLike) -> Path:
     return Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial.", dir=folder.parent))
 
 
-def listing_digest(paths, what: str) -> str:
-    """A digest of files as listed: each one's path, size and modification time, so that adding,
-    removing or replacing a file changes it (what a job reading them records: jobs.resolve). An empty
-    file (0 bytes: a failed copy or download) is refused here, naming it, before any job reads it."""
+@contextlib.contextmanager
+def updated_folder(folder: str | os.PathLike):
+    """Yields a copy of `folder` beside it (its entries hard-linked: every writer here replaces a file
+    by a rename, never in place) to write new files into. When the block ends, the copy takes the
+    place of `folder` whole (replace_folder); on an exception, or a kill, `folder` stays as it was.
+    Updates of one folder take turns (a lock on the file .<folder>.lock beside it), so that two
+    writers (the tables of two datasets) never drop each other's files."""
+    folder = Path(folder).resolve()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    lock = os.open(folder.parent / f".{folder.name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when `lock` is closed, or the process ends
+        for left in folder.parent.glob(f".{folder.name}.old.*"):  # a writer killed between its renames
+            if folder.exists():
+                shutil.rmtree(left)
+            else:
+                os.replace(left, folder)
+        for left in folder.parent.glob(f".{folder.name}.partial.*"):
+            shutil.rmtree(left)
+        tmp = new_folder_beside(folder)
+        try:
+            os.chmod(tmp, folder.stat().st_mode & 0o7777 if folder.is_dir() else 0o755)  # mkdtemp's is 0700
+            for entry in folder.iterdir() if folder.is_dir() else []:
+                if entry.is_dir():
+                    shutil.copytree(entry, tmp / entry.name, copy_function=_link_or_copy)
+                else:
+                    _link_or_copy(entry, tmp / entry.name)
+            yield tmp
+            replace_folder(tmp, folder)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    finally:
+        os.close(lock)
+
+
+def _link_or_copy(src, dst) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # a file system without hard links
+        shutil.copy2(src, dst)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes, read in blocks."""
+    digest = hashlib.sha256()
+    with open(os.path.expanduser(path), "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=None)
+def _content_sha256(path: str, size: int, mtime_ns: int, ctime_ns: int, inode: int) -> str:
+    # keyed by the whole stat, ctime and inode included, so that a file replaced in place within one
+    # process (same name, size and mtime: os.utime can set the mtime, never the ctime) is read again
+    return file_sha256(path)
+
+
+def listing_digest(paths, what: str, content: bool = False) -> str:
+    """A digest of files as listed, so that adding, removing or replacing a file changes it (what a job
+    reading them records: jobs.resolve): each one's path and either its content (`content`: its
+    SHA-256, read once per process) or its size and modification time (a stat: for millions of
+    training images). An empty file (0 bytes: a failed copy or download) is refused here, naming it,
+    before any job reads it."""
     digest = hashlib.sha256()
     for path in paths:
         stat = os.stat(path)
         if stat.st_size == 0:
             raise ValueError(f"{path} is an empty file (0 bytes) in {what}: replace it with the image or remove it")
-        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        if content:
+            sha = _content_sha256(os.fspath(path), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+            digest.update(f"{path}\0{sha}\n".encode())
+        else:
+            digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:16]

@@ -31,6 +31,11 @@ def capped_count(note: str) -> int:
     found = _CAPPED.search(note or "")
     return int(found.group(1)) if found else 0
 DISTRIBUTION_METRICS = ("fid", "kid", "kid_std")  # set-level: one value per bucket
+# FID and KID compare two sets of 2048-dimensional Inception features. Below this many images per
+# bucket (the features' dimension: FID's covariance estimate is singular under it) both lie far from
+# their large-n values and vary from set to set, so both tables mark them and say so in a footnote
+# (reporting.phrases.few_images_line): fit to check that the pipeline runs, not to conclude from.
+MIN_SET_LEVEL_N = 2048
 # Rows of the summary that hold the spread of another metric, not a metric of their own: tables and
 # plots do not give them a column.
 SPREAD_OF = {"kid_std": "kid"}
@@ -95,10 +100,12 @@ COLOUR_COLUMNS = ["hole_colour_error", "mean_fill_colour_error"]
 # One row per (dataset, variant, seed, bucket, metric); `note` says why a value is missing
 # ("missing: <file>"), `train_note` what training had to leave out (e.g. the VGG losses), `protocol`
 # how it was scored.
-# A test image whose pixel std (on [0, 1]) is below this holds nothing to inpaint: a flat patch (a black
-# sky) that any fill reproduces almost exactly, so its PSNR is near-unbounded and dominates a mean in dB.
-# 0.02 is about five 8-bit grey levels, far below any textured crop; the mini builders never keep such a
-# crop, and the evaluation names such images of other datasets.
+# A test image whose ground truth's pixel std (on [0, 1]) inside the hole is below this holds nothing
+# to inpaint there: a flat patch (a black sky) that any fill reproduces almost exactly, so its PSNR is
+# near-unbounded and dominates a mean in dB. It is judged inside the hole, per image and mask, because
+# a crop can be textured in one corner and flat where the hole falls. 0.02 is about five 8-bit grey
+# levels; the mini builders keep no crop with a flat region (datasets/mini.py), and the evaluation
+# names such pairs of other datasets.
 NEAR_CONSTANT_STD = 0.02
 _NEAR_CONSTANT = re.compile(r"\bnear-constant: (\d+) of (\d+) images")
 
@@ -106,7 +113,37 @@ _NEAR_CONSTANT = re.compile(r"\bnear-constant: (\d+) of (\d+) images")
 def near_constant_note(count: int, n: int) -> str:
     """The note of a PSNR summary row whose bucket holds near-constant test images (the tables'
     footnote counts them)."""
-    return f"near-constant: {count} of {n} images (pixel std < {NEAR_CONSTANT_STD:g})"
+    return f"near-constant: {count} of {n} images (pixel std < {NEAR_CONSTANT_STD:g} inside the hole)"
+
+
+# A mean PSNR is a mean of dB: one near-unbounded image can carry a bucket. A bucket's mean that one
+# image moves by more than this (leave-one-out: the mean with it minus the mean without it) is flagged:
+# the evaluation log names the image, the tables' footnote counts them. 1 dB is more than most
+# differences an ablation table reports.
+INFLUENCE_DB = 1.0
+_INFLUENTIAL = re.compile(r"\binfluential: (\d+) of (\d+) images .*?up to ([0-9.]+) dB")
+
+
+def influential_note(count: int, n: int, largest: float) -> str:
+    """The note of a PSNR summary row whose mean some single image moves by more than INFLUENCE_DB."""
+    return (f"influential: {count} of {n} images move the mean by more than {INFLUENCE_DB:g} dB "
+            f"(up to {largest:.1f} dB)")
+
+
+def influential_count(note: str) -> tuple[int, int, float]:
+    """(influential images, images, largest shift in dB) a summary row's note counts; (0, 0, 0.0) if none."""
+    found = _INFLUENTIAL.search(note or "")
+    return (int(found.group(1)), int(found.group(2)), float(found.group(3))) if found else (0, 0, 0.0)
+
+
+def leave_one_out_shifts(values) -> list[float]:
+    """How far each value moves the mean of `values`: the mean minus the mean without it,
+    (v_i - mean) / (n - 1); [] for fewer than two values."""
+    values = [float(v) for v in values]
+    if len(values) < 2:
+        return []
+    mean = sum(values) / len(values)
+    return [(v - mean) / (len(values) - 1) for v in values]
 
 
 def near_constant_count(note: str) -> tuple[int, int]:
@@ -117,6 +154,27 @@ def near_constant_count(note: str) -> tuple[int, int]:
 
 # validation.csv of a training run: the held-out split's mean per bucket at a training step
 VALIDATION_COLUMNS = ["step", "bucket", "metric", "value", "n"]
+
+# A validation point collapses when it lies far from the bulk of the points it is shown with, on the
+# worse side: more than COLLAPSE_FENCE spreads past the quartile (Tukey's "far out" fence), the spread
+# being the interquartile range but at least COLLAPSE_MIN_SPREAD of the median's size (nearly equal
+# points would otherwise call an ordinary dip a collapse). The job log says so, and the validation
+# plot draws such a point as a marker at its axis' edge instead of stretching the axis to it.
+COLLAPSE_FENCE, COLLAPSE_MIN_SPREAD, COLLAPSE_MIN_POINTS = 3.0, 0.1, 4
+
+
+def collapsed_points(values, higher_is_better: bool) -> list[bool]:
+    """For each value, whether it collapsed against the others (all False for fewer than
+    COLLAPSE_MIN_POINTS finite values)."""
+    finite = sorted(v for v in values if v == v and abs(v) != float("inf"))
+    if len(finite) < COLLAPSE_MIN_POINTS:
+        return [False] * len(values)
+    quartile = lambda q: finite[round(q * (len(finite) - 1))]  # noqa: E731
+    low, mid, high = quartile(0.25), quartile(0.5), quartile(0.75)
+    spread = max(high - low, COLLAPSE_MIN_SPREAD * abs(mid))
+    if higher_is_better:
+        return [v < low - COLLAPSE_FENCE * spread for v in values]
+    return [v > high + COLLAPSE_FENCE * spread for v in values]
 SUMMARY_COLUMNS = ["dataset", "variant", "seed", "bucket", "metric", "value", "n", "note", "train_note", "protocol"]
 
 

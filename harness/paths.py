@@ -8,6 +8,8 @@ the tests all ask this module where a file goes (every file's format: docs/file-
     <results>/cache/                               ground-truth Inception features
     <results>/summary.csv, summary_over_seeds.csv, tables/, plots/, report/, logs/
     <results>/jobs/<outputs>/<digest>.json          what the outputs of <outputs> were computed from
+    <results>/superseded/<outputs>/<digest>/       outputs of an earlier description, kept (harness.superseded)
+    <results>/.lock                                held by the workflow run using the folder (harness.results_lock)
 """
 from __future__ import annotations
 
@@ -57,6 +59,10 @@ class ResultsLayout:
     def table(self, dataset: str, ext: str) -> Path:
         return self.root / "tables" / table_name(dataset, ext)
 
+    def paper(self, name: str, ext: str) -> Path:
+        """A published table in the paper's shape beside ours, or the scorecard (reporting.paper)."""
+        return self.root / "paper" / table_name(name, ext)
+
     def plot(self, dataset: str, kind: str) -> Path:
         return self.root / "plots" / plot_name(dataset, kind)
 
@@ -64,6 +70,20 @@ class ResultsLayout:
         """The description of the job whose outputs `key` names (e.g. runs/<dataset>/<variant>/seed0),
         under its digest: the workflow's input that makes a changed job run again."""
         return self.root / "jobs" / key / f"{digest}.json"
+
+    def job_key(self, job_file: str | Path) -> tuple[str, str]:
+        """(key, digest) of a job file (the inverse of `job_file`)."""
+        path = Path(job_file).relative_to(self.root / "jobs")
+        return str(path.parent), path.stem
+
+    def superseded(self, key: str, digest: str | None = None) -> Path:
+        """Where the outputs `key` names are kept once a job for another description replaces them:
+        superseded/<key>/<digest>/ (beside it <digest>.json, the description, and <digest>.log)."""
+        folder = self.root / "superseded" / key
+        return folder / digest if digest else folder
+
+    def lock_file(self) -> Path:
+        return self.root / ".lock"
 
     def log(self, *parts: str) -> Path:
         """<results>/logs/<parts...>.log"""

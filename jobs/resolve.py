@@ -12,7 +12,8 @@ config file, so a job started by hand runs exactly what the workflow would run.
 Each job holds the digest of the files it reads from outside the results folder (`listing`: a real
 dataset's split, a mask folder), so that an added or replaced file makes it another job; an eval job
 holds the train job of its model, which training records in model.pt. Listing takes a stat of every
-file: the workflow lists once per run (`jobs.validate.check_datasets_readable`) and passes `listings`.
+training image and reads every test image and mask file (their content): the workflow lists once per
+run (`jobs.validate.check_datasets_readable`) and passes `listings`.
 Every job holds `code`: the digests of the source files its result is computed by: its workflow
 script's import closure (jobs.code) and the files its row is built from (jobs.probe), so an edit of
 any project code re-runs the jobs that run it, and an edit of a model file exactly the rows built from it.
@@ -31,6 +32,7 @@ from inpaint_bench.harness.fileio import listing_digest
 from inpaint_bench.harness.names import PSNR_CAP_DB
 from inpaint_bench.jobs.code import job_code
 from inpaint_bench.jobs.probe import code_digests
+from inpaint_bench.models.losses import DEFAULT_LOSS_WEIGHTS
 from inpaint_bench.models.registry import (
     LABEL_KEYS,
     architecture,
@@ -80,7 +82,7 @@ def listing(config: dict, key: tuple, listings: dict | None = None) -> str | Non
         folder_of, extensions = MASK_FOLDERS[key[0]]
         folder = folder_of(config) and os.path.expanduser(folder_of(config))
         found = folder and listing_digest([os.path.join(folder, f) for f in list_mask_images(folder, extensions)],
-                                          key[0])
+                                          key[0], content=True)  # mask files: few, and every number depends on them
     if listings is not None:
         listings[key] = found
     return found or None
@@ -136,6 +138,7 @@ def train_job(config: dict, dataset: str, variant: str, seed: int, listings: dic
                           f"no training; evaluate it directly")
     settings = train_settings(config, dataset, variant)
     settings.pop("teacher_steps")
+    settings.pop("keep_checkpoint")  # what is kept after training, not how it trains
     teacher = teacher_slug(spec) if uses_distillation(spec) else None
     teacher_description = teacher_job(config, dataset, teacher, seed, listings) if teacher else None
     return {**_common(config, dataset, seed), "role": "student", "name": variant, "spec": spec,
@@ -153,6 +156,7 @@ def teacher_job(config: dict, dataset: str, arch: str, seed: int, listings: dict
         raise ConfigError(f"no distilled variant of the config needs a teacher {arch!r}; teachers: {sorted(archs)}")
     settings = train_settings(config, dataset)
     teacher_steps = settings.pop("teacher_steps")
+    settings.pop("keep_checkpoint")
     if teacher_steps:
         settings.update(steps=teacher_steps, finetune_steps=0)
     return {**_common(config, dataset, seed), "role": "teacher", "name": arch, "spec": archs[arch],
@@ -190,6 +194,69 @@ def validation_job(config: dict, dataset: str, variant: str, listings: dict | No
             "listing": {"images": listing(config, ("datasets", dataset, "train"), listings)}}
 
 
+VGG_TERMS = ("perceptual", "style")  # the loss terms a training run drops without VGG16 weights
+
+
+def _as_run(job: dict, vgg16: bool | None) -> dict:
+    """A train or eval job without its row's name, its `code` (which follows from the spec) and the
+    spec's `train` (already merged into `settings`); with `vgg16` (whether the VGG16 weights are there)
+    as it runs: the loss weights training uses (a term dropped for lack of VGG16 weights weighs 0) and
+    no distillation block whose weights are all zero."""
+    job = {k: v for k, v in job.items() if k not in ("name", "variant", "code", "teacher_code")}
+    job["spec"] = {k: v for k, v in job["spec"].items() if k != "train"}
+    if vgg16 is not None and not uses_distillation(job["spec"]):
+        job["spec"].pop("distill", None)
+    if vgg16 is not None and "settings" in job:
+        loss = {**DEFAULT_LOSS_WEIGHTS, **job["settings"]["loss"], **({t: 0 for t in VGG_TERMS} if not vgg16 else {})}
+        job["settings"] = {**job["settings"], "loss": loss}
+    if job.get("train"):
+        job["train"] = _as_run(job["train"], vgg16)
+    return job
+
+
+def _differences(a, b, where: str = "") -> list[str]:
+    """The keys (dotted paths) at which two job descriptions differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b), key=str)
+                for d in _differences(a.get(k), b.get(k), f"{where}.{k}" if where else str(k))]
+    return [] if a == b else [where]
+
+
+def _config_key(path: str) -> str:
+    """A job's key as the config names it: settings.loss.style -> train.loss.style, spec.distill -> distill."""
+    return "train." + path.removeprefix("settings.") if path.startswith("settings.") else path.removeprefix("spec.")
+
+
+def coinciding_rows(config: dict, vgg16: bool, listings: dict | None = None) -> list[tuple[str, str, str]]:
+    """(row, earlier row, why) for every row of the config that trains and scores exactly as an earlier
+    one on every dataset, e.g. `train: {loss: {style: 0}}` where the style term is dropped anyway
+    (`vgg16`: whether the VGG16 weights will be there). Its Δ to that row is 0 by construction."""
+    seed, first, found = config["seeds"][0], {}, []
+    jobs = {v: [eval_job(config, d, v, seed, listings) for d in config["datasets"]] for v in config["variants"]}
+    for variant, own in jobs.items():
+        key = json.dumps([_as_run(job, vgg16) for job in own], sort_keys=True)
+        earlier = first.setdefault(key, variant)
+        if earlier == variant:
+            continue
+        differ = sorted({_config_key(d.removeprefix("train.")) for a, b in zip(own, jobs[earlier])
+                         for d in _differences(_as_run(a, None), _as_run(b, None))})
+        why = f"they differ only in {', '.join(differ)}" if differ else "their specs and settings are the same"
+        dropped = [t for t in VGG_TERMS if f"train.loss.{t}" in differ]
+        if dropped and not vgg16:
+            why += f", and the {' and '.join(dropped)} term{'s are' if len(dropped) > 1 else ' is'} dropped " \
+                   f"without the VGG16 weights"
+        if any(d.startswith("distill") for d in differ):
+            why += ", and no distillation weight is non-zero"
+        found.append((variant, earlier, why))
+    return found
+
+
+def coinciding_line(variant: str, earlier: str, why: str) -> str:
+    """The warning and the tables' footnote for a row that trains and scores exactly as another."""
+    return (f"{variant} trains and scores exactly as {earlier}: {why}; its Δ to {earlier} is 0 by construction "
+            f"(drop one row, or give it what makes it differ)")
+
+
 def init_seed_parts(job: dict) -> tuple:
     """What a network's initial weights are seeded from: (seed, dataset, architecture, role). Not the
     variant's name, so variants that differ only in their losses start from the same weights."""
@@ -224,10 +291,15 @@ def validated_classical(config: dict, dataset: str) -> list[str]:
 
 
 def report_job(config: dict, kind: str, dataset: str | None = None) -> dict:
-    """What a report job computes from besides its input files: `summary` (rule aggregate), a dataset's
-    `tables`, `plots` and `validation_plot`; each with its script's code."""
+    """What a report job computes from besides its input files: `summary` (rule aggregate), `paper`
+    (rules paper_view and scorecard), a dataset's `tables`, `plots` and `validation_plot`; each with
+    its script's code."""
     if kind == "summary":
         return {"config": config, "code": job_code("aggregate")}
+    if kind == "paper":  # rules paper_view and scorecard, one script; the tables as named: any checkout's
+        return {"variants": list(config["variants"]), "seeds": config["seeds"],
+                "paper_tables": config["report"]["paper_tables"], "report": config["report"],
+                "code": job_code("paper")}
     rows = {"report": config["report"]} if kind == "tables" else {"trained": trained_variants(config)}
     return {"variants": list(config["variants"]), "seeds": config["seeds"], **rows, "dataset": dataset,
             "code": job_code(kind)}
@@ -237,7 +309,7 @@ def workflow_job(config: dict, kind: str, *parts, listings: dict | None = None) 
     """(key, description) of one workflow job: `key` names its outputs under results_dir (the folder of
     its job file, harness.paths.job_file). Kinds and their parts: train, eval (dataset, variant, seed),
     teacher (dataset, architecture, seed), validation (dataset, classical variant), masks (seed), data
-    (dataset), summary (), tables, plots, validation_plot (dataset)."""
+    (dataset), summary (), paper (), tables, plots, validation_plot (dataset)."""
     results = layout(config)
 
     def key(path) -> str:
@@ -259,8 +331,8 @@ def workflow_job(config: dict, kind: str, *parts, listings: dict | None = None) 
         return key(results.masks_dir(config["image_size"], parts[0])), masks_job(config, listings)
     if kind == "data":
         return key(results.data_dir(parts[0])), data_job(config, parts[0])
-    if kind == "summary":
-        return "summary", report_job(config, kind)
+    if kind in ("summary", "paper"):
+        return kind, report_job(config, kind)
     name = {"tables": "tables/{}", "plots": "plots/{}", "validation_plot": "plots/{}_validation"}[kind]
     return name.format(parts[0]), report_job(config, kind, parts[0])
 
@@ -275,5 +347,6 @@ def workflow_jobs(config: dict, listings: dict | None = None) -> list[tuple[str,
     which += [("validation", (d, v)) for d in datasets for v in validated_classical(config, d)]
     which += [("data", (d,)) for d in datasets if config["datasets"][d]["kind"] in MINI_KINDS]
     which += [("masks", (config["masks"]["seed"],)), ("summary", ())]
+    which += [("paper", ())] if config["report"]["paper_tables"] else []
     which += [(kind, (d,)) for d in datasets for kind in ("tables", "plots", "validation_plot")]
     return [(kind, parts, *workflow_job(config, kind, *parts, listings=listings)) for kind, parts in which]

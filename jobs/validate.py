@@ -5,10 +5,12 @@ folder the workflow does not build can be listed. The Snakefile and every comman
 here, so a run started by hand sees exactly the checks a workflow run sees."""
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 
 from inpaint_bench.datasets.images import SPLITS
+from inpaint_bench.datasets.mask_files import check_mask_folder
 from inpaint_bench.harness.config import (
     ConfigError,
     consistency_problems,
@@ -64,8 +66,9 @@ def config_schema() -> dict:
 def validate_config(config: dict, source: str = "config") -> dict:
     """Validates `config` in place, fills in the schema's defaults and runs the checks the schema cannot
     express; ConfigError lists every violation with its key path."""
-    validate_schema(config, config_schema(), source)
-    problems = consistency_problems(config)
+    schema = config_schema()
+    validate_schema(config, schema, source)
+    problems = consistency_problems(config) + name_problems(config, schema)
     buildable = {}
     for name, spec in config["variants"].items():
         try:
@@ -80,6 +83,26 @@ def validate_config(config: dict, source: str = "config") -> dict:
     if problems:
         raise ConfigError(f"{source}: invalid config:\n" + "\n".join(f"  {p}" for p in problems))
     return config
+
+
+def name_problems(config: dict, schema: dict) -> list[str]:
+    """Names that would make a table say something else than what ran: a variant named after a backbone
+    it does not use (`biharmonic: {backbone: encdec}` would be a network labelled biharmonic), and a
+    `report.reference` that names no row (a misspelt one would silently fall back to the first row; only
+    the default, absent from a run, does)."""
+    problems = []
+    for name, spec in config["variants"].items():
+        if name in available_backbones() and isinstance(spec, dict) and spec.get("backbone") != name:
+            problems.append(f"variants.{name}.backbone: {spec.get('backbone')!r}, but {name} is the name of the "
+                            f"backbone {name!r}: its rows would be read as that method; rename the variant "
+                            f"(e.g. {name}_{spec.get('backbone')}) or use backbone: {name}")
+    wanted, rows = config["report"]["reference"], list(config["variants"])
+    default = schema["properties"]["report"]["properties"]["reference"]["default"]
+    if wanted not in rows and wanted != default:
+        close = difflib.get_close_matches(wanted, rows, n=1)
+        problems.append(f"report.reference: {wanted!r} is not a variant of this config"
+                        f"{f' (did you mean {close[0]!r}?)' if close else ''}; its variants: {', '.join(rows)}")
+    return problems
 
 
 def weight_file_problems(name: str, spec: dict) -> list[str]:
@@ -102,7 +125,8 @@ def check_datasets_readable(config: dict, source: str = "config") -> dict:
     """Lists both splits of every dataset the workflow does not build itself (real roots, folders,
     file lists), and the mask folders the config names, so a missing root, layout file, image or
     mask folder, an empty split or an empty file fails before any job, naming the dataset or key,
-    instead of after training. Mini datasets are built by the workflow. Returns the listings
+    instead of after training; a folder of training masks is also checked on a sample of its files.
+    Mini datasets are built by the workflow. Returns the listings
     ({key: digest}, keys as `jobs.resolve.listing` takes them), for the jobs that read them."""
     problems, listings = [], {}
     keys = [("datasets", name, split) for name in config["datasets"] for split in SPLITS] + \
@@ -117,6 +141,13 @@ def check_datasets_readable(config: dict, source: str = "config") -> dict:
         except (FileNotFoundError, ValueError) as err:
             problems.append(f"  {name}: {err}")
             failed.add(name)
+    train_masks = config["train"]["masks"]
+    if train_masks["source"] == "folder" and "train.masks.dir" not in failed:
+        try:  # a sample read as training reads it: values, hole colour, shape (mask_files.check_mask_folder)
+            check_mask_folder(os.path.expanduser(train_masks["dir"]), train_masks["hole"] == "white",
+                              "train.masks.hole")
+        except (FileNotFoundError, ValueError) as err:
+            problems.append(f"  train.masks.dir: {err}")
     if problems:
         raise ConfigError(f"{source}: dataset(s) cannot be read:\n" + "\n".join(problems))
     return listings

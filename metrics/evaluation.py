@@ -24,6 +24,7 @@ from inpaint_bench.harness.fileio import write_csv
 from inpaint_bench.harness.names import (
     COLOUR_COLUMNS,
     DISTRIBUTION_METRICS,
+    INFLUENCE_DB,
     NEAR_CONSTANT_STD,
     PER_IMAGE_COLUMNS,
     PER_IMAGE_METRICS,
@@ -31,6 +32,8 @@ from inpaint_bench.harness.names import (
     PSNR_CAP_DB,
     SUMMARY_COLUMNS,
     capped_note,
+    influential_note,
+    leave_one_out_shifts,
     near_constant_note,
     recorded_protocol,
 )
@@ -39,6 +42,38 @@ from inpaint_bench.models.classical import MeanFill
 from .pixel import composite, hole_colour_error
 from .protocols import from_8bit, is_eight_bit, to_8bit
 from .suite import MetricSuite
+
+# How far outside [0, 1] a model's output in the holes may reach before the job log says so: a small
+# overshoot is ordinary and the composite's clamp absorbs it; an output far outside is a network that
+# misbehaves in eval mode (its clamped scores would hide it).
+RANGE_TOLERANCE = 0.05
+
+
+def scoring_pair(pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor, protocol: str,
+                 composite_known: bool = True):
+    """(composite, ground truth) as `protocol` scores them: the composite (or with `composite_known`
+    false, the output as it is) clamped to [0, 1] and, under an 8-bit protocol, both as if written to
+    8-bit files and read back. The one place that prepares images for scoring, for the test set
+    (`Evaluation`), `score` and validation during training alike."""
+    comp = (composite(pred.float(), gt, mask) if composite_known else pred.float()).clamp(0, 1)
+    if is_eight_bit(protocol):
+        comp, gt = from_8bit(to_8bit(comp)).to(comp.device), from_8bit(to_8bit(gt)).to(gt.device)
+    return comp, gt
+
+
+def output_range(pred: torch.Tensor, mask: torch.Tensor) -> tuple[float, float]:
+    """The lowest and highest value of the prediction in the holes (what the composite keeps)."""
+    hole = pred.detach().float()[(mask > 0.5).expand_as(pred)]
+    return (float(hole.min()), float(hole.max())) if hole.numel() else (0.0, 1.0)
+
+
+def range_warning(low: float, high: float, what: str) -> str:
+    """A warning when [low, high] leaves [0, 1] by more than RANGE_TOLERANCE; "" otherwise."""
+    if low >= -RANGE_TOLERANCE and high <= 1 + RANGE_TOLERANCE:
+        return ""
+    return (f"{what}: the model's output in the holes spans [{low:.4g}, {high:.4g}], outside the valid [0, 1] "
+            f"by more than {RANGE_TOLERANCE}; its scores are of the composite clamped to [0, 1], as every "
+            f"score is (a network that misbehaves in eval mode, e.g. its normalisation statistics)")
 
 
 def mask_id(bucket: str, mask_stem: str) -> str:
@@ -61,7 +96,9 @@ class Evaluation:
         self.train_note = train_note  # what training had to leave out, repeated on every summary row
         self.rows: list[dict] = []
         self.buckets: list[str] = []  # in order of first appearance
-        self.image_std: dict[str, float] = {}  # the ground truth's pixel std of every test image
+        self.output_low, self.output_high = 0.0, 1.0  # the predictions' range in the holes (range_check)
+        # the ground truth's pixel std inside the hole, per (bucket, image): what a fill is judged on
+        self.hole_std: dict[tuple[str, str], float] = {}
 
     @torch.no_grad()
     def add(self, bucket: str, pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor,
@@ -78,12 +115,13 @@ class Evaluation:
                 what = "has no hole (every pixel known)" if count == 0 else "is all hole (no pixel known)"
                 raise ValueError(f"mask {masks[j]} {what}, used for image {images[j]} in bucket "
                                  f"{bucket}; its scores would be meaningless, replace the mask")
-        comp = (composite(pred.float(), gt, mask) if self.composite else pred.float()).clamp(0, 1)
-        if is_eight_bit(self.suite.protocol):  # as if written to 8-bit files and read back
-            comp, gt = from_8bit(to_8bit(comp)).to(comp.device), from_8bit(to_8bit(gt)).to(gt.device)
+        low, high = output_range(pred, mask)
+        self.output_low, self.output_high = min(self.output_low, low), max(self.output_high, high)
+        comp, gt = scoring_pair(pred, gt, mask, self.suite.protocol, self.composite)
         scores = self.suite.per_image(comp, gt)
-        for image, std in zip(images, gt.float().flatten(1).std(dim=1).tolist()):
-            self.image_std[image] = std
+        hole = mask[:, 0] > 0.5
+        for j, image in enumerate(images):  # per channel, the largest: a flat blue sky is flat
+            self.hole_std[(bucket, image)] = float(gt[j][:, hole[j]].float().std(dim=1).max())
         colour = hole_colour_error(comp, gt, mask)
         floor = hole_colour_error(MeanFill()(gt * (1 - mask), mask), gt, mask)
         self.suite.add_distribution(bucket, comp, gt)
@@ -102,21 +140,37 @@ class Evaluation:
         return pd.DataFrame(self.rows, columns=PER_IMAGE_COLUMNS + COLOUR_COLUMNS)
 
     def test_set_check(self) -> list[str]:
-        """Warnings naming the test images that measure little: near-constant ones (pixel std below
-        NEAR_CONSTANT_STD: any fill reproduces them almost exactly) and those whose PSNR is not finite or
-        at least 100 dB (their dB dominate a mean)."""
+        """Warnings naming the test images that measure little: near-constant inside the hole (pixel
+        std there below NEAR_CONSTANT_STD: any fill reproduces it almost exactly), those whose PSNR is
+        not finite or at least 100 dB (their dB dominate a mean), and those that move their bucket's
+        mean PSNR by more than INFLUENCE_DB (leave-one-out)."""
         warnings = []
-        flat = sorted(name for name, std in self.image_std.items() if std < NEAR_CONSTANT_STD)
+        flat = [f"{image} ({bucket})" for (bucket, image), std in self.hole_std.items() if std < NEAR_CONSTANT_STD]
         if flat:
-            warnings.append(f"{len(flat)} of {len(self.image_std)} test images are near-constant (pixel std < "
-                            f"{NEAR_CONSTANT_STD}): a fill reproduces them almost exactly, so their PSNR is "
-                            f"near-unbounded: {', '.join(flat)}")
+            warnings.append(f"{len(flat)} of {len(self.hole_std)} test images (image, bucket) are near-constant "
+                            f"inside the hole (pixel std < {NEAR_CONSTANT_STD} there): a fill reproduces it almost "
+                            f"exactly, so their PSNR is near-unbounded: {', '.join(sorted(flat))}")
         rows = self.per_image()
         extreme = rows[~np.isfinite(rows["psnr"]) | (rows["psnr"] >= 100)] if "psnr" in rows else rows.iloc[:0]
         if len(extreme):
             named = ", ".join(f"{r.image} ({r.bucket}: {r.psnr:.1f} dB)" for r in extreme.itertuples())
             warnings.append(f"{len(extreme)} per-image PSNR values are not finite or at least 100 dB: {named}")
+        for bucket in self.buckets:
+            part = rows[rows["bucket"] == bucket].dropna(subset=["psnr"])
+            moved = [f"{image} ({value:.1f} dB: {shift:+.1f} dB)" for image, value, shift in
+                     zip(part["image"], part["psnr"], leave_one_out_shifts(part["psnr"])) if abs(shift) > INFLUENCE_DB]
+            if moved:
+                warnings.append(f"bucket {bucket}: {len(moved)} of {len(part)} images each move the mean PSNR by "
+                                f"more than {INFLUENCE_DB:g} dB (image (its PSNR: the mean with it minus without "
+                                f"it)): {', '.join(moved)}")
         return warnings
+
+    def range_check(self) -> list[str]:
+        """A warning when the predictions left [0, 1] by more than RANGE_TOLERANCE in some hole."""
+        label = self.label
+        warning = range_warning(self.output_low, self.output_high,
+                                f"{label['variant']} (seed {label['seed']}) on the test set")
+        return [warning] if warning else []
 
     def colour_check(self) -> list[str]:
         """Warnings, one per bucket where the mean colour inside the holes is on average further from
@@ -128,14 +182,20 @@ class Evaluation:
                 for bucket, row in means.iterrows() if row.hole_colour_error > row.mean_fill_colour_error]
 
     def _note(self, metric: str, part: pd.DataFrame, values: pd.Series) -> str:
-        """A PSNR row's note counts its capped values and its near-constant test images (the tables'
-        footnotes repeat both: they are what the test-set warnings concern)."""
+        """A PSNR row's note counts its capped values, its test images near-constant inside the hole and
+        those that move the mean by more than INFLUENCE_DB (the tables' footnotes repeat all three: they
+        are what the test-set warnings concern)."""
         if metric != "psnr":
             return ""
         capped = int((values >= PSNR_CAP_DB).sum())
-        flat = sum(self.image_std.get(image, math.inf) < NEAR_CONSTANT_STD for image in part["image"])
+        flat = sum(self.hole_std.get((bucket, image), math.inf) < NEAR_CONSTANT_STD
+                   for bucket, image in zip(part["bucket"], part["image"]))
+        shifts = [abs(s) for s in leave_one_out_shifts(values)]
+        moved = [s for s in shifts if s > INFLUENCE_DB]
         return "; ".join(note for note in (capped_note(capped, len(values)) if capped else "",
-                                           near_constant_note(flat, len(part)) if flat else "") if note)
+                                           near_constant_note(flat, len(part)) if flat else "",
+                                           influential_note(len(moved), len(values), max(moved)) if moved else "")
+                         if note)
 
     def summary(self) -> pd.DataFrame:
         """Per bucket: the mean of each per-image metric, and FID/KID of the bucket's set."""

@@ -29,7 +29,7 @@ from PIL import Image
 
 from inpaint_bench.datasets.imagefile import read_mask, read_rgb
 from inpaint_bench.datasets.mask_conventions import hole_ratio
-from inpaint_bench.datasets.mask_files import check_ratio, read_manifest, recorded_ratio
+from inpaint_bench.datasets.mask_files import check_bucket, check_ratio, read_manifest, recorded_ratio
 from inpaint_bench.harness.fileio import atomic_write_text
 from inpaint_bench.harness.names import PER_IMAGE_COLUMNS, PROTOCOLS, SUMMARY_COLUMNS, protocol_line
 from inpaint_bench.harness.progress import progress
@@ -203,7 +203,9 @@ def _load_batch(items: list[Item], mask_threshold: float | None = None):
         if pred.shape != gt.shape or mask.shape[1:] != gt.shape[1:]:
             raise ValueError(f"{it.bucket}/{it.name}: sizes differ (pred {tuple(pred.shape[1:])}, "
                              f"gt {tuple(gt.shape[1:])}, mask {tuple(mask.shape[1:])})")
-        check_ratio(it.mask, hole_ratio(mask), it.hole_ratio, it.manifest, HOLE_RATIO_TOLERANCE)
+        measured = hole_ratio(mask)
+        check_ratio(it.mask, measured, it.hole_ratio, it.manifest, HOLE_RATIO_TOLERANCE)
+        check_bucket(it.mask, measured, it.bucket, it.manifest)
         preds.append(pred), gts.append(gt), masks.append(mask)
     return preds, gts, masks
 

@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 
 from inpaint_bench.harness.names import HIGHER_IS_BETTER, PER_IMAGE_METRICS, metric_format, protocol_line
-from inpaint_bench.reporting.cells import buckets_of, cells_over_seeds
+from inpaint_bench.reporting.cells import buckets_of, cells_over_seeds, small_n
 from inpaint_bench.reporting.phrases import (
+    FEW_IMAGES_MARK,
     evidence_lines,
     label_lines,
     n_line,
@@ -177,7 +178,8 @@ def build_ablation(summary: pd.DataFrame, per_image: pd.DataFrame | None, datase
                        missing=table.attrs["missing"], train_notes=table.attrs["train_notes"], n=ns,
                        seeds=table.attrs["seeds"], variants=variants, buckets=buckets, metrics=metrics,
                        capped=table.attrs["capped"],
-                       near_constant=table.attrs["near_constant"], unused=unused, protocol=table.attrs["protocol"])
+                       near_constant=table.attrs["near_constant"], unused=unused, protocol=table.attrs["protocol"],
+                       few_images=table.attrs["few_images"], influential=table.attrs["influential"])
     return frame
 
 
@@ -237,6 +239,7 @@ def footnotes(frame: pd.DataFrame) -> list[str]:
         lines.append("L1 in %.")
     lines.extend(train_note_lines(frame.attrs.get("train_notes", {})))
     lines.extend(label_lines(frame.attrs.get("labels", {})))
+    lines.extend(f"{line}." for line in frame.attrs.get("coinciding", []))
     lines.append(protocol_line(frame.attrs["protocol"]))
     return lines
 
@@ -263,9 +266,11 @@ def no_interval_lines(frame: pd.DataFrame) -> list[str]:
     return lines
 
 
-def cell_text(row, style: str) -> str:
+def cell_text(row, style: str, few: bool = False) -> str:
     """One cell: "plain" (html), "md" or "tex" (the tex cell's interval goes on a second row:
-    `interval_text`)."""
+    `interval_text`); `few`: a set-level metric from too few images, marked (FEW_IMAGES_MARK)."""
+    if few and not row["note"]:
+        return cell_text(row, style) + (tex_escape(FEW_IMAGES_MARK) if style == "tex" else FEW_IMAGES_MARK)
     metric = row["metric"]
     if row["note"]:
         return "--" if style == "tex" else ABSENT
@@ -332,8 +337,9 @@ def table_model(frame: pd.DataFrame) -> TableModel:
         grid = _grid(frame, metric)
         rows = []
         for v in variants:
-            cells = [Cell(md=cell_text(grid[(v, b)], "md"), tex=cell_text(grid[(v, b)], "tex"),
-                          plain=cell_text(grid[(v, b)], "plain"), tex_below=interval_text(grid[(v, b)]),
+            few = {b: small_n(frame.attrs, b, metric) for b in buckets}
+            cells = [Cell(md=cell_text(grid[(v, b)], "md", few[b]), tex=cell_text(grid[(v, b)], "tex", few[b]),
+                          plain=cell_text(grid[(v, b)], "plain", few[b]), tex_below=interval_text(grid[(v, b)]),
                           css="reference" if v == ref else grid[(v, b)]["mark"])
                      for b in buckets]
             rows.append(Row(_label(v, ref), cells, tex_label=_label(v, ref, short=True)))

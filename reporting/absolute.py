@@ -13,9 +13,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from inpaint_bench.harness.names import DEFAULT_PROTOCOL, HIGHER_IS_BETTER, metric_format, protocol_line
-from inpaint_bench.reporting.cells import FIELDS, buckets_of, cells_over_seeds, metrics_of
+from inpaint_bench.harness.names import (
+    DEFAULT_PROTOCOL,
+    DISTRIBUTION_METRICS,
+    HIGHER_IS_BETTER,
+    metric_format,
+    protocol_line,
+)
+from inpaint_bench.reporting.cells import FIELDS, buckets_of, cells_over_seeds, metrics_of, small_n
 from inpaint_bench.reporting.phrases import (
+    FEW_IMAGES_MARK,
     evidence_lines,
     label_lines,
     n_line,
@@ -45,8 +52,8 @@ from inpaint_bench.reporting.render import (
 def _mark_best(table: pd.DataFrame, buckets, metrics) -> None:
     for bucket in buckets:
         for metric in metrics:
-            if metric not in HIGHER_IS_BETTER:
-                continue  # unknown direction: nothing to mark
+            if metric not in HIGHER_IS_BETTER or small_n(table.attrs, bucket, metric):
+                continue  # unknown direction, or too few images to tell: nothing to mark
             means = table[(bucket, metric, "mean")].astype(float).dropna()
             if len(means) < 2:
                 continue  # a lone value is not "best" of anything
@@ -82,7 +89,9 @@ def add_published(table: pd.DataFrame, rows: list[dict], source: str | Path) -> 
         f"{named['mask_protocol']}; `{source}`) and ours − published, in the table's units; "
         f"{len(table.attrs['published'])} of its {len(mine)} values for {dataset} have a cell here. "
         "The difference means something only when the protocols match: dataset and split, test masks "
-        "and buckets, image size, metric implementation.")
+        "and buckets, image size, metric implementation."
+        + (" A published FID or KID gets no Δ: a set-level metric moves with n, and the paper's n is not ours."
+           if any(metric in DISTRIBUTION_METRICS for _, _, metric in table.attrs["published"]) else ""))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -138,6 +147,7 @@ def footnotes(table: pd.DataFrame) -> list[str]:
     lines.extend(evidence_lines(table.attrs))
     lines.extend(train_note_lines(table.attrs.get("train_notes", {})))
     lines.extend(label_lines(table.attrs.get("labels", {})))
+    lines.extend(f"{line}." for line in table.attrs.get("coinciding", []))
     lines.append(protocol_line(table.attrs.get("protocol", DEFAULT_PROTOCOL)))
     if table.attrs.get("published_note"):
         lines.append(table.attrs["published_note"])
@@ -150,12 +160,14 @@ def footnotes(table: pd.DataFrame) -> list[str]:
 
 def published_text(table: pd.DataFrame, variant: str, bucket: str, metric: str) -> str:
     """"(pub. 26.50; Δ -0.50)": the published value of the cell and ours minus it, at the table's
-    scale and precision; "" when the cell has no published counterpart."""
+    scale and precision; "" when the cell has no published counterpart. A set-level metric (FID, KID)
+    gets no Δ: it depends on n, and the paper's n is not ours."""
     published = table.attrs.get("published", {}).get((variant, bucket, metric))
     if published is None:
         return ""
     mean = table.at[variant, (bucket, metric, "mean")]
-    diff = "" if math.isnan(mean) else f"; Δ {shown(metric, mean - published, signed=True)}"
+    diff = ("" if math.isnan(mean) or metric in DISTRIBUTION_METRICS
+            else f"; Δ {shown(metric, mean - published, signed=True)}")
     return f"(pub. {shown(metric, published)}{diff})"
 
 
@@ -172,6 +184,8 @@ def cell_text(table: pd.DataFrame, variant: str, bucket: str, metric: str, style
                      else " ± " + shown(metric, cell["std"]))
         if cell["best"]:
             text = {"tex": rf"\textbf{{{text}}}", "md": f"**{text}**"}.get(style, text)
+        if small_n(table.attrs, bucket, metric):
+            text += tex_escape(FEW_IMAGES_MARK) if style == "tex" else FEW_IMAGES_MARK
     published = published_text(table, variant, bucket, metric)
     if published:
         text += rf"{{\scriptsize\,{tex_escape(published)}}}" if style == "tex" else " " + published
@@ -198,7 +212,8 @@ def to_csv_frame(table: pd.DataFrame) -> pd.DataFrame:
             published = [table.attrs.get("published", {}).get((v, bucket, metric), math.nan) for v in table.index]
             if not all(math.isnan(x) for x in published):
                 columns[f"{bucket} {metric} published"] = [digits(x) for x in published]
-                columns[f"{bucket} {metric} diff"] = [digits(m - x) for m, x in zip(cell["mean"], published)]
+                columns[f"{bucket} {metric} diff"] = [math.nan if metric in DISTRIBUTION_METRICS else digits(m - x)
+                                                      for m, x in zip(cell["mean"], published)]
     for bucket in buckets:
         ns = table.xs((bucket, "n"), level=("bucket", "field"), axis=1) if metrics else None
         columns[f"{bucket} n"] = ns.max(axis=1).astype(int).tolist() if metrics else [0] * len(table)

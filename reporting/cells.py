@@ -7,7 +7,13 @@ import math
 import pandas as pd
 
 from inpaint_bench.harness.buckets import sort_bucket_names
-from inpaint_bench.harness.names import capped_count, near_constant_count
+from inpaint_bench.harness.names import (
+    DISTRIBUTION_METRICS,
+    MIN_SET_LEVEL_N,
+    capped_count,
+    influential_count,
+    near_constant_count,
+)
 from inpaint_bench.reporting.phrases import NO_RESULT
 from inpaint_bench.reporting.results import metric_order, missing_metrics, select_variants, single_protocol
 
@@ -64,6 +70,8 @@ def cells_over_seeds(summary: pd.DataFrame, dataset: str, variants: list[str] | 
     table.attrs["seeds"] = sorted(set(rows["seed"]))
     table.attrs["capped"] = capped_images(rows)
     table.attrs["near_constant"] = near_constant_images(rows)
+    table.attrs["influential"] = influential_images(rows)
+    table.attrs["few_images"] = few_images(table)
     table.attrs["protocol"] = protocol
     return table
 
@@ -80,12 +88,43 @@ def capped_images(rows: pd.DataFrame) -> dict[tuple[str, str], tuple[int, int]]:
     return out
 
 
+def influential_images(rows: pd.DataFrame) -> dict[tuple[str, str], tuple[int, int, float]]:
+    """{(variant, bucket): (images, images over the seeds, largest shift in dB)} where one image moves
+    a seed's mean PSNR by more than INFLUENCE_DB (the notes of the summary rows,
+    harness.names.influential_note)."""
+    out = {}
+    psnr = rows[(rows["metric"] == "psnr") & rows["value"].notna()]
+    for (variant, bucket), part in psnr.groupby(["variant", "bucket"], sort=False):
+        found = [influential_count(note) for note in part["note"]]
+        count = sum(f[0] for f in found)
+        if count:
+            out[(variant, bucket)] = (count, int(part["n"].sum()), max(f[2] for f in found))
+    return out
+
+
 def buckets_of(table: pd.DataFrame) -> list[str]:
     return table.attrs.get("buckets") or list(dict.fromkeys(table.columns.get_level_values("bucket")))
 
 
 def metrics_of(table: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(table.columns.get_level_values("metric")))
+
+
+def few_images(table: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """{metric: {bucket: n}} of the set-level metrics (FID, KID) whose cells of a bucket rest on fewer
+    than MIN_SET_LEVEL_N images: the tables mark them (phrases.few_images_line)."""
+    out = {}
+    for bucket, metric, field in table.columns:
+        if field == "n" and metric in DISTRIBUTION_METRICS:
+            ns = [int(n) for n in table[(bucket, metric, field)] if n > 0]
+            if ns and max(ns) < MIN_SET_LEVEL_N:
+                out.setdefault(metric, {})[bucket] = max(ns)
+    return out
+
+
+def small_n(table_attrs: dict, bucket: str, metric: str) -> bool:
+    """Whether a set-level cell rests on too few images (`few_images`)."""
+    return bucket in table_attrs.get("few_images", {}).get(metric, {})
 
 
 def near_constant_images(rows: pd.DataFrame) -> dict[str, tuple[int, int]]:

@@ -116,7 +116,8 @@ def compare_per_image(a: pd.DataFrame, b: pd.DataFrame, metrics=None, bootstrap:
     bucket, image, mask), the seeds the two files share; when each file holds one seed and they differ
     (e.g. an external method scored once), on (bucket, image, mask). Paired rows must have the same
     hole ratio (the same mask), else it is an error. Δ gets the hierarchical paired bootstrap interval
-    of `reporting.stats` (resample seeds, then images within each seed) and a mark, better/worse, when
+    of `reporting.stats` (resample seeds, then images within each seed; in the "all" row each image
+    is drawn with all its buckets, the independent unit) and a mark, better/worse, when
     the interval excludes 0 (by the metric's direction); too little evidence gives Δ alone, with the
     reason (`interval_note`). Pairs with a missing value are left out and counted in a warning."""
     bootstrap = bootstrap or Bootstrap()
@@ -162,7 +163,9 @@ def compare_per_image(a: pd.DataFrame, b: pd.DataFrame, metrics=None, bootstrap:
         buckets = sort_bucket_names(pairs["bucket"])
         for bucket in buckets + ([ALL] if len(buckets) > 1 else []):
             part = pairs if bucket == ALL else pairs[pairs["bucket"] == bucket]
-            found = paired_interval(part, bootstrap, ("compare", bucket, metric))
+            # pooled, one image sits in several buckets: resample the image with all its buckets
+            found = paired_interval(part, bootstrap, ("compare", bucket, metric),
+                                    cluster="image" if bucket == ALL else None)
             a_seed = part.groupby("seed")["reference"].mean()
             b_seed = part.groupby("seed")["other"].mean()
             out.append({"bucket": bucket, "metric": metric, "a_mean": a_seed.mean(),
@@ -273,8 +276,9 @@ def to_markdown(rows: pd.DataFrame, label_a: str, label_b: str, notes=()) -> str
         notes.append(f"no interval and no mark, too little evidence ({why}): {cells}.")
     if "bootstrap" in methods:
         level = rows.loc[rows["method"] == "bootstrap", "level"].iloc[0]
-        notes.append(f"interval: {level * 100:g}% hierarchical paired bootstrap (seeds, then images within seed); "
-                     "mark: the interval excludes 0 (better/worse by the metric's direction).")
+        notes.append(f"interval: {level * 100:g}% hierarchical paired bootstrap (seeds, then images within seed"
+                     + ("; the all row draws each image with all its buckets" if ALL in set(rows["bucket"]) else "")
+                     + "); mark: the interval excludes 0 (better/worse by the metric's direction).")
     if methods & {"seeds", "none"}:
         notes.append("± : sample std over seeds (Δ: of the per-seed difference); method none: no shared seed, "
                      "Δ of the means.")

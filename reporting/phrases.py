@@ -5,9 +5,17 @@ from __future__ import annotations
 
 import re
 
-from inpaint_bench.harness.names import HIGHER_IS_BETTER, NEAR_CONSTANT_STD, PSNR_CAP_DB, metric_format
+from inpaint_bench.harness.names import (
+    HIGHER_IS_BETTER,
+    INFLUENCE_DB,
+    MIN_SET_LEVEL_N,
+    NEAR_CONSTANT_STD,
+    PSNR_CAP_DB,
+    metric_format,
+)
 
 NO_RESULT = "missing: no result"  # the note of a cell whose variant has no row for it
+FEW_IMAGES_MARK = "†"  # a set-level metric's cell from fewer than MIN_SET_LEVEL_N images (few_images_line)
 WEIGHTS_HINT = "`inpaint-bench weights check` says where to put it"
 
 
@@ -88,9 +96,21 @@ def near_constant_line(near_constant: dict[str, tuple[int, int]]) -> str | None:
     if not near_constant:
         return None
     cells = "; ".join(f"{bucket}: {count} of {n}" for bucket, (count, n) in near_constant.items())
-    return (f"Near-constant test images (pixel std < {NEAR_CONSTANT_STD:g}: any fill reproduces them almost "
-            f"exactly, so their PSNR is near-unbounded and weighs heavily on a mean in dB; named in the "
+    return (f"Near-constant test images (pixel std < {NEAR_CONSTANT_STD:g} inside the hole: any fill reproduces "
+            f"it almost exactly, so their PSNR is near-unbounded and weighs heavily on a mean in dB; named in the "
             f"evaluation logs), per bucket: {cells}.")
+
+
+def influential_line(influential: dict[tuple[str, str], tuple[int, int, float]]) -> str | None:
+    """The footnote of the PSNR means that a single image moves by more than INFLUENCE_DB, when some
+    are: which cells, how many images, the largest shift."""
+    if not influential:
+        return None
+    cells = "; ".join(f"{variant} {bucket}: {count} of {n} (up to {largest:.1f} dB)"
+                      for (variant, bucket), (count, n, largest) in influential.items())
+    return (f"PSNR means that one image moves by more than {INFLUENCE_DB:g} dB (the mean with it minus the mean "
+            f"without it; a mean of dB is carried by its highest values; named in the evaluation logs), images "
+            f"over all seeds: {cells}.")
 
 
 def capped_line(capped: dict[tuple[str, str], tuple[int, int]]) -> str | None:
@@ -102,9 +122,27 @@ def capped_line(capped: dict[tuple[str, str], tuple[int, int]]) -> str | None:
             f"docs/protocols.md), images capped (over all seeds): {cells}.")
 
 
+def few_images_line(few: dict[str, dict[str, int]]) -> str | None:
+    """The footnote of the set-level metrics computed from fewer than MIN_SET_LEVEL_N images
+    ({metric: {bucket: n}}), whose cells carry FEW_IMAGES_MARK."""
+    if not few:
+        return None
+    labels = " and ".join(metric_format(m).label for m in few)
+    ns = {}
+    for buckets in few.values():
+        ns.update(buckets)
+    where = "; ".join(f"{bucket}: n = {n}" for bucket, n in ns.items())
+    return (f"{FEW_IMAGES_MARK} {labels} from fewer than {MIN_SET_LEVEL_N} images per bucket ({where}): at this n "
+            f"they lie far from their large-n values and vary from one set of images to another; they show "
+            f"that the pipeline runs, not which row is better. Compare them only at equal n, never with "
+            f"published values.")
+
+
 def evidence_lines(attrs: dict) -> list[str]:
     """The footnotes both tables give on what their numbers rest on, from a table's attrs: the capped
-    PSNR values, the near-constant test images and the metrics not computed."""
+    PSNR values, the near-constant test images, the means one image moves, the set-level metrics from
+    too few images and the metrics not computed."""
     lines = (capped_line(attrs.get("capped", {})), near_constant_line(attrs.get("near_constant", {})),
+             influential_line(attrs.get("influential", {})), few_images_line(attrs.get("few_images", {})),
              missing_line(attrs.get("missing", {})))
     return [line for line in lines if line]

@@ -29,7 +29,7 @@ from PIL import Image
 
 from inpaint_bench.harness.buckets import Bucket, sort_bucket_names
 from inpaint_bench.harness.fileio import atomic_write_bytes
-from inpaint_bench.harness.names import metric_format
+from inpaint_bench.harness.names import HIGHER_IS_BETTER, collapsed_points, metric_format
 from inpaint_bench.harness.paths import plot_name
 from inpaint_bench.reporting.phrases import arrow, seed_phrase
 from inpaint_bench.reporting.results import metric_order, missing_metrics, read_summary, select_variants
@@ -388,13 +388,13 @@ def validation_figure(runs: dict, references: dict, images_per_step: dict, datas
     several = max((len(c) for c in curves.values()), default=0)
     how = f"; line = mean over {several} seeds, band = lowest to highest" if several > 1 else ""
     fig = Figure(figsize=(4.2 * len(VALIDATION_METRICS), 3.6), layout="constrained")
-    fig.suptitle(f"{dataset}: validation split held out from the training images, mean over buckets{how};"
-                 f"\nhorizontal lines: classical rows on the same split", fontsize=10)
     axes = _grid(fig, len(VALIDATION_METRICS))
     if not curves:
         _message(axes[0], "no validation.csv with scores\n(train.validation.every is 0)")
+    collapsed = 0
     for ax, metric in zip(axes, VALIDATION_METRICS):
         ax.set_title(f"{metric.upper() if metric != 'l1' else 'L1'} {arrow(metric)}")
+        points = []  # (variant, x, y) of every point of a line
         for variant, seeds in curves.items():
             table = pd.concat([c[metric].rename(i) for i, c in enumerate(seeds)], axis=1)
             x = table.index.to_numpy() * images_per_step[variant]
@@ -403,13 +403,44 @@ def validation_figure(runs: dict, references: dict, images_per_step: dict, datas
             if table.shape[1] > 1:
                 ax.fill_between(x, table.min(axis=1), table.max(axis=1), color=colours[variant], alpha=0.15,
                                 linewidth=0)
+            points += [(variant, float(a), float(b)) for a, b in zip(x, table.mean(axis=1))]
         for variant, values in flat.items():
             ax.axhline(float(values[metric].iloc[0]), color=colours[variant], linestyle="--", linewidth=1.0,
                        label=variant)
+        collapsed += _mark_collapsed(ax, metric, points, [float(v[metric].iloc[0]) for v in flat.values()],
+                                     colours)
         ax.set_xlabel("training images seen")
         ax.grid(alpha=0.3)
+    marked = ("; ▼/▲ at an axis' edge: a collapsed point, far outside the others, with its value"
+              if collapsed else "")
+    fig.suptitle(f"{dataset}: validation split held out from the training images, mean over buckets{how};"
+                 f"\nhorizontal lines: classical rows on the same split{marked}", fontsize=10)
     _legend(fig, variants, colours)
     return fig
+
+
+def _mark_collapsed(ax, metric: str, points: list, references: list[float], colours: dict) -> int:
+    """Keeps a panel's axis to the bulk of its points: a collapsed point (harness.names.collapsed_points,
+    judged among the lines' points and the classical rows) is drawn as a marker at the axis' edge with
+    its value, instead of setting the scale that flattens every other line. Returns how many."""
+    values = [y for _, _, y in points] + references
+    flags = collapsed_points(values, HIGHER_IS_BETTER[metric])[:len(points)]  # a classical line stays in view
+    kept = [v for v, flag in zip(values, flags + [False] * len(references)) if not flag and math.isfinite(v)]
+    if not any(flags) or not kept:
+        return 0
+    low, high = min(kept), max(kept)
+    pad = 0.1 * (high - low) or 0.05 * abs(high) or 1.0
+    low, high = low - pad, high + pad
+    ax.set_ylim(low, high)
+    for (variant, x, y), flag in zip(points, flags):
+        if flag:
+            below = y < low
+            edge = low if below else high
+            ax.plot([x], [edge], marker="v" if below else "^", markersize=8, color=colours[variant],
+                    linestyle="none", clip_on=False, zorder=5)
+            ax.annotate(f"{y:.4g}", (x, edge), textcoords="offset points", xytext=(0, 7 if below else -13),
+                        ha="center", fontsize=7, color=colours[variant])
+    return sum(flags)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ class TableModel:
     # A closing list (heading, items): a section after the md footnotes, one more html footnote, not in tex.
     closing: tuple[str, list[str]] | None = None
     tex_split: bool = False  # one tabular per block, so a long table can break across pages between them
+    corner: str = "Variant"  # the heading of the row-label column
 
 
 def shown(metric: str, value: float, signed: bool = False) -> str:
@@ -79,7 +80,7 @@ _TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "
                 "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
                 "±": r"$\pm$", "↑": r"$\uparrow$", "↓": r"$\downarrow$", "<": r"\textless{}",
                 ">": r"\textgreater{}", "–": "--", "Δ": r"$\Delta$", "▲": r"$^{\triangle}$",
-                "▼": r"$^{\nabla}$", "−": "-", "`": ""}
+                "▼": r"$^{\nabla}$", "−": "-", "`": "", "†": r"\textsuperscript{\dag}"}
 
 
 def tex_escape(text: str) -> str:
@@ -105,7 +106,7 @@ def as_markdown(model: TableModel) -> str:
     out = [f"### {model.title}", ""]
     for block in model.blocks:
         rows = [[row.label] + [cell.md for cell in row.cells] for row in block.rows]
-        out += md_block(block.heading, ["Variant", *model.columns], rows)
+        out += md_block(block.heading, [model.corner, *model.columns], rows)
     if not model.blocks:
         out += [NO_METRIC, ""]
     out += [f"- {line}" for line in model.notes]
@@ -122,10 +123,10 @@ def as_markdown(model: TableModel) -> str:
 TEX_SIZE = r"\footnotesize\setlength{\tabcolsep}{3pt}"  # five buckets fit a 6.5 in text width
 
 
-def _tex_table(buckets: list[str], blocks: list[tuple[str, list[list[str]]]]) -> list[str]:
+def _tex_table(buckets: list[str], blocks: list[tuple[str, list[list[str]]]], corner: str = "Variant") -> list[str]:
     ncols = 1 + len(buckets)
     out = [rf"{{{TEX_SIZE}", r"\begin{tabular}{l" + "r" * len(buckets) + "}", r"\toprule"]
-    out.append(" & ".join(["Variant"] + [tex_escape(b) for b in buckets]) + r" \\")
+    out.append(" & ".join([tex_escape(corner)] + [tex_escape(b) for b in buckets]) + r" \\")
     for heading, rows in blocks:
         out.append(r"\midrule")
         out.append(rf"\multicolumn{{{ncols}}}{{l}}{{\textit{{{tex_escape(heading)}}}}} \\")
@@ -136,7 +137,7 @@ def _tex_table(buckets: list[str], blocks: list[tuple[str, list[list[str]]]]) ->
 
 
 def tex_tabular(buckets: list[str], blocks: list[tuple[str, list[list[str]]]], notes: list[str],
-                split: bool = False) -> str:
+                split: bool = False, corner: str = "Variant") -> str:
     """Booktabs tabulars (need \\usepackage{booktabs}) in footnote size: a header row of buckets, then
     one block per metric (an italic heading row, then its rows, already escaped); the footnotes in a
     paragraph under them. Columns: the variant, one right-aligned column per bucket. `split`: one
@@ -148,9 +149,9 @@ def tex_tabular(buckets: list[str], blocks: list[tuple[str, list[list[str]]]], n
         for i, block in enumerate(blocks):
             if i:
                 out.append(r"\par\medskip")
-            out += _tex_table(buckets, [block])
+            out += _tex_table(buckets, [block], corner)
     else:
-        out += _tex_table(buckets, blocks)
+        out += _tex_table(buckets, blocks, corner)
     if notes:
         out.append("")
         out.append(r"\par\smallskip{\footnotesize")
@@ -170,7 +171,7 @@ def as_latex(model: TableModel) -> str:
             if any(below):
                 rows.append([""] + below)
         blocks.append((block.heading, rows))
-    return tex_tabular(model.columns, blocks, model.notes, split=model.tex_split)
+    return tex_tabular(model.columns, blocks, model.notes, split=model.tex_split, corner=model.corner)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -186,7 +187,7 @@ def as_html(model: TableModel) -> str:
                             columns=model.columns)
         classes = pd.DataFrame([[cell.css for cell in row.cells] for row in block.rows], index=index,
                                columns=model.columns)
-        blocks.append(styled_block(block.heading, text, classes))
+        blocks.append(styled_block(block.heading, text, classes, corner=model.corner))
     notes = list(model.notes)
     if model.closing is not None:
         heading, items = model.closing

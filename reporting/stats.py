@@ -4,7 +4,8 @@ Every variant of a run sees the same test images with the same masks (image i wi
 bucket; the masks are drawn from the seed), so two variants' per-image scores are *paired*: the
 difference is taken image by image, within a seed, on the same (seed, bucket, image, mask)
 (`pair_rows`). Per-image metrics get the hierarchical paired bootstrap (`hierarchical_bootstrap`:
-resample seeds, then images within each seed); set-level metrics (FID, KID), which have one value
+resample seeds, then images within each seed; rows pooled over buckets draw each image with all its
+buckets, `clusters`); set-level metrics (FID, KID), which have one value
 per (seed, bucket), the mean and sample std over seeds of the per-seed difference (`seed_spread`),
 with no interval and no mark. `mark` says "better"/"worse" when an interval excludes 0. Too few
 paired values (MIN_PAIRED_VALUES) or equal differences give the difference alone (method "paired"),
@@ -101,8 +102,22 @@ def _groups(groups) -> list[np.ndarray]:
     return out
 
 
+def _clusters(groups, clusters) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per seed: (sum of the finite differences of each cluster, their count), clusters without one
+    dropped; `clusters` holds a label per difference, aligned with `groups`."""
+    out = []
+    for g, labels in zip(groups, clusters):
+        values = np.asarray(g, dtype=float).ravel()
+        keep = np.isfinite(values)
+        if not keep.any():
+            continue
+        which, _ = pd.factorize(np.asarray(labels, dtype=object).ravel()[keep])  # in order of appearance
+        out.append((np.bincount(which, weights=values[keep]), np.bincount(which).astype(float)))
+    return out
+
+
 def hierarchical_bootstrap(groups, resamples: int = 2000, level: float = 0.95, seed: int = 0,
-                           salt: tuple = ()) -> Interval:
+                           salt: tuple = (), clusters=None) -> Interval:
     """The hierarchical paired bootstrap of the mean difference: `groups` holds one array of
     per-image differences per seed (non-finite values are dropped, empty groups too). Returns an
     Interval with method "bootstrap"; ValueError when no finite difference is left.
@@ -124,20 +139,40 @@ def hierarchical_bootstrap(groups, resamples: int = 2000, level: float = 0.95, s
     interval is then a lower bound on the true uncertainty, not a conservative one.
 
     Fewer than MIN_PAIRED_VALUES differences, or differences that are all equal (a bootstrap with no
-    spread: a zero-width "interval"), give the estimate alone, method "paired", with the reason."""
+    spread: a zero-width "interval"), give the estimate alone, method "paired", with the reason.
+
+    `clusters` (one label per difference, aligned with `groups`): differences that are not independent
+    of each other, e.g. one image scored in several buckets (a pooled row), share a label, and step 2
+    draws whole clusters (a cluster bootstrap): the statistic of a seed is the sum of its drawn
+    clusters' differences over their count, and MIN_PAIRED_VALUES counts clusters, the independent
+    units."""
     settings = Bootstrap(resamples, level, seed)  # validates
-    data = _groups(groups)
+    if clusters is not None:
+        grouped = _clusters(groups, clusters)
+        data = [sums for sums, _ in grouped]
+        counts = [count for _, count in grouped]
+    else:
+        data = _groups(groups)
     if not data:
         raise ValueError("no finite paired difference to bootstrap")
     rng = np.random.default_rng(derive_seed(settings.seed, *salt))
     s_count = len(data)
-    estimate = float(np.mean([g.mean() for g in data]))
-    n = int(sum(g.size for g in data))
+    if clusters is not None:
+        estimate = float(np.mean([g.sum() / c.sum() for g, c in zip(data, counts)]))
+        n = int(sum(c.sum() for c in counts))
+        units = int(sum(c.size for c in counts))
+        values = np.concatenate([np.asarray(g, dtype=float).ravel() for g in groups])
+        values = values[np.isfinite(values)]
+        what = "images x seeds, each image with all its buckets"
+    else:
+        estimate = float(np.mean([g.mean() for g in data]))
+        n = units = int(sum(g.size for g in data))
+        values = np.concatenate(data)
+        what = "images x seeds"
     alone = Interval(estimate=estimate, seeds=s_count, n=n, method="paired")
-    if n < MIN_PAIRED_VALUES:
-        return replace(alone, why=f"{n} paired value{'s' if n > 1 else ''} (images x seeds), fewer than the "
+    if units < MIN_PAIRED_VALUES:
+        return replace(alone, why=f"{units} paired value{'s' if units > 1 else ''} ({what}), fewer than the "
                                   f"{MIN_PAIRED_VALUES} an interval needs")
-    values = np.concatenate(data)
     if np.ptp(values) <= EQUAL * max(1.0, float(np.abs(values).max())):  # equal up to float rounding
         return replace(alone, why=f"all {n} paired differences are equal: the bootstrap has no spread")
 
@@ -153,7 +188,10 @@ def hierarchical_bootstrap(groups, resamples: int = 2000, level: float = 0.95, s
         for start in range(0, rows.size, block):
             stop = min(rows.size, start + block)
             idx = rng.integers(0, size, size=(stop - start, size))
-            means[start:stop] = values[idx].mean(axis=1)
+            if clusters is None:
+                means[start:stop] = values[idx].mean(axis=1)
+            else:  # whole clusters drawn: their differences' sum over their count
+                means[start:stop] = values[idx].sum(axis=1) / counts[s][idx].sum(axis=1)
         slot_means[rows, cols] = means
     # Step 3: the statistic of each resample, then the percentile interval.
     stats = slot_means.mean(axis=1)
@@ -220,7 +258,12 @@ def pair_rows(reference: pd.DataFrame, other: pd.DataFrame, metric: str,
     return merged
 
 
-def paired_interval(pairs: pd.DataFrame, settings: Bootstrap, salt: tuple = ()) -> Interval:
-    """The hierarchical bootstrap of the `diff` column of `pair_rows` output, grouped by seed."""
-    groups = [g["diff"].to_numpy() for _, g in pairs.groupby("seed", sort=True)]
-    return hierarchical_bootstrap(groups, settings.resamples, settings.level, settings.seed, salt)
+def paired_interval(pairs: pd.DataFrame, settings: Bootstrap, salt: tuple = (), cluster: str | None = None
+                    ) -> Interval:
+    """The hierarchical bootstrap of the `diff` column of `pair_rows` output, grouped by seed;
+    `cluster` names the column whose equal values are one resampling unit (e.g. "image" for rows
+    pooled over buckets: an image in several buckets is one independent sample, not several)."""
+    seeds = [g for _, g in pairs.groupby("seed", sort=True)]
+    groups = [g["diff"].to_numpy() for g in seeds]
+    clusters = None if cluster is None else [g[cluster].to_numpy() for g in seeds]
+    return hierarchical_bootstrap(groups, settings.resamples, settings.level, settings.seed, salt, clusters)

@@ -6,7 +6,8 @@ per-image rows, the ablation table (`reporting.ablation`).
         [--resamples 2000] [--level 0.95] [--bootstrap-seed 0] [--reference-table reference/TABLE.csv]
 
 Writes `<dataset>.{csv,md,tex,html}` and, with `--per-image` (the evaluations' per-image CSVs of that
-dataset), `<dataset>_ablation.{csv,md,tex,html}`, atomically; their layouts: docs/file-formats.md.
+dataset), `<dataset>_ablation.{csv,md,tex,html}`, as one update of the folder (harness.fileio.updated_folder);
+their layouts: docs/file-formats.md.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from inpaint_bench.harness.fileio import updated_folder
 from inpaint_bench.harness.reference import load_reference
 from inpaint_bench.reporting.ablation import build_ablation, write_ablation
 from inpaint_bench.reporting.absolute import add_published, build_table, write_absolute
@@ -26,22 +28,29 @@ from inpaint_bench.reporting.stats import Bootstrap
 def write_tables(summary: pd.DataFrame, dataset: str, out_dir: str | Path, variants: list[str] | None = None,
                  per_image: pd.DataFrame | None = None, reference: str | None = "baseline",
                  bootstrap=None, reference_table: str | Path | None = None,
-                 labels: dict[str, str] | None = None) -> dict[str, Path]:
+                 labels: dict[str, str] | None = None, coinciding: list[str] = ()) -> dict[str, Path]:
     """Writes <dataset>.{csv,md,tex,html} into out_dir (with the published values of
     `reference_table`, a reference/ CSV, beside our cells) and, when `per_image` rows are given, the
     ablation table <dataset>_ablation.{csv,md,tex,html}; returns their paths by key ("csv", ...,
-    "ablation_csv", ...). `labels` ({variant: words}, the config's variant labels) go into both
-    tables' footnotes."""
+    "ablation_csv", ...). `labels` ({variant: words}, the config's variant labels) and `coinciding`
+    (sentences naming rows that train and score exactly as another, jobs.resolve.coinciding_line) go
+    into both tables' footnotes."""
     table = build_table(summary, dataset, variants)
     table.attrs["labels"] = {v: labels[v] for v in table.index if (labels or {}).get(v)}
+    table.attrs["coinciding"] = list(coinciding)
     if reference_table:
         add_published(table, load_reference(reference_table), reference_table)
-    paths = write_absolute(table, out_dir, dataset)
+    ablation = None
     if per_image is not None:
         ablation = build_ablation(summary, per_image, dataset, list(table.index), reference, bootstrap)
-        ablation.attrs["labels"] = table.attrs["labels"]
-        paths.update({f"ablation_{k}": p for k, p in write_ablation(ablation, out_dir, dataset).items()})
-    return paths
+        ablation.attrs.update(labels=table.attrs["labels"], coinciding=table.attrs["coinciding"])
+    # written into a copy of the folder that then replaces it whole: a run killed meanwhile leaves
+    # the tables as they were, never some files of each version
+    with updated_folder(out_dir) as folder:
+        paths = write_absolute(table, folder, dataset)
+        if ablation is not None:
+            paths.update({f"ablation_{k}": p for k, p in write_ablation(ablation, folder, dataset).items()})
+    return {key: Path(out_dir) / path.name for key, path in paths.items()}
 
 
 def main(argv=None):

@@ -65,7 +65,8 @@ def tiny_config(tmp_path):
         "width": 4,
         "datasets": {"toy": {"kind": "folder", "root": str(data)}},
         "masks": {"buckets": [[0.1, 0.3], [0.3, 0.6]], "count": 4},
-        "train": {"steps": 6, "batch_size": 2, "checkpoint_every": 2, "log_every": 1, "precision": "fp32"},
+        "train": {"steps": 6, "batch_size": 2, "checkpoint_every": 2, "log_every": 1, "precision": "fp32",
+                  "keep_checkpoint": True},  # the tests of resuming read the checkpoints of finished runs
         "eval": {"batch_size": 4, "samples": 1},
         "variants": {
             "pconv": {"backbone": "pconv", "layers": 3},

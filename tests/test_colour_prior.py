@@ -91,15 +91,19 @@ def test_test_set_check_names_near_constant_images_and_unbounded_psnr():
     pred[1] = 0.5
     evaluation = Evaluation(MetricSuite(enable_lpips=False, enable_fid=False), "d", "v", 0)
     evaluation.add("0.1-0.3", pred, gt, mask, ["tex", "flat", "exact"], ["m0", "m1", "m2"])
-    flat, unbounded = evaluation.test_set_check()
-    assert flat.startswith("1 of 3 test images are near-constant") and flat.endswith(": flat")
+    # issue 25: judged inside the hole, and the exact fill's pull on the bucket's mean is named too
+    flat, unbounded, moved = evaluation.test_set_check()
+    assert flat.startswith("1 of 3 test images (image, bucket) are near-constant inside the hole") and flat.endswith(": flat (0.1-0.3)")
     assert unbounded.startswith("1 per-image PSNR values") and "exact (0.1-0.3: " in unbounded
     assert "tex" not in unbounded
+    assert moved.startswith("bucket 0.1-0.3: 3 of 3 images each move the mean PSNR by more than 1 dB") and \
+        "exact (100.0 dB: +" in moved
     textured = Evaluation(MetricSuite(enable_lpips=False, enable_fid=False), "d", "v", 0)
     textured.add("0.1-0.3", pred[:1], gt[:1], mask[:1], ["tex"], ["m0"])
     assert textured.test_set_check() == []
     # the PSNR row's note counts both for the tables' footnote; a textured set's note is empty
     psnr = evaluation.summary().query("metric == 'psnr'").iloc[0]
-    assert psnr["note"] == ("capped: 1 of 3 images at PSNR 100 dB (filled exactly); "
-                            "near-constant: 1 of 3 images (pixel std < 0.02)")
+    assert psnr["note"].startswith("capped: 1 of 3 images at PSNR 100 dB (filled exactly); "
+                                   "near-constant: 1 of 3 images (pixel std < 0.02 inside the hole); "
+                                   "influential: 3 of 3 images move the mean by more than 1 dB (up to ")
     assert textured.summary().query("metric == 'psnr'").iloc[0]["note"] == ""

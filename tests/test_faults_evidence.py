@@ -72,8 +72,10 @@ def test_an_exact_fill_is_capped_at_100_db_and_counted_up_to_the_tables(tmp_path
     rows = aggregate(paths)
     psnr = rows[(rows["variant"] == "mean_fill") & (rows["metric"] == "psnr")].iloc[0]
     # img0 is also near-constant: the note counts it, for the footnote (issue 20)
+    # issue 25: judged inside the hole; and the capped image carries the mean (leave-one-out)
     assert psnr["note"] == ("capped: 1 of 4 images at PSNR 100 dB (filled exactly); "
-                            "near-constant: 1 of 4 images (pixel std < 0.02)") and psnr["n"] == 4
+                            "near-constant: 1 of 4 images (pixel std < 0.02 inside the hole); influential: 4 of 4 "
+                            "images move the mean by more than 1 dB (up to 20.0 dB)") and psnr["n"] == 4
 
     table = absolute_markdown(build_table(rows, "d"))
     assert not re.search(r"\binf\b", table)

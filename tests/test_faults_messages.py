@@ -13,10 +13,12 @@ import yaml
 from PIL import Image
 from test_faults import small_config
 
-from helpers.workflow import snakemake
+from helpers.workflow import REPO, snakemake
 from inpaint_bench.datasets import load_test_masks, make_test_masks
+from inpaint_bench.datasets.imagefile import read_rgb
 from inpaint_bench.datasets.strokes import bucket_mask
 from inpaint_bench.harness.config import ConfigError
+from inpaint_bench.harness.joblog import job_log
 from inpaint_bench.jobs.resolve import eval_job, train_job
 from inpaint_bench.jobs.validate import load_config, validate_config
 from inpaint_bench.metrics import score
@@ -270,3 +272,56 @@ def test_a_bucket_too_narrow_for_any_mask_fails_at_config_time(tiny_config):
     assert 0.3 < bucket_mask(32, (0.3, 0.301), np.random.default_rng(0)).mean() <= 0.301
     with pytest.raises(RuntimeError, match=r"bucket 0.3-0.3005 .*widen it \(config masks.buckets"):
         bucket_mask(32, (0.3, 0.3005), np.random.default_rng(0), max_tries=5)
+
+
+# ------------------------------------------------------------------ issue 25, 6. names and messages
+
+
+def test_a_variant_named_after_another_backbone_is_refused(tiny_config):
+    """Before: `biharmonic: {backbone: encdec}` trained a network that the tables labelled biharmonic."""
+    _, config, _ = tiny_config
+    bad = {**config, "variants": {**config["variants"], "biharmonic": {"backbone": "pconv", "layers": 3}}}
+    with pytest.raises(ConfigError, match=r"variants.biharmonic.backbone: 'pconv', but biharmonic is the name of "
+                                          r"the backbone 'biharmonic'.*rename the variant \(e.g. biharmonic_pconv\)"):
+        validate_config(yaml.safe_load(yaml.safe_dump(bad)))
+    validate_config(yaml.safe_load(yaml.safe_dump(  # its own backbone, or another name: fine
+        {**config, "variants": {**config["variants"], "biharmonic": {"backbone": "biharmonic"},
+                                "bh_pconv": {"backbone": "pconv", "layers": 3}}})))
+
+
+def test_a_misspelt_reference_row_is_refused_naming_the_closest(tiny_config):
+    """Before: `report.reference: basline` made the first row (mean_fill) the ablation's reference."""
+    _, config, _ = tiny_config
+    variants = {**config["variants"], "baseline": {"backbone": "pconv", "layers": 3}}
+    bad = {**config, "variants": variants, "report": {"reference": "basline"}}
+    with pytest.raises(ConfigError, match=r"report.reference: 'basline' is not a variant of this config "
+                                          r"\(did you mean 'baseline'\?\); its variants: baseline, mean_fill, pconv"):
+        validate_config(yaml.safe_load(yaml.safe_dump(bad)))
+    # the default names a row the config need not have: the first row is the reference then
+    assert validate_config(yaml.safe_load(yaml.safe_dump(config)))["report"]["reference"] == "baseline"
+
+
+def test_train_with_an_unknown_dataset_names_it(tiny_config, threads):
+    path, _, _ = tiny_config
+    with pytest.raises(SystemExit, match=r"^error: dataset 'nope' is not in the config's datasets: \['toy'\]$"):
+        train_main(["--config", str(path), "--dataset", "nope", "--variant", "pconv", "--seed", "0"])  # KeyError
+
+
+def test_a_config_that_is_a_folder_says_so(tmp_path, threads):
+    (tmp_path / "configs").mkdir()
+    with pytest.raises(SystemExit, match=r"^error: config file .*configs is a folder, not a file"):  # "does not exist"
+        train_main(["--config", str(tmp_path / "configs"), "--dataset", "toy", "--variant", "pconv", "--seed", "0"])
+
+
+def test_a_truncated_jpeg_in_a_job_is_one_line_naming_it(tmp_path):
+    """Before: the job's log and the terminal showed Pillow's traceback, then the harness's, chained."""
+    Image.fromarray(np.full((40, 40, 3), 90, np.uint8)).save(tmp_path / "a.jpg")
+    data = (tmp_path / "a.jpg").read_bytes()
+    (tmp_path / "a.jpg").write_bytes(data[:len(data) // 2])
+    with pytest.raises(SystemExit) as caught:
+        with job_log(tmp_path / "job.log", REPO / "workflow" / "scripts" / "train.py"):
+            read_rgb(tmp_path / "a.jpg")
+    message = f"error: cannot decode image {tmp_path / 'a.jpg'}: "
+    assert str(caught.value).startswith(message)  # what the terminal shows (exit status 1)
+    log = (tmp_path / "job.log").read_text()
+    assert log.startswith(message) and len(log.strip().splitlines()) == 1 and "Traceback" not in log

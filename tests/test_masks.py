@@ -339,6 +339,30 @@ def test_folder_masks_are_drawn_at_random_and_flipped_on_their_own(tmp_path):
         build_train_masks("folder", 32, seed=0)
 
 
+
+def test_folder_masks_with_pconv_augmentation_are_dilated_cropped_flipped_and_resized(tmp_path):
+    from inpaint_bench.datasets import MaskFolderSampler, build_train_masks
+
+    folder = tmp_path / "pconv_masks"
+    folder.mkdir()
+    arr = np.zeros((64, 64), np.uint8)  # one file: a 16 px square hole in the middle, 6.25 %
+    arr[24:40, 24:40] = 255
+    Image.fromarray(arr).save(folder / "m0.png")
+    plain = build_train_masks("folder", 32, seed=3, mask_dir=folder)
+    assert {round(float(plain.sample(g).mean()), 6) for g in range(40)} == {0.0625}  # resized and flipped only
+    sampler = build_train_masks("folder", 32, seed=3, mask_dir=folder, augment="pconv")
+    masks = [sampler.sample(g) for g in range(80)]
+    assert all(m.shape == (1, 32, 32) and set(m.unique().tolist()) <= {0.0, 1.0} for m in masks)
+    ratios = [float(m.mean()) for m in masks]
+    assert len({round(r, 6) for r in ratios}) >= 8  # dilation and crop change the hole from draw to draw
+    # dilated (up to 3 px on every side) and zoomed in by the crop (at most 1 / 0.6 per side)
+    assert 0.0625 < max(ratios) <= (22 / 64 / 0.6) ** 2 + 1e-6
+    again = MaskFolderSampler(32, seed=3, mask_dir=folder, augment="pconv")
+    assert all(torch.equal(masks[g], again.sample(g)) for g in range(10))  # a function of (seed, index)
+    with pytest.raises(ValueError, match="train.masks.augment 'rotate'"):
+        build_train_masks("folder", 32, seed=0, mask_dir=folder, augment="rotate")
+
+
 # Pixels OpenCV (cv2 5.1, `cv2.line(mask, p0, p1, 1, width)`, as the official generator draws each
 # segment) sets for three segments of a 256 px mask: its thick lines have round ends.
 OPENCV_SEGMENT_PIXELS = [((40, 60), (200, 60), 20, 3677), ((30, 30), (120, 170), 14, 2661),

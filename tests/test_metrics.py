@@ -352,7 +352,7 @@ def score_folders(tmp_path):
     for stem, bucket in layout.items():
         gts[stem] = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
         masks[stem] = np.zeros((32, 32), dtype=np.uint8)
-        masks[stem][: 8 + 8 * (bucket == "0.2-0.3"), :] = 255  # top rows are the hole
+        masks[stem][: 5 + 3 * (bucket == "0.2-0.3"), :] = 255  # top rows are the hole: 0.16 and 0.25, in their buckets
         _save_png(gt_dir / f"{stem}.png", gts[stem])
         _save_png(mask_dir / bucket / f"{stem}.png", masks[stem])
         _save_png(pred_dir / bucket / f"{stem}.png", np.zeros((32, 32, 3), dtype=np.uint8))

@@ -264,3 +264,28 @@ def test_the_validation_plot_gives_each_row_the_colour_of_the_other_plots(tmp_pa
     validation = colours(validation_figure(runs, {"mean_fill": reference}, {v: 8 for v in order}, "d", order=order))
     assert set(validation) == set(order) and validation == {v: metrics[v] for v in validation}
     assert len(set(validation.values())) == 3
+
+
+def test_a_collapsed_validation_point_is_marked_at_the_edge_not_setting_the_scale(tmp_path):
+    """Before: rfr's point at PSNR -30.7 dB (L1 92,499) stretched the axis until every curve was flat."""
+    runs = {}
+    for variant, values in (("rfr", {"psnr": [14.0, -30.7, 17.0], "l1": [0.08, 92499.0, 0.05]}),
+                            ("baseline", {"psnr": [13.0, 15.0, 16.0], "l1": [0.09, 0.07, 0.06]})):
+        path = tmp_path / variant / "seed0.csv"
+        rows = [{"step": step, "bucket": "0.1-0.2", "metric": metric, "value": value, "n": 2}
+                for metric, series in {**values, "ssim": [0.5, 0.6, 0.7]}.items()
+                for step, value in zip((200, 400, 600), series)]
+        write_csv(path, pd.DataFrame(rows, columns=VALIDATION_COLUMNS))
+        runs[variant] = [path]
+    reference = tmp_path / "mean_fill.csv"
+    write_csv(reference, pd.DataFrame([{"step": 0, "bucket": "0.1-0.2", "metric": m, "value": v, "n": 2}
+                                       for m, v in (("psnr", 12.0), ("ssim", 0.4), ("l1", 0.1))],
+                                      columns=VALIDATION_COLUMNS))
+    fig = validation_figure(runs, {"mean_fill": reference}, {"rfr": 4, "baseline": 4}, "d")
+    psnr, ssim, l1 = fig.axes[:3]
+    assert 10 < psnr.get_ylim()[0] < 12 and 17 < psnr.get_ylim()[1] < 19  # the bulk, the reference line in view
+    assert l1.get_ylim()[1] < 0.2
+    assert [t.get_text() for t in psnr.texts] == ["-30.7"] and [t.get_text() for t in l1.texts] == ["9.25e+04"]
+    assert not ssim.texts and "a collapsed point" in fig._suptitle.get_text()
+    edge = [line for line in psnr.get_lines() if line.get_marker() == "v"]
+    assert len(edge) == 1 and edge[0].get_ydata()[0] == psnr.get_ylim()[0]

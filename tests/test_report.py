@@ -64,7 +64,8 @@ REPORT_CONFIG = {
               "validation": {"images": 2}},
     "eval": {"batch_size": 4, "samples": 1},
     "variants": {"mean_fill": {"backbone": "mean_fill"}, "baseline": {"backbone": "encdec"}},
-    "report": {"reference_table": "published.csv"},  # written by report_run, relative to the workdir
+    # written by report_run, relative to the workdir; also shown in the paper's shape and scored
+    "report": {"reference_table": "published.csv", "paper_tables": ["published.csv"]},
 }
 # A made-up published value (the format of reference/README.md) for one cell of the report run.
 PUBLISHED = ("paper,table,dataset,mask_protocol,row,variant,bucket,metric,value,printed,source\n"
@@ -118,6 +119,24 @@ def test_tables_rule_declares_the_per_image_files_and_writes_both_tables(report_
     over = pd.read_csv(workdir / "results" / "summary_over_seeds.csv")
     assert set(over.loc[over["metric"] == "psnr", "seeds"]) == {2}
 
+
+
+def test_paper_view_and_scorecard_rules_write_their_tables_into_the_report(report_run):
+    workdir, _ = report_run
+    paper = workdir / "results" / "paper"
+    assert sorted(p.name for p in paper.iterdir()) == sorted(
+        f"{name}.{ext}" for name in ("published", "scorecard") for ext in ("csv", "md", "tex", "html"))
+    view = (paper / "published.md").read_text()
+    assert "| Table 1 | mini_natural 10%-30% |" in view and "| Baseline | 20.00 |" in view
+    assert re.search(r"\| ours: baseline \| \d+\.\d\d \|", view) and "Δ ours − published (baseline)" in view
+    card = pd.read_csv(paper / "scorecard.csv")
+    assert len(card) == 1 and card.loc[0, "variant"] == "baseline" and card.loc[0, "printed"] == 20.0
+    over = pd.read_csv(workdir / "results" / "summary_over_seeds.csv")
+    ours = over[(over["variant"] == "baseline") & (over["bucket"] == "0.1-0.3") & (over["metric"] == "psnr")]
+    assert card.loc[0, "diff"] == pytest.approx(float(ours["mean"].iloc[0]) - 20.0)
+    assert card.loc[0, "diff_lo"] <= card.loc[0, "diff"] <= card.loc[0, "diff_hi"]  # 5 images x 2 seeds
+    report = (workdir / "report.html").read_text()  # a section of the report, holding both pages
+    assert "Paper" in report and "reproduction scorecard" in report and "published.html" in report
 
 
 def _click_nav(browser, text):

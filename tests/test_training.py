@@ -259,3 +259,25 @@ def test_a_loss_ablation_row_trains_with_its_weight_and_every_other_global_one(t
     provenance = json.loads((tmp_path / "run" / "provenance.json").read_text())
     assert provenance["settings"]["loss"] == {"hole": 3.0, "valid": 1.0, "perceptual": 0.05, "style": 60,
                                               "tv": 0.1, "vgg_input": "unit", "tv_region": "composite_hole"}
+
+
+def test_the_checkpoints_go_once_model_pt_is_final_unless_kept(tiny_config, tmp_path, recwarn):
+    """train.keep_checkpoint false (the default): checkpoint.pt and checkpoint.prev.pt (about twice model.pt)
+    are removed once model.pt is written; kept with true; and the setting is no part of the job (changes no
+    number, so toggling it re-runs nothing)."""
+    from inpaint_bench.training.checkpoint import remove_checkpoints
+    from inpaint_bench.training.train import train
+
+    path, config, write = tiny_config
+    job = train_job(load_config(path), "toy", "pconv", 0)
+    config["train"]["keep_checkpoint"] = False
+    write(config)
+    assert train_job(load_config(path), "toy", "pconv", 0) == job
+    train(job, tmp_path / "dropped", keep_checkpoint=False)
+    assert sorted(p.name for p in (tmp_path / "dropped").glob("*.pt")) == ["model.pt"]
+    train(job, tmp_path / "kept", keep_checkpoint=True)
+    assert sorted(p.name for p in (tmp_path / "kept").glob("*.pt")) == ["checkpoint.prev.pt", "checkpoint.pt",
+                                                                      "model.pt"]
+    (tmp_path / "kept" / "model.pt").unlink()
+    with pytest.raises(FileNotFoundError, match="checkpoints of an unfinished run are kept"):
+        remove_checkpoints(tmp_path / "kept")

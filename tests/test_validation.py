@@ -81,3 +81,55 @@ def test_a_classical_row_is_scored_on_the_same_split_and_masks(validated, tmp_pa
 
     rows = split.score(build_model({"backbone": "mean_fill"}, 4), 0, torch.float32, "cpu")
     assert [round(r["value"], 6) for r in rows] == [round(v, 6) for v in reference.value]
+
+
+class Blowup(torch.nn.Module):
+    """A network whose eval-mode output leaves [0, 1] by orders of magnitude (issue 25: rfr's
+    validation at step 200 read PSNR -30.7 dB and L1 92,499)."""
+
+    def forward(self, image, mask):
+        return image * 0 + torch.linspace(-4e3, 9e4, image.shape[-1])
+
+
+@pytest.mark.parametrize("protocol", ["harness", "skimage_rgb"])
+def test_validation_scores_as_the_test_set_does_and_says_when_the_output_leaves_0_1(validated, tmp_path, capsys,
+                                                                                   protocol):
+    """Before: the validation composite was not clamped (PSNR far below 0 dB, L1 in the thousands), where
+    evaluation clamps it. Now it goes through evaluation's own code, under the harness protocol whatever
+    eval.protocol is (a training job must not depend on how the test set is scored: no retraining)."""
+    from inpaint_bench.metrics.evaluation import Evaluation
+    from inpaint_bench.metrics.suite import MetricSuite
+    from inpaint_bench.training.validation import VALIDATION_PROTOCOL
+
+    path, config, write = validated
+    before = train_job(load_config(path), "toy", "pconv", 0)
+    config["eval"]["protocol"] = protocol
+    write(config)
+    assert train_job(load_config(path), "toy", "pconv", 0) == before
+    split = trainer(path, tmp_path / "run").validation.split
+    rows = pd.DataFrame(split.score(Blowup(), 2, torch.float32, "cpu"))
+    assert "validation at step 2 (eval mode): the model's output in the holes spans [-4000, 9e+04], outside " \
+           "the valid [0, 1]" in capsys.readouterr().err
+    for bucket, mask in split.masks.items():  # the same images and masks through the evaluation
+        evaluation = Evaluation(MetricSuite(enable_lpips=False, enable_fid=False, protocol=VALIDATION_PROTOCOL),
+                                "toy", "blowup", 0)
+        evaluation.add(bucket, Blowup()(split.image, mask), split.image, mask, ["a", "b", "c"], ["m"] * 3)
+        assert evaluation.range_check() and "spans [-4000, 9e+04]" in evaluation.range_check()[0]
+        scored = evaluation.per_image()
+        for metric in ("psnr", "ssim", "l1"):
+            value = rows[(rows.bucket == bucket) & (rows.metric == metric)].value.item()
+            assert value == pytest.approx(scored[metric].mean(), abs=1e-9), (bucket, metric)
+    assert rows[rows.metric == "psnr"].value.min() > 0 and rows[rows.metric == "l1"].value.max() <= 1
+
+
+def test_a_collapsed_validation_point_is_said_in_the_job_log(capsys):
+    from inpaint_bench.training.validation import Validation
+
+    validation = Validation(None, 2)
+    for step, value in ((2, 14.0), (4, 16.0), (6, 17.0), (8, 3.0)):
+        validation.rows += [{"step": step, "bucket": "b", "metric": "psnr", "value": value, "n": 3}]
+        validation.report_collapse(step)
+    err = capsys.readouterr().err
+    assert err.count("warning:") == 1
+    assert "validation at step 8: PSNR 3.00 dB (mean over buckets) lies far below the run's other points " \
+           "(14.00, 16.00, 17.00 dB)" in err

@@ -246,6 +246,18 @@ def threads_used_after_resume(path: Path, state: dict, threads: int, processes: 
     return used
 
 
+def remove_checkpoints(out: Path) -> list[Path]:
+    """Removes the resumable state of a finished run (model.pt written): checkpoint.pt and
+    checkpoint.prev.pt hold the model and Adam's moments, about twice model.pt's size, and a finished job
+    trained again starts from step 0 anyway. Returns what it removed."""
+    if not (out / MODEL).is_file():
+        raise FileNotFoundError(f"{out / MODEL} is not there: the checkpoints of an unfinished run are kept")
+    removed = [out / name for name in (CHECKPOINT, PREVIOUS_CHECKPOINT) if (out / name).is_file()]
+    for path in removed:
+        path.unlink()
+    return removed
+
+
 def save_model_file(out: Path, model, job: dict, steps: int, notes: list, threads_used: list,
                     processes: int) -> Path:
     """Writes model.pt: the final weights with the job's identity (WHO and HOW, as load_model_file

@@ -117,7 +117,7 @@ def evaluate(job: dict, out: str | Path, model_path: str | Path | None = None, m
                         save_image(gt[j], base.with_name(base.name + "_gt.png"))
                 bar.update(len(idx))
         bar.close()
-        for warning in evaluation.test_set_check() + evaluation.colour_check():
+        for warning in evaluation.test_set_check() + evaluation.range_check() + evaluation.colour_check():
             print(f"warning: {warning}", file=sys.stderr)
         summary = evaluation.write(out / "per_image.csv", out / "summary.csv")
         # what these numbers were computed from: the eval job (its model's train job, the test files'

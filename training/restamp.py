@@ -76,6 +76,8 @@ def outputs(config: dict, kind: str, parts: tuple) -> list[Path]:
         return [r.summary(), r.summary().with_name("summary_over_seeds.csv"), r.root / "report" / "config.html"]
     if kind == "tables":
         return [r.table(t, ext) for t in (parts[0], f"{parts[0]}_ablation") for ext in ("csv", "md", "tex", "html")]
+    if kind == "paper":  # the paper views and the scorecard, the folder's only files
+        return sorted((r.root / "paper").glob("*.*"))
     if kind == "plots":
         return [r.plot(parts[0], k) for k in ("metrics", "paired", "loss", "qualitative")]
     return [r.plot(parts[0], "validation")]

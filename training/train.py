@@ -46,6 +46,7 @@ from inpaint_bench.training.checkpoint import (
     is_run_file,
     load_checkpoint,
     load_model_file,
+    remove_checkpoints,
     restore_checkpoint,
     run_signature,
     save_checkpoint,
@@ -207,7 +208,7 @@ class Trainer:
         self.mask_sampler = build_train_masks(masks["source"], job["image_size"],
                                               derive_seed(self.data_seed, "masks"), buckets=job["buckets"],
                                               mask_dir=masks["dir"], hole_is_white=masks["hole"] == "white",
-                                              caps=masks["caps"])
+                                              caps=masks["caps"], augment=masks["augment"])
         self.teacher = self.distill = None
         if job["teacher"] is not None:
             self._setup_distillation(teacher)
@@ -434,9 +435,15 @@ class Trainer:
         return self.out / MODEL
 
 
-def train(job: dict, out: str | Path, teacher: str | None = None, device: str | None = None) -> Path:
-    """Trains a resolved job (jobs.resolve) into `out`; returns the path of model.pt."""
-    return Trainer(job, Path(out), teacher=teacher, device=device).fit()
+def train(job: dict, out: str | Path, teacher: str | None = None, device: str | None = None,
+          keep_checkpoint: bool = True) -> Path:
+    """Trains a resolved job (jobs.resolve) into `out`; returns the path of model.pt. Without
+    `keep_checkpoint` (the config's train.keep_checkpoint), the checkpoints go once model.pt is written."""
+    model = Trainer(job, Path(out), teacher=teacher, device=device).fit()
+    if not keep_checkpoint and os.environ.get("RANK", "0") == "0":
+        for path in remove_checkpoints(Path(out)):
+            print(f"removed {path} (model.pt is final; train.keep_checkpoint: true keeps it)", flush=True)
+    return model
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -478,7 +485,7 @@ def main(argv=None) -> None:
         teacher = args.teacher_model
         if job["teacher"] and teacher is None:
             teacher = results.teacher_dir(args.dataset, job["teacher"], args.seed) / "model.pt"
-        path = train(job, out, teacher=teacher, device=device)
+        path = train(job, out, teacher=teacher, device=device, keep_checkpoint=config["train"]["keep_checkpoint"])
     except (ConfigError, FloatingPointError, ValueError, OSError) as err:
         if os.environ.get("HARNESS_DEBUG") == "1":
             raise

@@ -1,9 +1,14 @@
 """Validation during training: a small fixed split held out from the training images, one fixed mask per
 bucket and image, scored (PSNR, SSIM, L1 of the composite) every `train.validation.every` steps into
 validation.csv (columns: docs/file-formats.md). The split never touches the test set, and the held-out
-images are not trained on. Classical rows are scored on the same split once, as reference lines."""
+images are not trained on. Classical rows are scored on the same split once, as reference lines.
+Each point is scored by the test set's code (metrics.evaluation.scoring_pair: the composite clamped to
+[0, 1]) under the `harness` protocol whatever `eval.protocol` says, so that scoring the test set under
+another protocol never retrains a row; an eval-mode output far outside [0, 1] and a point that collapses
+are said in the job log."""
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -13,7 +18,7 @@ import torch
 from inpaint_bench.datasets.strokes import bucket_mask
 from inpaint_bench.harness.buckets import Bucket
 from inpaint_bench.harness.fileio import write_csv
-from inpaint_bench.harness.names import VALIDATION_COLUMNS
+from inpaint_bench.harness.names import VALIDATION_COLUMNS, collapsed_points
 from inpaint_bench.harness.seeding import derive_seed
 
 from .precision import autocast, prepare_input
@@ -43,13 +48,16 @@ class TrainingImages:
         return self.images.load(self.keep[index], epoch)
 
 
-def validation_split(job: dict, held_out: list[int]) -> "ValidationSplit":
+VALIDATION_PROTOCOL = "harness"  # not eval.protocol: a training job's scores must not depend on it
+
+
+def validation_split(job: dict, held_out: list[int], protocol: str = VALIDATION_PROTOCOL) -> "ValidationSplit":
     """The split of a training or validation job: the held-out images as test crops (seed 0, so every
-    training seed is validated on the same pixels)."""
+    training seed is validated on the same pixels), scored under `protocol`."""
     from inpaint_bench.datasets import build_dataset
 
     images = build_dataset(job["dataset_spec"], "train", job["image_size"], 0, crop="centre")
-    return ValidationSplit(images, held_out, job["buckets"], job["image_size"], job["dataset"])
+    return ValidationSplit(images, held_out, job["buckets"], job["image_size"], job["dataset"], protocol)
 
 
 def validate_reference(job: dict, out: str | Path) -> Path:
@@ -70,7 +78,8 @@ class ValidationSplit:
     """The held-out images (the test crop, no flip) and one mask per (bucket, image), drawn from a seed of
     the dataset alone: every variant and every seed is validated on the same pairs."""
 
-    def __init__(self, images, held_out: list[int], buckets, size: int, dataset: str):
+    def __init__(self, images, held_out: list[int], buckets, size: int, dataset: str, protocol: str):
+        self.protocol = protocol
         self.image = torch.stack([images[i]["image"] for i in held_out])
         self.masks = {}
         for bucket in buckets:
@@ -81,19 +90,26 @@ class ValidationSplit:
 
     def score(self, model, step: int, dtype: torch.dtype, device) -> list[dict]:
         """Mean PSNR, SSIM and L1 per bucket of `model`'s composites (eval mode; the caller restores the
-        training mode)."""
-        from inpaint_bench.metrics.pixel import composite, pixel_metrics  # torchmetrics: seconds to import
+        training mode), scored as the test set is. An output far outside [0, 1] is said on stderr (the
+        job log)."""
+        # torchmetrics: seconds to import
+        from inpaint_bench.metrics.evaluation import output_range, range_warning, scoring_pair
+        from inpaint_bench.metrics.protocols import protocol_metrics
 
-        rows, gt = [], self.image.to(device)
+        rows, gt, low, high = [], self.image.to(device), 0.0, 1.0
         model.eval()
         with torch.no_grad():
             for bucket, mask in self.masks.items():
                 mask = mask.to(device)
                 with autocast(dtype, device):
                     pred = model(prepare_input(gt * (1 - mask), dtype), mask)
-                values = pixel_metrics(composite(pred.float(), gt, mask), gt)
+                low, high = min(low, output_range(pred, mask)[0]), max(high, output_range(pred, mask)[1])
+                values = protocol_metrics(self.protocol, *scoring_pair(pred, gt, mask, self.protocol))
                 rows += [{"step": step, "bucket": bucket, "metric": metric, "value": float(v.mean()),
                           "n": len(v)} for metric, v in values.items()]
+        warning = range_warning(low, high, f"validation at step {step} (eval mode)")
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr, flush=True)
         return rows
 
 
@@ -114,4 +130,20 @@ class Validation:
             started = time.perf_counter()
             self.rows += self.split.score(model, step, dtype, device)
             self.seconds += time.perf_counter() - started
+            self.report_collapse(step)
+
+    def report_collapse(self, step: int) -> None:
+        """Says on stderr (the job log) when this step's point (PSNR, mean over buckets) lies far below
+        the run's other points (harness.names.collapsed_points, the rule the validation plot marks by)."""
+        psnr = {}
+        for row in self.rows:
+            if row["metric"] == "psnr":
+                psnr.setdefault(row["step"], []).append(row["value"])
+        steps = sorted(psnr)
+        means = [float(np.mean(psnr[s])) for s in steps]
+        if steps and steps[-1] == step and collapsed_points(means, higher_is_better=True)[-1]:
+            print(f"warning: validation at step {step}: PSNR {means[-1]:.2f} dB (mean over buckets) lies far "
+                  f"below the run's other points ({', '.join(f'{m:.2f}' for m in means[:-1])} dB): the "
+                  f"network collapsed at this step; the validation plot marks the point", file=sys.stderr,
+                  flush=True)
 

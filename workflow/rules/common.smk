@@ -1,11 +1,15 @@
 # Names and input functions shared by the rules (the rule files hold only rules). Paths come from
 # harness.paths, job descriptions from harness.jobs: the same code the command-line tools use.
+from pathlib import Path
+
 from inpaint_bench.harness.config import MINI_KINDS, dataset_spec, layout, train_settings
+from inpaint_bench.harness.reference import locate
 from inpaint_bench.jobs.resolve import as_param, eval_job, job_digest, teacher_architectures, teacher_job
 from inpaint_bench.jobs.resolve import teacher_slug, train_job, validation_job, workflow_job, workflow_jobs
 from inpaint_bench.jobs.resolve import validated_classical as resolve_validated_classical
 from inpaint_bench.metrics.weights import WEIGHT_FILES, download_target, find_weight
 from inpaint_bench.models.registry import is_trainable, uses_distillation
+from inpaint_bench.reporting.paper import SCORECARD
 
 R = layout(config)
 DATASETS = list(config["datasets"])
@@ -50,6 +54,20 @@ def workflow_job_file(kind, *parts):
 def validated_classical(dataset):
     """The classical rows scored on the dataset's validation split (jobs.resolve.validated_classical)."""
     return resolve_validated_classical(config, dataset)
+
+
+# report.paper_tables: {name (the CSV's stem): its path, found as harness.reference.locate finds it},
+# each written in the paper's shape (rule paper_view), and the scorecard of them all (rule scorecard)
+PAPER_TABLES = {Path(p).stem: str(locate(p)) for p in config["report"]["paper_tables"]}
+PAPER_OUTPUTS = [
+    str(R.paper(name, ext))
+    for name in ([*PAPER_TABLES, SCORECARD] if PAPER_TABLES else [])
+    for ext in ("csv", "md", "tex", "html")
+]
+
+
+def every_per_image(wildcards=None):
+    return [str(R.eval_dir(d, v, s) / "per_image.csv") for d in DATASETS for v in VARIANTS for s in SEEDS]
 
 
 wildcard_constraints:

@@ -6,6 +6,8 @@ from inpaint_bench.reporting.phrases import images_per_bucket
 localrules:
     aggregate,
     tables,
+    paper_view,
+    scorecard,
     plots,
     validation_plot,
 
@@ -50,26 +52,32 @@ rule tables:
             str(R.eval_dir(wc.dataset, v, s) / "per_image.csv") for v in VARIANTS for s in SEEDS
         ],
         provenance=eval_provenances,
+    # update(): Snakemake keeps the tables until the job replaces them, whole (reporting.tables); it
+    # would otherwise delete them first, and a run killed meanwhile would leave none
     output:
-        csv=str(R.table("{dataset}", "csv")),
-        md=str(R.table("{dataset}", "md")),
-        tex=str(R.table("{dataset}", "tex")),
-        html=report(
-            str(R.table("{dataset}", "html")),
-            caption="../report/tables.rst",
-            category="Tables",
-            subcategory="{dataset}",
-            labels={"dataset": "{dataset}", "table": "absolute: mean ± std over seeds"},
+        csv=update(str(R.table("{dataset}", "csv"))),
+        md=update(str(R.table("{dataset}", "md"))),
+        tex=update(str(R.table("{dataset}", "tex"))),
+        html=update(
+            report(
+                str(R.table("{dataset}", "html")),
+                caption="../report/tables.rst",
+                category="Tables",
+                subcategory="{dataset}",
+                labels={"dataset": "{dataset}", "table": "absolute: mean ± std over seeds"},
+            )
         ),
-        ablation_csv=str(R.table("{dataset}_ablation", "csv")),
-        ablation_md=str(R.table("{dataset}_ablation", "md")),
-        ablation_tex=str(R.table("{dataset}_ablation", "tex")),
-        ablation_html=report(
-            str(R.table("{dataset}_ablation", "html")),
-            caption="../report/ablation.rst",
-            category="Tables",
-            subcategory="{dataset}",
-            labels={"dataset": "{dataset}", "table": "ablation: Δ to the reference"},
+        ablation_csv=update(str(R.table("{dataset}_ablation", "csv"))),
+        ablation_md=update(str(R.table("{dataset}_ablation", "md"))),
+        ablation_tex=update(str(R.table("{dataset}_ablation", "tex"))),
+        ablation_html=update(
+            report(
+                str(R.table("{dataset}_ablation", "html")),
+                caption="../report/ablation.rst",
+                category="Tables",
+                subcategory="{dataset}",
+                labels={"dataset": "{dataset}", "table": "ablation: Δ to the reference"},
+            )
         ),
     log:
         str(R.log("report", "tables_{dataset}")),
@@ -84,8 +92,72 @@ rule tables:
         bootstrap=config["report"]["bootstrap"],
         n=lambda wc: images_per_bucket(dataset_spec(config, wc.dataset)),
         labels={v: s["label"] for v, s in config["variants"].items() if s.get("label")},
+        coinciding=lambda wc: coinciding(),
     script:
         "../scripts/tables.py"
+
+
+rule paper_view:
+    """A published table (report.paper_tables) in the paper's own shape: its rows, buckets, metrics and
+    precision, our value and Δ = ours − published (with its bootstrap interval) under each row we have
+    a variant for."""
+    input:
+        summary=str(R.summary()),
+        published=lambda wc: PAPER_TABLES[wc.paper_table],
+        per_image=every_per_image,
+        job=workflow_job_file("paper"),
+    output:
+        csv=str(R.paper("{paper_table}", "csv")),
+        md=str(R.paper("{paper_table}", "md")),
+        tex=str(R.paper("{paper_table}", "tex")),
+        html=report(
+            str(R.paper("{paper_table}", "html")),
+            caption="../report/paper.rst",
+            category="Paper",
+            labels={"table": "{paper_table}"},
+        ),
+    log:
+        str(R.log("report", "paper_{paper_table}")),
+    wildcard_constraints:
+        paper_table="|".join(PAPER_TABLES) or "no-paper-table",
+    conda:
+        CONDA_ENV
+    params:
+        bootstrap=config["report"]["bootstrap"],
+        variants=config["report"]["paper_variants"],
+        rows=VARIANTS,
+    script:
+        "../scripts/paper.py"
+
+
+rule scorecard:
+    """Every published cell of report.paper_tables that we have a variant for: published, ours, Δ,
+    interval and a verdict in words, with a summary line per table row."""
+    input:
+        summary=str(R.summary()),
+        published=list(PAPER_TABLES.values()),
+        per_image=every_per_image,
+        job=workflow_job_file("paper"),
+    output:
+        csv=str(R.paper(SCORECARD, "csv")),
+        md=str(R.paper(SCORECARD, "md")),
+        tex=str(R.paper(SCORECARD, "tex")),
+        html=report(
+            str(R.paper(SCORECARD, "html")),
+            caption="../report/scorecard.rst",
+            category="Paper",
+            labels={"table": "reproduction scorecard"},
+        ),
+    log:
+        str(R.log("report", "scorecard")),
+    conda:
+        CONDA_ENV
+    params:
+        bootstrap=config["report"]["bootstrap"],
+        variants=config["report"]["paper_variants"],
+        rows=VARIANTS,
+    script:
+        "../scripts/paper.py"
 
 
 rule plots:

@@ -4,11 +4,16 @@ from pathlib import Path
 
 import torch
 
+from inpaint_bench.harness.config import layout
 from inpaint_bench.harness.joblog import job_log
+from inpaint_bench.harness.superseded import superseded_note
 from inpaint_bench.training.evaluate import evaluate
 
 with job_log(snakemake.log[0], __file__):  # noqa: F821 (snakemake is injected by Snakemake)
     torch.set_num_threads(snakemake.threads)  # noqa: F821
+    note = superseded_note(layout(snakemake.config), snakemake.input.job)  # noqa: F821
+    if note:
+        print(note, flush=True)
     evaluate(json.loads(snakemake.params.job), Path(snakemake.output.summary).parent,  # noqa: F821
              model_path=snakemake.input.model or None,  # noqa: F821
              masks_dir=Path(snakemake.input.masks).parent,  # noqa: F821

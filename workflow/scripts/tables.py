@@ -15,7 +15,8 @@ with job_log(snakemake.log[0], __file__):  # noqa: F821 (snakemake is injected b
     paths = write_tables(read_summary(inputs.summary), snakemake.wildcards.dataset,  # noqa: F821
                          Path(out.csv).parent, params.variants, per_image=read_per_images(inputs.per_image),
                          reference=params.reference, bootstrap=Bootstrap.from_config(params.bootstrap),
-                         reference_table=inputs.published or None, labels=params.labels)
+                         reference_table=inputs.published or None, labels=params.labels,
+                         coinciding=params.coinciding)
     expected = {str(Path(p)) for p in out}
     written = {str(Path(p)) for p in paths.values()}
     if written != expected:

@@ -4,11 +4,17 @@ from pathlib import Path
 
 import torch
 
+from inpaint_bench.harness.config import layout
 from inpaint_bench.harness.joblog import job_log
+from inpaint_bench.harness.superseded import superseded_note
 from inpaint_bench.training.train import train
 
 with job_log(snakemake.log[0], __file__):  # noqa: F821 (snakemake is injected by Snakemake)
     torch.set_num_threads(snakemake.threads)  # noqa: F821
+    note = superseded_note(layout(snakemake.config), snakemake.input.job)  # noqa: F821
+    if note:
+        print(note, flush=True)
     job = json.loads(snakemake.params.job)  # noqa: F821
     teacher = snakemake.input.get("teacher") or None  # noqa: F821
-    train(job, Path(snakemake.output.model).parent, teacher=teacher)  # noqa: F821
+    keep = snakemake.config["train"]["keep_checkpoint"]  # noqa: F821 (not in the job: changes no number)
+    train(job, Path(snakemake.output.model).parent, teacher=teacher, keep_checkpoint=keep)  # noqa: F821
