@@ -14,7 +14,8 @@ description:
   re-runs it.
 Files keep their modification times, and Snakemake's records of the re-stamped outputs are cleared
 (`snakemake --cleanup-metadata`, whose params would still hold the old code), so that `snakemake -n`
-plans nothing for them. Exit status 1 when a result was refused.
+plans nothing for them. It holds the results folder's lock (harness.results_lock) while it writes:
+a workflow run on the same results stops it, naming the run. Exit status 1 when a result was refused.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from pathlib import Path
 
 from inpaint_bench.harness.config import REPO_ROOT, ConfigError, layout
 from inpaint_bench.harness.fileio import atomic_torch_save, atomic_write_text
+from inpaint_bench.harness.results_lock import acquire, release
 from inpaint_bench.jobs.resolve import job_digest, workflow_jobs
 from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.training.checkpoint import MODEL, PROVENANCE, _differences, read_torch_file
@@ -138,10 +140,9 @@ def clear_snakemake_records(config_path: str, paths: list[Path]) -> None:
         raise RuntimeError(f"snakemake --cleanup-metadata failed:\n{(proc.stderr or proc.stdout)[-2000:]}")
 
 
-def run(config_path: str, dry_run: bool = False) -> int:
-    config = load_config(config_path)
+def _restamp_all(config: dict, now: str, dry_run: bool) -> tuple[list[str], list[str], list[Path]]:
+    """(what was re-stamped, what was refused, the outputs whose Snakemake records must go)."""
     results = layout(config)
-    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     stamped, refused, cleared = [], [], []
     for kind, parts, key, job in workflow_jobs(config, {}):
         digest = job_digest(job)
@@ -163,6 +164,20 @@ def run(config_path: str, dry_run: bool = False) -> int:
             restamp(config, key, kind, recorded[0], job,
                     {"at": now, "job": [recorded[0].stem, digest], "files": files})
             cleared += [p for p in outputs(config, kind, parts) if p.exists()]
+    return stamped, refused, cleared
+
+
+def run(config_path: str, dry_run: bool = False) -> int:
+    config = load_config(config_path)
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    lock = layout(config).lock_file()
+    if not dry_run:  # no workflow run writes these results meanwhile (harness.results_lock)
+        acquire(lock, REPO_ROOT)
+    try:
+        stamped, refused, cleared = _restamp_all(config, now, dry_run)
+    finally:
+        if not dry_run:
+            release(lock)
     if cleared:
         clear_snakemake_records(config_path, cleared)
     verb = "would re-stamp" if dry_run else "re-stamped"
