@@ -216,7 +216,8 @@ def footnotes(frame: pd.DataFrame) -> list[str]:
     methods = set(frame["method"])
     own = "its own mean ± std over seeds" if len(seeds) > 1 else "its own value"
     lines = [f"Δ = variant − {ref} (the reference row, which shows {own}), in each metric's table units.",
-             n_line(frame.attrs.get("n", {}), frame.attrs.get("pairing")) + f" Seeds: {', '.join(map(str, seeds)) or '-'}"
+             n_line(frame.attrs.get("n", {}), frame.attrs.get("pairing"))
+             + f" Seeds: {', '.join(map(str, seeds)) or '-'}"
              + (" (one seed: no seed spread)." if len(seeds) == 1 else ".")]
     if "bootstrap" in methods:
         used = set(frame.loc[frame["method"] == "bootstrap", "metric"])

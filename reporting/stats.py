@@ -5,11 +5,11 @@ forms; the masks are drawn from masks.seed), so two variants' per-image scores a
 difference is taken image by image, within a seed, on the same (seed, bucket, image, mask)
 (`pair_rows`). Per-image metrics get the hierarchical paired bootstrap (`hierarchical_bootstrap`:
 resample seeds, then images within each seed; where an image occurs several times, with several
-masks or pooled over buckets, it is drawn with all its pairs, `clusters`, `image_cluster`); set-level metrics (FID, KID), which have one value
-per (seed, bucket), the mean and sample std over seeds of the per-seed difference (`seed_spread`),
-with no interval and no mark. `mark` says "better"/"worse" when an interval excludes 0. Too few
-paired values (MIN_PAIRED_VALUES) or equal differences give the difference alone (method "paired"),
-with the reason: no interval, no mark.
+masks or pooled over buckets, it is drawn with all its pairs, `clusters`, `image_cluster`); set-level
+metrics (FID, KID), which have one value per (seed, bucket), the mean and sample std over seeds of
+the per-seed difference (`seed_spread`), with no interval and no mark. `mark` says "better"/"worse"
+when an interval excludes 0. Too few paired values (MIN_PAIRED_VALUES) or equal differences give the
+difference alone (method "paired"), with the reason: no interval, no mark.
 """
 from __future__ import annotations
 
