@@ -2,6 +2,7 @@
 evaluation scores, `export` writes, provenance records and the tables' footnotes state it."""
 import json
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -166,3 +167,15 @@ def test_intervals_resample_an_image_met_with_several_masks_as_one_unit():
     assert row["method"] == "bootstrap"
     assert (row["lo"], row["hi"]) == pytest.approx((clustered.lo, clustered.hi))
     assert clustered.hi - clustered.lo > 1.3 * (independent.hi - independent.lo)  # 12 images, not 36 values
+
+
+@pytest.mark.parametrize("name", ["paper.yaml", "paper_text.yaml", "paper_iternum.yaml", "rfr_released.yaml"])
+def test_the_paper_configs_score_every_nvidia_mask(name):
+    from inpaint_bench.harness.config import consistency_problems, read_config_file
+
+    folder = Path(__file__).parents[1] / "config"
+    config = read_config_file(folder / name)
+    assert config["masks"]["count"] == "all" and config["masks"]["pairing"] == "every_mask"
+    paper = load_config(folder / "paper.yaml")
+    paper["masks"]["pairing"] = "cycle"  # what the paper configs said before: a name-order slice on Paris
+    assert any(p.startswith("masks.pairing: cycle with masks.count: all") for p in consistency_problems(paper))
