@@ -187,7 +187,9 @@ def build_ablation(summary: pd.DataFrame, per_image: pd.DataFrame | None, datase
                        seeds=table.attrs["seeds"], variants=variants, buckets=buckets, metrics=metrics,
                        capped=table.attrs["capped"],
                        near_constant=table.attrs["near_constant"], unused=unused, protocol=table.attrs["protocol"],
-                       few_images=table.attrs["few_images"], influential=table.attrs["influential"])
+                       few_images=table.attrs["few_images"], influential=table.attrs["influential"],
+                       one_mask_each=images is not None
+                       and not images.duplicated(["variant", "seed", "bucket", "image"]).any())
     return frame
 
 
@@ -216,7 +218,7 @@ def footnotes(frame: pd.DataFrame) -> list[str]:
     methods = set(frame["method"])
     own = "its own mean ± std over seeds" if len(seeds) > 1 else "its own value"
     lines = [f"Δ = variant − {ref} (the reference row, which shows {own}), in each metric's table units.",
-             n_line(frame.attrs.get("n", {}), frame.attrs.get("pairing"))
+             n_line(frame.attrs.get("n", {}), frame.attrs.get("pairing"), frame.attrs.get("one_mask_each", False))
              + f" Seeds: {', '.join(map(str, seeds)) or '-'}"
              + (" (one seed: no seed spread)." if len(seeds) == 1 else ".")]
     if "bootstrap" in methods:

@@ -91,12 +91,14 @@ PAIRING_PHRASES = {
                                    "masks.pairing: random_mask)"),
 }
 UNKNOWN_PAIRING = ("test pairs (image, mask)", "")
+ONE_MASK_EACH = ("test images", ", one mask each")  # pairing not known, but the per-image rows show it
 
 
-def n_line(ns_by_bucket: dict[str, set], pairing: str | None = None) -> str:
+def n_line(ns_by_bucket: dict[str, set], pairing: str | None = None, one_mask_each: bool = False) -> str:
     """The footnote saying n, the test pairs per bucket and seed (one number, or a range per bucket),
-    and how the test images met the masks (masks.pairing; None: not known, not said)."""
-    unit, how = PAIRING_PHRASES.get(pairing, UNKNOWN_PAIRING)
+    and how the test images met the masks (masks.pairing; None: not known, then only what
+    `one_mask_each` says: the per-image rows hold each image once per bucket and seed)."""
+    unit, how = PAIRING_PHRASES.get(pairing, ONE_MASK_EACH if one_mask_each else UNKNOWN_PAIRING)
     all_n = sorted(set(n for ns in ns_by_bucket.values() for n in ns))
     if len(all_n) == 1:
         return f"n = {all_n[0]} {unit} per bucket and seed{how}."
