@@ -37,7 +37,7 @@ def test_every_report_caption_renders_as_restructuredtext_without_a_system_messa
 
     params = SimpleNamespace(seeds=seeds, seed=seeds[0], n=36, reference="baseline", variants=["baseline", "rfr"],
                              bootstrap={"level": 0.95, "resamples": 2000, "seed": 0}, reference_table=reference_table,
-                             note=note)
+                             note=note, pairing="every_mask")
     config = {"datasets": {"mini_natural": {}}, "seeds": seeds, "eval": {"protocol": "harness"},
               "report": {"reference": "baseline", "bootstrap": {"level": 0.95, "resamples": 2000}}}
     snakemake = SimpleNamespace(params=params, wildcards=SimpleNamespace(dataset="mini_natural"), config=config)
@@ -50,6 +50,8 @@ def test_every_report_caption_renders_as_restructuredtext_without_a_system_messa
         assert not messages, (path.name, messages)
         if note and path.name in ("tables.rst", "ablation.rst"):  # said beside every table
             assert f"Read first: {note}" in doctree.astext(), path.name
+        if path.name in ("tables.rst", "ablation.rst"):  # how the test images met the masks
+            assert "masks.pairing: every_mask" in " ".join(doctree.astext().split()), path.name
 
 
 # The workflow's report, opened in headless Chromium
