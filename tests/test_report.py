@@ -113,6 +113,7 @@ def test_tables_rule_declares_the_per_image_files_and_writes_both_tables(report_
         text = (tables / name).read_text()
         assert not [c for c in md_cells(text) if "missing" in c], name
         assert "LPIPS (missing: alexnet-owt-7be5be79.pth)" in text and "pt_inception-2015-12-05-6726825d.pth" in text
+        assert "one mask each: image i meets mask i of the bucket" in text and "(masks.pairing: cycle)" in text
     # the published value beside our one cell that has it, nowhere else
     published = [c for c in md_cells((tables / "mini_natural.md").read_text()) if "pub." in c]
     assert len(published) == 1 and re.fullmatch(r"[*]*\d+\.\d\d ± \d+\.\d\d[*]* \(pub\. 20\.00; Δ [+-]\d+\.\d\d\)",
