@@ -32,6 +32,7 @@ _EXPORTS = {
     "import_nvidia_masks": "inpaint_bench.datasets.nvidia_masks",
     "nvidia_mask_set": "inpaint_bench.datasets.nvidia_masks",
     "load_test_masks": "inpaint_bench.datasets.mask_sets",
+    "bucket_pairs": "inpaint_bench.datasets.mask_sets",
     "make_test_masks": "inpaint_bench.datasets.mask_sets",
     "read_mask": "inpaint_bench.datasets.imagefile",
     "read_rgb": "inpaint_bench.datasets.imagefile",

@@ -26,6 +26,7 @@ STREAM_NVIDIA_CHOICE = 3     # nvidia_masks.import_nvidia_masks
 STREAM_OFFICIAL_STROKES = 4  # train_masks.OfficialStrokeSampler
 STREAM_MASK_FOLDER = 5       # train_masks.MaskFolderSampler
 STREAM_MASK_FOLDER_CHECK = 6  # mask_files.check_mask_folder (the files it samples)
+STREAM_TEST_PAIRING = 7      # mask_sets.bucket_pairs (masks.pairing: random_mask)
 
 
 def hole_ratio(mask) -> float:

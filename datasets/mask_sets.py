@@ -2,7 +2,8 @@
 
 A set is the layout of datasets.mask_files: a folder per hole-ratio bucket and a manifest.csv.
 `make_test_masks` draws free-form strokes into each bucket; the CLI's --nvidia imports NVIDIA's
-masks instead (datasets.nvidia_masks).
+masks instead (datasets.nvidia_masks). Which test image meets which mask of a bucket
+(masks.pairing) is `bucket_pairs`, the one place evaluation and `export` take it from.
 
 CLI: python -m inpaint_bench.datasets.mask_sets --out DIR --size 64 --count 12 --seed 0 [--nvidia DIR]
 """
@@ -20,6 +21,7 @@ from inpaint_bench.datasets.imagefile import read_mask
 from inpaint_bench.datasets.mask_conventions import (
     DEFAULT_BUCKETS,
     STREAM_TEST_MASKS,
+    STREAM_TEST_PAIRING,
     bucket_seed,
     check_buckets,
     check_seed,
@@ -63,6 +65,38 @@ def make_test_masks(out_dir, size: int, buckets, count: int, seed: int,
             items.append((_to_png_array(bucket_mask(size, b, rng, blobs=blobs)), "generated"))
         per_bucket[b.name] = items
     return write_mask_set(out_dir, per_bucket)
+
+
+# masks.pairing: how a bucket's test pairs (image, mask) are formed; the first is the schema's default
+PAIRINGS = ("cycle", "every_mask", "random_mask")
+
+
+def bucket_pairs(pairing: str, images: int, masks: int, seed: int, bucket) -> list[tuple[int, int]]:
+    """The (image index, mask index) pairs one bucket is scored on, in order, for `images` test images
+    and a bucket of `masks` masks (masks.pairing):
+
+    - cycle: image i meets mask i mod masks, one pair per image (generated masks are random draws,
+      so the first ones are as good as any; with NVIDIA's set in name order it would be a slice);
+    - every_mask: pair k is image k mod images and mask k mod masks, for k < max(images, masks):
+      every mask of the bucket once and the images cycled over them (every image at least once, so
+      a bucket with fewer masks than images is cycle);
+    - random_mask: one mask per image, drawn by a generator seeded by (seed, bucket): shuffled
+      rounds of all the masks, so no mask is used twice before every mask is used once.
+
+    Every variant and training seed gets the same pairs (`seed` is masks.seed)."""
+    if images < 1 or masks < 1:
+        raise ValueError(f"bucket {bucket}: {images} test images and {masks} masks, nothing to pair")
+    if pairing == "cycle":
+        return [(i, i % masks) for i in range(images)]
+    if pairing == "every_mask":
+        return [(k % images, k % masks) for k in range(max(images, masks))]
+    if pairing == "random_mask":
+        b = Bucket.parse(bucket)
+        rng = np.random.default_rng([check_seed(seed), round(b.lo * 1_000_000), round(b.hi * 1_000_000),
+                                     STREAM_TEST_PAIRING])
+        rounds = [rng.permutation(masks) for _ in range(-(-images // masks))]
+        return [(i, int(m)) for i, m in enumerate(np.concatenate(rounds)[:images])]
+    raise ValueError(f"masks.pairing: {pairing!r} is not one of {', '.join(PAIRINGS)}")
 
 
 def load_test_masks(masks_dir, threshold: float | None = None

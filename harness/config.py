@@ -280,6 +280,10 @@ def consistency_problems(config: dict) -> list[str]:
     if config["masks"]["count"] == "all" and config["masks"]["source"] != "nvidia":
         problems.append("masks.count: all takes every mask of an existing set; it needs masks.source: nvidia "
                         "(generated masks need a number)")
+    if config["masks"]["count"] == "all" and config["masks"]["pairing"] == "cycle":
+        problems.append("masks.pairing: cycle with masks.count: all would score test image i with mask i of each "
+                        "bucket in file-name order, a slice of the set; set masks.pairing: every_mask (every mask "
+                        "once, images cycled) or random_mask (one seeded random mask per image)")
     protocol = config["eval"]["protocol"]
     if PROTOCOL_MIN_SIZE[protocol] > config["image_size"]:
         problems.append(f"eval.protocol {protocol}: its SSIM window is {PROTOCOL_MIN_SIZE[protocol]} px, larger "

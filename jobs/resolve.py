@@ -167,13 +167,16 @@ def teacher_job(config: dict, dataset: str, arch: str, seed: int, listings: dict
 
 
 def eval_job(config: dict, dataset: str, variant: str, seed: int, listings: dict | None = None) -> dict:
-    """A variant's evaluation: the test images it reads (`listing`), the protocol (the PSNR cap), and
-    for a trained variant the train job its model.pt must come from (`train`, whose `code` the model
-    was trained by). `code`: the evaluation's own and its row's files."""
+    """A variant's evaluation: the test images it reads (`listing`), the protocol (the PSNR cap), the
+    pairing of test images with masks (`pairing`: masks.pairing and masks.seed), and for a trained
+    variant the train job its model.pt must come from (`train`, whose `code` the model was trained by).
+    `code`: the evaluation's own and its row's files."""
     spec = resolved_spec(config, variant)
     return {**_common(config, dataset, seed), "variant": variant, "spec": spec,
             "code": job_code("evaluate", code_digests(spec, config["width"])),
             "eval": config["eval"], "precision": config["train"]["precision"], "psnr_cap_db": PSNR_CAP_DB,
+            # which test image meets which mask (datasets.mask_sets.bucket_pairs): recorded, and a change re-scores
+            "pairing": {"pairing": config["masks"]["pairing"], "seed": config["masks"]["seed"]},
             "train": train_job(config, dataset, variant, seed, listings) if is_trainable(spec) else None,
             "listing": {"images": listing(config, ("datasets", dataset, "test"), listings)}}
 

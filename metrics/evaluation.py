@@ -97,8 +97,8 @@ class Evaluation:
         self.rows: list[dict] = []
         self.buckets: list[str] = []  # in order of first appearance
         self.output_low, self.output_high = 0.0, 1.0  # the predictions' range in the holes (range_check)
-        # the ground truth's pixel std inside the hole, per (bucket, image): what a fill is judged on
-        self.hole_std: dict[tuple[str, str], float] = {}
+        # the ground truth's pixel std inside the hole, per pair (bucket, image, mask): what a fill is judged on
+        self.hole_std: dict[tuple[str, str, str], float] = {}
 
     @torch.no_grad()
     def add(self, bucket: str, pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor,
@@ -121,7 +121,7 @@ class Evaluation:
         scores = self.suite.per_image(comp, gt)
         hole = mask[:, 0] > 0.5
         for j, image in enumerate(images):  # per channel, the largest: a flat blue sky is flat
-            self.hole_std[(bucket, image)] = float(gt[j][:, hole[j]].float().std(dim=1).max())
+            self.hole_std[(bucket, image, masks[j])] = float(gt[j][:, hole[j]].float().std(dim=1).max())
         colour = hole_colour_error(comp, gt, mask)
         floor = hole_colour_error(MeanFill()(gt * (1 - mask), mask), gt, mask)
         self.suite.add_distribution(bucket, comp, gt)
@@ -145,7 +145,7 @@ class Evaluation:
         not finite or at least 100 dB (their dB dominate a mean), and those that move their bucket's
         mean PSNR by more than INFLUENCE_DB (leave-one-out)."""
         warnings = []
-        flat = [f"{image} ({bucket})" for (bucket, image), std in self.hole_std.items() if std < NEAR_CONSTANT_STD]
+        flat = [f"{image} ({bucket})" for (bucket, image, _), std in self.hole_std.items() if std < NEAR_CONSTANT_STD]
         if flat:
             warnings.append(f"{len(flat)} of {len(self.hole_std)} test images (image, bucket) are near-constant "
                             f"inside the hole (pixel std < {NEAR_CONSTANT_STD} there): a fill reproduces it almost "
@@ -188,8 +188,8 @@ class Evaluation:
         if metric != "psnr":
             return ""
         capped = int((values >= PSNR_CAP_DB).sum())
-        flat = sum(self.hole_std.get((bucket, image), math.inf) < NEAR_CONSTANT_STD
-                   for bucket, image in zip(part["bucket"], part["image"]))
+        flat = sum(self.hole_std.get((bucket, image, mask), math.inf) < NEAR_CONSTANT_STD
+                   for bucket, image, mask in zip(part["bucket"], part["image"], part["mask"]))
         shifts = [abs(s) for s in leave_one_out_shifts(values)]
         moved = [s for s in shifts if s > INFLUENCE_DB]
         return "; ".join(note for note in (capped_note(capped, len(values)) if capped else "",

@@ -69,12 +69,14 @@ def index_images(folder: Path) -> dict[str, Path]:
     return index
 
 
-def index_masks(masks_dir: Path) -> tuple[dict[tuple[str, str], Path], list[str], dict[Path, float], dict[Path, str]]:
+def index_masks(masks_dir: Path) -> tuple[dict[tuple[str, str], Path], list[str], dict[Path, float], dict[Path, str],
+                                          dict[Path, str]]:
     """(bucket, stem) -> mask file, the buckets in manifest order, mask file -> the hole ratio the
-    manifest lists (when it has a hole_ratio column), and mask file -> the mask set's file it is a copy
-    of (an export's `mask` column: metrics.evaluation.mask_id)."""
+    manifest lists (when it has a hole_ratio column), mask file -> the mask set's file it is a copy
+    of (an export's `mask` column: metrics.evaluation.mask_id) and mask file -> its test image (an
+    export's `image` column, where the copies are not named after their image alone)."""
     manifest = masks_dir / "manifest.csv"
-    masks, buckets, ratios, ids = {}, [], {}, {}
+    masks, buckets, ratios, ids, images = {}, [], {}, {}, {}
     if manifest.is_file():
         for row in read_manifest(manifest):
             bucket, file = row["bucket"], row["file"]
@@ -89,6 +91,8 @@ def index_masks(masks_dir: Path) -> tuple[dict[tuple[str, str], Path], list[str]
                 ratios[path] = ratio
             if (row.get("mask") or "").strip():
                 ids[path] = row["mask"].strip()
+            if (row.get("image") or "").strip():
+                images[path] = row["image"].strip()
             if bucket not in buckets:
                 buckets.append(bucket)
     else:
@@ -98,7 +102,7 @@ def index_masks(masks_dir: Path) -> tuple[dict[tuple[str, str], Path], list[str]
         buckets = [FLAT_BUCKET]
     if not masks:
         raise FileNotFoundError(f"no masks found in {masks_dir}")
-    return masks, buckets, ratios, ids
+    return masks, buckets, ratios, ids, images
 
 
 def _names(keys, limit: int = 20) -> str:
@@ -123,12 +127,13 @@ def pair_files(pred_dir: Path, gt_dir: Path, masks_dir: Path, allow_missing: boo
     without a word. Raises ValueError listing every mismatch and, unless allow_missing, every missing
     output (returned instead, as "<bucket>/<image>")."""
     preds, gts = index_images(pred_dir), index_images(gt_dir)
-    masks, buckets, ratios, ids = index_masks(masks_dir)
+    masks, buckets, ratios, ids, images = index_masks(masks_dir)
+    image_of = {pair: images.get(path, pair[1]) for pair, path in masks.items()}  # the test image a copy is of
     buckets_by_stem: dict[str, list[str]] = {}
     for bucket, stem in masks:
         buckets_by_stem.setdefault(stem, []).append(bucket)
 
-    items, used_gt = [], set()
+    items, used_gt, scored = [], set(), set()
     no_gt, no_mask, ambiguous = [], [], []
     for key, pred_path in preds.items():
         parts = key.split("/")
@@ -146,18 +151,18 @@ def pair_files(pred_dir: Path, gt_dir: Path, masks_dir: Path, allow_missing: boo
         if bucket is None or (bucket, stem) not in masks:
             no_mask.append(key)
             continue
-        gt_key = _gt_key(gts, bucket, stem)
+        gt_key = _gt_key(gts, bucket, image_of[(bucket, stem)])
         if gt_key is None:
             no_gt.append(key)
             continue
         used_gt.add(gt_key)
         mask_path = masks[(bucket, stem)]
         manifest = masks_dir / "manifest.csv" if mask_path in ratios else None
-        items.append(Item(stem, bucket, pred_path, gts[gt_key], mask_path,
+        items.append(Item(image_of[(bucket, stem)], bucket, pred_path, gts[gt_key], mask_path,
                           ids.get(mask_path, mask_path.relative_to(masks_dir).as_posix()),
                           ratios.get(mask_path), manifest))
-    scored = {(it.bucket, it.name) for it in items}
-    expected = {(bucket, stem): _gt_key(gts, bucket, stem) for bucket, stem in masks}
+        scored.add((bucket, stem))
+    expected = {(bucket, stem): _gt_key(gts, bucket, image_of[(bucket, stem)]) for bucket, stem in masks}
     expected = {pair: gt for pair, gt in expected.items() if gt is not None}
     missing = sorted(_pair_name(*pair) for pair in expected if pair not in scored)
 
@@ -181,7 +186,7 @@ def pair_files(pred_dir: Path, gt_dir: Path, masks_dir: Path, allow_missing: boo
                 "provenance and the tables' footnote then say which)" if missing and not allow_missing else "")
         raise ValueError("unmatched files:\n  " + "\n  ".join(errors) + hint)
     order = {b: i for i, b in enumerate(buckets)}
-    items.sort(key=lambda it: (order[it.bucket], it.name))
+    items.sort(key=lambda it: (order[it.bucket], it.name, it.mask_name))
     return items, [b for b in buckets if any(it.bucket == b for it in items)], missing
 
 

@@ -39,7 +39,15 @@ from inpaint_bench.reporting.render import (
     write_table,
 )
 from inpaint_bench.reporting.results import single_protocol
-from inpaint_bench.reporting.stats import Bootstrap, Interval, mark, pair_rows, paired_interval, seed_spread
+from inpaint_bench.reporting.stats import (
+    Bootstrap,
+    Interval,
+    image_cluster,
+    mark,
+    pair_rows,
+    paired_interval,
+    seed_spread,
+)
 
 COLUMNS = ["dataset", "metric", "bucket", "variant", "reference", "mean", "std", "seeds", "delta", "lo", "hi",
            "delta_std", "mark", "method", "level", "n", "note", "interval_note"]
@@ -138,7 +146,7 @@ def build_ablation(summary: pd.DataFrame, per_image: pd.DataFrame | None, datase
                 for bucket in buckets:
                     part = pairs[pairs["bucket"] == bucket]
                     per_bucket[bucket][variant] = (
-                        paired_interval(part, bootstrap, (dataset, bucket, metric, variant, ref))
+                        paired_interval(part, bootstrap, (dataset, bucket, metric, variant, ref), image_cluster(part))
                         if len(part) else "no paired images")
                     left_out = int((ref_rows["bucket"] == bucket).sum()) - len(part)
                     if left_out and len(part):  # said in a footnote: every n shown is the n used
@@ -179,7 +187,9 @@ def build_ablation(summary: pd.DataFrame, per_image: pd.DataFrame | None, datase
                        seeds=table.attrs["seeds"], variants=variants, buckets=buckets, metrics=metrics,
                        capped=table.attrs["capped"],
                        near_constant=table.attrs["near_constant"], unused=unused, protocol=table.attrs["protocol"],
-                       few_images=table.attrs["few_images"], influential=table.attrs["influential"])
+                       few_images=table.attrs["few_images"], influential=table.attrs["influential"],
+                       one_mask_each=images is not None
+                       and not images.duplicated(["variant", "seed", "bucket", "image"]).any())
     return frame
 
 
@@ -208,7 +218,8 @@ def footnotes(frame: pd.DataFrame) -> list[str]:
     methods = set(frame["method"])
     own = "its own mean ± std over seeds" if len(seeds) > 1 else "its own value"
     lines = [f"Δ = variant − {ref} (the reference row, which shows {own}), in each metric's table units.",
-             n_line(frame.attrs.get("n", {})) + f" Seeds: {', '.join(map(str, seeds)) or '-'}"
+             n_line(frame.attrs.get("n", {}), frame.attrs.get("pairing"), frame.attrs.get("one_mask_each", False))
+             + f" Seeds: {', '.join(map(str, seeds)) or '-'}"
              + (" (one seed: no seed spread)." if len(seeds) == 1 else ".")]
     if "bootstrap" in methods:
         used = set(frame.loc[frame["method"] == "bootstrap", "metric"])

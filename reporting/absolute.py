@@ -132,7 +132,7 @@ def footnotes(table: pd.DataFrame) -> list[str]:
             continue
         ns = table.xs((bucket, "n"), level=("bucket", "field"), axis=1).to_numpy().ravel()
         per_bucket[bucket] = set(int(n) for n in ns if n > 0)
-    text = n_line(per_bucket)
+    text = n_line(per_bucket, table.attrs.get("pairing"))
     if {"fid", "kid"} & set(metrics):
         text += " FID and KID are biased at small n: compare them only at equal n, not with published numbers."
     lines = [text]

@@ -24,7 +24,7 @@ from inpaint_bench.harness.buckets import sort_bucket_names
 from inpaint_bench.harness.fileio import write_csv
 from inpaint_bench.harness.names import PER_IMAGE_METRICS, PSNR_CAP_DB, metric_format, protocol_line
 from inpaint_bench.reporting.results import metric_order, read_per_image, read_summary, single_protocol
-from inpaint_bench.reporting.stats import Bootstrap, mark, pair_rows, paired_interval, seed_spread
+from inpaint_bench.reporting.stats import Bootstrap, image_cluster, mark, pair_rows, paired_interval, seed_spread
 
 COLUMNS = ["bucket", "metric", "a_mean", "a_std", "b_mean", "b_std", "delta", "lo", "hi", "delta_std", "mark",
            "method", "level", "seeds", "n", "interval_note"]
@@ -163,9 +163,8 @@ def compare_per_image(a: pd.DataFrame, b: pd.DataFrame, metrics=None, bootstrap:
         buckets = sort_bucket_names(pairs["bucket"])
         for bucket in buckets + ([ALL] if len(buckets) > 1 else []):
             part = pairs if bucket == ALL else pairs[pairs["bucket"] == bucket]
-            # pooled, one image sits in several buckets: resample the image with all its buckets
-            found = paired_interval(part, bootstrap, ("compare", bucket, metric),
-                                    cluster="image" if bucket == ALL else None)
+            # an image in several buckets (pooled) or with several masks: resample it with all its pairs
+            found = paired_interval(part, bootstrap, ("compare", bucket, metric), image_cluster(part))
             a_seed = part.groupby("seed")["reference"].mean()
             b_seed = part.groupby("seed")["other"].mean()
             out.append({"bucket": bucket, "metric": metric, "a_mean": a_seed.mean(),

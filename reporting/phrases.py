@@ -80,14 +80,31 @@ def missing_line(missing: dict[str, str]) -> str | None:
     return text
 
 
-def n_line(ns_by_bucket: dict[str, set]) -> str:
-    """The footnote saying n, the test images per bucket and seed: one number, or a range per bucket."""
+# masks.pairing -> (what n counts, how the test images met the masks), for the tables' footnotes
+PAIRING_PHRASES = {
+    "cycle": ("test images", ", one mask each: image i meets mask i of the bucket, mod its mask count "
+                             "(masks.pairing: cycle)"),
+    "every_mask": ("image-mask pairs", ": every mask and every test image at least once, the shorter list "
+                                       "cycled over the longer, so an image may meet several masks and is then "
+                                       "resampled with all its pairs (masks.pairing: every_mask)"),
+    "random_mask": ("test images", ", one mask each, drawn at random from the bucket (seeded by masks.seed; "
+                                   "masks.pairing: random_mask)"),
+}
+UNKNOWN_PAIRING = ("test pairs (image, mask)", "")
+ONE_MASK_EACH = ("test images", ", one mask each")  # pairing not known, but the per-image rows show it
+
+
+def n_line(ns_by_bucket: dict[str, set], pairing: str | None = None, one_mask_each: bool = False) -> str:
+    """The footnote saying n, the test pairs per bucket and seed (one number, or a range per bucket),
+    and how the test images met the masks (masks.pairing; None: not known, then only what
+    `one_mask_each` says: the per-image rows hold each image once per bucket and seed)."""
+    unit, how = PAIRING_PHRASES.get(pairing, ONE_MASK_EACH if one_mask_each else UNKNOWN_PAIRING)
     all_n = sorted(set(n for ns in ns_by_bucket.values() for n in ns))
     if len(all_n) == 1:
-        return f"n = {all_n[0]} test images per bucket and seed (one fixed mask each)."
+        return f"n = {all_n[0]} {unit} per bucket and seed{how}."
     spans = [f"{b}: " + ("-" if not ns else str(min(ns)) if len(ns) == 1 else f"{min(ns)}-{max(ns)}")
              for b, ns in ns_by_bucket.items()]
-    return f"n (test images per seed) per bucket: {'; '.join(spans)}."
+    return f"n ({unit} per seed) per bucket: {'; '.join(spans)}{how}."
 
 
 def near_constant_line(near_constant: dict[str, tuple[int, int]]) -> str | None:

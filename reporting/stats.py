@@ -1,15 +1,15 @@
 """Paired statistics: is one row of results better than another, or is the difference noise?
 
-Every variant of a run sees the same test images with the same masks (image i with mask i of each
-bucket; the masks are drawn from the seed), so two variants' per-image scores are *paired*: the
+Every variant of a run sees the same test images with the same masks (the pairs masks.pairing
+forms; the masks are drawn from masks.seed), so two variants' per-image scores are *paired*: the
 difference is taken image by image, within a seed, on the same (seed, bucket, image, mask)
 (`pair_rows`). Per-image metrics get the hierarchical paired bootstrap (`hierarchical_bootstrap`:
-resample seeds, then images within each seed; rows pooled over buckets draw each image with all its
-buckets, `clusters`); set-level metrics (FID, KID), which have one value
-per (seed, bucket), the mean and sample std over seeds of the per-seed difference (`seed_spread`),
-with no interval and no mark. `mark` says "better"/"worse" when an interval excludes 0. Too few
-paired values (MIN_PAIRED_VALUES) or equal differences give the difference alone (method "paired"),
-with the reason: no interval, no mark.
+resample seeds, then images within each seed; where an image occurs several times, with several
+masks or pooled over buckets, it is drawn with all its pairs, `clusters`, `image_cluster`); set-level
+metrics (FID, KID), which have one value per (seed, bucket), the mean and sample std over seeds of
+the per-seed difference (`seed_spread`), with no interval and no mark. `mark` says "better"/"worse"
+when an interval excludes 0. Too few paired values (MIN_PAIRED_VALUES) or equal differences give the
+difference alone (method "paired"), with the reason: no interval, no mark.
 """
 from __future__ import annotations
 
@@ -163,7 +163,7 @@ def hierarchical_bootstrap(groups, resamples: int = 2000, level: float = 0.95, s
         units = int(sum(c.size for c in counts))
         values = np.concatenate([np.asarray(g, dtype=float).ravel() for g in groups])
         values = values[np.isfinite(values)]
-        what = "images x seeds, each image with all its buckets"
+        what = "images x seeds, each image with all its pairs"
     else:
         estimate = float(np.mean([g.mean() for g in data]))
         n = units = int(sum(g.size for g in data))
@@ -256,6 +256,13 @@ def pair_rows(reference: pd.DataFrame, other: pd.DataFrame, metric: str,
     merged.attrs["unmatched"] = unmatched
     merged.attrs["not_finite"] = int((~finite).sum())
     return merged
+
+
+def image_cluster(pairs: pd.DataFrame) -> str | None:
+    """"image" when an image occurs more than once in a seed of `pairs` (several masks per image, as
+    masks.pairing every_mask pairs them, or several buckets pooled): its pairs are then one resampling
+    unit (`paired_interval`'s cluster), not independent values; None when every image occurs once."""
+    return "image" if pairs.duplicated(["seed", "image"]).any() else None
 
 
 def paired_interval(pairs: pd.DataFrame, settings: Bootstrap, salt: tuple = (), cluster: str | None = None

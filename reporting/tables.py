@@ -3,7 +3,8 @@ per-image rows, the ablation table (`reporting.ablation`).
 
     python -m inpaint_bench.reporting.tables --summary results/summary.csv --dataset NAME --out-dir results/tables \
         [--variants v1 v2 ...] [--per-image PER_IMAGE.csv ...] [--reference baseline] \
-        [--resamples 2000] [--level 0.95] [--bootstrap-seed 0] [--reference-table reference/TABLE.csv]
+        [--resamples 2000] [--level 0.95] [--bootstrap-seed 0] [--reference-table reference/TABLE.csv] \
+        [--pairing cycle|every_mask|random_mask]
 
 Writes `<dataset>.{csv,md,tex,html}` and, with `--per-image` (the evaluations' per-image CSVs of that
 dataset), `<dataset>_ablation.{csv,md,tex,html}`, as one update of the folder (harness.fileio.updated_folder);
@@ -21,6 +22,7 @@ from inpaint_bench.harness.fileio import updated_folder
 from inpaint_bench.harness.reference import load_reference
 from inpaint_bench.reporting.ablation import build_ablation, write_ablation
 from inpaint_bench.reporting.absolute import add_published, build_table, write_absolute
+from inpaint_bench.reporting.phrases import PAIRING_PHRASES
 from inpaint_bench.reporting.results import check_same_code, read_per_images, read_summary
 from inpaint_bench.reporting.stats import Bootstrap
 
@@ -28,22 +30,24 @@ from inpaint_bench.reporting.stats import Bootstrap
 def write_tables(summary: pd.DataFrame, dataset: str, out_dir: str | Path, variants: list[str] | None = None,
                  per_image: pd.DataFrame | None = None, reference: str | None = "baseline",
                  bootstrap=None, reference_table: str | Path | None = None,
-                 labels: dict[str, str] | None = None, coinciding: list[str] = ()) -> dict[str, Path]:
+                 labels: dict[str, str] | None = None, coinciding: list[str] = (),
+                 pairing: str | None = None) -> dict[str, Path]:
     """Writes <dataset>.{csv,md,tex,html} into out_dir (with the published values of
     `reference_table`, a reference/ CSV, beside our cells) and, when `per_image` rows are given, the
     ablation table <dataset>_ablation.{csv,md,tex,html}; returns their paths by key ("csv", ...,
     "ablation_csv", ...). `labels` ({variant: words}, the config's variant labels) and `coinciding`
     (sentences naming rows that train and score exactly as another, jobs.resolve.coinciding_line) go
-    into both tables' footnotes."""
+    into both tables' footnotes, as does `pairing` (the config's masks.pairing: what n counts)."""
     table = build_table(summary, dataset, variants)
     table.attrs["labels"] = {v: labels[v] for v in table.index if (labels or {}).get(v)}
     table.attrs["coinciding"] = list(coinciding)
+    table.attrs["pairing"] = pairing
     if reference_table:
         add_published(table, load_reference(reference_table), reference_table)
     ablation = None
     if per_image is not None:
         ablation = build_ablation(summary, per_image, dataset, list(table.index), reference, bootstrap)
-        ablation.attrs.update(labels=table.attrs["labels"], coinciding=table.attrs["coinciding"])
+        ablation.attrs.update(labels=table.attrs["labels"], coinciding=table.attrs["coinciding"], pairing=pairing)
     # written into a copy of the folder that then replaces it whole: a run killed meanwhile leaves
     # the tables as they were, never some files of each version
     with updated_folder(out_dir) as folder:
@@ -67,6 +71,8 @@ def main(argv=None):
     p.add_argument("--resamples", type=int, default=Bootstrap.resamples)
     p.add_argument("--level", type=float, default=Bootstrap.level)
     p.add_argument("--bootstrap-seed", type=int, default=Bootstrap.seed)
+    p.add_argument("--pairing", choices=list(PAIRING_PHRASES), help="the evaluations' masks.pairing, said in the "
+                   "footnotes (default: not said)")
     args = p.parse_args(argv)
     try:
         per_image = read_per_images(args.per_image) if args.per_image else None
@@ -75,7 +81,7 @@ def main(argv=None):
         check_same_code([p for p in provenances if p.is_file()], f"the tables of {args.dataset}")
         paths = write_tables(read_summary(args.summary), args.dataset, args.out_dir, args.variants, per_image,
                              args.reference, Bootstrap(args.resamples, args.level, args.bootstrap_seed),
-                             args.reference_table)
+                             args.reference_table, pairing=args.pairing)
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
     for path in paths.values():

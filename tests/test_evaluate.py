@@ -53,16 +53,20 @@ def test_trained_variant_needs_its_model_file(tiny_config, tmp_path):
                  masks_dir=tmp_path / "m")
 
 
-def test_exported_pairs_scored_by_metrics_score_match_the_evaluation(tiny_config, tmp_path):
+@pytest.mark.parametrize("pairing", ["cycle", "every_mask"])
+def test_exported_pairs_scored_by_metrics_score_match_the_evaluation(tiny_config, tmp_path, pairing):
     """Another method's outputs, scored by `metrics.score` on the exported pairs, get exactly the
-    numbers the harness's own evaluation gives the same predictions."""
+    numbers the harness's own evaluation gives the same predictions; also where an image meets
+    several masks of a bucket (every_mask: 6 masks, 4 images)."""
     from inpaint_bench.metrics.score import main as score_main
     from inpaint_bench.training.export_inputs import export
 
-    path, _, _ = tiny_config
+    path, config, write = tiny_config
+    config["masks"]["pairing"] = pairing
+    write(config)
     config = load_config(path)
     masks_dir = tmp_path / "masks"
-    make_test_masks(masks_dir, 32, config["masks"]["buckets"], count=3, seed=0)
+    make_test_masks(masks_dir, 32, config["masks"]["buckets"], count=3 if pairing == "cycle" else 6, seed=0)
     evaluate(eval_job(config, "toy", "mean_fill", 0), tmp_path / "eval", masks_dir=masks_dir)
     export(config, "toy", 0, tmp_path / "pairs", masks_path=str(masks_dir))
 
@@ -84,8 +88,9 @@ def test_exported_pairs_scored_by_metrics_score_match_the_evaluation(tiny_config
     ours = pd.read_csv(tmp_path / "eval" / "per_image.csv")
     theirs = pd.read_csv(tmp_path / "scores.csv")
     assert list(theirs.columns) == list(ours.columns)
-    ours, theirs = ours.set_index(["bucket", "image"]), theirs.set_index(["bucket", "image"])
+    ours, theirs = ours.set_index(["bucket", "image", "mask"]), theirs.set_index(["bucket", "image", "mask"])
     assert sorted(theirs.index) == sorted(ours.index)
+    assert len(ours) == 2 * (4 if pairing == "cycle" else 6)
     for key in ours.index:  # equal up to the 8-bit rounding of the exported PNGs
         assert theirs.psnr[key] == pytest.approx(ours.psnr[key], abs=0.2), key
         assert theirs.hole_ratio[key] == ours.hole_ratio[key]  # the exported copy of the same mask

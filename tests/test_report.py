@@ -37,7 +37,7 @@ def test_every_report_caption_renders_as_restructuredtext_without_a_system_messa
 
     params = SimpleNamespace(seeds=seeds, seed=seeds[0], n=36, reference="baseline", variants=["baseline", "rfr"],
                              bootstrap={"level": 0.95, "resamples": 2000, "seed": 0}, reference_table=reference_table,
-                             note=note)
+                             note=note, pairing="every_mask")
     config = {"datasets": {"mini_natural": {}}, "seeds": seeds, "eval": {"protocol": "harness"},
               "report": {"reference": "baseline", "bootstrap": {"level": 0.95, "resamples": 2000}}}
     snakemake = SimpleNamespace(params=params, wildcards=SimpleNamespace(dataset="mini_natural"), config=config)
@@ -50,6 +50,8 @@ def test_every_report_caption_renders_as_restructuredtext_without_a_system_messa
         assert not messages, (path.name, messages)
         if note and path.name in ("tables.rst", "ablation.rst"):  # said beside every table
             assert f"Read first: {note}" in doctree.astext(), path.name
+        if path.name in ("tables.rst", "ablation.rst"):  # how the test images met the masks
+            assert "masks.pairing: every_mask" in " ".join(doctree.astext().split()), path.name
 
 
 # The workflow's report, opened in headless Chromium
@@ -111,6 +113,7 @@ def test_tables_rule_declares_the_per_image_files_and_writes_both_tables(report_
         text = (tables / name).read_text()
         assert not [c for c in md_cells(text) if "missing" in c], name
         assert "LPIPS (missing: alexnet-owt-7be5be79.pth)" in text and "pt_inception-2015-12-05-6726825d.pth" in text
+        assert "one mask each: image i meets mask i of the bucket" in text and "(masks.pairing: cycle)" in text
     # the published value beside our one cell that has it, nowhere else
     published = [c for c in md_cells((tables / "mini_natural.md").read_text()) if "pub." in c]
     assert len(published) == 1 and re.fullmatch(r"[*]*\d+\.\d\d ± \d+\.\d\d[*]* \(pub\. 20\.00; Δ [+-]\d+\.\d\d\)",

@@ -170,7 +170,11 @@ def test_footnotes_list_n_seeds_and_train_notes_with_variants(results):
     _, _, summary = results
     table = build_table(summary, DATASET, VARIANTS)
     notes = footnotes(table)
-    assert notes[0] == f"n = {N} test images per bucket and seed (one fixed mask each)."
+    # the pairing (masks.pairing) is stated when known, never assumed: n counts (image, mask) pairs
+    assert notes[0] == f"n = {N} test pairs (image, mask) per bucket and seed."
+    table.attrs["pairing"] = "cycle"
+    assert footnotes(table)[0] == (f"n = {N} test images per bucket and seed, one mask each: image i meets mask i "
+                                   f"of the bucket, mod its mask count (masks.pairing: cycle).")
     assert "Cells: mean ± sample std over 2 seeds (0, 1)." in notes
     assert "pconv_base, rfr_full: perceptual and style losses dropped (VGG16 weights missing)" in notes
     assert "rfr_full: trained for 10 steps only" in notes

@@ -3,7 +3,8 @@
     python -m inpaint_bench.training.evaluate --config FILE --dataset NAME --variant NAME --seed N
         [--out DIR] [--model model.pt]
 
-Test image i meets mask i (mod masks.count) of each bucket; the metrics are computed on the composite
+The test images meet each bucket's masks as masks.pairing says (datasets.mask_sets.bucket_pairs, as
+`export` writes them; recorded in provenance.json's job); the metrics are computed on the composite
 `pred * mask + image * (1 - mask)` by the loop shared with `metrics.score` (metrics.evaluation).
 Writes `per_image.csv`, `summary.csv` (long format: dataset, variant, seed, bucket, metric, value, n,
 note, train_note) and a few composites per bucket under `samples/`. The defaults are the workflow's; a
@@ -74,7 +75,7 @@ def load_variant(job: dict, model_path: str | Path | None, device):
 def evaluate(job: dict, out: str | Path, model_path: str | Path | None = None, masks_dir: str | Path = None,
              device: str | None = None, cache_dir: str | Path | None = None) -> pd.DataFrame:
     """Scores the eval job (harness.jobs.eval_job) into `out`; returns the summary."""
-    from inpaint_bench.datasets import build_dataset, load_test_masks
+    from inpaint_bench.datasets import bucket_pairs, build_dataset, load_test_masks
     from inpaint_bench.metrics import MetricSuite
 
     out = ensure_writable(out)  # before any work: the results are written only at the end
@@ -95,12 +96,16 @@ def evaluate(job: dict, out: str | Path, model_path: str | Path | None = None, m
     # earlier evaluation (another model, more samples) stays beside this one's
     samples = new_folder_beside(out / SAMPLES)
     try:
-        bar = progress(len(masks) * len(images), desc=f"eval {dataset}/{job['variant']}", unit="img")
+        pairing = job["pairing"]
+        pairs = {bucket: bucket_pairs(pairing["pairing"], len(images), len(bucket_masks), pairing["seed"], bucket)
+                 for bucket, bucket_masks in masks.items()}
+        bar = progress(sum(map(len, pairs.values())), desc=f"eval {dataset}/{job['variant']}", unit="img")
         for bucket, bucket_masks in masks.items():
-            for start in range(0, len(images), batch_size):
-                idx = list(range(start, min(start + batch_size, len(images))))
+            for start in range(0, len(pairs[bucket]), batch_size):
+                batch = pairs[bucket][start:start + batch_size]
+                idx = [i for i, _ in batch]
                 items = [images[i] for i in idx]
-                chosen = [bucket_masks[i % len(bucket_masks)] for i in idx]  # image i meets mask i (mod count)
+                chosen = [bucket_masks[m] for _, m in batch]
                 gt = torch.stack([it["image"] for it in items]).to(device)
                 mask = torch.stack([m for _, m in chosen]).to(device)
                 with torch.no_grad(), autocast(dtype, device):
@@ -110,7 +115,7 @@ def evaluate(job: dict, out: str | Path, model_path: str | Path | None = None, m
                 comp = evaluation.add(bucket, composite(pred, gt, mask), gt, mask, [it["name"] for it in items],
                                       [mask_id(bucket, stem) for stem, _ in chosen])
                 for j, i in enumerate(idx):
-                    if i < keep:
+                    if i < keep and start + j == i:  # an image's samples show its first pair
                         base = samples / bucket / items[j]["name"]
                         save_image(comp[j], base.with_name(base.name + "_output.png"))
                         save_image(gt[j] * (1 - mask[j]) + mask[j], base.with_name(base.name + "_input.png"))

@@ -4,10 +4,12 @@ scored with the same code (`python -m inpaint_bench.metrics.score`).
     python -m inpaint_bench.training.export_inputs --config FILE --dataset NAME --seed N --out DIR
 
 Writes DIR/gt/<image>.png, DIR/input/<bucket>/<image>.png (the masked input, hole painted white) and
-DIR/masks/<bucket>/<image>.png (255 = hole) with DIR/masks/manifest.csv: test image i meets mask i
-(mod masks.count) of each bucket, as in training.evaluate; the manifest's `mask` column names the
-mask set's file each copy is of, which `score` records as evaluation does (metrics.evaluation.mask_id).
-Then, with the other method's outputs in PRED/<bucket>/<image>.png:
+DIR/masks/<bucket>/<image>.png (255 = hole) with DIR/masks/manifest.csv: the pairs of each bucket
+that training.evaluate scores (masks.pairing, datasets.mask_sets.bucket_pairs); where an image meets
+several masks of a bucket (every_mask), each copy is <image>__<mask stem>.png. The manifest's `mask`
+column names the mask set's file each copy is of and `image` its test image, which `score` records
+as evaluation does (metrics.evaluation.mask_id).
+Then, with the other method's outputs in PRED/<bucket>/<copy's name>.png:
 
     python -m inpaint_bench.metrics.score --pred PRED --gt DIR/gt --masks DIR/masks --out scores.csv
 
@@ -46,6 +48,7 @@ def to_uint8(tensor) -> np.ndarray:
 
 
 MARKER = "export.json"  # what an export was made from; it marks a folder this tool wrote
+PAIR_SEPARATOR = "__"  # <image>__<mask stem>: a copy's name where an image meets several masks of a bucket
 
 
 def export(config: dict, dataset: str, seed: int, out: Path, masks_path: str | None = None,
@@ -60,28 +63,35 @@ def export(config: dict, dataset: str, seed: int, out: Path, masks_path: str | N
     masks = load_test_masks(masks_dir)
     tmp = new_folder_beside(out)
     try:
-        _write(images, masks, tmp, dataset)
+        pairing = config["masks"]["pairing"]
+        _write(images, masks, tmp, dataset, pairing, config["masks"]["seed"])
         atomic_write_text(tmp / MARKER, json.dumps({"dataset": dataset, "seed": seed, "masks": str(masks_dir),
-                                                    "images": len(images)}, indent=2))
+                                                    "images": len(images), "pairing": pairing}, indent=2))
         replace_folder(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out / "masks" / "manifest.csv"
 
 
-def _write(images, masks, out: Path, dataset: str) -> Path:
+def _write(images, masks, out: Path, dataset: str, pairing: str, seed: int) -> Path:
+    from inpaint_bench.datasets import bucket_pairs
+
     rows = []
     for i in tqdm(range(len(images)), desc=f"export {dataset}", unit="img"):
-        item = images[i]
-        name, image = item["name"], item["image"]
-        save_png(out / "gt" / f"{name}.png", to_uint8(image))
-        for bucket, bucket_masks in masks.items():
-            stem, mask = bucket_masks[i % len(bucket_masks)]
-            save_png(out / "masks" / bucket / f"{name}.png", to_uint8(mask))
-            save_png(out / "input" / bucket / f"{name}.png", to_uint8(image * (1 - mask) + mask))
-            # the copy is named after its image; `mask` names the mask set's file, as evaluation does
-            rows.append([bucket, f"{bucket}/{name}.png", float(mask.mean()), mask_id(bucket, stem)])
-    return write_csv(out / "masks" / "manifest.csv", rows, ["bucket", "file", "hole_ratio", "mask"])
+        save_png(out / "gt" / f"{images[i]['name']}.png", to_uint8(images[i]["image"]))
+    for bucket, bucket_masks in masks.items():
+        pairs = bucket_pairs(pairing, len(images), len(bucket_masks), seed, bucket)  # as evaluation scores them
+        repeated = len({i for i, _ in pairs}) < len(pairs)
+        for i, m in tqdm(pairs, desc=f"export {dataset} {bucket}", unit="pair"):
+            name, image = images[i]["name"], images[i]["image"]
+            stem, mask = bucket_masks[m]
+            # the copy is named after its image (and its mask where an image meets several); `image` and
+            # `mask` name the test image and the mask set's file, as evaluation does
+            file = f"{name}{PAIR_SEPARATOR}{stem}" if repeated else name
+            save_png(out / "masks" / bucket / f"{file}.png", to_uint8(mask))
+            save_png(out / "input" / bucket / f"{file}.png", to_uint8(image * (1 - mask) + mask))
+            rows.append([bucket, f"{bucket}/{file}.png", float(mask.mean()), mask_id(bucket, stem), name])
+    return write_csv(out / "masks" / "manifest.csv", rows, ["bucket", "file", "hole_ratio", "mask", "image"])
 
 
 def main(argv=None) -> None:

@@ -93,6 +93,7 @@ rule tables:
         n=lambda wc: images_per_bucket(dataset_spec(config, wc.dataset)),
         labels={v: s["label"] for v, s in config["variants"].items() if s.get("label")},
         coinciding=lambda wc: coinciding(),
+        pairing=config["masks"]["pairing"],
     script:
         "../scripts/tables.py"
 

@@ -16,7 +16,7 @@ with job_log(snakemake.log[0], __file__):  # noqa: F821 (snakemake is injected b
                          Path(out.csv).parent, params.variants, per_image=read_per_images(inputs.per_image),
                          reference=params.reference, bootstrap=Bootstrap.from_config(params.bootstrap),
                          reference_table=inputs.published or None, labels=params.labels,
-                         coinciding=params.coinciding)
+                         coinciding=params.coinciding, pairing=params.pairing)
     expected = {str(Path(p)) for p in out}
     written = {str(Path(p)) for p in paths.values()}
     if written != expected:
