@@ -1,5 +1,6 @@
 # Aggregation, paper-style tables (absolute and ablation, with paired bootstrap intervals), plots and
 # the pages of the HTML report (snakemake --report): cheap, so they run on the submitting machine.
+from inpaint_bench.reporting.budget import expected_schedule, planned_line
 from inpaint_bench.reporting.phrases import images_per_bucket
 
 
@@ -36,6 +37,7 @@ rule aggregate:
         CONDA_ENV
     params:
         config=as_param(config),
+        trained=TRAINED,
     script:
         "../scripts/aggregate.py"
 
@@ -92,6 +94,8 @@ rule tables:
         n=lambda wc: images_per_bucket(dataset_spec(config, wc.dataset)),
         labels={v: s["label"] for v, s in config["variants"].items() if s.get("label")},
         coinciding=lambda wc: coinciding(),
+        expected=lambda wc: expected_schedule(config, wc.dataset, TRAINED),
+        budget=lambda wc: planned_line(config, wc.dataset, TRAINED),
     script:
         "../scripts/tables.py"
 
@@ -206,6 +210,7 @@ rule plots:
         trained=TRAINED,
         seeds=SEEDS,
         seed=SEEDS[0],
+        budget=lambda wc: planned_line(config, wc.dataset, TRAINED),
     script:
         "../scripts/plots.py"
 

@@ -1,9 +1,11 @@
 """Rule tables: the absolute and the ablation table of one dataset (csv, md, tex, html), from the
 summary, the per-image CSVs and the published table (report.reference_table, when set) the rule
-declares as inputs."""
+declares as inputs; how long each row trained from the provenance.json its evaluation wrote beside
+its per-image CSV."""
 from pathlib import Path
 
 from inpaint_bench.harness.joblog import job_log
+from inpaint_bench.reporting.budget import read_budgets
 from inpaint_bench.reporting.results import read_per_images, read_summary
 from inpaint_bench.reporting.stats import Bootstrap
 from inpaint_bench.reporting.tables import write_tables
@@ -14,7 +16,8 @@ with job_log(snakemake.log[0], __file__):  # noqa: F821 (snakemake is injected b
                          Path(out.csv).parent, params.variants, per_image=read_per_images(inputs.per_image),
                          reference=params.reference, bootstrap=Bootstrap.from_config(params.bootstrap),
                          reference_table=inputs.published or None, labels=params.labels,
-                         coinciding=params.coinciding)
+                         coinciding=params.coinciding, budgets=read_budgets(inputs.per_image),
+                         expected=params.expected)
     expected = {str(Path(p)) for p in out}
     written = {str(Path(p)) for p in paths.values()}
     if written != expected:
