@@ -3,7 +3,7 @@
 Each evaluation writes `provenance.json` beside its summary.csv (training/evaluate.py): the eval job,
 with the train job its model.pt was checked against, and `trained`, the steps the model.pt itself
 recorded, split into steps and fine-tuning steps, with the batch size. `read_budgets` reads them
-(no torch file is opened), `budget_lines` says them in the tables' footnotes, `budget_headline` in
+(no torch file is opened; the workflow declares them as outputs of the evaluations), `budget_lines` says them in the tables' footnotes, `budget_headline` in
 a plot's title, `under_trained_line` says, first in a table, which rows trained less than the config
 gives them, `planned_line` gives the config's schedule in the report's captions and
 `resolved_training` the per-dataset settings on its config page.
@@ -37,12 +37,11 @@ def row_budget(provenance: dict) -> dict:
 
 
 def read_budgets(paths) -> dict[str, dict[int, dict]]:
-    """{variant: {seed: row_budget}} from the provenance.json beside each given file of an evaluation
-    folder (summary.csv, per_image.csv, samples/); a folder without one is left out (its row's steps
-    are then "not recorded"). An unreadable record is an error naming the file."""
+    """{variant: {seed: row_budget}} from evaluations' provenance.json files; one that does not exist
+    is left out (its row's steps are then "not recorded"). An unreadable record is an error naming
+    the file."""
     out: dict[str, dict[int, dict]] = {}
-    for folder in dict.fromkeys(Path(p).parent for p in paths):
-        path = folder / PROVENANCE
+    for path in map(Path, paths):
         if not path.is_file():
             continue
         try:

@@ -3,7 +3,7 @@
 
     python -m inpaint_bench.reporting.plots --summary results/summary.csv --dataset NAME --out-dir results/plots \
         [--variants v1 v2 ...] [--ablation results/tables/NAME_ablation.csv] \
-        [--log VARIANT=PATH ...] [--samples VARIANT=DIR ...] [--seed 0]
+        [--log VARIANT=PATH ...] [--samples VARIANT=DIR ...] [--seed 0] [--provenance EVAL/provenance.json ...]
 
 Every file read is passed in, so the Snakemake rule declares them all; one passed but absent is an
 error. Writes `<dataset>_{metrics,paired,loss,qualitative}.png` atomically, one figure builder each
@@ -575,20 +575,21 @@ def write_plots(summary_path: str | Path, dataset: str, variants: list[str] | No
     """Writes the PNGs from the files given; returns their paths by kind (metrics, paired when
     `ablation_path` is given, loss, qualitative). train_logs: {variant: train_log.csv or a list, one
     per seed}, samples: {variant: eval/samples folder of run `seed`}; `seeds`: the seeds of the
-    training logs, for the loss figure's title (default: `seed`). `budgets` (`read_budgets`; default:
-    from the provenance.json beside each samples folder) go into every title; the classical rows
-    among them are the paired plot's reference lines."""
+    training logs, for the loss figure's title (default: `seed`). `budgets` (`read_budgets`: how long
+    each row trained) go into every title, and the classical rows among them are the paired plot's
+    reference lines; None: no budget line."""
     summary = read_summary(summary_path)
     variants = select_variants(summary, dataset, variants)
-    budgets = read_budgets(samples.values()) if budgets is None else budgets
-    classical = [v for v, seeds_of in budgets.items() if all(b["kind"] == "classical" for b in seeds_of.values())]
+    classical = [v for v, seeds_of in (budgets or {}).items()
+                 if all(b["kind"] == "classical" for b in seeds_of.values())]
     out_dir = Path(out_dir)
     figures = {"metrics": metrics_figure(summary, dataset, variants)}
     if ablation_path is not None:
         figures["paired"] = paired_figure(read_ablation(ablation_path), dataset, variants, classical)
     figures["loss"] = loss_figure(train_logs, dataset, variants, seed if seeds is None else seeds)
     figures["qualitative"] = qualitative_figure(samples, dataset, variants, seed)
-    return {kind: save_figure(with_budget(fig, budgets, variants), out_dir / plot_name(dataset, kind),
+    return {kind: save_figure(fig if budgets is None else with_budget(fig, budgets, variants),
+                              out_dir / plot_name(dataset, kind),
                               dpi=150 if kind == "qualitative" else 120)
             for kind, fig in figures.items()}
 
@@ -621,12 +622,15 @@ def main(argv=None):
     p.add_argument("--samples", action="append", metavar="VARIANT=DIR",
                    help="a variant's eval/samples folder (repeat)")
     p.add_argument("--seed", type=int, help="the run the samples come from, shown in the titles")
+    p.add_argument("--provenance", nargs="+", metavar="JSON", help="evaluations' provenance.json: every title says "
+                   "how long each row trained, the paired plot draws classical rows as reference lines")
     args = p.parse_args(argv)
     logs = _variant_paths(p, args.log, "--log", repeat=True)
     samples = _variant_paths(p, args.samples, "--samples")
     try:
+        budgets = read_budgets(args.provenance) if args.provenance else None
         paths = write_plots(args.summary, args.dataset, args.variants, args.out_dir, logs, samples, args.seed,
-                            args.ablation)
+                            args.ablation, budgets=budgets)
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
     for path in paths.values():

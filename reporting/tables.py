@@ -22,7 +22,7 @@ from inpaint_bench.harness.fileio import updated_folder
 from inpaint_bench.harness.reference import load_reference
 from inpaint_bench.reporting.ablation import build_ablation, write_ablation
 from inpaint_bench.reporting.absolute import add_published, build_table, write_absolute
-from inpaint_bench.reporting.budget import read_budgets
+from inpaint_bench.reporting.budget import PROVENANCE, read_budgets
 from inpaint_bench.reporting.results import read_per_images, read_summary
 from inpaint_bench.reporting.stats import Bootstrap
 
@@ -81,7 +81,8 @@ def main(argv=None):
         paths = write_tables(read_summary(args.summary), args.dataset, args.out_dir, args.variants, per_image,
                              args.reference, Bootstrap(args.resamples, args.level, args.bootstrap_seed),
                              args.reference_table,
-                             budgets=read_budgets(args.per_image) if args.per_image else None)
+                             budgets=read_budgets(Path(p).with_name(PROVENANCE) for p in args.per_image)
+                             if args.per_image else None)
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
     for path in paths.values():

@@ -53,6 +53,9 @@ rule tables:
         per_image=lambda wc: [
             str(R.eval_dir(wc.dataset, v, s) / "per_image.csv") for v in VARIANTS for s in SEEDS
         ],
+        provenance=lambda wc: [
+            str(R.eval_dir(wc.dataset, v, s) / "provenance.json") for v in VARIANTS for s in SEEDS
+        ],
     # update(): Snakemake keeps the tables until the job replaces them, whole (reporting.tables); it
     # would otherwise delete them first, and a run killed meanwhile would leave none
     output:
@@ -171,6 +174,9 @@ rule plots:
         ablation=str(R.table("{dataset}_ablation", "csv")),
         logs=lambda wc: [str(R.run_dir(wc.dataset, v, s) / "train_log.csv") for v in TRAINED for s in SEEDS],
         samples=lambda wc: [str(R.eval_dir(wc.dataset, v, SEEDS[0]) / "samples") for v in VARIANTS],
+        provenance=lambda wc: [
+            str(R.eval_dir(wc.dataset, v, s) / "provenance.json") for v in VARIANTS for s in SEEDS
+        ],
         job=lambda wc: report_job_files(wc.dataset)[1],
     output:
         metrics=report(

@@ -1,7 +1,6 @@
 """Rule tables: the absolute and the ablation table of one dataset (csv, md, tex, html), from the
 summary, the per-image CSVs and the published table (report.reference_table, when set) the rule
-declares as inputs; how long each row trained from the provenance.json its evaluation wrote beside
-its per-image CSV."""
+declares as inputs; how long each row trained from each evaluation's provenance.json."""
 from pathlib import Path
 
 from inpaint_bench.harness.joblog import job_log
@@ -16,7 +15,7 @@ with job_log(snakemake.log[0], __file__):  # noqa: F821 (snakemake is injected b
                          Path(out.csv).parent, params.variants, per_image=read_per_images(inputs.per_image),
                          reference=params.reference, bootstrap=Bootstrap.from_config(params.bootstrap),
                          reference_table=inputs.published or None, labels=params.labels,
-                         coinciding=params.coinciding, budgets=read_budgets(inputs.per_image),
+                         coinciding=params.coinciding, budgets=read_budgets(inputs.provenance),
                          expected=params.expected)
     expected = {str(Path(p)) for p in out}
     written = {str(Path(p)) for p in paths.values()}
