@@ -1,12 +1,12 @@
 """How long each row trained: read from its evaluation's record, said in every table, plot and caption.
 
-Each evaluation writes `provenance.json` beside its summary.csv (training/evaluate.py): the eval job,
-with the train job its model.pt was checked against, and `trained`, the steps the model.pt itself
-recorded, split into steps and fine-tuning steps, with the batch size. `read_budgets` reads them
-(no torch file is opened; the workflow declares them as outputs of the evaluations), `budget_lines` says them in the tables' footnotes, `budget_headline` in
-a plot's title, `under_trained_line` says, first in a table, which rows trained less than the config
-gives them, `planned_line` gives the config's schedule in the report's captions and
-`resolved_training` the per-dataset settings on its config page.
+Each evaluation writes `provenance.json` beside its summary.csv (training/evaluate.py; a declared
+output of the workflow's evaluate rule): the eval job, with the train job its model.pt was checked
+against, and `trained`, the steps the model.pt itself recorded, split into steps and fine-tuning
+steps, with the batch size. `read_budgets` reads them (no torch file is opened), `budget_lines` says
+them in the tables' footnotes, `budget_headline` in a plot's title, `under_trained_line` says, first
+in a table, which rows trained less than the config gives them, `planned_line` gives the config's
+schedule in the report's captions and `resolved_training` the per-dataset settings on its config page.
 """
 from __future__ import annotations
 
