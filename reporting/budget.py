@@ -37,17 +37,26 @@ def row_budget(provenance: dict) -> dict:
 
 
 def read_budgets(paths) -> dict[str, dict[int, dict]]:
-    """{variant: {seed: row_budget}} from evaluations' provenance.json files; one that does not exist
-    is left out (its row's steps are then "not recorded"). An unreadable record is an error naming
-    the file."""
+    """{variant: {seed: row_budget}} from one dataset's evaluations' provenance.json files; one that
+    does not exist is left out (its row's steps are then "not recorded"). An unreadable record is an
+    error naming the file."""
     out: dict[str, dict[int, dict]] = {}
+    for of_dataset in read_budgets_by_dataset(paths).values():
+        for variant, seeds in of_dataset.items():
+            out.setdefault(variant, {}).update(seeds)
+    return out
+
+
+def read_budgets_by_dataset(paths) -> dict[str, dict[str, dict[int, dict]]]:
+    """{dataset: {variant: {seed: row_budget}}}: `read_budgets` of several datasets' evaluations."""
+    out: dict[str, dict[str, dict[int, dict]]] = {}
     for path in map(Path, paths):
         if not path.is_file():
             continue
         try:
             record = json.loads(path.read_text())
             job = record["job"]
-            out.setdefault(job["variant"], {})[int(job["seed"])] = row_budget(record)
+            out.setdefault(job["dataset"], {}).setdefault(job["variant"], {})[int(job["seed"])] = row_budget(record)
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
             raise ValueError(f"{path}: not an evaluation's provenance record ({err!r}): evaluate that run again") \
                 from err
@@ -117,10 +126,24 @@ def budget_headline(budgets: dict, variants) -> str:
     return text + (f"; {', '.join(unrecorded)}: steps not recorded" if unrecorded else "")
 
 
+UNDER_TRAINED = "UNDER-TRAINED: "
+
+
 def under_trained_line(budgets: dict, expected: dict) -> str | None:
     """The line a table starts with when a row trained fewer steps or fine-tuning steps than the
-    config gives it (`expected`: {variant: {"steps", "finetune_steps"}}; a rehearsal, a stopped or
-    an outdated run), else None."""
+    config gives it (`expected`: {variant: {"steps", "finetune_steps"}}; a stopped or an outdated
+    run), else None."""
+    short = short_rows(budgets, expected)
+    return under_trained(short) if short else None
+
+
+def under_trained(short: list[str]) -> str:
+    return UNDER_TRAINED + "; ".join(short) + ": these numbers are not the configured run's"
+
+
+def short_rows(budgets: dict, expected: dict) -> list[str]:
+    """"v (seed 0) trained 2 + 1 steps of the config's 400,000 + 200,000" for each row and seed
+    that trained less than `expected` gives it."""
     short = []
     for variant, want in (expected or {}).items():
         for seed, got in sorted((budgets.get(variant) or {}).items()):
@@ -128,9 +151,7 @@ def under_trained_line(budgets: dict, expected: dict) -> str | None:
                                              or got["finetune_steps"] < want["finetune_steps"]):
                 short.append(f"{variant} (seed {seed}) trained {got['steps']:,} + {got['finetune_steps']:,} steps "
                              f"of the config's {want['steps']:,} + {want['finetune_steps']:,}")
-    if not short:
-        return None
-    return "UNDER-TRAINED: " + "; ".join(short) + ": these numbers are not the configured run's"
+    return short
 
 
 

@@ -136,3 +136,21 @@ def test_the_config_page_shows_the_settings_each_datasets_jobs_used():
     top = rest.split("\ntrain:\n")[1].split("\n  loss:")[0]  # the top-level train block, up to its loss map
     assert "  steps:" not in top and "finetune_steps" not in top and "batch_size: 6" in top
     assert "top-level train keys no job used (every dataset or row sets its own):\n- steps\n- finetune_steps" in head
+
+
+def test_the_paper_view_names_under_trained_rows_first_and_says_each_datasets_steps():
+    from inpaint_bench.reporting.paper import with_budget
+    from inpaint_bench.reporting.render import TableModel, as_markdown
+
+    cells = pd.DataFrame({"dataset": ["paris", "paris", "celeba"], "variant": ["rfr_kca", "", "rfr_kca"]})
+    budgets = {"paris": {"rfr_kca": {0: {"kind": "trained", **SHORT}}},
+               "celeba": {"rfr_kca": {0: {"kind": "trained", **SCHEDULE}}}}
+    expected = {"paris": {"rfr_kca": {"steps": 400000, "finetune_steps": 200000, "batch_size": 6}},
+                "celeba": {"rfr_kca": SCHEDULE}}
+    model = with_budget(TableModel("Table 1 of the paper, beside ours", [], [], [], pd.DataFrame()), cells,
+                        budgets, expected)
+    md = as_markdown(model)
+    assert md.splitlines()[0] == ("**UNDER-TRAINED: paris rfr_kca (seed 0) trained 2 + 1 steps of the config's "
+                                  "400,000 + 200,000: these numbers are not the configured run's.**")
+    assert "- paris: Training (as each run recorded): rfr_kca: 2 + 1 fine-tuning steps at batch 1 (3 images)." in md
+    assert "- celeba: Training (as each run recorded): rfr_kca: 300 + 100 fine-tuning steps at batch 8" in md

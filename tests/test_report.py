@@ -131,7 +131,6 @@ def test_tables_rule_declares_the_per_image_files_and_writes_both_tables(report_
     assert set(over.loc[over["metric"] == "psnr", "seeds"]) == {2}
 
 
-
 def test_paper_view_and_scorecard_rules_write_their_tables_into_the_report(report_run):
     workdir, _ = report_run
     paper = workdir / "results" / "paper"
@@ -140,6 +139,8 @@ def test_paper_view_and_scorecard_rules_write_their_tables_into_the_report(repor
     view = (paper / "published.md").read_text()
     assert "| Table 1 | mini_natural 10%-30% |" in view and "| Baseline | 20.00 |" in view
     assert re.search(r"\| ours: baseline \| \d+\.\d\d \|", view) and "Δ ours − published (baseline)" in view
+    trained = "mini_natural: Training (as each run recorded): baseline: 2 steps, no fine-tuning at batch 2 (4 images)."
+    assert trained in view and trained in (paper / "scorecard.md").read_text()  # beside the published numbers too
     card = pd.read_csv(paper / "scorecard.csv")
     assert len(card) == 1 and card.loc[0, "variant"] == "baseline" and card.loc[0, "printed"] == 20.0
     over = pd.read_csv(workdir / "results" / "summary_over_seeds.csv")

@@ -109,6 +109,10 @@ def every_per_image(wildcards=None):
     return [str(R.eval_dir(d, v, s) / "per_image.csv") for d in DATASETS for v in VARIANTS for s in SEEDS]
 
 
+def every_provenance(wildcards=None):
+    return [str(R.eval_dir(d, v, s) / "provenance.json") for d in DATASETS for v in VARIANTS for s in SEEDS]
+
+
 def report_job_files(dataset):
     return [
         job_file(f"tables/{dataset}", {**TABLE_SETTINGS, "dataset": dataset}),

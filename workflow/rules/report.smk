@@ -111,6 +111,7 @@ rule paper_view:
         summary=str(R.summary()),
         published=lambda wc: PAPER_TABLES[wc.paper_table],
         per_image=every_per_image,
+        provenance=every_provenance,
         job=job_file("paper", PAPER_SETTINGS),
     output:
         csv=str(R.paper("{paper_table}", "csv")),
@@ -132,6 +133,7 @@ rule paper_view:
         bootstrap=config["report"]["bootstrap"],
         variants=config["report"]["paper_variants"],
         rows=VARIANTS,
+        expected={d: expected_schedule(config, d, TRAINED) for d in DATASETS},
     script:
         "../scripts/paper.py"
 
@@ -143,6 +145,7 @@ rule scorecard:
         summary=str(R.summary()),
         published=list(PAPER_TABLES.values()),
         per_image=every_per_image,
+        provenance=every_provenance,
         job=job_file("paper", PAPER_SETTINGS),
     output:
         csv=str(R.paper(SCORECARD, "csv")),
@@ -162,6 +165,7 @@ rule scorecard:
         bootstrap=config["report"]["bootstrap"],
         variants=config["report"]["paper_variants"],
         rows=VARIANTS,
+        expected={d: expected_schedule(config, d, TRAINED) for d in DATASETS},
     script:
         "../scripts/paper.py"
 
