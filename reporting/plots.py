@@ -563,7 +563,7 @@ def with_budget(fig: Figure, budgets: dict, variants) -> Figure:
     """`fig` with a last title line saying how long its rows trained (reporting.budget), wrapped to
     the figure's width."""
     width = max(int(fig.get_figwidth() * 14), 40)  # characters of a 10-point title per inch, about
-    line = textwrap.fill(budget_headline(budgets, variants), width)
+    line = textwrap.fill(budget_headline(budgets, variants), width, break_on_hyphens=False)
     title = fig.get_suptitle()
     fig.suptitle(f"{title}\n{line}" if title else line, fontsize=10)
     return fig
