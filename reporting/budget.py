@@ -33,7 +33,10 @@ def row_budget(provenance: dict) -> dict:
     if not train:
         return {"kind": "released" if (job.get("spec") or {}).get("weights") else "classical"}
     trained = provenance.get("trained") or {k: train["settings"][k] for k in SCHEDULE}
-    return {"kind": "trained", **{k: int(trained[k]) for k in SCHEDULE}}
+    budget = {"kind": "trained", **{k: int(trained[k]) for k in SCHEDULE}}
+    if train.get("teacher_job"):  # a distilled row: the teacher its model.pt was checked to come from
+        budget["teacher"] = {k: int(train["teacher_job"]["settings"][k]) for k in SCHEDULE}
+    return budget
 
 
 def read_budgets(paths) -> dict[str, dict[int, dict]]:
@@ -73,7 +76,12 @@ def schedule_text(budget: dict | None) -> str:
         return "no training here (released weights)"
     steps, finetune, batch = (budget[k] for k in SCHEDULE)
     after = f" + {finetune:,} fine-tuning steps" if finetune else " steps, no fine-tuning"
-    return f"{steps:,}{after} at batch {batch} ({(steps + finetune) * batch:,} images)"
+    text = f"{steps:,}{after} at batch {batch} ({(steps + finetune) * batch:,} images)"
+    if budget.get("teacher"):
+        teacher = budget["teacher"]
+        text += (f", distilled from a teacher of {teacher['steps']:,} + {teacher['finetune_steps']:,} steps at "
+                 f"batch {teacher['batch_size']}")
+    return text
 
 
 def _row_text(seeds: dict[int, dict] | None) -> str:

@@ -13,7 +13,7 @@ from inpaint_bench.harness.fileio import write_csv
 from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.models.registry import is_trainable
 from inpaint_bench.reporting.aggregate import aggregate
-from inpaint_bench.reporting.budget import PROVENANCE, config_page, read_budgets
+from inpaint_bench.reporting.budget import PROVENANCE, config_page, read_budgets, row_budget, schedule_text
 from inpaint_bench.reporting.plots import paired_figure, write_plots
 from inpaint_bench.reporting.results import read_per_images
 from inpaint_bench.reporting.stats import Bootstrap
@@ -78,6 +78,13 @@ def test_a_table_of_under_trained_rows_says_so_in_its_first_line(tmp_path):
 def test_evaluation_splits_the_recorded_steps_at_the_jobs_fine_tuning_start():
     record = {"steps": 3, "job": {"settings": {"steps": 2, "finetune_steps": 1, "batch_size": 1}}}
     assert trained_schedule(record) == SHORT
+
+
+def test_a_distilled_row_names_its_teachers_schedule():
+    teacher = {"settings": {"steps": 5, "finetune_steps": 0, "batch_size": 1}}
+    record = {"job": {"train": {"settings": SHORT, "teacher_job": teacher}}, "trained": SHORT}
+    assert schedule_text(row_budget(record)) == ("2 + 1 fine-tuning steps at batch 1 (3 images), distilled from a "
+                                                 "teacher of 5 + 0 steps at batch 1")
 
 
 def _ablation_with_classical(learned: pd.DataFrame) -> pd.DataFrame:
