@@ -121,8 +121,9 @@ def budget_lines(budgets: dict, variants) -> list[str]:
 
 
 def budget_headline(budgets: dict, variants) -> str:
-    """A plot title's line: "rows trained 300 + 100 fine-tuning steps at batch 8 (3,200 images)",
-    "rows trained different lengths: ...", or "no row trained"."""
+    """A plot title's line: "trained rows: 300 + 100 fine-tuning steps at batch 8 (3,200 images)",
+    "rows trained different lengths: <row>: <schedule>; ...", or "no row trained here"; then the
+    rows whose steps were not recorded."""
     trained = _trained(budgets, variants)
     unrecorded = [v for v in variants if not budgets.get(v)]
     if not trained:
@@ -134,9 +135,6 @@ def budget_headline(budgets: dict, variants) -> str:
     return text + (f"; {', '.join(unrecorded)}: steps not recorded" if unrecorded else "")
 
 
-UNDER_TRAINED = "UNDER-TRAINED: "
-
-
 def under_trained_line(budgets: dict, expected: dict) -> str | None:
     """The line a table starts with when a row trained fewer steps or fine-tuning steps than the
     config gives it (`expected`: {variant: {"steps", "finetune_steps"}}; a stopped or an outdated
@@ -146,7 +144,7 @@ def under_trained_line(budgets: dict, expected: dict) -> str | None:
 
 
 def under_trained(short: list[str]) -> str:
-    return UNDER_TRAINED + "; ".join(short) + ": these numbers are not the configured run's"
+    return "UNDER-TRAINED: " + "; ".join(short) + ": these numbers are not the configured run's"
 
 
 def short_rows(budgets: dict, expected: dict) -> list[str]:
@@ -160,7 +158,6 @@ def short_rows(budgets: dict, expected: dict) -> list[str]:
                 short.append(f"{variant} (seed {seed}) trained {got['steps']:,} + {got['finetune_steps']:,} steps "
                              f"of the config's {want['steps']:,} + {want['finetune_steps']:,}")
     return short
-
 
 
 # ----------------------------------------------------------------------------------------------
