@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from inpaint_bench.harness.names import HIGHER_IS_BETTER, PER_IMAGE_METRICS, metric_format, protocol_line
+from inpaint_bench.reporting.budget import budget_lines, under_trained_line
 from inpaint_bench.reporting.cells import buckets_of, cells_over_seeds, small_n
 from inpaint_bench.reporting.phrases import (
     FEW_IMAGES_MARK,
@@ -248,6 +249,8 @@ def footnotes(frame: pd.DataFrame) -> list[str]:
     lines.extend(evidence_lines(frame.attrs))
     if "l1" in set(frame["metric"]):
         lines.append("L1 in %.")
+    if "budgets" in frame.attrs:
+        lines.extend(budget_lines(frame.attrs["budgets"], frame.attrs["variants"]))
     lines.extend(train_note_lines(frame.attrs.get("train_notes", {})))
     lines.extend(label_lines(frame.attrs.get("labels", {})))
     lines.extend(f"{line}." for line in frame.attrs.get("coinciding", []))
@@ -357,7 +360,8 @@ def table_model(frame: pd.DataFrame) -> TableModel:
         blocks.append(Block(f"{header(metric)} Δ", rows))
     return TableModel(_title(frame), buckets, blocks, footnotes(frame), to_csv_frame(frame),
                       closing=("Significant differences (interval excludes 0)", significant(frame)),
-                      tex_split=True)
+                      tex_split=True,
+                      warning=under_trained_line(frame.attrs.get("budgets", {}), frame.attrs.get("expected", {})))
 
 
 def to_markdown(frame: pd.DataFrame) -> str:

@@ -20,6 +20,7 @@ from inpaint_bench.harness.names import (
     metric_format,
     protocol_line,
 )
+from inpaint_bench.reporting.budget import budget_lines, under_trained_line
 from inpaint_bench.reporting.cells import FIELDS, buckets_of, cells_over_seeds, metrics_of, small_n
 from inpaint_bench.reporting.phrases import (
     FEW_IMAGES_MARK,
@@ -145,6 +146,8 @@ def footnotes(table: pd.DataFrame) -> list[str]:
         lines.append(marked)
     lines.extend(absent_lines(table))
     lines.extend(evidence_lines(table.attrs))
+    if "budgets" in table.attrs:
+        lines.extend(budget_lines(table.attrs["budgets"], table.index))
     lines.extend(train_note_lines(table.attrs.get("train_notes", {})))
     lines.extend(label_lines(table.attrs.get("labels", {})))
     lines.extend(f"{line}." for line in table.attrs.get("coinciding", []))
@@ -248,7 +251,8 @@ def table_model(table: pd.DataFrame) -> TableModel:
                      for b in buckets]
             rows.append(Row(variant, cells))
         blocks.append(Block(header(metric), rows))
-    return TableModel(_title(table), buckets, blocks, footnotes(table), to_csv_frame(table))
+    return TableModel(_title(table), buckets, blocks, footnotes(table), to_csv_frame(table),
+                      warning=under_trained_line(table.attrs.get("budgets", {}), table.attrs.get("expected", {})))
 
 
 def to_markdown(table: pd.DataFrame) -> str:

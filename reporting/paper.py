@@ -21,6 +21,7 @@ import pandas as pd
 from inpaint_bench.harness.buckets import Bucket
 from inpaint_bench.harness.names import HIGHER_IS_BETTER, PER_IMAGE_METRICS
 from inpaint_bench.harness.reference import load_reference
+from inpaint_bench.reporting.budget import budget_lines, short_rows, under_trained
 from inpaint_bench.reporting.render import Block, Cell, Row, TableModel, digits, tex_escape, write_table
 from inpaint_bench.reporting.stats import Bootstrap, hierarchical_bootstrap
 
@@ -282,17 +283,42 @@ def compare_file(path: str | Path, summary: pd.DataFrame, per_image: pd.DataFram
     return compare(load_reference(path), summary, per_image, bootstrap, variants, rows)
 
 
+def with_budget(model: TableModel, cells: pd.DataFrame, budgets: dict | None, expected: dict | None) -> TableModel:
+    """`model` with how long our rows of `cells` trained in its footnotes, per dataset (`budgets`:
+    `read_budgets_by_dataset`), and the rows that trained less than the config gives them
+    (`expected`: {dataset: {variant: schedule}}) in its first line; unchanged without `budgets`."""
+    if budgets is None:
+        return model
+    short = []
+    for dataset in dict.fromkeys(cells["dataset"]):
+        ours = list(dict.fromkeys(v for v in cells.loc[cells["dataset"] == dataset, "variant"] if v))
+        if not ours:
+            continue
+        model.notes += [f"{dataset}: {line}" for line in budget_lines(budgets.get(dataset, {}), ours)]
+        wanted = {v: s for v, s in (expected or {}).get(dataset, {}).items() if v in ours}
+        short += [f"{dataset} {row}" for row in short_rows(budgets.get(dataset, {}), wanted)]
+    if short:
+        model.warning = under_trained(short)
+    return model
+
+
 def write_view(summary: pd.DataFrame, per_image: pd.DataFrame | None, reference: str | Path, out_dir: str | Path,
                bootstrap: Bootstrap | None = None, variants: dict | None = None,
-               rows: list[str] | None = None) -> dict[str, Path]:
-    """The paper's view of one reference CSV: `<its stem>.{csv,md,tex,html}` in out_dir."""
+               rows: list[str] | None = None, budgets: dict | None = None,
+               expected: dict | None = None) -> dict[str, Path]:
+    """The paper's view of one reference CSV: `<its stem>.{csv,md,tex,html}` in out_dir (`budgets`,
+    `expected`: `with_budget`)."""
     cells = compare_file(reference, summary, per_image, bootstrap, variants, rows)
-    return write_table(paper_view(cells, Path(reference).name, bootstrap), out_dir, Path(reference).stem)
+    model = with_budget(paper_view(cells, Path(reference).name, bootstrap), cells, budgets, expected)
+    return write_table(model, out_dir, Path(reference).stem)
 
 
 def write_scorecard(summary: pd.DataFrame, per_image: pd.DataFrame | None, references: list[str | Path],
                     out_dir: str | Path, bootstrap: Bootstrap | None = None,
-                    variants: dict | None = None, rows: list[str] | None = None) -> dict[str, Path]:
-    """The scorecard of the reference CSVs: `scorecard.{csv,md,tex,html}` in out_dir."""
+                    variants: dict | None = None, rows: list[str] | None = None, budgets: dict | None = None,
+                    expected: dict | None = None) -> dict[str, Path]:
+    """The scorecard of the reference CSVs: `scorecard.{csv,md,tex,html}` in out_dir (`budgets`,
+    `expected`: `with_budget`)."""
     tables = {Path(p).stem: compare_file(p, summary, per_image, bootstrap, variants, rows) for p in references}
-    return write_table(scorecard(tables, bootstrap), out_dir, SCORECARD)
+    cells = pd.concat(tables.values(), ignore_index=True) if tables else pd.DataFrame(columns=COLUMNS)
+    return write_table(with_budget(scorecard(tables, bootstrap), cells, budgets, expected), out_dir, SCORECARD)

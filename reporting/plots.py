@@ -3,7 +3,7 @@
 
     python -m inpaint_bench.reporting.plots --summary results/summary.csv --dataset NAME --out-dir results/plots \
         [--variants v1 v2 ...] [--ablation results/tables/NAME_ablation.csv] \
-        [--log VARIANT=PATH ...] [--samples VARIANT=DIR ...] [--seed 0]
+        [--log VARIANT=PATH ...] [--samples VARIANT=DIR ...] [--seed 0] [--provenance EVAL/provenance.json ...]
 
 Every file read is passed in, so the Snakemake rule declares them all; one passed but absent is an
 error. Writes `<dataset>_{metrics,paired,loss,qualitative}.png` atomically, one figure builder each
@@ -15,6 +15,7 @@ import argparse
 import io
 import math
 import sys
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -31,7 +32,9 @@ from inpaint_bench.harness.buckets import Bucket, sort_bucket_names
 from inpaint_bench.harness.fileio import atomic_write_bytes
 from inpaint_bench.harness.names import HIGHER_IS_BETTER, collapsed_points, metric_format
 from inpaint_bench.harness.paths import plot_name
+from inpaint_bench.reporting.budget import budget_headline, read_budgets
 from inpaint_bench.reporting.phrases import arrow, seed_phrase
+from inpaint_bench.reporting.render import shown
 from inpaint_bench.reporting.results import metric_order, missing_metrics, read_summary, select_variants
 
 NOT_LOSS_TERMS = {"step", "phase", "lr", "seconds"}
@@ -48,9 +51,11 @@ def _markers(variants) -> dict[str, str]:
     return {v: shapes[i % len(shapes)] for i, v in enumerate(variants)}
 
 
-def _legend(fig: Figure, variants, colours) -> None:
+def _legend(fig: Figure, variants, colours, dashed=()) -> None:
     markers = _markers(colours)
-    handles = [Line2D([], [], color=colours[v], marker=markers[v], label=v) for v in variants]
+    handles = [Line2D([], [], color=colours[v], label=v, **({"linestyle": "--"} if v in dashed else
+                                                            {"marker": markers[v]}))
+               for v in variants]
     if handles:
         fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5), frameon=False)
 
@@ -194,10 +199,13 @@ def read_ablation(path: str | Path) -> pd.DataFrame:
     return frame
 
 
-def paired_figure(ablation: pd.DataFrame, dataset: str, variants=None) -> Figure:
+def paired_figure(ablation: pd.DataFrame, dataset: str, variants=None, classical=()) -> Figure:
     """Δ to the reference per bucket with intervals, one panel per metric that has a difference:
     each variant's difference with its interval (bootstrap; a filled marker when it excludes 0) or
-    ± std over seeds (FID/KID), a line at 0. `ablation`: the ablation table's rows (`read_ablation`)."""
+    ± std over seeds (FID/KID), a line at 0. `ablation`: the ablation table's rows (`read_ablation`).
+    The `classical` rows are drawn as dashed reference lines that do not set the scale: their
+    differences (several dB) would flatten every learned row's at 0; one off the scale is named
+    under the axis with its range."""
     rows = ablation[ablation["dataset"] == dataset]
     if rows.empty:
         raise ValueError(f"no ablation rows for dataset {dataset!r}")
@@ -224,6 +232,11 @@ def paired_figure(ablation: pd.DataFrame, dataset: str, variants=None) -> Figure
         how.append("FID/KID bars = ± std over seeds")
     if "paired" in methods:
         how.append("no bar = no interval, too little evidence (the table's footnote)")
+    lines = [v for v in others if v in set(classical)]
+    if len(lines) == len(others):
+        lines = []  # classical rows alone: they set the scale themselves
+    if lines:
+        how.append("dashed = classical rows, reference lines that do not set the scale")
     fig.suptitle(f"{dataset}: difference to {reference} per hole-ratio bucket\n({'; '.join(how) or 'no difference'})",
                  fontsize=10)
     axes = _grid(fig, count)
@@ -234,6 +247,7 @@ def paired_figure(ablation: pd.DataFrame, dataset: str, variants=None) -> Figure
         fmt = metric_format(metric)
         ax.set_title(f"Δ {fmt.plot_label} {arrow(metric)}".rstrip())
         ax.axhline(0, color="0.3", linewidth=0.8)
+        scale = [0.0]  # the values that set the y axis: 0 and the learned rows' differences and bars
         for variant in others:
             part = diffs[(diffs["variant"] == variant) & (diffs["metric"] == metric)]
             part = part.set_index("bucket").reindex([b for b in buckets if b in set(part["bucket"])])
@@ -241,6 +255,9 @@ def paired_figure(ablation: pd.DataFrame, dataset: str, variants=None) -> Figure
                 continue
             x = np.array([xs[b] for b in part.index]) + offsets[variant]
             y = part["delta"].to_numpy(dtype=float)
+            if variant in lines:
+                ax.plot(x - offsets[variant], y, color=colours[variant], linestyle="--", linewidth=1)
+                continue
             # per bucket: the interval (bootstrap), ± std over seeds (seeds), or no bar (paired, none)
             boot = (part["method"] == "bootstrap").to_numpy()
             std = np.nan_to_num(part["delta_std"].to_numpy(dtype=float))
@@ -251,12 +268,30 @@ def paired_figure(ablation: pd.DataFrame, dataset: str, variants=None) -> Figure
             ax.scatter(x[marked], y[marked], color=colours[variant], marker=markers[variant], s=28, zorder=3)
             ax.scatter(x[~marked], y[~marked], facecolors="white", edgecolors=colours[variant],
                        marker=markers[variant], s=28, zorder=3)
+            scale += [*(y - err[0]), *(y + err[1])]
+        off = _set_scale(ax, metric, scale, diffs[diffs["metric"] == metric], lines) if len(scale) > 1 else []
         ax.set_xticks([xs[b] for b in buckets], buckets, rotation=30 if len(buckets) > 4 else 0, fontsize=8)
-        ax.set_xlabel(xlabel, fontsize=9)
+        ax.set_xlabel(xlabel + ("\noff the scale: " + "\n".join(off) if off else ""), fontsize=9)
         ax.set_ylabel(f"Δ to {reference}", fontsize=9)
         ax.grid(alpha=0.3)
-    _legend(fig, others, colours)
+    _legend(fig, others, colours, dashed=lines)
     return fig
+
+
+def _set_scale(ax, metric: str, values: list, rows: pd.DataFrame, lines: list) -> list[str]:
+    """Sets the y axis to `values` (with a margin) and returns "row (lo to hi)" for each reference
+    line (`lines`) that goes beyond it."""
+    values = np.array(values, dtype=float)
+    values = values[np.isfinite(values)]
+    lo, hi = float(values.min()), float(values.max())
+    pad = 0.08 * (hi - lo) if hi > lo else max(abs(hi), 1e-3) * 0.5
+    ax.set_ylim(lo - pad, hi + pad)
+    off = []
+    for variant in lines:
+        y = rows.loc[rows["variant"] == variant, "delta"].to_numpy(dtype=float)
+        if len(y) and (y.min() < lo - pad or y.max() > hi + pad):
+            off.append(f"{variant} ({shown(metric, y.min(), True)} to {shown(metric, y.max(), True)})")
+    return off
 
 
 # ----------------------------------------------------------------------------------------------
@@ -524,26 +559,39 @@ def qualitative_figure(samples: dict, dataset: str, variants, seed: int | None =
 # ----------------------------------------------------------------------------------------------
 
 
+def with_budget(fig: Figure, budgets: dict, variants) -> Figure:
+    """`fig` with a last title line saying how long its rows trained (reporting.budget), wrapped to
+    the figure's width."""
+    width = max(int(fig.get_figwidth() * 14), 40)  # characters of a 10-point title per inch, about
+    line = textwrap.fill(budget_headline(budgets, variants), width, break_on_hyphens=False)
+    title = fig.get_suptitle()
+    fig.suptitle(f"{title}\n{line}" if title else line, fontsize=10)
+    return fig
+
+
 def write_plots(summary_path: str | Path, dataset: str, variants: list[str] | None, out_dir: str | Path,
                 train_logs: dict, samples: dict, seed=None, ablation_path: str | Path | None = None,
-                seeds=None) -> dict[str, Path]:
+                seeds=None, budgets: dict | None = None) -> dict[str, Path]:
     """Writes the PNGs from the files given; returns their paths by kind (metrics, paired when
     `ablation_path` is given, loss, qualitative). train_logs: {variant: train_log.csv or a list, one
     per seed}, samples: {variant: eval/samples folder of run `seed`}; `seeds`: the seeds of the
-    training logs, for the loss figure's title (default: `seed`)."""
+    training logs, for the loss figure's title (default: `seed`). `budgets` (`read_budgets`: how long
+    each row trained) go into every title, and the classical rows among them are the paired plot's
+    reference lines; None: no budget line."""
     summary = read_summary(summary_path)
     variants = select_variants(summary, dataset, variants)
+    classical = [v for v, seeds_of in (budgets or {}).items()
+                 if all(b["kind"] == "classical" for b in seeds_of.values())]
     out_dir = Path(out_dir)
-    paths = {"metrics": save_figure(metrics_figure(summary, dataset, variants),
-                                    out_dir / plot_name(dataset, "metrics"))}
+    figures = {"metrics": metrics_figure(summary, dataset, variants)}
     if ablation_path is not None:
-        paths["paired"] = save_figure(paired_figure(read_ablation(ablation_path), dataset, variants),
-                                      out_dir / plot_name(dataset, "paired"))
-    paths["loss"] = save_figure(loss_figure(train_logs, dataset, variants, seed if seeds is None else seeds),
-                                out_dir / plot_name(dataset, "loss"))
-    paths["qualitative"] = save_figure(qualitative_figure(samples, dataset, variants, seed),
-                                       out_dir / plot_name(dataset, "qualitative"), dpi=150)
-    return paths
+        figures["paired"] = paired_figure(read_ablation(ablation_path), dataset, variants, classical)
+    figures["loss"] = loss_figure(train_logs, dataset, variants, seed if seeds is None else seeds)
+    figures["qualitative"] = qualitative_figure(samples, dataset, variants, seed)
+    return {kind: save_figure(fig if budgets is None else with_budget(fig, budgets, variants),
+                              out_dir / plot_name(dataset, kind),
+                              dpi=150 if kind == "qualitative" else 120)
+            for kind, fig in figures.items()}
 
 
 def _variant_paths(p: argparse.ArgumentParser, items, flag: str, repeat: bool = False) -> dict:
@@ -574,12 +622,15 @@ def main(argv=None):
     p.add_argument("--samples", action="append", metavar="VARIANT=DIR",
                    help="a variant's eval/samples folder (repeat)")
     p.add_argument("--seed", type=int, help="the run the samples come from, shown in the titles")
+    p.add_argument("--provenance", nargs="+", metavar="JSON", help="evaluations' provenance.json: every title says "
+                   "how long each row trained, the paired plot draws classical rows as reference lines")
     args = p.parse_args(argv)
     logs = _variant_paths(p, args.log, "--log", repeat=True)
     samples = _variant_paths(p, args.samples, "--samples")
     try:
+        budgets = read_budgets(args.provenance) if args.provenance else None
         paths = write_plots(args.summary, args.dataset, args.variants, args.out_dir, logs, samples, args.seed,
-                            args.ablation)
+                            args.ablation, budgets=budgets)
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
     for path in paths.values():

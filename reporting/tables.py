@@ -8,7 +8,8 @@ per-image rows, the ablation table (`reporting.ablation`).
 
 Writes `<dataset>.{csv,md,tex,html}` and, with `--per-image` (the evaluations' per-image CSVs of that
 dataset), `<dataset>_ablation.{csv,md,tex,html}`, as one update of the folder (harness.fileio.updated_folder);
-their layouts: docs/file-formats.md.
+their layouts: docs/file-formats.md. How long each row trained is read from the provenance.json beside
+each per-image CSV (reporting.budget).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from inpaint_bench.harness.fileio import updated_folder
 from inpaint_bench.harness.reference import load_reference
 from inpaint_bench.reporting.ablation import build_ablation, write_ablation
 from inpaint_bench.reporting.absolute import add_published, build_table, write_absolute
+from inpaint_bench.reporting.budget import PROVENANCE, read_budgets
 from inpaint_bench.reporting.phrases import PAIRING_PHRASES
 from inpaint_bench.reporting.results import check_same_code, read_per_images, read_summary
 from inpaint_bench.reporting.stats import Bootstrap
@@ -31,23 +33,30 @@ def write_tables(summary: pd.DataFrame, dataset: str, out_dir: str | Path, varia
                  per_image: pd.DataFrame | None = None, reference: str | None = "baseline",
                  bootstrap=None, reference_table: str | Path | None = None,
                  labels: dict[str, str] | None = None, coinciding: list[str] = (),
-                 pairing: str | None = None) -> dict[str, Path]:
+                 pairing: str | None = None, budgets: dict | None = None,
+                 expected: dict | None = None) -> dict[str, Path]:
     """Writes <dataset>.{csv,md,tex,html} into out_dir (with the published values of
     `reference_table`, a reference/ CSV, beside our cells) and, when `per_image` rows are given, the
     ablation table <dataset>_ablation.{csv,md,tex,html}; returns their paths by key ("csv", ...,
     "ablation_csv", ...). `labels` ({variant: words}, the config's variant labels) and `coinciding`
     (sentences naming rows that train and score exactly as another, jobs.resolve.coinciding_line) go
-    into both tables' footnotes, as does `pairing` (the config's masks.pairing: what n counts)."""
+    into both tables' footnotes, as does `pairing` (the config's masks.pairing: what n counts). `budgets`
+    (reporting.budget.read_budgets: how long each row trained, as its evaluation recorded it) goes into
+    both tables' footnotes; a row that trained less than `expected` ({variant: {"steps",
+    "finetune_steps"}}, the config's) is named in their first line."""
     table = build_table(summary, dataset, variants)
     table.attrs["labels"] = {v: labels[v] for v in table.index if (labels or {}).get(v)}
     table.attrs["coinciding"] = list(coinciding)
     table.attrs["pairing"] = pairing
+    if budgets is not None:
+        table.attrs.update(budgets=budgets, expected=expected or {})
     if reference_table:
         add_published(table, load_reference(reference_table), reference_table)
     ablation = None
     if per_image is not None:
         ablation = build_ablation(summary, per_image, dataset, list(table.index), reference, bootstrap)
-        ablation.attrs.update(labels=table.attrs["labels"], coinciding=table.attrs["coinciding"], pairing=pairing)
+        ablation.attrs.update(labels=table.attrs["labels"], coinciding=table.attrs["coinciding"], pairing=pairing,
+                              **{k: table.attrs[k] for k in ("budgets", "expected") if k in table.attrs})
     # written into a copy of the folder that then replaces it whole: a run killed meanwhile leaves
     # the tables as they were, never some files of each version
     with updated_folder(out_dir) as folder:
@@ -81,7 +90,9 @@ def main(argv=None):
         check_same_code([p for p in provenances if p.is_file()], f"the tables of {args.dataset}")
         paths = write_tables(read_summary(args.summary), args.dataset, args.out_dir, args.variants, per_image,
                              args.reference, Bootstrap(args.resamples, args.level, args.bootstrap_seed),
-                             args.reference_table, pairing=args.pairing)
+                             args.reference_table, pairing=args.pairing,
+                             budgets=read_budgets(Path(p).with_name(PROVENANCE) for p in args.per_image)
+                             if args.per_image else None)
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
     for path in paths.values():

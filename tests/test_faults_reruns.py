@@ -67,7 +67,10 @@ def test_evaluation_refuses_a_model_trained_for_another_job(tiny_config, tmp_pat
     make_test_masks(masks, 32, config["masks"]["buckets"], count=2, seed=0)
     assert torch.load(model, weights_only=False)["job"] == train_job(load_config(path), "toy", "pconv", 0)
     evaluate(eval_job(load_config(path), "toy", "pconv", 0), tmp_path / "ok", model_path=model, masks_dir=masks)
-    assert json.loads((tmp_path / "ok" / "provenance.json").read_text())["job"]["train"]["name"] == "pconv"
+    provenance = json.loads((tmp_path / "ok" / "provenance.json").read_text())
+    assert provenance["job"]["train"]["name"] == "pconv"
+    # how long the model trained, as its model.pt recorded it: what the tables say (reporting.budget)
+    assert provenance["trained"] == {"steps": 6, "finetune_steps": 0, "batch_size": 2}
 
     config["train"]["lr"] = 1e-3  # a setting changed since training
     write(config)

@@ -223,7 +223,7 @@ def test_a_network_is_scored_on_its_composite_under_edgeconnect_as_its_files_are
         def forward(self, masked, mask):
             return masked * 0.8 + 0.5 * mask
 
-    monkeypatch.setattr("inpaint_bench.training.evaluate.load_variant", lambda job, path, device: (Darkens(), []))
+    monkeypatch.setattr("inpaint_bench.training.evaluate.load_variant", lambda job, path, device: (Darkens(), [], None))
     evaluate(eval_job(config, "toy", "mean_fill", 0), tmp_path / "eval", masks_dir=tmp_path / "masks")
     rows = pd.read_csv(tmp_path / "eval" / "per_image.csv")
     assert set(rows.protocol) == {"edgeconnect"}

@@ -154,7 +154,7 @@ def test_jobs_record_the_files_sha256_and_a_released_row_has_no_training_job(tin
     assert job["spec"]["weights"]["sha256"] == digest
     with pytest.raises(ConfigError, match="'released' scores the released weights .* needs no training"):
         train_job(loaded, "toy", "released", 0)
-    model, notes = load_variant(job, None, "cpu")
+    model, notes, _ = load_variant(job, None, "cpu")
     assert notes == [f"weights: rfr_official {weights} (SHA-256 {digest})"]
     assert not model.training
 

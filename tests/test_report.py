@@ -37,7 +37,9 @@ def test_every_report_caption_renders_as_restructuredtext_without_a_system_messa
 
     params = SimpleNamespace(seeds=seeds, seed=seeds[0], n=36, reference="baseline", variants=["baseline", "rfr"],
                              bootstrap={"level": 0.95, "resamples": 2000, "seed": 0}, reference_table=reference_table,
-                             note=note, pairing="every_mask")
+                             note=note, pairing="every_mask",
+                             budget="Training as the config gives it: rfr: 300 + 100 fine-tuning steps at batch 8 "
+                                    "(3,200 images); baseline: no training (classical).")
     config = {"datasets": {"mini_natural": {}}, "seeds": seeds, "eval": {"protocol": "harness"},
               "report": {"reference": "baseline", "bootstrap": {"level": 0.95, "resamples": 2000}}}
     snakemake = SimpleNamespace(params=params, wildcards=SimpleNamespace(dataset="mini_natural"), config=config)
@@ -52,6 +54,8 @@ def test_every_report_caption_renders_as_restructuredtext_without_a_system_messa
             assert f"Read first: {note}" in doctree.astext(), path.name
         if path.name in ("tables.rst", "ablation.rst"):  # how the test images met the masks
             assert "masks.pairing: every_mask" in " ".join(doctree.astext().split()), path.name
+        if path.name in ("tables.rst", "ablation.rst", "metrics.rst", "paired.rst", "loss.rst", "qualitative.rst"):
+            assert params.budget in " ".join(doctree.astext().split()), path.name  # how long each row trained
 
 
 # The workflow's report, opened in headless Chromium
@@ -99,8 +103,11 @@ def test_tables_rule_declares_the_per_image_files_and_writes_both_tables(report_
     expected = [f"results/runs/mini_natural/{v}/seed{s}/eval/per_image.csv"
                 for v in REPORT_CONFIG["variants"] for s in (0, 1)]
     assert [i for i in inputs if i.endswith("per_image.csv")] == expected
+    provenance = [f"results/runs/mini_natural/{v}/seed{s}/eval/provenance.json"
+                  for v in REPORT_CONFIG["variants"] for s in (0, 1)]
+    assert [i for i in inputs if i.endswith("provenance.json")] == provenance  # how long each row trained
     plots = re.search(r"rule plots:\n\s+input: (.*)\n", dry).group(1).split(", ")
-    assert "results/tables/mini_natural_ablation.csv" in plots
+    assert "results/tables/mini_natural_ablation.csv" in plots and set(provenance) <= set(plots)
     assert {f"results/runs/mini_natural/baseline/seed{s}/train_log.csv" for s in (0, 1)} <= set(plots)
 
     tables = workdir / "results" / "tables"
@@ -119,9 +126,13 @@ def test_tables_rule_declares_the_per_image_files_and_writes_both_tables(report_
     assert len(published) == 1 and re.fullmatch(r"[*]*\d+\.\d\d ± \d+\.\d\d[*]* \(pub\. 20\.00; Δ [+-]\d+\.\d\d\)",
                                                  published[0]), published
     assert "pub." not in (tables / "mini_natural_ablation.md").read_text()
+    for name in ("mini_natural.md", "mini_natural_ablation.md"):  # each row's steps, as its run recorded them
+        assert ("Training (as each run recorded): mean_fill: no training (classical); baseline: 2 steps, no "
+                "fine-tuning at batch 2 (4 images).") in (tables / name).read_text()
+    config_page = (workdir / "results" / "report" / "config.html").read_text()
+    assert "mini_natural:\n  - rows: baseline\n    steps: 2\n    finetune_steps: 0\n    batch_size: 2" in config_page
     over = pd.read_csv(workdir / "results" / "summary_over_seeds.csv")
     assert set(over.loc[over["metric"] == "psnr", "seeds"]) == {2}
-
 
 
 def test_paper_view_and_scorecard_rules_write_their_tables_into_the_report(report_run):
@@ -132,6 +143,8 @@ def test_paper_view_and_scorecard_rules_write_their_tables_into_the_report(repor
     view = (paper / "published.md").read_text()
     assert "| Table 1 | mini_natural 10%-30% |" in view and "| Baseline | 20.00 |" in view
     assert re.search(r"\| ours: baseline \| \d+\.\d\d \|", view) and "Δ ours − published (baseline)" in view
+    trained = "mini_natural: Training (as each run recorded): baseline: 2 steps, no fine-tuning at batch 2 (4 images)."
+    assert trained in view and trained in (paper / "scorecard.md").read_text()  # beside the published numbers too
     card = pd.read_csv(paper / "scorecard.csv")
     assert len(card) == 1 and card.loc[0, "variant"] == "baseline" and card.loc[0, "printed"] == 20.0
     over = pd.read_csv(workdir / "results" / "summary_over_seeds.csv")

@@ -57,19 +57,28 @@ def save_image(tensor: torch.Tensor, path: Path) -> None:
 
 
 def load_variant(job: dict, model_path: str | Path | None, device):
-    """The network to evaluate and the notes its training left (e.g. losses dropped); for released
-    weights, which file (its SHA-256 is checked against the job's)."""
+    """The network to evaluate, the notes its training left (e.g. losses dropped; for released
+    weights, which file: its SHA-256 is checked against the job's) and how long it trained as its
+    model.pt recorded it (`trained_schedule`; None for a row not trained here)."""
     if not is_trainable(job["spec"]):
         weights = job["spec"].get("weights")
         notes = [weights_note("weights", weights)] if weights else []
-        return build_model(job["spec"], job["width"]).to(device).eval(), notes
+        return build_model(job["spec"], job["width"]).to(device).eval(), notes, None
     if model_path is None:
         raise ConfigError(f"variant {job['variant']!r} is trained: pass its model file (--model DIR/model.pt)")
     # a model of another job would be scored and labelled as this one: its identity must match
     expect = {"role": "student", "variant": job["variant"], "code": job["train"]["code"],
               **{k: job[k] for k in ("dataset", "seed", "spec", "width", "image_size")}}
     model, record = load_model_file(model_path, device, expect=expect, job=job["train"])
-    return model, list(record.get("notes", []))
+    return model, list(record.get("notes", [])), trained_schedule(record)
+
+
+def trained_schedule(record: dict) -> dict:
+    """The steps a model.pt recorded, split at its job's `steps` into steps and fine-tuning steps,
+    with the batch size: what the reports say each row trained (reporting.budget)."""
+    settings, total = record["job"]["settings"], int(record["steps"])
+    steps = min(total, settings["steps"])
+    return {"steps": steps, "finetune_steps": total - steps, "batch_size": settings["batch_size"]}
 
 
 def evaluate(job: dict, out: str | Path, model_path: str | Path | None = None, masks_dir: str | Path = None,
@@ -80,7 +89,7 @@ def evaluate(job: dict, out: str | Path, model_path: str | Path | None = None, m
 
     out = ensure_writable(out)  # before any work: the results are written only at the end
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    model, train_notes = load_variant(job, model_path, device)
+    model, train_notes, trained = load_variant(job, model_path, device)
     dtype = resolve_precision(job["precision"], device)
     model = prepare_model(model, dtype) if any(True for _ in model.parameters()) else model
     dataset, size, seed = job["dataset"], job["image_size"], job["seed"]
@@ -126,9 +135,9 @@ def evaluate(job: dict, out: str | Path, model_path: str | Path | None = None, m
             print(f"warning: {warning}", file=sys.stderr)
         summary = evaluation.write(out / "per_image.csv", out / "summary.csv")
         # what these numbers were computed from: the eval job (its model's train job, the test files'
-        # listing, the protocol) and the model file
-        atomic_write_text(out / PROVENANCE, json.dumps({"job": job, "model": str(model_path) if model_path else None},
-                                                       indent=2))
+        # listing, the protocol), the model file and the steps it trained
+        atomic_write_text(out / PROVENANCE, json.dumps({"job": job, "model": str(model_path) if model_path else None,
+                                                        "trained": trained}, indent=2))
         replace_folder(samples, out / SAMPLES)
     finally:
         shutil.rmtree(samples, ignore_errors=True)

@@ -3,6 +3,7 @@ logs, sample images), the `results` and `ablation` fixtures built on it, and `md
 markdown table back."""
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -22,6 +23,10 @@ BUCKETS = ["0.2-0.3", "0.1-0.2"]  # written out of order on purpose: tables sort
 FID_NOTE = "missing: pt_inception-2015-12-05-6726825d.pth"
 LPIPS_NOTE = "missing: alexnet-owt-7be5be79.pth"
 NO_VGG = "no_vgg: perceptual and style losses dropped (VGG16 weights missing)"
+# How long each row trained, as its evaluation's provenance.json records it (reporting.budget): None is
+# a classical row; a variant not named has no provenance.json
+SCHEDULE = {"steps": 300, "finetune_steps": 100, "batch_size": 8}
+TRAINED = {"pconv_base": SCHEDULE, "rfr_full": SCHEDULE}
 TRAIN_NOTES = {"pconv_base": NO_VGG, "rfr_full": f"{NO_VGG}; short: trained for 10 steps only"}
 
 # (variant, bucket) -> per-seed values. PSNR: rfr best at 0.1-0.2, pconv best at 0.2-0.3.
@@ -47,10 +52,12 @@ def _png(path, hole_colour=None, size=16):
     Image.fromarray(image).save(path)
 
 
-def make_results(root, variants=VARIANTS, buckets=BUCKETS, seeds=(0, 1), logs=True, fid=None):
-    """A results tree like training.evaluate / training.train write it (summary.csv and per_image.csv
-    per run, consistent with each other); returns the summary paths. fid: {variant: value} makes FID
-    a computed metric (else it is missing)."""
+def make_results(root, variants=VARIANTS, buckets=BUCKETS, seeds=(0, 1), logs=True, fid=None, trained=None):
+    """A results tree like training.evaluate / training.train write it (summary.csv, per_image.csv and
+    provenance.json per run, consistent with each other); returns the summary paths. fid: {variant:
+    value} makes FID a computed metric (else it is missing); trained: {variant: schedule or None
+    (classical)} recorded in the provenance (default TRAINED; a schedule may be {seed: schedule})."""
+    trained = TRAINED if trained is None else trained
     paths = []
     for vi, variant in enumerate(variants):
         for seed in seeds:
@@ -85,6 +92,8 @@ def make_results(root, variants=VARIANTS, buckets=BUCKETS, seeds=(0, 1), logs=Tr
             (run / "eval").mkdir(parents=True, exist_ok=True)
             summary.to_csv(run / "eval" / "summary.csv", index=False)
             pd.DataFrame(images).to_csv(run / "eval" / "per_image.csv", index=False)
+            if variant in trained:
+                write_provenance(run / "eval", variant, seed, trained[variant])
             paths.append(run / "eval" / "summary.csv")
             if logs:
                 steps = np.arange(0, 50, 10)
@@ -96,6 +105,17 @@ def make_results(root, variants=VARIANTS, buckets=BUCKETS, seeds=(0, 1), logs=Tr
                     log["distill_cross"] = 0.5 / (steps + 1)
                 log.to_csv(run / "train_log.csv", index=False)
     return paths
+
+
+def write_provenance(folder, variant, seed, schedule):
+    """An evaluation's provenance.json as training.evaluate writes it, with what a fake table reads:
+    the eval job's variant, seed, spec and train job, and the steps its model recorded."""
+    if schedule and "steps" not in schedule:
+        schedule = schedule[seed]
+    train = None if schedule is None else {"settings": {**schedule, "lr": 2e-4}}
+    record = {"job": {"dataset": DATASET, "variant": variant, "seed": seed, "spec": {"arch": variant}, "train": train},
+              "model": None, "trained": schedule}
+    (folder / "provenance.json").write_text(json.dumps(record))
 
 
 def per_image_paths(summary_paths):

@@ -70,6 +70,10 @@ def every_per_image(wildcards=None):
     return [str(R.eval_dir(d, v, s) / "per_image.csv") for d in DATASETS for v in VARIANTS for s in SEEDS]
 
 
+def every_provenance(wildcards=None):
+    return [str(R.eval_dir(d, v, s) / "provenance.json") for d in DATASETS for v in VARIANTS for s in SEEDS]
+
+
 wildcard_constraints:
     dataset="|".join(DATASETS),
     variant="|".join(VARIANTS),

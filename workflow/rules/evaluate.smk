@@ -13,6 +13,7 @@ rule evaluate:
         summary=eval_file("summary.csv"),
         per_image=eval_file("per_image.csv"),
         samples=directory(eval_file("samples")),
+        # what was scored and how long its model trained: read by the tables and plots (reporting.budget)
         provenance=eval_file("provenance.json"),
     log:
         str(R.log("evaluate", "{dataset}", "{variant}", "seed{seed}")),

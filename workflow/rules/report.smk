@@ -1,5 +1,6 @@
 # Aggregation, paper-style tables (absolute and ablation, with paired bootstrap intervals), plots and
 # the pages of the HTML report (snakemake --report): cheap, so they run on the submitting machine.
+from inpaint_bench.reporting.budget import expected_schedule, planned_line
 from inpaint_bench.reporting.phrases import images_per_bucket
 
 
@@ -36,6 +37,7 @@ rule aggregate:
         CONDA_ENV
     params:
         config=as_param(config),
+        trained=TRAINED,
     script:
         "../scripts/aggregate.py"
 
@@ -94,6 +96,8 @@ rule tables:
         labels={v: s["label"] for v, s in config["variants"].items() if s.get("label")},
         coinciding=lambda wc: coinciding(),
         pairing=config["masks"]["pairing"],
+        expected=lambda wc: expected_schedule(config, wc.dataset, TRAINED),
+        budget=lambda wc: planned_line(config, wc.dataset, TRAINED),
     script:
         "../scripts/tables.py"
 
@@ -107,6 +111,7 @@ rule paper_view:
         published=lambda wc: PAPER_TABLES[wc.paper_table],
         per_image=every_per_image,
         job=workflow_job_file("paper"),
+        provenance=every_provenance,
     output:
         csv=str(R.paper("{paper_table}", "csv")),
         md=str(R.paper("{paper_table}", "md")),
@@ -127,6 +132,7 @@ rule paper_view:
         bootstrap=config["report"]["bootstrap"],
         variants=config["report"]["paper_variants"],
         rows=VARIANTS,
+        expected={d: expected_schedule(config, d, TRAINED) for d in DATASETS},
     script:
         "../scripts/paper.py"
 
@@ -139,6 +145,7 @@ rule scorecard:
         published=list(PAPER_TABLES.values()),
         per_image=every_per_image,
         job=workflow_job_file("paper"),
+        provenance=every_provenance,
     output:
         csv=str(R.paper(SCORECARD, "csv")),
         md=str(R.paper(SCORECARD, "md")),
@@ -157,6 +164,7 @@ rule scorecard:
         bootstrap=config["report"]["bootstrap"],
         variants=config["report"]["paper_variants"],
         rows=VARIANTS,
+        expected={d: expected_schedule(config, d, TRAINED) for d in DATASETS},
     script:
         "../scripts/paper.py"
 
@@ -209,6 +217,7 @@ rule plots:
         trained=TRAINED,
         seeds=SEEDS,
         seed=SEEDS[0],
+        budget=lambda wc: planned_line(config, wc.dataset, TRAINED),
     script:
         "../scripts/plots.py"
 

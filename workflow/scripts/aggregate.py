@@ -2,12 +2,16 @@
 over seeds in a second file, and the resolved config as a page of the HTML report."""
 import json
 
-import yaml
-
 from inpaint_bench.harness.fileio import atomic_write_text, write_csv
 from inpaint_bench.harness.joblog import job_log
 from inpaint_bench.reporting.aggregate import aggregate, over_seeds
+from inpaint_bench.reporting.budget import config_page
 from inpaint_bench.reporting.html import preformatted
+
+CONFIG_PAGE = ("The config the workflow ran with: the config file, any --config overrides and the schema's defaults "
+               "(config/schema.yaml), as validated before the first job. First, the training settings each "
+               "dataset's jobs used (top-level `train` keys that every dataset or row sets for itself are no "
+               "job's and are not shown).")
 
 with job_log(snakemake.log[0], __file__):  # noqa: F821 (snakemake is injected by Snakemake)
     out = snakemake.output  # noqa: F821
@@ -15,7 +19,5 @@ with job_log(snakemake.log[0], __file__):  # noqa: F821 (snakemake is injected b
     write_csv(out.summary, summary)
     write_csv(out.over_seeds, over_seeds(summary))
     config = json.loads(snakemake.params.config)  # noqa: F821
-    atomic_write_text(out.config, preformatted(
-        "Config of this run", yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
-        "The config the workflow ran with: the config file, any --config overrides and the schema's "
-        "defaults (config/schema.yaml), as validated before the first job."))
+    atomic_write_text(out.config, preformatted("Config of this run", config_page(config, snakemake.params.trained),  # noqa: F821
+                                               CONFIG_PAGE))

@@ -1,10 +1,12 @@
 """Rule plots: metric curves with seed bands, differences to the reference, loss curves over seeds
 and the qualitative grid of one dataset, from the files the rule declares as inputs (every seed's
-training logs, the first seed's evaluation samples, the ablation table's csv); rows computed by
-different code are refused (their evaluations' provenance.json)."""
+training logs, the first seed's evaluation samples, the ablation table's csv, every evaluation's
+provenance.json: how long each row trained); rows computed by different code are refused (their
+evaluations' provenance.json)."""
 from pathlib import Path
 
 from inpaint_bench.harness.joblog import job_log
+from inpaint_bench.reporting.budget import read_budgets
 from inpaint_bench.reporting.plots import write_plots
 from inpaint_bench.reporting.results import check_same_code
 
@@ -18,4 +20,4 @@ with job_log(snakemake.log[0], __file__):  # noqa: F821 (snakemake is injected b
     write_plots(inputs.summary, snakemake.wildcards.dataset, params.variants,  # noqa: F821
                 Path(snakemake.output.metrics).parent,  # noqa: F821
                 train_logs=logs, samples=dict(zip(params.variants, inputs.samples)), seed=params.seed,
-                ablation_path=inputs.ablation, seeds=seeds)
+                ablation_path=inputs.ablation, seeds=seeds, budgets=read_budgets(inputs.provenance))
