@@ -57,7 +57,8 @@ def rehearsal_configs(paper: Path, out: Path, trees: dict, steps: int, finetune_
         "eval": {"batch_size": 2},
         "weights": {"dir": str(out / "weights"), "required": False, "download": False},
         "report": {"note": f"A rehearsal on generated trees ({steps} + {finetune_steps} steps at batch 1): "
-                           f"it proves the jobs run, its numbers mean nothing."},
+                           f"it proves the jobs run, its numbers mean nothing.",
+                   "schedule_of": str(paper.resolve())},  # its tables then say in their first line how short
     }
     one_row = ONE_ROW if ONE_ROW in rows else next(iter(rows))
     parts = {"all_rows": ({ALL_ROWS_DATASET: datasets[ALL_ROWS_DATASET]}, rows),

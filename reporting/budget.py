@@ -165,13 +165,31 @@ def short_rows(budgets: dict, expected: dict) -> list[str]:
 
 
 def expected_schedule(config: dict, dataset: str, trained) -> dict[str, dict]:
-    """{variant: {steps, finetune_steps, batch_size}} the config gives each trained row on `dataset`."""
+    """{variant: {steps, finetune_steps, batch_size}} the config gives each trained row on `dataset`; with
+    `report.schedule_of` (a rehearsal), the schedules that config gives the rows it also holds."""
+    if config["report"].get("schedule_of"):
+        config = _schedule_config(config["report"]["schedule_of"])
+        if dataset not in config["datasets"]:
+            return {}
+        trained = [v for v in trained if v in config["variants"]]
+    return own_schedule(config, dataset, trained)
+
+
+def own_schedule(config: dict, dataset: str, trained) -> dict[str, dict]:
+    """{variant: {steps, finetune_steps, batch_size}} this config gives each trained row on `dataset`."""
     return {v: {k: train_settings(config, dataset, v)[k] for k in SCHEDULE} for v in trained}
+
+
+@functools.lru_cache(maxsize=None)
+def _schedule_config(path: str) -> dict:
+    from inpaint_bench.jobs.validate import load_config
+
+    return load_config(path)
 
 
 def planned_line(config: dict, dataset: str, trained) -> str:
     """The report captions' sentence on how long the config trains each row of `dataset`."""
-    budgets = {v: {0: {"kind": "trained", **s}} for v, s in expected_schedule(config, dataset, trained).items()}
+    budgets = {v: {0: {"kind": "trained", **s}} for v, s in own_schedule(config, dataset, trained).items()}
     for v in config["variants"]:
         if v not in budgets:
             budgets[v] = {0: {"kind": "released" if variant_spec(config, v).get("weights") else "classical"}}

@@ -161,3 +161,20 @@ def test_the_paper_view_names_under_trained_rows_first_and_says_each_datasets_st
                                   "400,000 + 200,000: these numbers are not the configured run's.**")
     assert "- paris: Training (as each run recorded): rfr_kca: 2 + 1 fine-tuning steps at batch 1 (3 images)." in md
     assert "- celeba: Training (as each run recorded): rfr_kca: 300 + 100 fine-tuning steps at batch 8" in md
+
+
+def test_a_rehearsal_is_held_to_the_schedules_of_the_config_it_rehearses(tmp_path):
+    """`report.schedule_of` (set by `inpaint-bench rehearse`): the rows are expected to train what that
+    config gives them, so a rehearsal's tables name them as under-trained in their first line, while the
+    captions still say what the rehearsal's own config gives."""
+    from inpaint_bench.rehearse import rehearsal_configs
+    from inpaint_bench.reporting.budget import expected_schedule, planned_line
+
+    paper = REPO / "config" / "paper.yaml"
+    trees = {name: tmp_path / name for name in ("places2", "celeba", "paris", "masks")}
+    all_rows, _ = rehearsal_configs(paper, tmp_path, trees, steps=1, finetune_steps=1, variants=["rfr_kca"])
+    config = load_config(all_rows)
+    assert config["report"]["schedule_of"] == str(paper.resolve())
+    assert expected_schedule(config, "paris", ["rfr_kca"]) == {
+        "rfr_kca": {"steps": 400000, "finetune_steps": 200000, "batch_size": 6}}
+    assert "rfr_kca: 1 + 1 fine-tuning steps at batch 1" in planned_line(config, "paris", ["rfr_kca"])
