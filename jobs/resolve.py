@@ -28,7 +28,7 @@ import os
 from inpaint_bench.datasets.images import file_listing
 from inpaint_bench.datasets.mask_files import list_mask_images
 from inpaint_bench.harness.config import MINI_KINDS, ConfigError, dataset_spec, layout, train_settings, variant_spec
-from inpaint_bench.harness.fileio import listing_digest
+from inpaint_bench.harness.fileio import file_sha256, listing_digest
 from inpaint_bench.harness.names import PSNR_CAP_DB
 from inpaint_bench.jobs.code import job_code
 from inpaint_bench.jobs.probe import code_digests
@@ -41,7 +41,7 @@ from inpaint_bench.models.registry import (
     teacher_architecture,
     uses_distillation,
 )
-from inpaint_bench.models.released_weights import WEIGHT_KEYS, file_sha256
+from inpaint_bench.models.released_weights import WEIGHT_KEYS
 
 ROLES = ("student", "teacher")
 

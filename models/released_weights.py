@@ -7,14 +7,13 @@ key is refused, naming the file and the official and our names. The only file re
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from pathlib import Path
 
 import torch
 from torch import nn
-
-from inpaint_bench.harness.fileio import file_sha256
 
 FORMATS = ("rfr_official", "state_dict")
 WEIGHT_KEYS = ("weights", "init")  # spec keys naming a weights file
@@ -52,6 +51,16 @@ def official_to_ours(name: str) -> str | None:
 def ours_to_official(name: str) -> str | None:
     """The official RFR-Net name of one of our keys (None: the official network has no such module)."""
     return _rename(name, [(new, old) for old, new in _OFFICIAL_PREFIXES])
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a weights file (models/ imports nothing of the harness's file helpers, whose
+    harness.fileio.file_sha256 digests the dataset and mask files)."""
+    digest = hashlib.sha256()
+    with open(os.path.expanduser(path), "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def weights_note(key: str, entry: dict) -> str:
