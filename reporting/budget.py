@@ -148,16 +148,18 @@ def under_trained(short: list[str]) -> str:
 
 
 def short_rows(budgets: dict, expected: dict) -> list[str]:
-    """"v (seed 0) trained 2 + 1 steps of the config's 400,000 + 200,000" for each row and seed
-    that trained less than `expected` gives it."""
-    short = []
+    """"v, w (seed 0) trained 2 + 1 steps of the config's 400,000 + 200,000" for the rows and seeds
+    that trained less than `expected` gives them, rows of the same shortfall in one phrase."""
+    groups: dict[tuple, list[str]] = {}
     for variant, want in (expected or {}).items():
         for seed, got in sorted((budgets.get(variant) or {}).items()):
             if got["kind"] == "trained" and (got["steps"] < want["steps"]
                                              or got["finetune_steps"] < want["finetune_steps"]):
-                short.append(f"{variant} (seed {seed}) trained {got['steps']:,} + {got['finetune_steps']:,} steps "
-                             f"of the config's {want['steps']:,} + {want['finetune_steps']:,}")
-    return short
+                key = (seed, got["steps"], got["finetune_steps"], want["steps"], want["finetune_steps"])
+                groups.setdefault(key, []).append(variant)
+    return [f"{', '.join(rows)} (seed {seed}) trained {steps:,} + {finetune:,} steps of the config's "
+            f"{want_steps:,} + {want_finetune:,}"
+            for (seed, steps, finetune, want_steps, want_finetune), rows in groups.items()]
 
 
 # ----------------------------------------------------------------------------------------------
