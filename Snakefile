@@ -5,9 +5,7 @@
 # through its `base:` key); --config key=value overrides.
 # The harness packages are installed into the environment (`pip install -e .`, done by the Makefile),
 # one environment per checkout: the workflow and every job refuse another checkout's code.
-import functools
 import os
-import sys
 
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
@@ -17,9 +15,8 @@ from inpaint_bench.harness.checkout import CheckoutMismatch, check_checkout
 from inpaint_bench.harness.config import ConfigError, read_config_file
 from inpaint_bench.harness.results_lock import ResultsLocked, acquire, release
 from inpaint_bench.harness.superseded import set_aside
-from inpaint_bench.jobs.resolve import coinciding_line, coinciding_rows
 from inpaint_bench.jobs.validate import check_datasets_readable, validate_config
-from inpaint_bench.metrics.weights import WeightsMissing, find_weight, require_weights
+from inpaint_bench.metrics.weights import WeightsMissing, require_weights
 from inpaint_bench.training.bench import memory_warnings
 
 min_version("9.0")
@@ -61,19 +58,6 @@ if config["weights"]["required"] and not config["weights"]["download"]:
         raise WorkflowError(
             f"{err}\n(weights.required is true; set it to false to report these metrics as missing)"
         )
-
-
-@functools.cache
-def coinciding():
-    """Rows that train and score exactly as an earlier row (jobs.resolve.coinciding_rows): said before
-    any job, and in the tables' footnotes. Whether the VGG16 weights will be there decides the loss terms."""
-    vgg16 = config["weights"]["download"] or find_weight("vgg16", config["weights"]["dir"]) is not None
-    return [coinciding_line(*row) for row in coinciding_rows(config, vgg16, listings)]
-
-
-if workflow.is_main_process:
-    for line in coinciding():
-        print(f"warning: {line}", file=sys.stderr)
 
 
 include: "workflow/rules/common.smk"

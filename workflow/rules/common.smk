@@ -1,10 +1,13 @@
 # Names and input functions shared by the rules (the rule files hold only rules). Paths come from
 # harness.paths, job descriptions from harness.jobs: the same code the command-line tools use.
+import functools
+import sys
 from pathlib import Path
 
 from inpaint_bench.harness.config import MINI_KINDS, dataset_spec, layout, train_settings
 from inpaint_bench.harness.reference import locate
-from inpaint_bench.jobs.resolve import as_param, eval_job, job_digest, teacher_architectures, teacher_job
+from inpaint_bench.jobs.resolve import as_param, coinciding_line, coinciding_rows, eval_job, job_digest
+from inpaint_bench.jobs.resolve import teacher_architectures, teacher_job
 from inpaint_bench.jobs.resolve import teacher_slug, train_job, validation_job, workflow_job, workflow_jobs
 from inpaint_bench.jobs.resolve import validated_classical as resolve_validated_classical
 from inpaint_bench.metrics.weights import WEIGHT_FILES, download_target, find_weight
@@ -33,6 +36,19 @@ MISSING_WEIGHTS = [
 
 
 JOB_FILES = {}  # job file -> the description it holds; filled by job_file(), written by rule describe_job
+
+
+@functools.cache
+def coinciding():
+    """Rows that train and score exactly as an earlier row (jobs.resolve.coinciding_rows): said before
+    any job, and in the tables' footnotes. Whether the VGG16 weights will be there decides the loss terms."""
+    vgg16 = config["weights"]["download"] or find_weight("vgg16", config["weights"]["dir"]) is not None
+    return [coinciding_line(*row) for row in coinciding_rows(config, vgg16, listings)]
+
+
+if workflow.is_main_process:
+    for line in coinciding():
+        print(f"warning: {line}", file=sys.stderr)
 
 
 def job_file(key, job):
