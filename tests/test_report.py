@@ -226,7 +226,10 @@ def test_report_renders_tables_plots_and_config_in_headless_chromium(report_run,
             assert 200 < width < 1000  # laid out as a table, narrow enough for the page
             browser.screenshot(shots / "report_ablation.png")
             caption = _caption(browser, "ablation: Δ to the reference")
-            assert "n = 5 test images per bucket and seed; 2 seed(s) (0, 1)" in caption
+            # (the caption names the pairing since masks.pairing exists)
+            caption = " ".join(caption.split())
+            assert "Test images: 5 per bucket and seed, met with the masks as masks.pairing: cycle says" in caption
+            assert "2 seed(s) (0, 1)" in caption
             assert "2000 resamples" in caption and "resample the seeds, then the images" in caption
 
             # The absolute table.
