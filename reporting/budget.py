@@ -100,9 +100,11 @@ def _trained(budgets: dict, variants) -> dict[str, str]:
 
 
 def mixed(budgets: dict, variants) -> bool:
-    """Whether the trained rows (or the seeds of one row) trained different lengths."""
-    texts = _trained(budgets, variants).values()
-    return len(set(texts)) > 1 or any(t.startswith("seed ") for t in texts)
+    """Whether the trained rows (or the seeds of one row) trained different lengths: their own schedules
+    (a distilled row's teacher is said beside it, and makes no row's length differ)."""
+    own = {tuple(b[k] for k in SCHEDULE) for v in variants for b in (budgets.get(v) or {}).values()
+           if b["kind"] == "trained"}
+    return len(own) > 1
 
 
 def budget_lines(budgets: dict, variants) -> list[str]:

@@ -178,3 +178,19 @@ def test_a_rehearsal_is_held_to_the_schedules_of_the_config_it_rehearses(tmp_pat
     assert expected_schedule(config, "paris", ["rfr_kca"]) == {
         "rfr_kca": {"steps": 400000, "finetune_steps": 200000, "batch_size": 6}}
     assert "rfr_kca: 1 + 1 fine-tuning steps at batch 1" in planned_line(config, "paris", ["rfr_kca"])
+
+
+def test_a_distilled_row_of_the_same_length_makes_no_mixed_run():
+    """Before: the default run's footnote read "Rows trained different lengths" although every trained row
+    ran 300 + 100 steps, because the distilled row's text names its teacher."""
+    from inpaint_bench.reporting.budget import budget_lines
+
+    same = {"kind": "trained", **SCHEDULE}
+    budgets = {"mean_fill": {0: {"kind": "classical"}}, "rfr": {0: same},
+               "rfr_dgi": {0: {**same, "teacher": dict(SCHEDULE)}}}
+    line = budget_lines(budgets, ["mean_fill", "rfr", "rfr_dgi"])[0]
+    assert line.startswith("Training (as each run recorded): mean_fill: no training (classical); rfr: 300 + 100")
+    assert "different lengths" not in line and "rfr_dgi: 300 + 100 fine-tuning steps at batch 8 (3,200 images), " \
+        "distilled from a teacher of 300 + 100 steps at batch 8" in line
+    budgets["rfr"] = {0: same, 1: {**same, "steps": 200}}
+    assert budget_lines(budgets, ["mean_fill", "rfr", "rfr_dgi"])[0].startswith("Rows trained different lengths")
