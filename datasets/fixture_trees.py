@@ -54,43 +54,42 @@ def _save(path: Path, array: np.ndarray) -> None:
         os.replace(tmp, path)
 
 
+def _write(root: Path, crops: list[np.ndarray], name_of) -> list[str]:
+    """Saves crop i as root/name_of(i); returns the names written, in order."""
+    names = [name_of(i) for i in range(len(crops))]
+    for name, crop in zip(names, crops):
+        _save(root / name.lstrip("/"), crop)
+    return names
+
+
 def write_places2(root: Path, train: int, test: int, seed: int = 0) -> Path:
     """data_256/ with both training lists (Standard and Challenge name the same files here), val_256/
     and places365_val.txt, as the Places365 release lays them out."""
-    names = []
-    for i, crop in enumerate(photo_crops(train, (256, 256), seed, "places2-train")):
-        name = f"/a/abbey/{i + 1:08d}.jpg"
-        _save(root / f"data_256{name}", crop)
-        names.append(f"{name} 0")
+    train_names = _write(root / "data_256", photo_crops(train, (256, 256), seed, "places2-train"),
+                         lambda i: f"/a/abbey/{i + 1:08d}.jpg")
     for listing in ("places365_train_standard.txt", "places365_train_challenge.txt"):
-        atomic_write_text(root / listing, "\n".join(names) + "\n")
-    val = []
-    for i, crop in enumerate(photo_crops(test, (256, 256), seed, "places2-test")):
-        name = f"Places365_val_{i + 1:08d}.jpg"
-        _save(root / "val_256" / name, crop)
-        val.append(f"{name} 0")
-    atomic_write_text(root / "places365_val.txt", "\n".join(val) + "\n")
+        atomic_write_text(root / listing, "".join(f"{name} 0\n" for name in train_names))
+    val_names = _write(root / "val_256", photo_crops(test, (256, 256), seed, "places2-test"),
+                       lambda i: f"Places365_val_{i + 1:08d}.jpg")
+    atomic_write_text(root / "places365_val.txt", "".join(f"{name} 0\n" for name in val_names))
     return root
 
 
 def write_celeba(root: Path, train: int, test: int, seed: int = 0) -> Path:
     """img_align_celeba/ (178x218 JPEGs) and list_eval_partition.txt (0 train, 2 test)."""
-    lines = []
-    crops = photo_crops(train + test, CELEBA_SIZE, seed, "celeba")
-    for i, crop in enumerate(crops):
-        name = f"{i + 1:06d}.jpg"
-        _save(root / "img_align_celeba" / name, crop)
-        lines.append(f"{name} {0 if i < train else 2}")
-    atomic_write_text(root / "list_eval_partition.txt", "\n".join(lines) + "\n")
+    names = _write(root / "img_align_celeba", photo_crops(train + test, CELEBA_SIZE, seed, "celeba"),
+                   lambda i: f"{i + 1:06d}.jpg")
+    atomic_write_text(root / "list_eval_partition.txt",
+                      "".join(f"{name} {0 if i < train else 2}\n" for i, name in enumerate(names)))
     return root
 
 
 def write_paris(root: Path, train: int, test: int, seed: int = 0) -> Path:
     """paris_train_original/ (936x537) and paris_eval_gt/ (227x227 PNGs)."""
-    for i, crop in enumerate(photo_crops(train, PARIS_TRAIN_SIZE, seed, "paris-train")):
-        _save(root / "paris_train_original" / f"paris_{i + 1:04d}.JPG", crop)
-    for i, crop in enumerate(photo_crops(test, PARIS_TEST_SIZE, seed, "paris-test")):
-        _save(root / "paris_eval_gt" / f"{i + 1:03d}_im.png", crop)
+    _write(root / "paris_train_original", photo_crops(train, PARIS_TRAIN_SIZE, seed, "paris-train"),
+           lambda i: f"paris_{i + 1:04d}.JPG")
+    _write(root / "paris_eval_gt", photo_crops(test, PARIS_TEST_SIZE, seed, "paris-test"),
+           lambda i: f"{i + 1:03d}_im.png")
     return root
 
 
