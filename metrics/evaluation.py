@@ -99,6 +99,8 @@ class Evaluation:
         self.output_low, self.output_high = 0.0, 1.0  # the predictions' range in the holes (range_check)
         # the ground truth's pixel std inside the hole, per pair (bucket, image, mask): what a fill is judged on
         self.hole_std: dict[tuple[str, str, str], float] = {}
+        # what the last chunk ended at (chunk): rows, hole stds and each bucket's feature batches
+        self._chunked = {"rows": 0, "hole_std": 0, "batches": {}}
 
     @torch.no_grad()
     def add(self, bucket: str, pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor,
@@ -135,6 +137,31 @@ class Evaluation:
                        mean_fill_colour_error=float(floor[j]))
             self.rows.append(row)
         return comp
+
+    def chunk(self) -> dict:
+        """Everything scored since the last chunk (per-image rows, hole stds, the suite's features, the
+        output range so far): what a resumable evaluation saves after each stretch of work
+        (training.evaluate), and `restore` puts back in order."""
+        mark, suite = self._chunked, self.suite
+        batches = {bucket: suite.feature_batches(bucket) for bucket in self.buckets}
+        part = {"buckets": list(self.buckets), "rows": self.rows[mark["rows"]:],
+                "hole_std": list(self.hole_std.items())[mark["hole_std"]:],
+                "features": {bucket: suite.features(bucket, mark["batches"].get(bucket, 0)) for bucket in batches},
+                "output_range": (self.output_low, self.output_high)}
+        self._chunked = {"rows": len(self.rows), "hole_std": len(self.hole_std), "batches": batches}
+        return part
+
+    def restore(self, part: dict) -> None:
+        """Puts a chunk back (chunks in the order they were taken): the evaluation continues as if it
+        had scored them itself."""
+        self.buckets += [bucket for bucket in part["buckets"] if bucket not in self.buckets]
+        self.rows += part["rows"]
+        self.hole_std.update(part["hole_std"])
+        for bucket, features in part["features"].items():
+            self.suite.restore_features(bucket, features)
+        low, high = part["output_range"]
+        self.output_low, self.output_high = min(self.output_low, low), max(self.output_high, high)
+        self.chunk()  # what was restored is saved already
 
     def per_image(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows, columns=PER_IMAGE_COLUMNS + COLOUR_COLUMNS)

@@ -106,6 +106,20 @@ class MetricSuite:
         if self._gt_cache is not None:
             self._gt_cache.save()
 
+    def feature_batches(self, bucket: str) -> int:
+        """How many batches of features `bucket` holds (a resumable evaluation's chunk starts there)."""
+        return len(self._features[bucket]["fake"]) if bucket in self._features else 0
+
+    def features(self, bucket: str, start: int = 0) -> dict[str, list[torch.Tensor]]:
+        """The features stored for `bucket` from its `start`-th batch on: what a chunk of a resumable
+        evaluation saves (metrics.evaluation.Evaluation.chunk) and `restore_features` puts back."""
+        store = self._features.get(bucket, {"real": [], "fake": []})
+        return {kind: list(store[kind][start:]) for kind in ("real", "fake")}
+
+    def restore_features(self, bucket: str, features: dict[str, list[torch.Tensor]]) -> None:
+        for kind in ("real", "fake"):
+            self._features[bucket][kind].extend(features[kind])
+
     def count(self, bucket: str) -> int:
         """Number of images accumulated for `bucket` (the n to report next to FID/KID)."""
         if bucket not in self._features:

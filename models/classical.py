@@ -2,6 +2,8 @@
 ``model(masked_image, mask) -> prediction`` (mask 1 = hole)."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import torch
 from torch import nn
@@ -25,7 +27,9 @@ class MeanFill(nn.Module):
 
 @register_backbone("biharmonic", trainable=False)
 class Biharmonic(nn.Module):
-    """scikit-image's biharmonic inpainting (Damelin & Hoang 2018), one image at a time on the CPU."""
+    """scikit-image's biharmonic inpainting (Damelin & Hoang 2018) on the CPU: the images of a batch
+    are solved side by side on as many threads as torch may use (the job's threads: its sparse solves
+    release the GIL), each exactly as alone."""
 
     def __init__(self, width: int = 0):  # no weights: the width is accepted and unused
         super().__init__()
@@ -35,7 +39,14 @@ class Biharmonic(nn.Module):
 
         images = masked_image.detach().float().cpu().permute(0, 2, 3, 1).numpy()
         holes = mask.detach().cpu().numpy()[:, 0] > 0.5
-        out = [inpaint_biharmonic(img, hole, channel_axis=-1) if hole.any() else img
-               for img, hole in zip(images, holes)]
+        def fill(img, hole):
+            return inpaint_biharmonic(img, hole, channel_axis=-1) if hole.any() else img
+
+        workers = min(torch.get_num_threads(), len(images))
+        if workers > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                out = list(pool.map(fill, images, holes))
+        else:
+            out = [fill(img, hole) for img, hole in zip(images, holes)]
         pred = torch.from_numpy(np.clip(np.stack(out), 0, 1)).permute(0, 3, 1, 2).float()
         return pred.to(masked_image.device)

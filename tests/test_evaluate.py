@@ -140,3 +140,85 @@ def test_ground_truth_features_are_computed_once_per_dataset_and_reused_by_every
     # another network (tag) does not read those features
     assert FeatureCache(cache, "other").features == {}
     assert len(FeatureCache(cache, "counting").features) == 6
+
+
+def test_a_killed_evaluation_resumes_without_rescoring_what_it_saved(tiny_config, tmp_path, monkeypatch):
+    """An evaluation stopped in its second bucket (a time limit) resumes from its saved chunks: the
+    rerun scores only the pairs not saved, and its files equal those of one uninterrupted run."""
+    from inpaint_bench.metrics.evaluation import Evaluation
+
+    path, config_dict, write = tiny_config
+    config_dict["eval"]["batch_size"] = 1  # 4 pairs a bucket, one chunk each (resume_every=0)
+    config = load_config(write())
+    masks_dir = tmp_path / "masks"
+    make_test_masks(masks_dir, 32, config["masks"]["buckets"], count=4, seed=0)
+    job = eval_job(config, "toy", "mean_fill", 0)
+    evaluate(job, tmp_path / "whole", masks_dir=masks_dir)
+
+    scored, add = [], Evaluation.add
+
+    def counting_add(self, bucket, pred, gt, mask, images, masks):
+        if len(scored) == stop_after:
+            raise KeyboardInterrupt("the job's time limit")
+        scored.append((bucket, *images))
+        return add(self, bucket, pred, gt, mask, images, masks)
+
+    monkeypatch.setattr(Evaluation, "add", counting_add)
+    out, stop_after = tmp_path / "eval", 6  # every pair of the first bucket and 2 of the second
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(job, out, masks_dir=masks_dir, resume_every=0)
+    assert not (out / "summary.csv").exists() and len(list((out / ".resume").glob("chunk_*.pt"))) == 6
+    first_run, scored[:], stop_after = list(scored), [], None
+    evaluate(job, out, masks_dir=masks_dir, resume_every=0)
+    assert len(scored) == 2 and not set(scored) & set(first_run)  # only the two pairs never saved
+    for name in ("per_image.csv", "summary.csv"):
+        assert (out / name).read_bytes() == (tmp_path / "whole" / name).read_bytes()
+    assert sorted(p.name for p in (out / "samples").rglob("*.png")) == \
+        sorted(p.name for p in (tmp_path / "whole" / "samples").rglob("*.png"))
+    assert not (out / ".resume").exists()
+
+    # chunks of another job (here: another protocol) are not resumed
+    with pytest.raises(KeyboardInterrupt):
+        scored[:], stop_after = [], 3
+        evaluate(job, out, masks_dir=masks_dir, resume_every=0)
+    other = {**job, "eval": {**job["eval"], "protocol": "skimage_rgb"}}
+    scored[:], stop_after = [], None
+    evaluate(other, out, masks_dir=masks_dir, resume_every=0)
+    assert len(scored) == 8
+
+
+def test_chunked_and_restored_evaluation_gives_the_uninterrupted_scores_fid_included():
+    """Evaluation.chunk / restore carry the per-image rows, the hole stds behind the test-set notes and
+    the Inception features behind FID and KID: a restored evaluation writes the same summary."""
+    import torch
+
+    from inpaint_bench.metrics import Evaluation, MetricSuite
+
+    torch.manual_seed(0)
+    features = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 5))
+    gt, pred = torch.rand(8, 3, 8, 8), torch.rand(8, 3, 8, 8)
+    mask = torch.zeros(8, 1, 8, 8)
+    mask[:, :, 2:6] = 1
+
+    def evaluation():
+        return Evaluation(MetricSuite(inception=features, enable_lpips=False), "toy", "v", 0)
+
+    def add(ev, bucket, part):
+        ev.add(bucket, pred[part], gt[part], mask[part], [str(i) for i in range(8)][part], ["m.png"] * 4)
+
+    whole = evaluation()
+    for bucket, part in (("0.1-0.3", slice(0, 4)), ("0.1-0.3", slice(4, 8)), ("0.3-0.6", slice(0, 4))):
+        add(whole, bucket, part)
+    first = evaluation()
+    add(first, "0.1-0.3", slice(0, 4))
+    chunks = [first.chunk()]
+    add(first, "0.1-0.3", slice(4, 8))
+    chunks.append(first.chunk())
+    resumed = evaluation()
+    for chunk in chunks:
+        resumed.restore(chunk)
+    add(resumed, "0.3-0.6", slice(0, 4))
+    expect, got = whole.summary(), resumed.summary()
+    assert got["n"].tolist() == expect["n"].tolist()
+    assert got["value"].tolist() == pytest.approx(expect["value"].tolist(), nan_ok=True)
+    assert got[got.metric == "fid"]["value"].notna().all() and resumed.per_image().equals(whole.per_image())

@@ -82,6 +82,34 @@ def test_classical_rows():
     assert (filled - ramp).abs().max() < 1e-3
 
 
+def test_biharmonic_solves_a_batch_on_every_thread_its_job_has(monkeypatch):
+    """A classical row uses every CPU its job asks for: with 2 torch threads two images are solved at
+    once (a barrier that only two concurrent solves pass), and each exactly as it is alone."""
+    import threading
+
+    import skimage.restoration
+
+    torch.manual_seed(0)
+    images, mask = torch.rand(2, 3, 16, 16), torch.zeros(2, 1, 16, 16)
+    mask[:, :, 4:10, 3:12] = 1
+    model = build_model({"backbone": "biharmonic"}, 0)
+    alone = torch.cat([model(images[i:i + 1] * (1 - mask[i:i + 1]), mask[i:i + 1]) for i in range(2)])
+    solve, both = skimage.restoration.inpaint_biharmonic, threading.Barrier(2, timeout=120)
+
+    def concurrent_solve(*args, **kwargs):
+        both.wait()  # raises BrokenBarrierError unless a second solve runs at the same time
+        return solve(*args, **kwargs)
+
+    monkeypatch.setattr(skimage.restoration, "inpaint_biharmonic", concurrent_solve)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        together = model(images * (1 - mask), mask)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(together, alone)
+
+
 def test_registry_lists_backbones_and_names_unknown_ones():
     assert {"pconv", "encdec", "rfr", "biharmonic", "mean_fill"} <= set(available_backbones())
     with pytest.raises(SpecError, match="unknown backbone 'nope'"):
