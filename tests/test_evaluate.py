@@ -222,3 +222,40 @@ def test_chunked_and_restored_evaluation_gives_the_uninterrupted_scores_fid_incl
     assert got["n"].tolist() == expect["n"].tolist()
     assert got["value"].tolist() == pytest.approx(expect["value"].tolist(), nan_ok=True)
     assert got[got.metric == "fid"]["value"].notna().all() and resumed.per_image().equals(whole.per_image())
+
+
+def test_an_evaluation_killed_by_sigkill_resumes_from_its_chunks(tiny_config, tmp_path, capsys):
+    """A real SIGKILL (no handler runs) in the second bucket: the chunks saved before it are restored,
+    and the rerun writes the files of an uninterrupted run."""
+    import json
+    import subprocess
+    import sys
+
+    path, config_dict, write = tiny_config
+    config_dict["eval"]["batch_size"] = 1
+    config = load_config(write())
+    masks_dir = tmp_path / "masks"
+    make_test_masks(masks_dir, 32, config["masks"]["buckets"], count=4, seed=0)
+    job = eval_job(config, "toy", "mean_fill", 0)
+    (tmp_path / "job.json").write_text(json.dumps(job))
+    out = tmp_path / "eval"
+    killed = subprocess.run([sys.executable, "-c", f"""
+import json, os, signal
+from inpaint_bench.metrics.evaluation import Evaluation
+from inpaint_bench.training.evaluate import evaluate
+add, calls = Evaluation.add, []
+def add_then_die(self, *args):
+    if len(calls) == 5:
+        os.kill(os.getpid(), signal.SIGKILL)
+    calls.append(1)
+    return add(self, *args)
+Evaluation.add = add_then_die
+evaluate(json.load(open({str(tmp_path / 'job.json')!r})), {str(out)!r}, masks_dir={str(masks_dir)!r}, resume_every=0)
+"""], capture_output=True, text=True, timeout=600)
+    assert killed.returncode == -9, killed.stderr
+    assert len(list((out / ".resume").glob("chunk_*.pt"))) == 5 and not (out / "per_image.csv").exists()
+    evaluate(job, out, masks_dir=masks_dir)
+    assert "resuming: 5 of 8 test pairs were scored" in capsys.readouterr().out
+    evaluate(job, tmp_path / "whole", masks_dir=masks_dir)
+    for name in ("per_image.csv", "summary.csv"):
+        assert (out / name).read_bytes() == (tmp_path / "whole" / name).read_bytes()
