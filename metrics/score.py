@@ -6,14 +6,15 @@
 
 Outputs are matched to ground truth and masks by file name and scored by the harness's own
 evaluation loop (metrics.evaluation), as workflow runs are, under a scoring protocol (--protocol,
-default `default`: metrics.protocols; its old name `harness` still works), which also says
-whether the outputs are first composited with their mask (`pred*mask + gt*(1-mask)`; edgeconnect scores them as they are, as its script does;
---composite/--as-is choose otherwise, recorded with the protocol). Every mask with a ground-truth
-image needs an output: a missing one is an error naming it, unless --allow-missing. FILE.csv (per
-image), FILE_summary.csv (long summary) and FILE_provenance.json (what was scored, how, and what was
-missing) are written atomically. Folder layouts and matching rules: docs/tools.md; output formats:
-docs/file-formats.md. An existing file in the way that this tool did not write is refused unless
---force. Every error ends in `error: ...` on stderr with exit code 2, and nothing is written.
+default `default`: metrics.protocols; its old name `harness` still works), which also says whether
+the outputs are first composited with their mask (`pred*mask + gt*(1-mask)`; edgeconnect scores them
+as they are, as its script does; --composite/--as-is choose otherwise, recorded with the protocol).
+Every mask with a ground-truth image needs an output: a missing one is an error naming it, unless
+--allow-missing. FILE.csv (per image), FILE_summary.csv (long summary) and FILE_provenance.json
+(what was scored, how, and what was missing) are written atomically. Folder layouts and matching
+rules: docs/tools.md; output formats: docs/file-formats.md. An existing file in the way that this
+tool did not write is refused unless --force. Every error ends in `error: ...` on stderr with exit
+code 2, and nothing is written.
 """
 
 from __future__ import annotations
