@@ -114,7 +114,7 @@ class MetricSuite:
         out = protocol_metrics(self.protocol, pred, gt)
         if self._lpips is not None:
             out["lpips"] = self._lpips(pred, gt)
-        for name in self.metrics:
+        for name in (m for m in per_image_metrics() if m in self.metrics):
             entry = get_metric(name)
             if entry.compute is None or name in self.missing:
                 continue
