@@ -13,7 +13,7 @@ import yaml
 from helpers.fake_results import DATASET, VARIANTS, make_results, per_image_paths
 from helpers.workflow import snakemake
 from inpaint_bench.harness import metric_registry
-from inpaint_bench.harness.config import ConfigError
+from inpaint_bench.harness.config import ConfigError, read_config_file
 from inpaint_bench.harness.fileio import write_csv
 from inpaint_bench.harness.metric_registry import higher_is_better, metric_format, per_image_metrics
 from inpaint_bench.harness.names import NOT_COMPUTED
@@ -99,6 +99,14 @@ def test_an_extension_is_part_of_every_jobs_code_and_an_edit_changes_it(tiny_con
     assert str(module) in before
     module.write_text(PSNR_HOLE.replace("1e-10", "1e-8"))
     assert eval_job(loaded, "toy", "mean_fill", 0)["code"][str(module)] != before[str(module)]
+
+
+def test_extensions_are_relative_to_the_file_that_names_them_and_a_base_keeps_its_own(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "base.yaml").write_text(yaml.safe_dump({"extensions": ["a.py"], "seeds": [0]}))
+    (tmp_path / "child.yaml").write_text(yaml.safe_dump({"base": "sub/base.yaml", "extensions": ["b.py", "/x/c.py"]}))
+    assert read_config_file(tmp_path / "child.yaml")["extensions"] == [
+        str(tmp_path / "sub" / "a.py"), str(tmp_path / "b.py"), "/x/c.py"]
 
 
 def test_eval_metrics_chooses_the_metrics_from_the_registry(tiny_config, tmp_path):
