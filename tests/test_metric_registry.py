@@ -109,7 +109,7 @@ def test_extensions_are_relative_to_the_file_that_names_them_and_a_base_keeps_it
         str(tmp_path / "sub" / "a.py"), str(tmp_path / "b.py"), "/x/c.py"]
 
 
-def test_eval_metrics_chooses_the_metrics_from_the_registry(tiny_config, tmp_path):
+def test_eval_metrics_chooses_the_metrics_from_the_registry(tiny_config, tmp_path, registry):
     path, config, write = tiny_config
     write({**config, "eval": {**config["eval"], "metrics": ["psnr", "psnr_typo"]}})
     with pytest.raises(ConfigError, match=r"eval/metrics/1.*psnr_typo.*metric_registry"):
@@ -118,6 +118,11 @@ def test_eval_metrics_chooses_the_metrics_from_the_registry(tiny_config, tmp_pat
     settings = load_config(path)["eval"]
     suite = MetricSuite(metrics=metric_registry.selected_metrics(settings))
     assert suite.metrics == ["psnr", "l1"]
+    # what a metric needs: a smallest image side, checked against the config's image_size
+    registry.register_metric("wide", higher_is_better=True, min_size=64, compute=lambda pred, gt, mask: pred[:, 0, 0, 0])
+    write(config)
+    with pytest.raises(ConfigError, match="eval.metrics: wide needs images of at least 64 px, larger than image_size 32"):
+        load_config(path)
 
 
 def test_a_per_image_metric_receives_the_mask_under_every_protocol(registry):
