@@ -14,6 +14,8 @@ from pathlib import Path
 import yaml
 
 from inpaint_bench.harness.buckets import Bucket
+from inpaint_bench.harness.extensions import KEY as EXTENSIONS
+from inpaint_bench.harness.extensions import resolve_paths
 from inpaint_bench.harness.names import PROTOCOL_MIN_SIZE
 from inpaint_bench.harness.paths import ResultsLayout
 from inpaint_bench.harness.reference import load_reference, locate
@@ -81,11 +83,15 @@ def merge_config(base: dict, child: dict) -> dict:
 
 def read_config_file(path: str | Path, _children: tuple[Path, ...] = ()) -> dict:
     """A config file's mapping with its `base:` chain resolved (each base path relative to the file that
-    names it); ConfigError names the file at fault."""
+    names it); ConfigError names the file at fault. `extensions` are taken relative to the file that
+    names them, and a base's come before its child's (both are imported)."""
     path = Path(path)
     data = read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of config keys at the top level")
+    own = data.get(EXTENSIONS)
+    if isinstance(own, list) and all(isinstance(p, str) and p for p in own):  # else the schema names the fault
+        data[EXTENSIONS] = resolve_paths(own, path.resolve().parent)
     if "base" not in data:
         return data
     base = data.pop("base")
@@ -98,7 +104,11 @@ def read_config_file(path: str | Path, _children: tuple[Path, ...] = ()) -> dict
     if not base_path.is_file():
         what = "is a folder, not a config file" if base_path.is_dir() else "does not exist"
         raise ConfigError(f"{path}: base: {base} ({base_path}) {what}")
-    return merge_config(read_config_file(base_path, (*_children, path.resolve())), data)
+    parent = read_config_file(base_path, (*_children, path.resolve()))
+    merged = merge_config(parent, data)
+    if isinstance(parent.get(EXTENSIONS), list) and isinstance(data.get(EXTENSIONS), list):
+        merged[EXTENSIONS] = list(dict.fromkeys([*parent[EXTENSIONS], *data[EXTENSIONS]]))
+    return merged
 
 
 def _resolve_ref(schema: dict, root: dict) -> dict:

@@ -1,17 +1,13 @@
-"""The metrics' names, their better direction, how each is printed, and the result columns (per-image,
-colour diagnostics, long-format summary; docs/file-formats.md): written by the evaluation, read by
-reporting. Torch-free, so reporting can import it cheaply.
+"""The result columns (per-image, colour diagnostics, long-format summary; docs/file-formats.md), the
+scoring protocols and the notes the evaluation writes: written by the evaluation, read by reporting.
+The metrics themselves (names, directions, formats) are harness.metric_registry's. Torch-free, so
+reporting can import it cheaply.
 """
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
 
-# Paper order of the metric columns and the better direction of each (True = higher is better).
-METRICS = ["psnr", "ssim", "l1", "lpips", "fid", "kid"]
-HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "l1": False, "lpips": False, "fid": False, "kid": False}
-
-PER_IMAGE_METRICS = ("psnr", "ssim", "l1", "lpips")
+from inpaint_bench.harness.metric_registry import MetricFormat, metric_format, per_image_metrics  # noqa: F401
 
 # An image whose composite equals the ground truth (a hole filled exactly) has MSE 0 and an infinite
 # PSNR, which no mean or difference survives: every per-image PSNR is capped at this value, as
@@ -30,21 +26,18 @@ def capped_count(note: str) -> int:
     """How many images a summary row's note says were capped (0 for any other note)."""
     found = _CAPPED.search(note or "")
     return int(found.group(1)) if found else 0
-DISTRIBUTION_METRICS = ("fid", "kid", "kid_std")  # set-level: one value per bucket
 # FID and KID compare two sets of 2048-dimensional Inception features. Below this many images per
 # bucket (the features' dimension: FID's covariance estimate is singular under it) both lie far from
 # their large-n values and vary from set to set, so both tables mark them and say so in a footnote
 # (reporting.phrases.few_images_line): fit to check that the pipeline runs, not to conclude from.
 MIN_SET_LEVEL_N = 2048
-# Rows of the summary that hold the spread of another metric, not a metric of their own: tables and
-# plots do not give them a column.
-SPREAD_OF = {"kid_std": "kid"}
 
 # Scoring protocols (eval.protocol, `score --protocol`): how PSNR, SSIM and L1 are computed, the
 # smallest image side each can score (its SSIM window) and the line the tables' footnotes print.
-# LPIPS, FID and KID are computed alike in every protocol, on the protocol's images.
+# Every other metric (LPIPS, FID, KID, an extension's) is computed alike in every protocol, on the
+# protocol's images.
 PROTOCOLS = {
-    "harness": ("float images, RGB: PSNR (data range 1), SSIM with an 11x11 Gaussian window "
+    "default": ("float images, RGB: PSNR (data range 1), SSIM with an 11x11 Gaussian window "
                 "(sigma 1.5, torchmetrics), L1 = mean |x - y| with pixel values from 0 to 1"),
     "edgeconnect": ("EdgeConnect's scripts/metrics.py: 8-bit images, grayscale (skimage rgb2gray), "
                     "PSNR (data range 1), SSIM with a 51x51 uniform window, L1 = its MAE, "
@@ -52,16 +45,30 @@ PROTOCOLS = {
     "skimage_rgb": ("scikit-image defaults on 8-bit images, RGB: PSNR (data range 255), SSIM with a "
                     "7x7 uniform window, L1 = mean |x - y| with pixel values from 0 to 1"),
 }
-PROTOCOL_MIN_SIZE = {"harness": 11, "edgeconnect": 51, "skimage_rgb": 7}
-DEFAULT_PROTOCOL = "harness"  # also the protocol of result files written before the column existed
+PROTOCOL_MIN_SIZE = {"default": 11, "edgeconnect": 51, "skimage_rgb": 7}
+DEFAULT_PROTOCOL = "default"  # also the protocol of result files written before the column existed
+# Old names of protocols, still read (config eval.protocol, `score --protocol`, result files) as the new one.
+RENAMED_PROTOCOLS = {"harness": "default"}
 # Compositing is part of a protocol: whether a method's outputs are first composited with the known
 # pixels, pred * mask + gt * (1 - mask), or scored as they are. EdgeConnect's script scores the files
 # as they are, so a method that alters known pixels loses by it there. `score --composite/--as-is`
 # overrides a protocol's own choice; the result files then record `<protocol>+composite` or
 # `<protocol>+as-is`, a protocol of its own. The harness's networks' outputs are their composites (as
 # the official test scripts save them), so for them both choices give the same numbers.
-PROTOCOL_COMPOSITES = {"harness": True, "edgeconnect": False, "skimage_rgb": True}
+PROTOCOL_COMPOSITES = {"default": True, "edgeconnect": False, "skimage_rgb": True}
 COMPOSITING = {True: "composite", False: "as-is"}
+
+
+def protocol_name(name: str) -> str:
+    """A protocol under its current name: an old one (RENAMED_PROTOCOLS) as the new one, with a recorded
+    "+composite" / "+as-is" kept; any other name unchanged."""
+    base, plus, choice = name.partition("+")
+    return RENAMED_PROTOCOLS.get(base, base) + plus + choice
+
+
+def renamed_protocol_message(old: str, where: str) -> str:
+    """The one line said when an old protocol name is used."""
+    return f"{where}: protocol {old!r} is now called {RENAMED_PROTOCOLS[old]!r}; {old!r} still works for now"
 
 
 def recorded_protocol(protocol: str, composite: bool | None = None) -> str:
@@ -88,9 +95,15 @@ def protocol_line(protocol: str) -> str:
     return f"Scoring protocol {protocol}: {PROTOCOLS[name]}; {how}{own}."
 
 
-# One row per image and bucket; `mask` is the test mask set's file (metrics.evaluation.mask_id).
-PER_IMAGE_COLUMNS = ["dataset", "variant", "seed", "bucket", "image", "mask", "hole_ratio", *PER_IMAGE_METRICS,
-                     "protocol"]
+# One row per image and bucket; `mask` is the test mask set's file (metrics.evaluation.mask_id); a
+# column per registered per-image metric between hole_ratio and protocol (per_image_columns).
+PER_IMAGE_KEYS = ["dataset", "variant", "seed", "bucket", "image", "mask", "hole_ratio"]
+
+
+def per_image_columns() -> list[str]:
+    """The per-image file's columns: the keys, every registered per-image metric, the protocol."""
+    return [*PER_IMAGE_KEYS, *per_image_metrics(), "protocol"]
+
 
 # Diagnostics the evaluation appends to each per-image row (not metrics: no table column, and a
 # per-image file without them, e.g. another tool's, still reads): the distance of the hole's mean
@@ -176,37 +189,6 @@ def collapsed_points(values, higher_is_better: bool) -> list[bool]:
         return [v < low - COLLAPSE_FENCE * spread for v in values]
     return [v > high + COLLAPSE_FENCE * spread for v in values]
 SUMMARY_COLUMNS = ["dataset", "variant", "seed", "bucket", "metric", "value", "n", "note", "train_note", "protocol"]
-
-
-class MetricFormat(NamedTuple):
-    """How a metric is printed. The plots show the raw value, the tables value * scale."""
-
-    label: str  # "PSNR"
-    unit: str = ""  # of the raw value, on the plots: "PSNR (dB)"
-    scale: float = 1.0  # the tables show value * scale and say so in the header: "L1 (%)"
-    decimals: int = 4  # table precision; best cells are compared at it too
-
-    @property
-    def plot_label(self) -> str:
-        return f"{self.label} ({self.unit})" if self.unit else self.label
-
-    @property
-    def table_label(self) -> str:
-        if self.scale == 1:
-            return self.label
-        return f"{self.label} (%)" if self.scale == 100 else f"{self.label} (x{self.scale:g})"
-
-
-METRIC_FORMATS = {
-    "psnr": MetricFormat("PSNR", unit="dB", decimals=2),
-    "ssim": MetricFormat("SSIM"),
-    "l1": MetricFormat("L1", scale=100.0, decimals=2),
-    "lpips": MetricFormat("LPIPS"),
-    "fid": MetricFormat("FID", decimals=2),
-    "kid": MetricFormat("KID"),  # raw, not x1000
-}
-
-
-def metric_format(metric: str) -> MetricFormat:
-    """The format of a metric; one not listed above is printed upper-case, 4 decimals."""
-    return METRIC_FORMATS.get(metric, MetricFormat(metric.upper()))
+# The note of a metric a result file has no value for because the metric did not exist (or was not
+# registered) when the file was written: read as missing, and the tables' footnote says so.
+NOT_COMPUTED = "not computed when this result was written (evaluate the run again to fill it)"

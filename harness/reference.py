@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from inpaint_bench.harness.buckets import Bucket
-from inpaint_bench.harness.names import METRICS, metric_format
+from inpaint_bench.harness.metric_registry import metric_format, metric_names
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
 REFERENCE_COLUMNS = ["paper", "table", "dataset", "mask_protocol", "row", "variant", "bucket", "metric",
@@ -35,8 +35,8 @@ def load_reference(path: str | Path) -> list[dict]:
             empty = [c for c in REQUIRED if not (row[c] or "").strip()]
             if empty:
                 raise ValueError(f"{where}: empty {', '.join(empty)}")
-            if row["metric"] not in METRICS:
-                raise ValueError(f"{where}: metric {row['metric']!r} is not one of {METRICS}")
+            if row["metric"] not in metric_names():
+                raise ValueError(f"{where}: metric {row['metric']!r} is not one of {metric_names()}")
             try:
                 Bucket.parse(row["bucket"])
             except ValueError as err:

@@ -12,6 +12,8 @@ and docstrings are free to edit).
   models/losses.py count for every job that imports them.
 - A file a job imports counts even where that job never calls into it: the closure is a safe
   over-estimate, not a trace.
+- The config's `extensions` (harness.extensions) count for every job, under their absolute paths:
+  every job imports them.
 """
 from __future__ import annotations
 
@@ -127,7 +129,12 @@ def script_code(script: str) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((p.resolve().relative_to(REPO_ROOT).as_posix(), d) for p, d in digests.items()))
 
 
-def job_code(script: str, row: dict[str, str] | None = None) -> dict[str, str]:
-    """What a job is computed by: its script's closure (`script_code`) and, for a row's job, the files
-    the row is built from (jobs.probe.code_digests)."""
-    return {**dict(script_code(script)), **(row or {})}
+def extension_code(paths) -> dict[str, str]:
+    """{absolute path: digest} of the config's extension files (read now: an edit shows at once)."""
+    return {path: tree_digest(ast.parse(Path(path).read_text(), filename=path)) for path in paths}
+
+
+def job_code(script: str, row: dict[str, str] | None = None, extensions=()) -> dict[str, str]:
+    """What a job is computed by: its script's closure (`script_code`), the config's `extensions`
+    (`extension_code`) and, for a row's job, the files the row is built from (jobs.probe.code_digests)."""
+    return {**dict(script_code(script)), **extension_code(extensions), **(row or {})}

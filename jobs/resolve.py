@@ -15,7 +15,8 @@ holds the train job of its model, which training records in model.pt. Listing ta
 training image and reads every test image and mask file (their content): the workflow lists once per
 run (`jobs.validate.check_datasets_readable`) and passes `listings`.
 Every job holds `code`: the digests of the source files its result is computed by: its workflow
-script's import closure (jobs.code) and the files its row is built from (jobs.probe), so an edit of
+script's import closure (jobs.code), the config's `extensions` and the files its row is built from
+(jobs.probe), so an edit of
 any project code re-runs the jobs that run it, and an edit of a model file exactly the rows built from it.
 """
 from __future__ import annotations
@@ -88,6 +89,11 @@ def listing(config: dict, key: tuple, listings: dict | None = None) -> str | Non
     return found or None
 
 
+def _code(config: dict, script: str, row: dict[str, str] | None = None) -> dict[str, str]:
+    """A job's `code` (jobs.code.job_code), the config's extension files included."""
+    return job_code(script, row, config.get("extensions", ()))
+
+
 def _common(config: dict, dataset: str, seed: int) -> dict:
     return {"dataset": dataset, "dataset_spec": dataset_spec(config, dataset), "seed": int(seed),
             "image_size": config["image_size"], "width": config["width"],
@@ -142,7 +148,7 @@ def train_job(config: dict, dataset: str, variant: str, seed: int, listings: dic
     teacher = teacher_slug(spec) if uses_distillation(spec) else None
     teacher_description = teacher_job(config, dataset, teacher, seed, listings) if teacher else None
     return {**_common(config, dataset, seed), "role": "student", "name": variant, "spec": spec,
-            "settings": settings, "code": job_code("train", code_digests(spec, config["width"])),
+            "settings": settings, "code": _code(config, "train", code_digests(spec, config["width"])),
             "teacher": teacher,
             # what the teacher's model.pt must have been trained by
             "teacher_code": teacher_description["code"] if teacher else None,
@@ -160,7 +166,7 @@ def teacher_job(config: dict, dataset: str, arch: str, seed: int, listings: dict
     if teacher_steps:
         settings.update(steps=teacher_steps, finetune_steps=0)
     return {**_common(config, dataset, seed), "role": "teacher", "name": arch, "spec": archs[arch],
-            "settings": settings, "code": job_code("train", code_digests(archs[arch], config["width"])),
+            "settings": settings, "code": _code(config, "train", code_digests(archs[arch], config["width"])),
             "teacher": None,
             "teacher_code": None, "teacher_job": None,
             "listing": _train_listing(config, dataset, listings)}
@@ -173,7 +179,7 @@ def eval_job(config: dict, dataset: str, variant: str, seed: int, listings: dict
     `code`: the evaluation's own and its row's files."""
     spec = resolved_spec(config, variant)
     return {**_common(config, dataset, seed), "variant": variant, "spec": spec,
-            "code": job_code("evaluate", code_digests(spec, config["width"])),
+            "code": _code(config, "evaluate", code_digests(spec, config["width"])),
             "eval": config["eval"], "precision": config["train"]["precision"], "psnr_cap_db": PSNR_CAP_DB,
             # which test image meets which mask (datasets.mask_sets.bucket_pairs): recorded, and a change re-scores
             "pairing": {"pairing": config["masks"]["pairing"], "seed": config["masks"]["seed"]},
@@ -183,7 +189,7 @@ def eval_job(config: dict, dataset: str, variant: str, seed: int, listings: dict
 
 def masks_job(config: dict, listings: dict | None = None) -> dict:
     """The test mask set: the config's `masks`, the size and the listing of NVIDIA's folder it picks from."""
-    return {"masks": config["masks"], "size": config["image_size"], "code": job_code("make_test_masks"),
+    return {"masks": config["masks"], "size": config["image_size"], "code": _code(config, "make_test_masks"),
             "listing": listing(config, ("masks.nvidia_dir",), listings)}
 
 
@@ -192,7 +198,7 @@ def validation_job(config: dict, dataset: str, variant: str, listings: dict | No
     the training images it lists, `listing`)."""
     spec = variant_spec(config, variant)
     return {**_common(config, dataset, 0), "variant": variant, "spec": spec,
-            "code": job_code("validate_reference", code_digests(spec, config["width"])),
+            "code": _code(config, "validate_reference", code_digests(spec, config["width"])),
             "validation": train_settings(config, dataset)["validation"],
             "listing": {"images": listing(config, ("datasets", dataset, "train"), listings)}}
 
@@ -278,7 +284,8 @@ def job_digest(job) -> str:
 
 def data_job(config: dict, dataset: str) -> dict:
     """A mini dataset's build."""
-    return {"spec": dataset_spec(config, dataset), "size": config["image_size"], "code": job_code("build_mini_dataset")}
+    return {"spec": dataset_spec(config, dataset), "size": config["image_size"],
+            "code": _code(config, "build_mini_dataset")}
 
 
 def trained_variants(config: dict) -> list[str]:
@@ -298,14 +305,14 @@ def report_job(config: dict, kind: str, dataset: str | None = None) -> dict:
     (rules paper_view and scorecard), a dataset's `tables`, `plots` and `validation_plot`; each with
     its script's code."""
     if kind == "summary":
-        return {"config": config, "code": job_code("aggregate")}
+        return {"config": config, "code": _code(config, "aggregate")}
     if kind == "paper":  # rules paper_view and scorecard, one script; the tables as named: any checkout's
         return {"variants": list(config["variants"]), "seeds": config["seeds"],
                 "paper_tables": config["report"]["paper_tables"], "report": config["report"],
-                "code": job_code("paper")}
+                "code": _code(config, "paper")}
     rows = {"report": config["report"]} if kind == "tables" else {"trained": trained_variants(config)}
     return {"variants": list(config["variants"]), "seeds": config["seeds"], **rows, "dataset": dataset,
-            "code": job_code(kind)}
+            "code": _code(config, kind)}
 
 
 def workflow_job(config: dict, kind: str, *parts, listings: dict | None = None) -> tuple[str, dict]:

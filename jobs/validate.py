@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import sys
 from pathlib import Path
 
 from inpaint_bench.datasets.images import SPLITS
@@ -18,6 +19,10 @@ from inpaint_bench.harness.config import (
     read_schema,
     validate_schema,
 )
+from inpaint_bench.harness.extensions import KEY as EXTENSIONS
+from inpaint_bench.harness.extensions import load_extensions, resolve_paths
+from inpaint_bench.harness.metric_registry import get_metric, metric_names, selected_metrics
+from inpaint_bench.harness.names import RENAMED_PROTOCOLS, renamed_protocol_message
 from inpaint_bench.jobs.probe import capability_problems
 from inpaint_bench.jobs.resolve import MASK_FOLDERS, listing
 from inpaint_bench.models.attention import WHERE_ATTENTIONS_ARE_REGISTERED, available_attentions
@@ -60,15 +65,41 @@ def config_schema() -> dict:
     loss = schema["properties"]["train"]["properties"]["loss"]["properties"]
     for key, default in {**DEFAULT_LOSS_WEIGHTS, **LOSS_OPTIONS}.items():
         loss[key]["default"] = default  # the loss's own defaults: one default, one place
+    schema["properties"]["eval"]["properties"]["metrics"]["items"].update(
+        enum=metric_names(), hint="metrics are registered in harness.metric_registry, or by an extensions: module")
     return schema
+
+
+def load_config_extensions(config: dict) -> None:
+    """Imports the config's `extensions` (absolute paths from here on: a relative one is the working
+    directory's, e.g. of a --config override), before the schema is filled from the registries."""
+    paths = config.get(EXTENSIONS)
+    if isinstance(paths, list) and all(isinstance(p, str) and p for p in paths):  # else the schema names it
+        config[EXTENSIONS] = resolve_paths(paths)
+        load_extensions(config[EXTENSIONS])
+
+
+def renamed_protocol(config: dict) -> None:
+    """eval.protocol under an old name (harness): the new one (default), said in one line on stderr."""
+    settings = config.get("eval")
+    old = settings.get("protocol") if isinstance(settings, dict) else None
+    if isinstance(old, str) and old in RENAMED_PROTOCOLS:
+        print(f"note: {renamed_protocol_message(old, 'eval.protocol')}", file=sys.stderr)
+        settings["protocol"] = RENAMED_PROTOCOLS[old]
 
 
 def validate_config(config: dict, source: str = "config") -> dict:
     """Validates `config` in place, fills in the schema's defaults and runs the checks the schema cannot
-    express; ConfigError lists every violation with its key path."""
+    express; ConfigError lists every violation with its key path. The config's `extensions` are
+    imported first: what they register is in the schema."""
+    try:
+        load_config_extensions(config)
+    except ValueError as err:
+        raise ConfigError(f"{source}: {err}") from None
+    renamed_protocol(config)
     schema = config_schema()
     validate_schema(config, schema, source)
-    problems = consistency_problems(config) + name_problems(config, schema)
+    problems = consistency_problems(config) + name_problems(config, schema) + metric_problems(config)
     buildable = {}
     for name, spec in config["variants"].items():
         try:
@@ -103,6 +134,13 @@ def name_problems(config: dict, schema: dict) -> list[str]:
         problems.append(f"report.reference: {wanted!r} is not a variant of this config"
                         f"{f' (did you mean {close[0]!r}?)' if close else ''}; its variants: {', '.join(rows)}")
     return problems
+
+
+def metric_problems(config: dict) -> list[str]:
+    """A metric that cannot score images of the config's size (its `min_size`)."""
+    return [f"eval.metrics: {name} needs images of at least {get_metric(name).min_size} px, larger than "
+            f"image_size {config['image_size']}; leave it out of eval.metrics"
+            for name in selected_metrics(config["eval"]) if get_metric(name).min_size > config["image_size"]]
 
 
 def weight_file_problems(name: str, spec: dict) -> list[str]:

@@ -17,8 +17,8 @@ _EXPORTS = {
     "lpips_metric": ["LPIPSMetric", "build_lpips", "load_alexnet_trunk"],
     "pixel": ["composite", "l1", "pixel_metrics", "psnr", "ssim"],
     "protocols": ["check_protocol", "protocol_metrics"],
-    "suite": ["DISTRIBUTION_METRICS", "HIGHER_IS_BETTER", "PER_IMAGE_METRICS", "MetricSuite"],
-    "weights": ["METRIC_WEIGHTS", "WEIGHT_FILES", "WeightsMissing", "find_weight", "load_vgg16_features",
+    "suite": ["MetricSuite"],
+    "weights": ["WEIGHT_FILES", "WeightsMissing", "find_weight", "load_vgg16_features",
                 "missing_message", "missing_note", "require_weights", "search_dirs"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}

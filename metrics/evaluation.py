@@ -21,13 +21,11 @@ import pandas as pd
 import torch
 
 from inpaint_bench.harness.fileio import write_csv
+from inpaint_bench.harness.metric_registry import per_image_metrics, spread_of
 from inpaint_bench.harness.names import (
     COLOUR_COLUMNS,
-    DISTRIBUTION_METRICS,
     INFLUENCE_DB,
     NEAR_CONSTANT_STD,
-    PER_IMAGE_COLUMNS,
-    PER_IMAGE_METRICS,
     PROTOCOL_COMPOSITES,
     PSNR_CAP_DB,
     SUMMARY_COLUMNS,
@@ -35,6 +33,7 @@ from inpaint_bench.harness.names import (
     influential_note,
     leave_one_out_shifts,
     near_constant_note,
+    per_image_columns,
     recorded_protocol,
 )
 from inpaint_bench.models.classical import MeanFill
@@ -120,7 +119,7 @@ class Evaluation:
         low, high = output_range(pred, mask)
         self.output_low, self.output_high = min(self.output_low, low), max(self.output_high, high)
         comp, gt = scoring_pair(pred, gt, mask, self.suite.protocol, self.composite)
-        scores = self.suite.per_image(comp, gt)
+        scores = self.suite.per_image(comp, gt, mask)
         hole = mask[:, 0] > 0.5
         for j, image in enumerate(images):  # per channel, the largest: a flat blue sky is flat
             self.hole_std[(bucket, image, masks[j])] = float(gt[j][:, hole[j]].float().std(dim=1).max())
@@ -132,7 +131,7 @@ class Evaluation:
         for j, (image, mask_file) in enumerate(zip(images, masks)):
             row = {**self.label, "bucket": bucket, "image": image, "mask": mask_file,
                    "hole_ratio": float(mask[j].mean())}
-            row.update({m: float(scores[m][j]) if m in scores else math.nan for m in PER_IMAGE_METRICS})
+            row.update({m: float(scores[m][j]) if m in scores else math.nan for m in per_image_metrics()})
             row.update(protocol=self.protocol, hole_colour_error=float(colour[j]),
                        mean_fill_colour_error=float(floor[j]))
             self.rows.append(row)
@@ -164,7 +163,7 @@ class Evaluation:
         self.chunk()  # what was restored is saved already
 
     def per_image(self) -> pd.DataFrame:
-        return pd.DataFrame(self.rows, columns=PER_IMAGE_COLUMNS + COLOUR_COLUMNS)
+        return pd.DataFrame(self.rows, columns=per_image_columns() + COLOUR_COLUMNS)
 
     def test_set_check(self) -> list[str]:
         """Warnings naming the test images that measure little: near-constant inside the hole (pixel
@@ -178,7 +177,9 @@ class Evaluation:
                             f"inside the hole (pixel std < {NEAR_CONSTANT_STD} there): a fill reproduces it almost "
                             f"exactly, so their PSNR is near-unbounded: {', '.join(sorted(flat))}")
         rows = self.per_image()
-        extreme = rows[~np.isfinite(rows["psnr"]) | (rows["psnr"] >= 100)] if "psnr" in rows else rows.iloc[:0]
+        if "psnr" not in self.suite.metrics:
+            return warnings
+        extreme = rows[~np.isfinite(rows["psnr"]) | (rows["psnr"] >= 100)]
         if len(extreme):
             named = ", ".join(f"{r.image} ({r.bucket}: {r.psnr:.1f} dB)" for r in extreme.itertuples())
             warnings.append(f"{len(extreme)} per-image PSNR values are not finite or at least 100 dB: {named}")
@@ -234,17 +235,18 @@ class Evaluation:
 
         for bucket in self.buckets:
             part = per_image[per_image["bucket"] == bucket]
-            for metric in (m for m in suite.metrics if m in PER_IMAGE_METRICS):
+            for metric in (m for m in suite.metrics if m in per_image_metrics()):
                 if metric in suite.missing:
                     add(bucket, metric, math.nan, 0, suite.missing[metric])
                 else:  # n: the images the mean is over (a NaN score, e.g. of a NaN output, is not)
                     values = part[metric].dropna()
                     add(bucket, metric, float(values.mean()) if len(values) else math.nan, len(values),
                         self._note(metric, part, values) if len(values) else "no image has a value")
-            if any(m in DISTRIBUTION_METRICS for m in suite.metrics):
+            set_level = [m for m in suite.metrics if m not in per_image_metrics()]  # fid, kid, kid_std
+            if set_level:
                 values = suite.distribution(bucket)
-                for metric in DISTRIBUTION_METRICS:
-                    missing = suite.missing.get("kid" if metric == "kid_std" else metric)
+                for metric in set_level:
+                    missing = suite.missing.get(spread_of().get(metric, metric))
                     if missing:
                         add(bucket, metric, math.nan, 0, missing)
                     else:

@@ -1,6 +1,6 @@
 """The scoring protocols' PSNR, SSIM and L1 (names and descriptions: harness.names.PROTOCOLS).
 
-`harness` is metrics.pixel on float images. The others score 8-bit images (the composites, or the
+`default` is metrics.pixel on float images. The others score 8-bit images (the composites, or the
 outputs as they are: harness.names.PROTOCOL_COMPOSITES), quantised as the harness writes its PNGs
 (so a file written and read back scores the same), and call scikit-image per image, as the papers'
 scripts did: `edgeconnect` follows EdgeConnect's scripts/metrics.py (grayscale
@@ -14,6 +14,7 @@ import torch
 from skimage.color import rgb2gray
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from inpaint_bench.harness.metric_registry import BY_PROTOCOL, get_metric, metric_names
 from inpaint_bench.harness.names import PROTOCOL_MIN_SIZE, PROTOCOLS
 
 from .pixel import pixel_metrics
@@ -31,7 +32,7 @@ def check_protocol(protocol: str, size: int | None = None, what: str = "the imag
 
 
 def is_eight_bit(protocol: str) -> bool:
-    return protocol != "harness"
+    return protocol != "default"
 
 
 def to_8bit(images: torch.Tensor) -> torch.Tensor:
@@ -59,11 +60,16 @@ def skimage_rgb_scores(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
             "l1": float(np.mean(np.abs(gt.astype(np.float64) - pred.astype(np.float64))) / 255.0)}
 
 
+def protocol_metric_names() -> list[str]:
+    """The metrics a protocol defines (PSNR, SSIM, L1: registered as computed by the protocol)."""
+    return [m for m in metric_names() if get_metric(m).computed_by == BY_PROTOCOL]
+
+
 def protocol_metrics(protocol: str, pred: torch.Tensor, gt: torch.Tensor) -> dict[str, torch.Tensor]:
     """{"psnr", "ssim", "l1"} -> (N,) float64 CPU tensors for (N,3,H,W) composites and ground truth.
     The entry points (config check, `score`) call check_protocol on the image size before any work."""
-    if protocol == "harness":
+    if protocol == "default":
         return {k: v.double().cpu() for k, v in pixel_metrics(pred, gt).items()}
     score = edgeconnect_scores if protocol == "edgeconnect" else skimage_rgb_scores
     rows = [score(p, g) for p, g in zip(to_8bit(pred).numpy(), to_8bit(gt).numpy())]
-    return {k: torch.tensor([r[k] for r in rows], dtype=torch.float64) for k in ("psnr", "ssim", "l1")}
+    return {k: torch.tensor([r[k] for r in rows], dtype=torch.float64) for k in protocol_metric_names()}

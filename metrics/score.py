@@ -6,14 +6,15 @@
 
 Outputs are matched to ground truth and masks by file name and scored by the harness's own
 evaluation loop (metrics.evaluation), as workflow runs are, under a scoring protocol (--protocol,
-default harness: metrics.protocols), which also says whether the outputs are first composited with
-their mask (`pred*mask + gt*(1-mask)`; edgeconnect scores them as they are, as its script does;
---composite/--as-is choose otherwise, recorded with the protocol). Every mask with a ground-truth
-image needs an output: a missing one is an error naming it, unless --allow-missing. FILE.csv (per
-image), FILE_summary.csv (long summary) and FILE_provenance.json (what was scored, how, and what was
-missing) are written atomically. Folder layouts and matching rules: docs/tools.md; output formats:
-docs/file-formats.md. An existing file in the way that this tool did not write is refused unless
---force. Every error ends in `error: ...` on stderr with exit code 2, and nothing is written.
+default `default`: metrics.protocols; its old name `harness` still works), which also says whether
+the outputs are first composited with their mask (`pred*mask + gt*(1-mask)`; edgeconnect scores them
+as they are, as its script does; --composite/--as-is choose otherwise, recorded with the protocol).
+Every mask with a ground-truth image needs an output: a missing one is an error naming it, unless
+--allow-missing. FILE.csv (per image), FILE_summary.csv (long summary) and FILE_provenance.json
+(what was scored, how, and what was missing) are written atomically. Folder layouts and matching
+rules: docs/tools.md; output formats: docs/file-formats.md. An existing file in the way that this
+tool did not write is refused unless --force. Every error ends in `error: ...` on stderr with exit
+code 2, and nothing is written.
 """
 
 from __future__ import annotations
@@ -31,7 +32,14 @@ from inpaint_bench.datasets.imagefile import read_mask, read_rgb
 from inpaint_bench.datasets.mask_conventions import hole_ratio
 from inpaint_bench.datasets.mask_files import check_bucket, check_ratio, read_manifest, recorded_ratio
 from inpaint_bench.harness.fileio import atomic_write_text
-from inpaint_bench.harness.names import PER_IMAGE_COLUMNS, PROTOCOLS, SUMMARY_COLUMNS, protocol_line
+from inpaint_bench.harness.names import (
+    PROTOCOLS,
+    RENAMED_PROTOCOLS,
+    SUMMARY_COLUMNS,
+    per_image_columns,
+    protocol_line,
+    renamed_protocol_message,
+)
 from inpaint_bench.harness.progress import progress
 from inpaint_bench.harness.seeding import seed_argument
 
@@ -280,7 +288,7 @@ def check_out(out: Path, force: bool) -> None:
     if provenance.is_dir() or (provenance.exists() and not force and not _is_our_provenance(provenance)):
         raise ValueError(f"{provenance} (the provenance of --out {out}) exists and is not one this tool wrote: "
                          f"choose another --out, or pass --force to replace it")
-    for path, columns in ((out, PER_IMAGE_COLUMNS), (summary_path(out), SUMMARY_COLUMNS)):
+    for path, columns in ((out, per_image_columns()), (summary_path(out), SUMMARY_COLUMNS)):
         if path.is_dir():
             raise ValueError(f"{path} (the summary of --out {out}) is a folder; choose another --out")
         if path.exists() and not force:
@@ -309,12 +317,12 @@ def main(argv=None) -> int:
     parser.add_argument("--dataset", default="external", help="dataset label of the rows (default: external)")
     parser.add_argument("--variant", help="method label of the rows (default: the --pred folder's name)")
     parser.add_argument("--seed", type=seed_argument, default=0, help="seed label of the rows (default: 0)")
-    parser.add_argument("--protocol", default="harness", choices=list(PROTOCOLS),
-                        help="how PSNR, SSIM and L1 are computed (docs/protocols.md; default: harness)")
+    parser.add_argument("--protocol", default="default", choices=[*PROTOCOLS, *RENAMED_PROTOCOLS],
+                        help="how PSNR, SSIM and L1 are computed (docs/protocols.md; default: default)")
     how = parser.add_mutually_exclusive_group()
     how.add_argument("--composite", dest="composite", action="store_const", const=True, default=None,
                      help="composite every output with its mask's known pixels before scoring (the default of "
-                          "harness and skimage_rgb); recorded with the protocol")
+                          "default and skimage_rgb); recorded with the protocol")
     how.add_argument("--as-is", dest="composite", action="store_const", const=False,
                      help="score the outputs as they are, known pixels included (the default of edgeconnect, "
                           "as its script does); recorded with the protocol")
@@ -332,6 +340,9 @@ def main(argv=None) -> int:
     parser.add_argument("--force", action="store_true",
                         help="replace --out and its summary even when they are not result files of this tool")
     args = parser.parse_args(argv)
+    if args.protocol in RENAMED_PROTOCOLS:
+        print(f"note: {renamed_protocol_message(args.protocol, '--protocol')}", file=sys.stderr)
+        args.protocol = RENAMED_PROTOCOLS[args.protocol]
 
     try:
         if args.mask_threshold is not None and not 0.0 <= args.mask_threshold <= 1.0:

@@ -40,9 +40,6 @@ WEIGHT_FILES: dict[str, tuple[str, str, str]] = {
     ),
 }
 
-# Which weight each metric needs (used for "missing" notes in result tables).
-METRIC_WEIGHTS = {"lpips": "alexnet", "fid": "inception", "kid": "inception"}
-
 
 class WeightsMissing(FileNotFoundError):
     """One or more pretrained weight files could not be found offline."""

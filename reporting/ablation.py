@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from inpaint_bench.harness.names import HIGHER_IS_BETTER, PER_IMAGE_METRICS, metric_format, protocol_line
+from inpaint_bench.harness.metric_registry import higher_is_better, per_image_metrics
+from inpaint_bench.harness.names import metric_format, protocol_line
 from inpaint_bench.reporting.budget import budget_lines, under_trained_line
 from inpaint_bench.reporting.cells import buckets_of, cells_over_seeds, small_n
 from inpaint_bench.reporting.phrases import (
@@ -133,7 +134,7 @@ def build_ablation(summary: pd.DataFrame, per_image: pd.DataFrame | None, datase
     unused = {}  # (variant, metric, bucket) -> (pairs used, pairs) where some value was missing
     for metric in metrics:
         per_bucket: dict[str, dict[str, Interval | str]] = {b: {} for b in buckets}
-        paired = images is not None and metric in PER_IMAGE_METRICS and images[metric].notna().any()
+        paired = images is not None and metric in per_image_metrics() and images[metric].notna().any()
         for variant in variants:
             if variant == ref:
                 continue
@@ -226,8 +227,8 @@ def footnotes(frame: pd.DataFrame) -> list[str]:
         used = set(frame.loc[frame["method"] == "bootstrap", "metric"])
         per_image = [metric_format(m).label for m in frame.attrs["metrics"] if m in used]
         lines.append(f"{', '.join(per_image)}: Δ [{bootstrap.describe(len(seeds))[:-1]}].")
-        higher = [metric_format(m).label for m in frame.attrs["metrics"] if HIGHER_IS_BETTER.get(m) is True]
-        lower = [metric_format(m).label for m in frame.attrs["metrics"] if HIGHER_IS_BETTER.get(m) is False]
+        higher = [metric_format(m).label for m in frame.attrs["metrics"] if higher_is_better(m) is True]
+        lower = [metric_format(m).label for m in frame.attrs["metrics"] if higher_is_better(m) is False]
         direction = "; ".join(part for part in ("higher " + "/".join(higher) if higher else "",
                                                 "lower " + "/".join(lower) if lower else "") if part)
         lines.append(f"▲ (bold) = better than the reference, ▼ = worse: the interval excludes 0 ({direction} is "

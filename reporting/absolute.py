@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from inpaint_bench.harness.metric_registry import higher_is_better, set_level_rows
 from inpaint_bench.harness.names import (
     DEFAULT_PROTOCOL,
-    DISTRIBUTION_METRICS,
-    HIGHER_IS_BETTER,
     metric_format,
     protocol_line,
 )
@@ -53,7 +52,7 @@ from inpaint_bench.reporting.render import (
 def _mark_best(table: pd.DataFrame, buckets, metrics) -> None:
     for bucket in buckets:
         for metric in metrics:
-            if metric not in HIGHER_IS_BETTER or small_n(table.attrs, bucket, metric):
+            if higher_is_better(metric) is None or small_n(table.attrs, bucket, metric):
                 continue  # unknown direction, or too few images to tell: nothing to mark
             means = table[(bucket, metric, "mean")].astype(float).dropna()
             if len(means) < 2:
@@ -63,7 +62,7 @@ def _mark_best(table: pd.DataFrame, buckets, metrics) -> None:
             rounded = (means * fmt.scale).round(fmt.decimals)
             if rounded.nunique() == 1:
                 continue  # all equal: nothing stands out
-            target = rounded.max() if HIGHER_IS_BETTER[metric] else rounded.min()
+            target = rounded.max() if higher_is_better(metric) else rounded.min()
             table.loc[rounded.index[rounded == target], (bucket, metric, "best")] = True
 
 
@@ -92,7 +91,7 @@ def add_published(table: pd.DataFrame, rows: list[dict], source: str | Path) -> 
         "The difference means something only when the protocols match: dataset and split, test masks "
         "and buckets, image size, metric implementation."
         + (" A published FID or KID gets no Δ: a set-level metric moves with n, and the paper's n is not ours."
-           if any(metric in DISTRIBUTION_METRICS for _, _, metric in table.attrs["published"]) else ""))
+           if any(metric in set_level_rows() for _, _, metric in table.attrs["published"]) else ""))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -169,7 +168,7 @@ def published_text(table: pd.DataFrame, variant: str, bucket: str, metric: str) 
     if published is None:
         return ""
     mean = table.at[variant, (bucket, metric, "mean")]
-    diff = ("" if math.isnan(mean) or metric in DISTRIBUTION_METRICS
+    diff = ("" if math.isnan(mean) or metric in set_level_rows()
             else f"; Δ {shown(metric, mean - published, signed=True)}")
     return f"(pub. {shown(metric, published)}{diff})"
 
@@ -215,7 +214,7 @@ def to_csv_frame(table: pd.DataFrame) -> pd.DataFrame:
             published = [table.attrs.get("published", {}).get((v, bucket, metric), math.nan) for v in table.index]
             if not all(math.isnan(x) for x in published):
                 columns[f"{bucket} {metric} published"] = [digits(x) for x in published]
-                columns[f"{bucket} {metric} diff"] = [math.nan if metric in DISTRIBUTION_METRICS else digits(m - x)
+                columns[f"{bucket} {metric} diff"] = [math.nan if metric in set_level_rows() else digits(m - x)
                                                       for m, x in zip(cell["mean"], published)]
     for bucket in buckets:
         ns = table.xs((bucket, "n"), level=("bucket", "field"), axis=1) if metrics else None

@@ -4,7 +4,9 @@
         SUMMARY.csv [SUMMARY.csv ...]
 
 The same (dataset, variant, seed, bucket, metric) in two files is an error: it would be counted
-twice; so are files scored under different protocols (their numbers are not comparable).
+twice; so are files scored under different protocols (their numbers are not comparable). A metric
+some files have and others, written before it existed, have not is a missing row in the latter's
+runs (note: harness.names.NOT_COMPUTED).
 `--over-seeds` rows are a file of their own, so that summary.csv keeps exactly one row per seed and
 every reader of it counts each run once. Both are written atomically; their columns and
 row order: docs/file-formats.md.
@@ -20,7 +22,7 @@ import pandas as pd
 from inpaint_bench.harness.buckets import sort_bucket_names
 from inpaint_bench.harness.fileio import write_csv
 from inpaint_bench.harness.names import SUMMARY_COLUMNS
-from inpaint_bench.reporting.results import metric_order, read_summary, single_protocol
+from inpaint_bench.reporting.results import metric_order, not_computed_rows, read_summary, single_protocol
 
 KEY = ["dataset", "variant", "seed", "bucket", "metric"]
 OVER_SEEDS_COLUMNS = ["dataset", "variant", "bucket", "metric", "mean", "std", "seeds", "seed_list", "n", "note",
@@ -46,6 +48,7 @@ def aggregate(paths) -> pd.DataFrame:
         first = dup.iloc[0]
         sources = sorted(set(dup[(dup[KEY] == first[KEY]).all(axis=1)]["_source"]))
         raise ValueError(f"duplicate result {tuple(first[KEY])} in {', '.join(sources)}")
+    rows = not_computed_rows(rows)  # a metric an older evaluation did not compute: missing, with a note
 
     # Rank columns for the sort: first appearance for names, bounds for buckets, paper order for metrics.
     rank = {

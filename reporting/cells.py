@@ -7,8 +7,8 @@ import math
 import pandas as pd
 
 from inpaint_bench.harness.buckets import sort_bucket_names
+from inpaint_bench.harness.metric_registry import set_level_rows
 from inpaint_bench.harness.names import (
-    DISTRIBUTION_METRICS,
     MIN_SET_LEVEL_N,
     capped_count,
     influential_count,
@@ -115,7 +115,7 @@ def few_images(table: pd.DataFrame) -> dict[str, dict[str, int]]:
     than MIN_SET_LEVEL_N images: the tables mark them (phrases.few_images_line)."""
     out = {}
     for bucket, metric, field in table.columns:
-        if field == "n" and metric in DISTRIBUTION_METRICS:
+        if field == "n" and metric in set_level_rows():
             ns = [int(n) for n in table[(bucket, metric, field)] if n > 0]
             if ns and max(ns) < MIN_SET_LEVEL_N:
                 out.setdefault(metric, {})[bucket] = max(ns)

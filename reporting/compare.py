@@ -22,7 +22,8 @@ import pandas as pd
 
 from inpaint_bench.harness.buckets import sort_bucket_names
 from inpaint_bench.harness.fileio import write_csv
-from inpaint_bench.harness.names import PER_IMAGE_METRICS, PSNR_CAP_DB, metric_format, protocol_line
+from inpaint_bench.harness.metric_registry import per_image_metrics
+from inpaint_bench.harness.names import NOT_COMPUTED, PSNR_CAP_DB, metric_format, protocol_line
 from inpaint_bench.reporting.results import metric_order, read_per_image, read_summary, single_protocol
 from inpaint_bench.reporting.stats import Bootstrap, image_cluster, mark, pair_rows, paired_interval, seed_spread
 
@@ -70,7 +71,7 @@ def _label(rows: pd.DataFrame) -> str:
 
 def _per_image_means(rows: pd.DataFrame) -> pd.DataFrame:
     """A per-image frame reduced to summary rows (dataset, seed, bucket, metric, value, n)."""
-    long = rows.melt(id_vars=["dataset", "seed", "bucket"], value_vars=list(PER_IMAGE_METRICS), var_name="metric")
+    long = rows.melt(id_vars=["dataset", "seed", "bucket"], value_vars=per_image_metrics(), var_name="metric")
     return long.groupby(["dataset", "seed", "bucket", "metric"], as_index=False)["value"].agg(
         value="mean", n="count")
 
@@ -137,14 +138,16 @@ def compare_per_image(a: pd.DataFrame, b: pd.DataFrame, metrics=None, bootstrap:
         b = b.assign(seed=a["seed"].iloc[0])
     else:
         raise ValueError(f"no shared seed to pair on (A: {sorted(seeds_a)}, B: {sorted(seeds_b)})")
-    wanted = metrics or [m for m in PER_IMAGE_METRICS]
+    wanted = metrics or per_image_metrics()
     out = []
     for metric in metric_order(wanted):
-        if metric not in PER_IMAGE_METRICS:
+        if metric not in per_image_metrics():
             warn(f"{metric}: not a per-image metric, left out (compare summary files for it)")
             continue
         if a[metric].isna().all() or b[metric].isna().all():
-            warn(f"{metric}: no value in {'A' if a[metric].isna().all() else 'B'}, left out")
+            side, rows = ("A", a) if a[metric].isna().all() else ("B", b)
+            why = NOT_COMPUTED.split(" (")[0] if metric in rows.attrs.get("not_computed", ()) else "no value"
+            warn(f"{metric}: {why} in {side}, left out")
             continue
         pairs = pair_rows(a, b, metric)
         if pairs.attrs["unmatched"]:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from inpaint_bench.harness.buckets import Bucket
-from inpaint_bench.harness.names import HIGHER_IS_BETTER, PER_IMAGE_METRICS
+from inpaint_bench.harness.metric_registry import higher_is_better, per_image_metrics
 from inpaint_bench.harness.reference import load_reference
 from inpaint_bench.reporting.budget import budget_lines, short_rows, under_trained
 from inpaint_bench.reporting.render import Block, Cell, Row, TableModel, digits, tex_escape, write_table
@@ -62,8 +62,8 @@ def verdict(diff: float, printed: str, lo: float = math.nan, hi: float = math.na
     if has_interval and lo <= 0 <= hi:
         return INTERVAL
     words = []
-    if metric in HIGHER_IS_BETTER:
-        words.append("ours better" if (diff > 0) == HIGHER_IS_BETTER[metric] else "ours worse")
+    if higher_is_better(metric) is not None:
+        words.append("ours better" if (diff > 0) == higher_is_better(metric) else "ours worse")
     if not has_interval:
         words.append("no interval")
     return f"{OFF} ({'; '.join(words)})" if words else OFF
@@ -127,7 +127,7 @@ def interval_words(bootstrap: Bootstrap) -> str:
 
 def _interval(row: dict, per_image: pd.DataFrame | None, bootstrap: Bootstrap) -> dict:
     """The bootstrap interval of ours − published from the per-image scores of the cell."""
-    if row["metric"] not in PER_IMAGE_METRICS:
+    if row["metric"] not in per_image_metrics():
         return {"interval_note": f"{row['metric']} is one value per seed: no per-image interval"}
     rows = pd.DataFrame() if per_image is None else per_image[
         (per_image["dataset"] == row["dataset"]) & (per_image["variant"] == row["variant"])

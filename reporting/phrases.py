@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
+from inpaint_bench.harness.metric_registry import higher_is_better
 from inpaint_bench.harness.names import (
-    HIGHER_IS_BETTER,
     INFLUENCE_DB,
     MIN_SET_LEVEL_N,
     NEAR_CONSTANT_STD,
@@ -21,7 +21,7 @@ WEIGHTS_HINT = "`inpaint-bench weights check` says where to put it"
 
 def arrow(metric: str) -> str:
     """"↑" or "↓": the better direction of a metric; "" when unknown."""
-    return {True: "↑", False: "↓"}.get(HIGHER_IS_BETTER.get(metric), "")
+    return {True: "↑", False: "↓"}.get(higher_is_better(metric), "")
 
 
 def seed_phrase(seeds: int) -> str:

@@ -30,7 +30,8 @@ from PIL import Image
 
 from inpaint_bench.harness.buckets import Bucket, sort_bucket_names
 from inpaint_bench.harness.fileio import atomic_write_bytes
-from inpaint_bench.harness.names import HIGHER_IS_BETTER, collapsed_points, metric_format
+from inpaint_bench.harness.metric_registry import higher_is_better
+from inpaint_bench.harness.names import collapsed_points, metric_format
 from inpaint_bench.harness.paths import plot_name
 from inpaint_bench.reporting.budget import budget_headline, read_budgets
 from inpaint_bench.reporting.phrases import arrow, seed_phrase
@@ -128,7 +129,7 @@ def metrics_figure(summary: pd.DataFrame, dataset: str, variants=None) -> Figure
     ratio, one line per variant (default order: first appearance in the summary), a band of ± one
     sample std over seeds when there are several (the title says which). Metrics not computed take
     no panel: the title names them and the missing file; variants missing from a panel that others
-    have are named under its x axis. Labels come from `harness.names.METRIC_FORMATS`, as in the tables."""
+    have are named under its x axis. Labels come from `harness.metric_registry`, as in the tables."""
     variants = select_variants(summary, dataset, variants)
     rows = summary[(summary["dataset"] == dataset) & summary["variant"].isin(variants)]
     buckets = sort_bucket_names(rows["bucket"])
@@ -459,7 +460,7 @@ def _mark_collapsed(ax, metric: str, points: list, references: list[float], colo
     judged among the lines' points and the classical rows) is drawn as a marker at the axis' edge with
     its value, instead of setting the scale that flattens every other line. Returns how many."""
     values = [y for _, _, y in points] + references
-    flags = collapsed_points(values, HIGHER_IS_BETTER[metric])[:len(points)]  # a classical line stays in view
+    flags = collapsed_points(values, higher_is_better(metric))[:len(points)]  # a classical line stays in view
     kept = [v for v, flag in zip(values, flags + [False] * len(references)) if not flag and math.isfinite(v)]
     if not any(flags) or not kept:
         return 0

@@ -4,7 +4,9 @@ The summary and per-image CSVs (formats: docs/file-formats.md) are read with the
 errors naming the file; `metric_order` puts metrics in paper order, `select_variants` picks a
 dataset's variants, `missing_metrics` finds the metrics that have no value anywhere,
 `single_protocol` refuses rows scored under different protocols, `check_same_code` rows computed by
-different code.
+different code. A registered metric (harness.metric_registry) that a file has no value for, written
+before the metric existed, reads as missing with the note NOT_COMPUTED, which the tables' footnotes
+repeat; an old protocol name (harness) reads as the new one (default).
 """
 from __future__ import annotations
 
@@ -14,14 +16,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from inpaint_bench.harness.metric_registry import metric_names, per_image_metrics, spread_of
 from inpaint_bench.harness.names import (
     DEFAULT_PROTOCOL,
-    METRICS,
-    PER_IMAGE_COLUMNS,
-    PER_IMAGE_METRICS,
+    NOT_COMPUTED,
     PSNR_CAP_DB,
-    SPREAD_OF,
     SUMMARY_COLUMNS,
+    per_image_columns,
+    protocol_name,
 )
 
 STRING_COLUMNS = ["dataset", "variant", "bucket", "metric", "note", "train_note", "protocol"]
@@ -69,10 +71,13 @@ def check_same_code(provenances, what: str) -> None:
 
 
 def metric_order(names, spreads: bool = False) -> list[str]:
-    """Known metrics in paper order, any others after them alphabetically. Rows that hold another
-    metric's spread (kid_std) are not a metric of their own: left out unless `spreads`."""
-    names = set(names) if spreads else set(names) - set(SPREAD_OF)
-    return [m for m in METRICS if m in names] + sorted(names - set(METRICS))
+    """Registered metrics in paper order (harness.metric_registry), any others after them
+    alphabetically. Rows that hold another metric's spread (kid_std) are not a metric of their own:
+    left out unless `spreads`, else right after their metric."""
+    names = set(names) if spreads else set(names) - set(spread_of())
+    spreads_of = {metric: row for row, metric in spread_of().items()}
+    known = [row for m in metric_names() for row in (m, spreads_of.get(m)) if row]
+    return [m for m in known if m in names] + sorted(names - set(known))
 
 
 def select_variants(summary: pd.DataFrame, dataset: str, variants=None) -> list[str]:
@@ -96,7 +101,9 @@ def read_summary(path: str | Path) -> pd.DataFrame:
 
     Empty strings stay empty strings (notes), only `value` and `n` are numeric: a NaN value is a
     missing metric, whose reason is in `note`. `train_note` and `protocol` may be absent (older files):
-    they are "" and "harness".
+    they are "" and "default". A metric that some (dataset, variant, seed, bucket) of the file has and
+    another has not (a file aggregated from evaluations written before and after the metric existed)
+    is added to the latter as missing (`not_computed_rows`).
     """
     path = Path(path)
     if not path.is_file():
@@ -132,31 +139,59 @@ def read_summary(path: str | Path) -> pd.DataFrame:
     frame["n"] = frame["n"].fillna(0).astype(int)
     for column in STRING_COLUMNS:
         frame[column] = frame[column].fillna("").astype(str)
-    return frame
+    frame["protocol"] = frame["protocol"].map(protocol_name)
+    return not_computed_rows(frame)
+
+
+def not_computed_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """`rows` (summary rows) with a missing row (value NaN, note NOT_COMPUTED) for every metric that
+    some (dataset, variant, seed, bucket) has and another lacks: its evaluation was written before the
+    metric existed. The added rows follow the ones of their (dataset, variant, seed, bucket)."""
+    key = ["dataset", "variant", "seed", "bucket"]
+    metrics = list(dict.fromkeys(rows["metric"]))
+    if rows.empty or rows.groupby(key, sort=False)["metric"].nunique().eq(len(metrics)).all():
+        return rows
+    out = []
+    for _, part in rows.groupby(key, sort=False):
+        out.append(part)
+        first, have = part.iloc[0], set(part["metric"])
+        added = [{**{c: first[c] for c in key + ["train_note", "protocol"]}, "metric": m, "value": float("nan"),
+                  "n": 0, "note": NOT_COMPUTED} for m in metrics if m not in have]
+        if added:
+            out.append(pd.DataFrame(added, columns=rows.columns))
+    return pd.concat(out, ignore_index=True)
 
 
 PER_IMAGE_STRINGS = ["dataset", "variant", "bucket", "image", "mask", "protocol"]
 
 
 def read_per_image(path: str | Path) -> pd.DataFrame:
-    """Loads a per-image CSV (`harness.names.PER_IMAGE_COLUMNS`, written by every evaluation and by
+    """Loads a per-image CSV (`harness.names.per_image_columns`, written by every evaluation and by
     `metrics.score`) and checks its schema; errors name the file. Metric columns are float (NaN when
-    the metric was not computed), seed is int; a file without `protocol` (older) was scored "harness"."""
+    the metric was not computed), seed is int; a file without `protocol` (older) was scored "default".
+    A registered metric the file has no column for (written before the metric existed) is NaN, and
+    named in `attrs["not_computed"]`; a column of a metric not registered here is left out."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such per-image file")
     try:
         frame = pd.read_csv(path, keep_default_na=False, dtype={c: str for c in PER_IMAGE_STRINGS},
-                            na_values={m: ["", "nan", "NaN"] for m in PER_IMAGE_METRICS})
+                            na_values={m: ["", "nan", "NaN"] for m in per_image_metrics()})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise ValueError(f"{path}: not a readable CSV ({err})") from err
     if "protocol" not in frame.columns:
         frame["protocol"] = DEFAULT_PROTOCOL
-    absent = [c for c in PER_IMAGE_COLUMNS if c not in frame.columns]
+    not_computed = [m for m in per_image_metrics() if m not in frame.columns]
+    for metric in not_computed:
+        frame[metric] = np.nan
+    columns = per_image_columns()
+    absent = [c for c in columns if c not in frame.columns]
     if absent:
-        raise ValueError(f"{path}: missing column(s) {', '.join(absent)} (expected {', '.join(PER_IMAGE_COLUMNS)})")
-    frame = frame[PER_IMAGE_COLUMNS].copy()
-    for column in ("seed", "hole_ratio", *PER_IMAGE_METRICS):
+        raise ValueError(f"{path}: missing column(s) {', '.join(absent)} (expected {', '.join(columns)})")
+    frame = frame[columns].copy()
+    frame["protocol"] = frame["protocol"].map(protocol_name)
+    frame.attrs["not_computed"] = not_computed
+    for column in ("seed", "hole_ratio", *per_image_metrics()):
         try:
             frame[column] = pd.to_numeric(frame[column], errors="raise").astype(float)
         except (ValueError, TypeError) as err:
@@ -174,7 +209,7 @@ def read_per_images(paths) -> pd.DataFrame:
     twice is an error (it would be counted twice)."""
     frames = [read_per_image(p) for p in paths]
     if not frames:
-        return pd.DataFrame(columns=PER_IMAGE_COLUMNS)
+        return pd.DataFrame(columns=per_image_columns())
     rows = pd.concat(frames, ignore_index=True)
     key = ["dataset", "variant", "seed", "bucket", "image", "mask"]
     dup = rows[rows.duplicated(key, keep=False)]

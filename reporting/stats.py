@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from inpaint_bench.harness.names import HIGHER_IS_BETTER
+from inpaint_bench.harness.metric_registry import higher_is_better
 from inpaint_bench.harness.seeding import derive_seed
 
 # Pairs two per-image rows: the same image under the same mask in the same seed and bucket.
@@ -218,9 +218,9 @@ def seed_spread(values) -> Interval:
 def mark(metric: str, interval: Interval) -> str:
     """"better" / "worse" when the interval excludes 0, by the metric's direction (PSNR up, L1
     down); "" otherwise, also for a metric of unknown direction."""
-    if not interval.excludes_zero() or metric not in HIGHER_IS_BETTER:
+    if not interval.excludes_zero() or higher_is_better(metric) is None:
         return ""
-    return "better" if (interval.estimate > 0) == HIGHER_IS_BETTER[metric] else "worse"
+    return "better" if (interval.estimate > 0) == higher_is_better(metric) else "worse"
 
 
 def _key_text(row, key) -> str:

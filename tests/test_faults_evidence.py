@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from inpaint_bench.harness.fileio import write_csv
-from inpaint_bench.harness.names import PER_IMAGE_COLUMNS, SUMMARY_COLUMNS
+from inpaint_bench.harness.names import SUMMARY_COLUMNS, per_image_columns
 from inpaint_bench.metrics.evaluation import Evaluation
 from inpaint_bench.metrics.suite import MetricSuite
 from inpaint_bench.models.classical import MeanFill
@@ -42,7 +42,7 @@ def write_run(root, variant, psnr_by_seed, dataset="d", masks=None, images=None)
                          "protocol": "harness"})
         summary.append([dataset, variant, seed, BUCKET, "psnr", float(np.nanmean(values)), len(values), "", "", "harness"])
     folder = root / variant
-    write_csv(folder / "per_image.csv", pd.DataFrame(rows, columns=PER_IMAGE_COLUMNS))
+    write_csv(folder / "per_image.csv", pd.DataFrame(rows, columns=per_image_columns()))
     write_csv(folder / "summary.csv", pd.DataFrame(summary, columns=SUMMARY_COLUMNS))
     return folder / "per_image.csv", folder / "summary.csv"
 

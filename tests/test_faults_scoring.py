@@ -184,9 +184,9 @@ def test_compositing_is_part_of_the_protocol_explicit_and_recorded(tmp_path, cap
     assert set(ecc.protocol) == {"edgeconnect+composite"}
     assert ecc.psnr.mean() > ec.psnr.mean() + 3  # several dB apart for this method
 
-    _, harness = scored("h")  # harness composites by default; --as-is is recorded
+    _, harness = scored("h")  # default composites; --as-is is recorded
     _, as_is = scored("ha", "--as-is")
-    assert set(harness.protocol) == {"harness"} and set(as_is.protocol) == {"harness+as-is"}
+    assert set(harness.protocol) == {"default"} and set(as_is.protocol) == {"default+as-is"}
     assert harness.psnr.mean() > as_is.psnr.mean() + 3
     assert json.loads(score.provenance_path(ec_out).read_text())["composite"] is False
     assert json.loads(score.provenance_path(ecc_out).read_text())["composite"] is True

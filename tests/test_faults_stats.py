@@ -15,7 +15,7 @@ from PIL import Image
 from helpers.fake_results import DATASET, VARIANTS, make_results, per_image_paths
 from inpaint_bench.datasets.mini import build_mini_dataset
 from inpaint_bench.harness.fileio import write_csv
-from inpaint_bench.harness.names import MIN_SET_LEVEL_N, NEAR_CONSTANT_STD, PER_IMAGE_COLUMNS
+from inpaint_bench.harness.names import MIN_SET_LEVEL_N, NEAR_CONSTANT_STD, per_image_columns
 from inpaint_bench.harness.reference import REFERENCE_COLUMNS, load_reference
 from inpaint_bench.metrics.evaluation import Evaluation
 from inpaint_bench.metrics.suite import MetricSuite
@@ -39,7 +39,7 @@ def write_per_image(path, variant, psnr):
     rows = [{"dataset": "d", "variant": variant, "seed": 0, "bucket": bucket, "image": image,
              "mask": f"{bucket}/{image}.png", "hole_ratio": float(bucket[:3]) + 0.05, "psnr": value, "ssim": 0.9,
              "l1": 0.01, "lpips": np.nan, "protocol": "harness"} for (bucket, image), value in psnr.items()]
-    write_csv(path, pd.DataFrame(rows, columns=PER_IMAGE_COLUMNS))
+    write_csv(path, pd.DataFrame(rows, columns=per_image_columns()))
     return path
 
 

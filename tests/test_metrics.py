@@ -17,11 +17,12 @@ from PIL import Image
 from torch import nn
 from torchmetrics.functional.image import structural_similarity_index_measure
 
+from inpaint_bench.harness.metric_registry import higher_is_better
 from inpaint_bench.metrics import fid as fid_mod
 from inpaint_bench.metrics import pixel, score, weights
 from inpaint_bench.metrics.evaluation import Evaluation
 from inpaint_bench.metrics.lpips_metric import LPIPSMetric, build_lpips
-from inpaint_bench.metrics.suite import HIGHER_IS_BETTER, MetricSuite
+from inpaint_bench.metrics.suite import MetricSuite
 
 INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
 ALEXNET_FILE = "alexnet-owt-7be5be79.pth"
@@ -443,4 +444,5 @@ def test_score_flat_masks_and_unmatched_names(tmp_path, capsys):
 
 
 def test_higher_is_better_directions():
-    assert HIGHER_IS_BETTER == {"psnr": True, "ssim": True, "l1": False, "lpips": False, "fid": False, "kid": False}
+    expected = {"psnr": True, "ssim": True, "l1": False, "lpips": False, "fid": False, "kid": False}
+    assert {metric: higher_is_better(metric) for metric in expected} == expected

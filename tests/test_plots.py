@@ -3,6 +3,7 @@ from the fake results tree; tables and plots take labels and precision from harn
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import re
@@ -14,9 +15,9 @@ import pytest
 from PIL import Image
 
 from helpers.fake_results import DATASET, FID_NOTE, VARIANTS, make_results, run_files
+from inpaint_bench.harness import metric_registry
 from inpaint_bench.harness.fileio import write_csv
 from inpaint_bench.harness.names import (
-    METRIC_FORMATS,
     SUMMARY_COLUMNS,
     VALIDATION_COLUMNS,
     MetricFormat,
@@ -225,9 +226,12 @@ def test_tables_and_plots_take_labels_and_precision_from_metrics_names(results, 
         assert title.startswith(metric_format(metric).label)
     assert metric_format("made_up") == MetricFormat("MADE_UP")  # unknown: upper-case, 4 decimals
 
-    # Change only metrics.names: the tables and the plots follow, label and precision alike.
-    monkeypatch.setitem(METRIC_FORMATS, "psnr", MetricFormat("Peak SNR", unit="decibel", decimals=3))
-    monkeypatch.setitem(METRIC_FORMATS, "ssim", MetricFormat("SSIM", scale=100.0, decimals=1))
+    # Change only the metric's registry entry: the tables and the plots follow, label and precision alike.
+    registered = metric_registry._METRICS
+    monkeypatch.setitem(registered, "psnr", dataclasses.replace(
+        registered["psnr"], format=MetricFormat("Peak SNR", unit="decibel", decimals=3)))
+    monkeypatch.setitem(registered, "ssim", dataclasses.replace(
+        registered["ssim"], format=MetricFormat("SSIM", scale=100.0, decimals=1)))
     table = build_table(summary, DATASET, VARIANTS)
     assert headings(table)[:2] == ["Peak SNR↑", "SSIM (%)↑"]
     md = to_markdown(table)

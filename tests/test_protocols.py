@@ -72,7 +72,7 @@ def reference(protocol: str, pred_file, gt_file) -> dict[str, float]:
             "l1": float((p - g).abs().mean())}
 
 
-@pytest.mark.parametrize("protocol", ["harness", "edgeconnect", "skimage_rgb"])
+@pytest.mark.parametrize("protocol", ["default", "edgeconnect", "skimage_rgb"])
 def test_score_equals_the_protocols_reference_functions_on_the_same_files(tmp_path, protocol):
     pred, gt, masks = files(tmp_path)
     out = tmp_path / "scores.csv"
@@ -90,7 +90,7 @@ def test_score_equals_the_protocols_reference_functions_on_the_same_files(tmp_pa
 def test_the_protocols_differ_by_the_size_the_tables_show():
     pred, gt, masks = files_in_memory()
     values = {}
-    for protocol in ("harness", "edgeconnect", "skimage_rgb"):
+    for protocol in ("default", "edgeconnect", "skimage_rgb"):
         evaluation = Evaluation(MetricSuite(enable_lpips=False, enable_fid=False, protocol=protocol), "d", "v", 0)
         evaluation.add("b", pred, gt, masks, ["a", "b"], ["m", "m"])
         values[protocol] = evaluation.per_image()["ssim"].mean()
@@ -148,15 +148,15 @@ def scored_files(tmp_path, protocol: str, variant: str):
 
 
 def test_rows_of_different_protocols_are_never_put_together(tmp_path, capsys):
-    a_rows, a_summary = scored_files(tmp_path, "harness", "a")
+    a_rows, a_summary = scored_files(tmp_path, "default", "a")
     b_rows, b_summary = scored_files(tmp_path, "edgeconnect", "b")
     with pytest.raises(ValueError, match=r"aggregating 2 summary file\(s\) mixes scoring protocols "
-                                         r"\(harness: a; edgeconnect: b\)"):
+                                         r"\(default: a; edgeconnect: b\)"):
         aggregate([a_summary, b_summary])
     mixed = pd.concat([read_summary(a_summary), read_summary(b_summary)])
     with pytest.raises(ValueError, match="the table of d mixes scoring protocols"):
         write_tables(mixed, "d", tmp_path / "tables")
-    with pytest.raises(ValueError, match="A .* was scored under protocol harness, B .* under edgeconnect"):
+    with pytest.raises(ValueError, match="A .* was scored under protocol default, B .* under edgeconnect"):
         compare_files(a_rows, b_rows, warn=lambda m: None)
     c_rows, c_summary = scored_files(tmp_path, "edgeconnect", "c")
     found, _, _ = compare_files(b_rows, c_rows, warn=lambda m: None)

@@ -40,7 +40,7 @@ def test_every_report_caption_renders_as_restructuredtext_without_a_system_messa
                              note=note, pairing="every_mask",
                              budget="Training as the config gives it: rfr: 300 + 100 fine-tuning steps at batch 8 "
                                     "(3,200 images); baseline: no training (classical).")
-    config = {"datasets": {"mini_natural": {}}, "seeds": seeds, "eval": {"protocol": "harness"},
+    config = {"datasets": {"mini_natural": {}}, "seeds": seeds, "eval": {"protocol": "default"},
               "report": {"reference": "baseline", "bootstrap": {"level": 0.95, "resamples": 2000}}}
     snakemake = SimpleNamespace(params=params, wildcards=SimpleNamespace(dataset="mini_natural"), config=config)
     captions = sorted((REPO / "workflow" / "report").glob("*.rst"))

@@ -91,11 +91,11 @@ class Blowup(torch.nn.Module):
         return image * 0 + torch.linspace(-4e3, 9e4, image.shape[-1])
 
 
-@pytest.mark.parametrize("protocol", ["harness", "skimage_rgb"])
+@pytest.mark.parametrize("protocol", ["default", "skimage_rgb"])
 def test_validation_scores_as_the_test_set_does_and_says_when_the_output_leaves_0_1(validated, tmp_path, capsys,
                                                                                    protocol):
     """Before: the validation composite was not clamped (PSNR far below 0 dB, L1 in the thousands), where
-    evaluation clamps it. Now it goes through evaluation's own code, under the harness protocol whatever
+    evaluation clamps it. Now it goes through evaluation's own code, under the default protocol whatever
     eval.protocol is (a training job must not depend on how the test set is scored: no retraining)."""
     from inpaint_bench.metrics.evaluation import Evaluation
     from inpaint_bench.metrics.suite import MetricSuite

@@ -37,7 +37,8 @@ from inpaint_bench.harness.fileio import (
     replace_folder,
     save_png,
 )
-from inpaint_bench.harness.names import PROTOCOLS
+from inpaint_bench.harness.metric_registry import selected_metrics
+from inpaint_bench.harness.names import PROTOCOLS, RENAMED_PROTOCOLS, renamed_protocol_message
 from inpaint_bench.harness.progress import progress
 from inpaint_bench.harness.seeding import seed_argument
 from inpaint_bench.jobs.resolve import eval_job
@@ -143,7 +144,8 @@ def evaluate(job: dict, out: str | Path, model_path: str | Path | None = None, m
     settings = job["eval"]
     cache = Path(cache_dir) / f"inception_{dataset}_{size}px_seed{seed}.pt" if cache_dir else None
     suite = MetricSuite(weights_dir=job["weights"]["dir"], device=device, enable_lpips=settings["lpips"],
-                        enable_fid=settings["fid"], feature_cache=cache, protocol=settings["protocol"])
+                        enable_fid=settings["fid"], feature_cache=cache, protocol=settings["protocol"],
+                        metrics=selected_metrics(settings))
     evaluation = Evaluation(suite, dataset, job["variant"], seed, train_note="; ".join(train_notes))
     batch_size, keep = settings["batch_size"], settings["samples"]
     pairing = job["pairing"]
@@ -210,7 +212,7 @@ def parse_args(argv=None):
     p.add_argument("--model", help="model.pt of a trained variant (default: the run's model.pt)")
     p.add_argument("--masks", help="test mask folder (default: <results_dir>/masks/<size>px_seed<masks.seed>)")
     p.add_argument("--threads", type=int, help="torch threads (default: the config's threads_per_job)")
-    p.add_argument("--protocol", choices=list(PROTOCOLS),
+    p.add_argument("--protocol", choices=[*PROTOCOLS, *RENAMED_PROTOCOLS],
                    help="scoring protocol (default: the config's eval.protocol); with --out, a trained model "
                         "is scored under another protocol without retraining")
     p.add_argument("--device")
@@ -225,6 +227,9 @@ def main(argv=None):
         config = load_config(args.config)
         torch.set_num_threads(args.threads or config["threads_per_job"])
         results = layout(config)
+        if args.protocol in RENAMED_PROTOCOLS:
+            print(f"note: {renamed_protocol_message(args.protocol, '--protocol')}", file=sys.stderr)
+            args.protocol = RENAMED_PROTOCOLS[args.protocol]
         if args.protocol:
             check_protocol(args.protocol, config["image_size"], "the config's image_size")
             config["eval"]["protocol"] = args.protocol

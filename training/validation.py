@@ -3,7 +3,7 @@ bucket and image, scored (PSNR, SSIM, L1 of the composite) every `train.validati
 validation.csv (columns: docs/file-formats.md). The split never touches the test set, and the held-out
 images are not trained on. Classical rows are scored on the same split once, as reference lines.
 Each point is scored by the test set's code (metrics.evaluation.scoring_pair: the composite clamped to
-[0, 1]) under the `harness` protocol whatever `eval.protocol` says, so that scoring the test set under
+[0, 1]) under the `default` protocol whatever `eval.protocol` says, so that scoring the test set under
 another protocol never retrains a row; an eval-mode output far outside [0, 1] and a point that collapses
 are said in the job log."""
 from __future__ import annotations
@@ -48,7 +48,7 @@ class TrainingImages:
         return self.images.load(self.keep[index], epoch)
 
 
-VALIDATION_PROTOCOL = "harness"  # not eval.protocol: a training job's scores must not depend on it
+VALIDATION_PROTOCOL = "default"  # not eval.protocol: a training job's scores must not depend on it
 
 
 def validation_split(job: dict, held_out: list[int], protocol: str = VALIDATION_PROTOCOL) -> "ValidationSplit":

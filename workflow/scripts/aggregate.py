@@ -13,7 +13,7 @@ CONFIG_PAGE = ("The config the workflow ran with: the config file, any --config 
                "dataset's jobs used (top-level `train` keys that every dataset or row sets for itself are no "
                "job's and are not shown).")
 
-with job_log(snakemake.log[0], __file__):  # noqa: F821 (snakemake is injected by Snakemake)
+with job_log(snakemake.log[0], __file__, snakemake.config["extensions"]):  # noqa: F821 (snakemake is injected by Snakemake)
     out = snakemake.output  # noqa: F821
     summary = aggregate(list(snakemake.input.summaries))  # noqa: F821
     write_csv(out.summary, summary)

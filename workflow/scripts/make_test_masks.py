@@ -6,7 +6,7 @@ from inpaint_bench.datasets.mask_sets import make_test_masks
 from inpaint_bench.datasets.nvidia_masks import import_nvidia_masks
 from inpaint_bench.harness.joblog import job_log
 
-with job_log(snakemake.log[0], __file__):  # noqa: F821 (snakemake is injected by Snakemake)
+with job_log(snakemake.log[0], __file__, snakemake.config["extensions"]):  # noqa: F821 (snakemake is injected by Snakemake)
     masks = json.loads(snakemake.params.masks)  # noqa: F821
     out, size, seed = Path(snakemake.output[0]).parent, snakemake.params.size, int(snakemake.wildcards.seed)  # noqa: F821
     if masks["source"] == "nvidia":

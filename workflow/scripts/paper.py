@@ -10,7 +10,7 @@ from inpaint_bench.reporting.paper import write_scorecard, write_view
 from inpaint_bench.reporting.results import read_per_images, read_summary
 from inpaint_bench.reporting.stats import Bootstrap
 
-with job_log(snakemake.log[0], __file__):  # noqa: F821 (snakemake is injected by Snakemake)
+with job_log(snakemake.log[0], __file__, snakemake.config["extensions"]):  # noqa: F821 (snakemake is injected by Snakemake)
     inputs, params, out = snakemake.input, snakemake.params, snakemake.output  # noqa: F821
     summary, per_image = read_summary(inputs.summary), read_per_images(inputs.per_image)
     bootstrap, folder = Bootstrap.from_config(params.bootstrap), Path(out.csv).parent

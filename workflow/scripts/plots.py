@@ -10,7 +10,7 @@ from inpaint_bench.reporting.budget import read_budgets
 from inpaint_bench.reporting.plots import write_plots
 from inpaint_bench.reporting.results import check_same_code
 
-with job_log(snakemake.log[0], __file__):  # noqa: F821 (snakemake is injected by Snakemake)
+with job_log(snakemake.log[0], __file__, snakemake.config["extensions"]):  # noqa: F821 (snakemake is injected by Snakemake)
     params, inputs = snakemake.params, snakemake.input  # noqa: F821
     check_same_code(inputs.provenance, f"the plots of {snakemake.wildcards.dataset}")  # noqa: F821
     seeds = list(params.seeds)

@@ -10,7 +10,7 @@ from inpaint_bench.reporting.results import check_same_code, read_per_images, re
 from inpaint_bench.reporting.stats import Bootstrap
 from inpaint_bench.reporting.tables import write_tables
 
-with job_log(snakemake.log[0], __file__):  # noqa: F821 (snakemake is injected by Snakemake)
+with job_log(snakemake.log[0], __file__, snakemake.config["extensions"]):  # noqa: F821 (snakemake is injected by Snakemake)
     inputs, params, out = snakemake.input, snakemake.params, snakemake.output  # noqa: F821
     check_same_code(inputs.provenance, f"the tables of {snakemake.wildcards.dataset}")  # noqa: F821
     paths = write_tables(read_summary(inputs.summary), snakemake.wildcards.dataset,  # noqa: F821

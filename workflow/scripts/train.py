@@ -9,7 +9,7 @@ from inpaint_bench.harness.joblog import job_log
 from inpaint_bench.harness.superseded import superseded_note
 from inpaint_bench.training.train import train
 
-with job_log(snakemake.log[0], __file__):  # noqa: F821 (snakemake is injected by Snakemake)
+with job_log(snakemake.log[0], __file__, snakemake.config["extensions"]):  # noqa: F821 (snakemake is injected by Snakemake)
     torch.set_num_threads(snakemake.threads)  # noqa: F821
     note = superseded_note(layout(snakemake.config), snakemake.input.job)  # noqa: F821
     if note:

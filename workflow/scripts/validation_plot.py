@@ -2,7 +2,7 @@
 from inpaint_bench.harness.joblog import job_log
 from inpaint_bench.reporting.plots import save_figure, validation_figure
 
-with job_log(snakemake.log[0], __file__):  # noqa: F821 (snakemake is injected by Snakemake)
+with job_log(snakemake.log[0], __file__, snakemake.config["extensions"]):  # noqa: F821 (snakemake is injected by Snakemake)
     params, inputs = snakemake.params, snakemake.input  # noqa: F821
     seeds = len(params.seeds)
     runs = {}
