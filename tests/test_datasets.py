@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from conftest import tree_bytes
-from inpaint_bench.datasets import KNOWN_KINDS, build_dataset, build_mini_dataset
+from inpaint_bench.datasets import available_dataset_kinds, build_dataset, build_mini_dataset
 from inpaint_bench.datasets import mini as mini_module
 
 S = 16  # output size used throughout: small keeps the tests fast
@@ -209,7 +209,7 @@ def test_corrupt_image_error_names_the_file(tmp_path):
 def test_unknown_kind_and_bad_split(tmp_path):
     with pytest.raises(ValueError) as e:
         build_dataset({"kind": "imagenet", "root": str(tmp_path)}, "train", S)
-    for kind in KNOWN_KINDS:
+    for kind in available_dataset_kinds():
         assert kind in str(e.value)
     with pytest.raises(ValueError, match="split"):
         build_dataset({"kind": "folder", "root": str(tmp_path)}, "val", S)
