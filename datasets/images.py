@@ -283,7 +283,10 @@ PLACES2_TRAIN_SETS = ("standard", "challenge")  # Places365-Standard (1.8 M) or 
 
 @register_dataset_kind(
     "places2", layout="data_256/ + places365_train_standard.txt (train), val_256/ + places365_val.txt (test)",
-    keys={"train_set": {"enum": list(PLACES2_TRAIN_SETS), "description": "the training list, places365_train_standard.txt (Places365-Standard, the default) or places365_train_challenge.txt (Places365-Challenge, 8 M images, which the official RFR-Net README trains on); both read data_256/"}})
+    keys={"train_set": {"enum": list(PLACES2_TRAIN_SETS), "description": (
+        "the training list, places365_train_standard.txt (Places365-Standard, the default) or "
+        "places365_train_challenge.txt (Places365-Challenge, 8 M images, which the official RFR-Net README "
+        "trains on); both read data_256/")}})
 def _list_places2(spec: dict, root: str, split: str):
     train_set = spec.get("train_set", "standard")
     if train_set not in PLACES2_TRAIN_SETS:
@@ -376,7 +379,8 @@ def _list_folder(spec: dict, root: str | None, split: str):
 
 @register_dataset_kind(
     "filelist", root="optional", required=("train_list", "test_list"),
-    layout="train_list, test_list: text files with one image path per line (relative to root, else to the list's folder)",
+    layout="train_list, test_list: text files with one image path per line (relative to root, else to the "
+           "list's folder)",
     keys={f"{split}_list": {"type": "string", "description": f"a text file listing the {split} images, one path per "
                                                            f"line (relative to root, else to the list's folder); "
                                                            f"the file itself relative to root when root is set"}
@@ -426,7 +430,8 @@ def _list_csv(spec: dict, root: str | None, split: str):
         missing = [c for c in CSV_COLUMNS if c not in columns]
         if missing:
             raise ValueError(f"{csv_file}:1: no column {' or '.join(map(repr, missing))} in the header "
-                             f"({', '.join(columns) or 'an empty file'}); the csv kind reads the columns path and split")
+                             f"({', '.join(columns) or 'an empty file'}); the csv kind reads the columns path "
+                             f"and split")
         reader.fieldnames = columns
         entries, seen = [], {}
         for row in reader:
