@@ -67,8 +67,11 @@ def register_dataset_kind(name: str, *, keys: dict | None = None, required: tupl
                          f"among its keys {sorted(keys)}")
 
     def decorator(fn):
-        if name in DATASET_KINDS and DATASET_KINDS[name].list_split is not fn:
-            raise ValueError(f"dataset kind {name!r} is registered twice")
+        if fn.__module__ not in BUILTIN_MODULES:
+            _registered()  # the built-in kinds first, so that a clash names the new kind
+        known = DATASET_KINDS.get(name)
+        if known and (known.list_split.__module__, known.list_split.__qualname__) != (fn.__module__, fn.__qualname__):
+            raise ValueError(f"dataset kind {name!r} is registered twice")  # (the same function again: a reimport)
         for other in DATASET_KINDS.values():  # one key, one meaning in the schema
             for key in set(keys) & set(other.keys):
                 if other.name != name and _without_description(keys[key]) != _without_description(other.keys[key]):

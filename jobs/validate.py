@@ -53,8 +53,8 @@ def config_schema() -> dict:
     dataset["kind"].update(enum=available_dataset_kinds(), hint=WHERE_DATASET_KINDS_ARE_REGISTERED)
     for key, entry in spec_keys().items():
         if key in dataset:  # the schema's own keys are every kind's
-            raise ValueError(f"a dataset kind registers the spec key {key!r}, a key of every kind "
-                             f"(config/schema.yaml); name it differently")
+            raise ValueError(f"the spec key {key!r} of {entry['description'].split(':')[0]} is a key of every "
+                             f"kind (config/schema.yaml); name it differently")
         dataset[key] = entry
     variant, described = schema["$defs"]["variant"], schema["$defs"]["backbone_options"]["properties"]
     variant["properties"]["backbone"].update(enum=available_backbones(), hint=WHERE_BACKBONES_ARE_REGISTERED)

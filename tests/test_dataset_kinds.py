@@ -193,3 +193,11 @@ def test_a_csv_dataset_trains_evaluates_and_exports_like_a_folder(tiny_config, t
     assert sorted(set(per_image["image"])) == [f"test_img{i:03d}" for i in range(4)]
     export(config, "toy", 0, tmp_path / "pairs", masks_path=str(masks))
     assert len(list((tmp_path / "pairs" / "input").rglob("*.png"))) == len(per_image)
+
+
+def test_a_kind_may_not_redefine_a_key_every_kind_has(registry):
+    from inpaint_bench.jobs.validate import config_schema
+
+    register_dataset_kind("three", keys={"max_test": {"type": "string"}})(lambda spec, root, split: None)
+    with pytest.raises(ValueError, match="spec key 'max_test' of kind three is a key of every kind"):
+        config_schema()
