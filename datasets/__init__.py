@@ -1,4 +1,5 @@
-"""Image datasets (mini, Places2, CelebA, Paris StreetView, folders, file lists) and masks.
+"""Image datasets (mini, Places2, CelebA, Paris StreetView, folders, file lists, CSV files; each kind
+registered in kinds.py) and masks.
 
 Images are float32 RGB tensors in [0, 1] (CHW per sample); masks are float32 (1, H, W) with
 1 = hole, 0 = known. Images: images.py, mini.py. Masks: strokes.py (drawing), mask_sets.py (test
@@ -13,7 +14,8 @@ run without runpy's "found in sys.modules" warning.
 import importlib
 
 _EXPORTS = {
-    "KNOWN_KINDS": "inpaint_bench.datasets.images",
+    "available_dataset_kinds": "inpaint_bench.datasets.kinds",
+    "register_dataset_kind": "inpaint_bench.datasets.kinds",
     "ImageDataset": "inpaint_bench.datasets.images",
     "build_dataset": "inpaint_bench.datasets.images",
     "check_dataset": "inpaint_bench.datasets.images",

@@ -1,4 +1,5 @@
-"""Image datasets: mini datasets, Places2, CelebA, Paris StreetView, plain folders and file lists.
+"""Image datasets: Places2, CelebA, Paris StreetView, plain folders, file lists and CSV files of splits
+(the mini datasets' kinds: datasets/mini.py); each kind registered in datasets/kinds.py.
 
 `build_dataset(spec, split, image_size, seed)` returns a torch Dataset of
 `{"image": FloatTensor(3, S, S) in [0, 1], "name": stable stem unique within the split}`.
@@ -18,10 +19,10 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from inpaint_bench.datasets.imagefile import decode_rgb, rgb_array
+from inpaint_bench.datasets.kinds import dataset_kind, register_dataset_kind
 from inpaint_bench.harness.fileio import listing_digest
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
-KNOWN_KINDS = ("mini_natural", "mini_faces", "places2", "celeba", "paris", "folder", "filelist")
 SPLITS = ("train", "test")
 
 
@@ -260,8 +261,8 @@ def mini_repair(kind: str, root: str) -> str:
             f"it identically (by hand: inpaint-bench mini --kind {kind} --out {root})")
 
 
-def _list_mini(spec: dict, root: str, split: str):
-    """Mini datasets built by datasets.mini: files listed in root/manifest.csv."""
+def list_manifest(spec: dict, root: str, split: str):
+    """Mini datasets built by datasets.mini (which registers their kinds): files listed in root/manifest.csv."""
     kind = spec["kind"]
     how = f"build it with: inpaint-bench mini --kind {kind} --out {root}"
     _require_dir(root, f"expected a {kind} dataset folder with train/, test/ and manifest.csv; {how}")
@@ -280,6 +281,12 @@ def _list_mini(spec: dict, root: str, split: str):
 PLACES2_TRAIN_SETS = ("standard", "challenge")  # Places365-Standard (1.8 M) or -Challenge (8 M) training images
 
 
+@register_dataset_kind(
+    "places2", layout="data_256/ + places365_train_standard.txt (train), val_256/ + places365_val.txt (test)",
+    keys={"train_set": {"enum": list(PLACES2_TRAIN_SETS), "description": (
+        "the training list, places365_train_standard.txt (Places365-Standard, the default) or "
+        "places365_train_challenge.txt (Places365-Challenge, 8 M images, which the official RFR-Net README "
+        "trains on); both read data_256/")}})
 def _list_places2(spec: dict, root: str, split: str):
     train_set = spec.get("train_set", "standard")
     if train_set not in PLACES2_TRAIN_SETS:
@@ -306,6 +313,8 @@ def _list_places2(spec: dict, root: str, split: str):
         f"places2 at {root}"
 
 
+@register_dataset_kind("celeba", square_first=True,
+                       layout="img_align_celeba/ + list_eval_partition.txt (test = partition 2)")
 def _list_celeba(spec: dict, root: str, split: str):
     layout = (f"expected CelebA layout under {root}: img_align_celeba/*.jpg and "
               f"list_eval_partition.txt (lines '000001.jpg 0'; 0 train, 1 val, 2 test)")
@@ -334,6 +343,7 @@ def _list_folder_split(folder: str, what: str, desc: str):
     return [os.path.join(folder, p) for p in rel], _unique_names(rel, folder), desc
 
 
+@register_dataset_kind("paris", layout="paris_train_original/ (train), paris_eval_gt/ (test)")
 def _list_paris(spec: dict, root: str, split: str):
     layout = (f"expected Paris StreetView layout under {root}: paris_train_original/ (train) and "
               f"paris_eval_gt/ (test)")
@@ -342,6 +352,17 @@ def _list_paris(spec: dict, root: str, split: str):
     return _list_folder_split(os.path.join(root, sub), layout, f"paris at {root}")
 
 
+def _folder_problems(spec: dict) -> list[str]:
+    missing = [key for key in ("train_dir", "test_dir") if key not in spec]
+    return [f"kind folder reads root/train and root/test: set root, or {' and '.join(missing)}"] \
+        if "root" not in spec and missing else []
+
+
+@register_dataset_kind(
+    "folder", root="optional", check=_folder_problems,
+    layout=f"train/ and test/ (or train_dir, test_dir): image files ending in {', '.join(IMAGE_EXTENSIONS)}",
+    keys={f"{split}_dir": {"type": "string", "description": f"the {split} images' folder (default root/{split}; "
+                                                          f"relative to root when root is set)"} for split in SPLITS})
 def _list_folder(spec: dict, root: str | None, split: str):
     key = f"{split}_dir"
     if spec.get(key):
@@ -356,6 +377,14 @@ def _list_folder(spec: dict, root: str | None, split: str):
     return _list_folder_split(folder, what, f"folder {folder}")
 
 
+@register_dataset_kind(
+    "filelist", root="optional", required=("train_list", "test_list"),
+    layout="train_list, test_list: text files with one image path per line (relative to root, else to the "
+           "list's folder)",
+    keys={f"{split}_list": {"type": "string", "description": f"a text file listing the {split} images, one path per "
+                                                           f"line (relative to root, else to the list's folder); "
+                                                           f"the file itself relative to root when root is set"}
+          for split in SPLITS})
 def _list_filelist(spec: dict, root: str | None, split: str):
     key = f"{split}_list"
     if not spec.get(key):
@@ -376,6 +405,57 @@ def _list_filelist(spec: dict, root: str | None, split: str):
     return [e[1] for e in entries], _unique_names(rel, list_file), f"filelist {list_file}"
 
 
+CSV_COLUMNS = ("path", "split")  # the columns the csv kind reads; any others are left alone
+CSV_IGNORED_SPLITS = ("val",)  # listed, not used: the harness has a train and a test split
+
+
+@register_dataset_kind(
+    "csv", root="optional", required=("file",),
+    layout="file: a CSV file with a header naming the columns path and split (train, test; val rows are "
+           "skipped), image paths relative to root, else to the CSV file's folder",
+    keys={"file": {"type": "string", "description": "a CSV file with the columns path (an image, relative to root, "
+                                                    "else to the CSV file's folder) and split (train, test, or val: "
+                                                    "skipped); the file itself relative to root when root is set"}})
+def _list_csv(spec: dict, root: str | None, split: str):
+    """The images of a CSV file's rows whose `split` is `split`; every row is checked (a known split,
+    an existing image, each path once across the splits), so both splits fail alike on a bad row."""
+    if not spec.get("file"):
+        raise ValueError("dataset kind 'csv' needs spec key 'file': a CSV file with the columns path and split")
+    csv_file = _resolve(spec["file"], root)
+    _require_file(csv_file, "spec key 'file' must name a CSV file with the columns path and split")
+    base = root or os.path.dirname(csv_file)
+    with open(csv_file, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        columns = [c.strip() for c in reader.fieldnames or []]
+        missing = [c for c in CSV_COLUMNS if c not in columns]
+        if missing:
+            raise ValueError(f"{csv_file}:1: no column {' or '.join(map(repr, missing))} in the header "
+                             f"({', '.join(columns) or 'an empty file'}); the csv kind reads the columns path "
+                             f"and split")
+        reader.fieldnames = columns
+        entries, seen = [], {}
+        for row in reader:
+            lineno = reader.line_num
+            path, row_split = (str(row.get(c) or "").strip() for c in CSV_COLUMNS)
+            if not path:
+                raise ValueError(f"{csv_file}:{lineno}: column 'path' is empty")
+            if row_split not in (*SPLITS, *CSV_IGNORED_SPLITS):
+                raise ValueError(f"{csv_file}:{lineno}: column 'split': {row_split!r} is not one of "
+                                 f"{', '.join((*SPLITS, *CSV_IGNORED_SPLITS))} (val rows are skipped)")
+            if path in seen:
+                raise ValueError(f"{csv_file}:{lineno}: column 'path': {path!r} is listed twice (first at line "
+                                 f"{seen[path][0]}, split {seen[path][1]}); keep one row")
+            seen[path] = (lineno, row_split)
+            full = path if os.path.isabs(path) else os.path.join(base, path)
+            if row_split in SPLITS and not os.path.isfile(full):
+                raise FileNotFoundError(f"{csv_file}:{lineno}: column 'path': image {full} does not exist")
+            if row_split == split:
+                entries.append((path, full))
+    entries.sort()
+    rel = [e[0] for e in entries]
+    return [e[1] for e in entries], _unique_names(rel, csv_file), f"csv {csv_file}"
+
+
 def _resolve(path: str, root: str | None) -> str:
     """Expand ~ and make relative spec paths relative to root (if given)."""
     path = os.path.expanduser(str(path))
@@ -384,23 +464,13 @@ def _resolve(path: str, root: str | None) -> str:
     return path
 
 
-_LISTERS = {
-    "mini_natural": _list_mini,
-    "mini_faces": _list_mini,
-    "places2": _list_places2,
-    "celeba": _list_celeba,
-    "paris": _list_paris,
-    "folder": _list_folder,
-    "filelist": _list_filelist,
-}
-
-
 def build_dataset(spec: dict, split: str, image_size: int, seed: int = 0,
                   crop: str = "random", resize: str = "bicubic") -> ImageDataset:
     """Build the train or test split of one configured dataset.
 
-    spec keys: `kind` (one of KNOWN_KINDS), `root`, optional `max_train` / `max_test`;
-    kind 'folder': optional `train_dir` / `test_dir`; kind 'filelist': `train_list` / `test_list`.
+    spec keys: `kind` (a registered kind: datasets.kinds), `root`, optional `max_train` / `max_test`,
+    and the kind's own keys (kind 'folder': optional `train_dir` / `test_dir`; 'filelist': `train_list`
+    / `test_list`; 'csv': `file`).
     `crop`: the training crop, "random" (official RFR-Net) or "centre" (the test crop); `resize`: the
     random crop's resampling, "bicubic" (official: PIL's default) or "bilinear".
     """
@@ -411,21 +481,20 @@ def build_dataset(spec: dict, split: str, image_size: int, seed: int = 0,
     if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
         raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
     kind = spec.get("kind")
-    if kind not in _LISTERS:
-        raise ValueError(f"unknown dataset kind {kind!r}; known kinds: {', '.join(KNOWN_KINDS)}")
+    entry = dataset_kind(kind)
     root = spec.get("root")
     if root is not None:
         root = os.path.expanduser(str(root))
-    elif kind not in ("folder", "filelist"):
+    elif entry.root != "optional":
         raise ValueError(f"dataset kind {kind!r} needs spec key 'root' (the dataset folder)")
 
-    paths, names, desc = _LISTERS[kind](spec, root, split)
+    paths, names, desc = entry.list_split(spec, root, split)
     if not paths:
         raise ValueError(f"{desc}: the {split} split is empty; expected image files there "
                          f"(see the layout for kind {kind!r})")
     # Listers return entries sorted by relative path, so max_train/max_test cut deterministically.
     paths, names = _limit(paths, spec, split), _limit(names, spec, split)
-    repair = mini_repair(kind, root) if kind in ("mini_natural", "mini_faces") else ""
+    repair = mini_repair(kind, root) if entry.built else ""
     try:
         _check_exist(paths, desc)
     except FileNotFoundError as err:
@@ -433,7 +502,7 @@ def build_dataset(spec: dict, split: str, image_size: int, seed: int = 0,
             raise
         raise FileNotFoundError(f"{err}\n{repair}") from err
     return ImageDataset(paths, names, image_size, train=(split == "train"), seed=seed,
-                        square_first=(kind == "celeba"), description=desc, repair=repair, crop=crop,
+                        square_first=entry.square_first, description=desc, repair=repair, crop=crop,
                         resize=resize)
 
 

@@ -18,8 +18,8 @@ import numpy as np
 from PIL import Image
 
 from inpaint_bench.datasets.imagefile import decode_rgb
-from inpaint_bench.datasets.images import remove_stale_numbered_pngs
-from inpaint_bench.harness.config import MINI_KINDS
+from inpaint_bench.datasets.images import list_manifest, remove_stale_numbered_pngs
+from inpaint_bench.datasets.kinds import register_dataset_kind
 from inpaint_bench.harness.fileio import check_output_folder
 from inpaint_bench.harness.fileio import save_png as save_png_atomic
 from inpaint_bench.harness.fileio import write_csv as write_csv_atomic
@@ -47,6 +47,13 @@ FACES_TEST = range(80, 100)
 # Faces are already tight 25x25 crops: the crop side is a random fraction of the face's side.
 FACE_CROP_SCALE = (0.8, 1.0)
 _KIND_CODE = {"mini_natural": 1, "mini_faces": 2}
+MINI_KINDS = tuple(_KIND_CODE)  # the kinds this module builds: the workflow builds them, never reads a root
+for _kind in MINI_KINDS:
+    register_dataset_kind(
+        _kind, root="built", required=("train_count", "test_count"),
+        layout="built by the workflow under <results_dir>/data/<name> (train/, test/, manifest.csv)",
+        keys={"train_count": {"type": "integer", "minimum": 1, "description": "number of training crops"},
+              "test_count": {"type": "integer", "minimum": 1, "description": "number of test crops"}})(list_manifest)
 _SPLIT_CODE = {"train": 0, "test": 1}
 MANIFEST_HEADER = ["split", "file", "source", "crop_x", "crop_y", "crop_size", "flip"]
 

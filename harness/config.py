@@ -22,7 +22,6 @@ from inpaint_bench.harness.reference import load_reference, locate
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = REPO_ROOT / "config" / "schema.yaml"
-MINI_KINDS = ("mini_natural", "mini_faces")  # datasets the workflow builds offline
 
 
 class ConfigError(ValueError):
@@ -272,19 +271,6 @@ def consistency_problems(config: dict) -> list[str]:
     for a, b in zip(sorted(buckets), sorted(buckets)[1:]):
         if b.lo < a.hi:
             problems.append(f"masks.buckets: {a.name} and {b.name} overlap; buckets must be disjoint")
-    for name, spec in config["datasets"].items():
-        if spec["kind"] in MINI_KINDS:
-            if "root" in spec:
-                problems.append(f"datasets.{name}.root: a mini dataset is built and read under "
-                                f"<results_dir>/data/{name}; remove root (kind: folder reads a folder of images)")
-            for key in ("train_count", "test_count"):
-                if key not in spec:
-                    problems.append(f"datasets.{name}.{key} is required for kind {spec['kind']}")
-        elif spec["kind"] not in ("folder", "filelist") and "root" not in spec:
-            problems.append(f"datasets.{name}.root is required for kind {spec['kind']} "
-                            f"(the folder that holds the dataset)")
-        if "train_set" in spec and spec["kind"] != "places2":
-            problems.append(f"datasets.{name}.train_set chooses a Places365 training list: only for kind places2")
     if config["masks"]["source"] == "nvidia" and not config["masks"]["nvidia_dir"]:
         problems.append("masks.nvidia_dir must name NVIDIA's mask folder when masks.source is nvidia")
     if config["masks"]["count"] == "all" and config["masks"]["source"] != "nvidia":
@@ -331,15 +317,11 @@ def layout(config: dict) -> ResultsLayout:
     return ResultsLayout(config["results_dir"])
 
 
-def dataset_spec(config: dict, name: str) -> dict:
-    """The dataset's spec with `root` resolved: a mini dataset is built at, and read from,
-    <results_dir>/data/<name>."""
+def _dataset_entry(config: dict, name: str) -> dict:
+    """The dataset's spec as configured (its kind resolves its root: datasets.kinds.dataset_spec)."""
     if name not in config["datasets"]:
         raise ConfigError(f"dataset {name!r} is not in the config's datasets: {sorted(config['datasets'])}")
-    spec = copy.deepcopy(config["datasets"][name])
-    if spec["kind"] in MINI_KINDS:
-        spec["root"] = str(layout(config).data_dir(name))
-    return spec
+    return config["datasets"][name]
 
 
 def variant_spec(config: dict, name: str) -> dict:
@@ -351,7 +333,7 @@ def variant_spec(config: dict, name: str) -> dict:
 def train_settings(config: dict, dataset: str, variant: str | None = None) -> dict:
     """Global train settings, then the dataset's `train` overrides, then (for a variant) the variant's,
     each merged key by key (a row's `loss: {style: 60}` keeps every other global weight)."""
-    settings = merge_maps(config["train"], dataset_spec(config, dataset).get("train", {}))
+    settings = merge_maps(config["train"], _dataset_entry(config, dataset).get("train", {}))
     if variant is not None:
         settings = merge_maps(settings, variant_spec(config, variant).get("train", {}))
     return settings

@@ -27,8 +27,9 @@ import json
 import os
 
 from inpaint_bench.datasets.images import file_listing
+from inpaint_bench.datasets.kinds import dataset_kind, dataset_spec
 from inpaint_bench.datasets.mask_files import list_mask_images
-from inpaint_bench.harness.config import MINI_KINDS, ConfigError, dataset_spec, layout, train_settings, variant_spec
+from inpaint_bench.harness.config import ConfigError, layout, train_settings, variant_spec
 from inpaint_bench.harness.fileio import file_sha256, listing_digest
 from inpaint_bench.harness.names import PSNR_CAP_DB
 from inpaint_bench.jobs.code import job_code
@@ -78,7 +79,7 @@ def listing(config: dict, key: tuple, listings: dict | None = None) -> str | Non
         return listings[key]
     if key[0] == "datasets":
         spec = dataset_spec(config, key[1])
-        found = None if spec["kind"] in MINI_KINDS else file_listing(spec, key[2])
+        found = None if dataset_kind(spec["kind"]).built else file_listing(spec, key[2])
     else:
         folder_of, extensions = MASK_FOLDERS[key[0]]
         folder = folder_of(config) and os.path.expanduser(folder_of(config))
@@ -355,7 +356,7 @@ def workflow_jobs(config: dict, listings: dict | None = None) -> list[tuple[str,
     which += [("teacher", (d, a, s)) for d in datasets for a in teacher_architectures(config) for s in seeds]
     which += [("eval", (d, v, s)) for d in datasets for v in variants for s in seeds]
     which += [("validation", (d, v)) for d in datasets for v in validated_classical(config, d)]
-    which += [("data", (d,)) for d in datasets if config["datasets"][d]["kind"] in MINI_KINDS]
+    which += [("data", (d,)) for d in datasets if dataset_kind(config["datasets"][d]["kind"]).built]
     which += [("masks", (config["masks"]["seed"],)), ("summary", ())]
     which += [("paper", ())] if config["report"]["paper_tables"] else []
     which += [(kind, (d,)) for d in datasets for kind in ("tables", "plots", "validation_plot")]

@@ -11,6 +11,12 @@ import sys
 from pathlib import Path
 
 from inpaint_bench.datasets.images import SPLITS
+from inpaint_bench.datasets.kinds import (
+    WHERE_DATASET_KINDS_ARE_REGISTERED,
+    available_dataset_kinds,
+    spec_keys,
+    spec_problems,
+)
 from inpaint_bench.datasets.mask_files import check_mask_folder
 from inpaint_bench.harness.config import (
     ConfigError,
@@ -45,8 +51,16 @@ def config_schema() -> dict:
     """config/schema.yaml with the registries' knowledge filled in, so that the two cannot disagree: the
     backbone names, the attention names, every backbone's options (its constructor's keyword
     arguments), each with its default's type and the bounds `backbone_options` gives it, and the
-    defaults of the loss's weights and options (models/losses.py)."""
+    defaults of the loss's weights and options (models/losses.py); the dataset kinds and their spec keys
+    (datasets/kinds.py)."""
     schema = read_schema()
+    dataset = schema["properties"]["datasets"]["additionalProperties"]["properties"]
+    dataset["kind"].update(enum=available_dataset_kinds(), hint=WHERE_DATASET_KINDS_ARE_REGISTERED)
+    for key, entry in spec_keys().items():
+        if key in dataset:  # the schema's own keys are every kind's
+            raise ValueError(f"the spec key {key!r} of {entry['description'].split(':')[0]} is a key of every "
+                             f"kind (config/schema.yaml); name it differently")
+        dataset[key] = entry
     variant, described = schema["$defs"]["variant"], schema["$defs"]["backbone_options"]["properties"]
     variant["properties"]["backbone"].update(enum=available_backbones(), hint=WHERE_BACKBONES_ARE_REGISTERED)
     options: dict[str, dict] = {}
@@ -100,6 +114,8 @@ def validate_config(config: dict, source: str = "config") -> dict:
     schema = config_schema()
     validate_schema(config, schema, source)
     problems = consistency_problems(config) + name_problems(config, schema) + metric_problems(config)
+    for name, spec in config["datasets"].items():
+        problems += spec_problems(name, spec)
     buildable = {}
     for name, spec in config["variants"].items():
         try:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from inpaint_bench.harness.config import dataset_spec, train_settings, variant_spec
+from inpaint_bench.harness.config import train_settings, variant_spec
 
 PROVENANCE = "provenance.json"  # the evaluation's record, beside its summary.csv and per_image.csv
 SCHEDULE = ("steps", "finetune_steps", "batch_size")
@@ -219,7 +219,7 @@ def resolved_training(config: dict, trained) -> dict:
         if teacher is not None and any(variant_spec(config, v).get("distill") for v in trained):
             out[dataset].append({"rows": "DGI teachers", "steps": teacher, "finetune_steps": 0})
     for key in ("steps", "finetune_steps", "batch_size", "lr", "finetune_lr", "teacher_steps"):
-        per_dataset = all(key in dataset_spec(config, d).get("train", {}) for d in config["datasets"])
+        per_dataset = all(key in config["datasets"][d].get("train", {}) for d in config["datasets"])
         per_row = all(key in variant_spec(config, v).get("train", {}) for v in trained)
         if config["datasets"] and (per_dataset or (trained and per_row)):
             unused.append(key)

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from conftest import tree_bytes
-from inpaint_bench.datasets import KNOWN_KINDS, build_dataset, build_mini_dataset
+from inpaint_bench.datasets import available_dataset_kinds, build_dataset, build_mini_dataset, check_dataset
 from inpaint_bench.datasets import mini as mini_module
 
 S = 16  # output size used throughout: small keeps the tests fast
@@ -196,6 +196,63 @@ def test_filelist_relative_absolute_and_max(tmp_path):
         build_dataset({**spec, "test_list": "missing.txt"}, "test", S)
 
 
+# ---------------------------------------------------------------------------------- csv
+
+def write_csv_rows(path, rows, header=("path", "split", "label")):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def test_csv_lists_each_split_relative_to_the_csv_folder_or_root(tmp_path):
+    data = tmp_path / "data"
+    for name in ("a/one.png", "a/two.png", "b/three.jpg", "b/val.png"):
+        write_image(str(data / name))
+    outside = str(tmp_path / "elsewhere/four.png")
+    write_image(outside)
+    write_csv_rows(data / "splits.csv", [("a/two.png", "train", "x"), ("a/one.png", "train", "y"),
+                                         (outside, "train", "z"), ("b/three.jpg", "test", ""),
+                                         ("b/val.png", "val", "")])
+    spec = {"kind": "csv", "file": str(data / "splits.csv")}  # no root: paths relative to the CSV's folder
+    train, test = build_dataset(spec, "train", S), build_dataset(spec, "test", S)
+    assert train.paths == [outside, str(data / "a/one.png"), str(data / "a/two.png")]
+    assert names(test) == ["b_three"] and len(names(train)) == 3  # val rows are skipped
+    check_items(train)
+    rooted = {"kind": "csv", "root": str(data), "file": "splits.csv"}  # file and paths relative to root
+    assert build_dataset(rooted, "test", S).paths == test.paths
+    before = check_dataset(spec, S)
+    write_csv_rows(data / "splits.csv", [("a/two.png", "train", ""), ("a/one.png", "test", ""),
+                                         (outside, "train", ""), ("b/three.jpg", "test", "")])
+    after = check_dataset(spec, S)  # an image moved from train to test changes both digests
+    assert before["train"] != after["train"] and before["test"] != after["test"]
+
+
+@pytest.mark.parametrize("rows, header, line, says", [
+    ([("a.png", "train")], ("file", "split"), 1, "no column 'path' in the header \\(file, split\\)"),
+    ([("a.png", "train")], ("path",), 1, "no column 'split'"),
+    ([("a.png", "train"), ("b.png", "tset")], ("path", "split"), 3,
+     "column 'split': 'tset' is not one of train, test, val"),
+    ([("a.png", "test"), ("gone.png", "train")], ("path", "split"), 3, "column 'path': image .*gone.png does not exist"),
+    ([("a.png", "test"), ("b.png", "train"), ("a.png", "train")], ("path", "split"), 4,
+     "column 'path': 'a.png' is listed twice \\(first at line 2, split test\\)"),
+    ([("a.png", "test"), ("", "train")], ("path", "split"), 3, "column 'path' is empty"),
+])
+def test_a_bad_csv_row_is_refused_naming_file_line_and_column(tmp_path, rows, header, line, says):
+    write_image(str(tmp_path / "a.png"))
+    write_image(str(tmp_path / "b.png"))
+    write_csv_rows(tmp_path / "splits.csv", rows, header)
+    for split in ("train", "test"):  # both splits fail alike
+        with pytest.raises((ValueError, FileNotFoundError), match=f"splits.csv:{line}: {says}"):
+            build_dataset({"kind": "csv", "file": str(tmp_path / "splits.csv")}, split, S)
+
+
+def test_a_missing_csv_file_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing file .*nope.csv: spec key 'file'"):
+        build_dataset({"kind": "csv", "root": str(tmp_path), "file": "nope.csv"}, "test", S)
+
+
 def test_corrupt_image_error_names_the_file(tmp_path):
     write_image(str(tmp_path / "test/good.png"))
     bad = tmp_path / "test/bad.jpg"
@@ -209,7 +266,7 @@ def test_corrupt_image_error_names_the_file(tmp_path):
 def test_unknown_kind_and_bad_split(tmp_path):
     with pytest.raises(ValueError) as e:
         build_dataset({"kind": "imagenet", "root": str(tmp_path)}, "train", S)
-    for kind in KNOWN_KINDS:
+    for kind in available_dataset_kinds():
         assert kind in str(e.value)
     with pytest.raises(ValueError, match="split"):
         build_dataset({"kind": "folder", "root": str(tmp_path)}, "val", S)

@@ -5,7 +5,7 @@ from PIL import Image
 from torchmetrics.functional.image import peak_signal_noise_ratio
 
 from inpaint_bench.datasets import build_dataset, load_test_masks, make_test_masks
-from inpaint_bench.harness.config import dataset_spec
+from inpaint_bench.datasets.kinds import dataset_spec
 from inpaint_bench.jobs.resolve import eval_job
 from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.training.evaluate import evaluate

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from inpaint_bench.datasets import bucket_pairs, build_dataset, load_test_masks, make_test_masks
-from inpaint_bench.harness.config import ConfigError, dataset_spec
+from inpaint_bench.datasets.kinds import dataset_spec
+from inpaint_bench.harness.config import ConfigError
 from inpaint_bench.jobs.resolve import eval_job
 from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.reporting.stats import Bootstrap, image_cluster, pair_rows, paired_interval

@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from inpaint_bench.harness.config import ConfigError, dataset_spec, layout
+from inpaint_bench.datasets.kinds import dataset_spec
+from inpaint_bench.harness.config import ConfigError, layout
 from inpaint_bench.harness.fileio import (
     atomic_write_text,
     check_output_folder,

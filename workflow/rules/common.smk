@@ -4,7 +4,8 @@ import functools
 import sys
 from pathlib import Path
 
-from inpaint_bench.harness.config import MINI_KINDS, dataset_spec, layout, train_settings
+from inpaint_bench.datasets.kinds import dataset_kind, dataset_spec
+from inpaint_bench.harness.config import layout, train_settings
 from inpaint_bench.harness.reference import locate
 from inpaint_bench.jobs.resolve import as_param, coinciding_line, coinciding_rows, eval_job, job_digest
 from inpaint_bench.jobs.resolve import teacher_architectures, teacher_job
@@ -109,7 +110,7 @@ def eval_file(name):
 def dataset_manifest(wildcards):
     """A built mini dataset's manifest (the mark of a complete build); nothing for real datasets."""
     spec = dataset_spec(config, wildcards.dataset)
-    return os.path.join(spec["root"], "manifest.csv") if spec["kind"] in MINI_KINDS else []
+    return os.path.join(spec["root"], "manifest.csv") if dataset_kind(spec["kind"]).built else []
 
 
 def weight_files(*keys):
