@@ -40,7 +40,7 @@ class ResultsLayout:
     def run_dir(self, dataset: str, variant: str, seed: int) -> Path:
         return self.root / "runs" / dataset / variant / f"seed{seed}"
 
-    def reference_validation(self, dataset: str, variant: str) -> Path:
+    def classical_validation(self, dataset: str, variant: str) -> Path:
         """A classical row's scores on the validation split (one for every seed: nothing is trained)."""
         return self.root / "runs" / dataset / variant / "validation.csv"
 

@@ -192,7 +192,7 @@ def validation_job(config: dict, dataset: str, variant: str, listings: dict | No
     the training images it lists, `listing`)."""
     spec = variant_spec(config, variant)
     return {**_common(config, dataset, 0), "variant": variant, "spec": spec,
-            "code": job_code("validate_reference", code_digests(spec, config["width"])),
+            "code": job_code("validate_classical", code_digests(spec, config["width"])),
             "validation": train_settings(config, dataset)["validation"],
             "listing": {"images": listing(config, ("datasets", dataset, "train"), listings)}}
 
@@ -329,7 +329,7 @@ def workflow_job(config: dict, kind: str, *parts, listings: dict | None = None) 
         return key(results.eval_dir(d, v, s)), eval_job(config, d, v, int(s), listings)
     if kind == "validation":  # runs/<dataset>/<classical>/validation, beside the seed folders
         d, v = parts
-        return key(results.reference_validation(d, v).with_suffix("")), validation_job(config, d, v, listings)
+        return key(results.classical_validation(d, v).with_suffix("")), validation_job(config, d, v, listings)
     if kind == "masks":
         return key(results.masks_dir(config["image_size"], parts[0])), masks_job(config, listings)
     if kind == "data":

@@ -173,7 +173,7 @@ def test_loss_ablation_drops_one_term_per_row_over_the_default():
     for term in ("style", "perceptual", "tv"):
         row = train_job(resolved, "mini_natural", f"rfr_kca_no_{term}", 0)["settings"]["loss"]
         assert row == {**full, term: 0}, term
-    assert resolved["report"]["reference"] == "rfr_kca"
+    assert resolved["report"]["baseline_row"] == "rfr_kca"
 
 
 def test_an_unregistered_attention_or_backbone_option_fails_at_snakemake_n(tmp_path):

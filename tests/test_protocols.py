@@ -168,7 +168,7 @@ def test_every_table_names_its_protocol(tmp_path):
     b_rows, _ = scored_files(tmp_path, "skimage_rgb", "c")
     summary = aggregate([b_summary, score.summary_path(b_rows)])
     per_image = read_per_images([b_summary.with_name("b_skimage_rgb.csv"), b_rows])
-    paths = write_tables(summary, "d", tmp_path / "tables", per_image=per_image, reference="b")
+    paths = write_tables(summary, "d", tmp_path / "tables", per_image=per_image, baseline_row="b")
     for key in ("md", "html", "ablation_md", "ablation_html"):
         assert "Scoring protocol skimage_rgb: scikit-image defaults on 8-bit images" in paths[key].read_text(), key
     for key in ("tex", "ablation_tex"):

@@ -130,7 +130,7 @@ def test_best_cell_follows_metric_direction(results):
 def test_no_column_only_says_missing_and_a_footnote_names_the_weight_file(results, tmp_path):
     _, paths, summary = results
     out = write_tables(summary, DATASET, tmp_path, VARIANTS, per_image=read_per_images(per_image_paths(paths)),
-                       reference="pconv_base", bootstrap=Bootstrap(resamples=200))
+                       baseline_row="pconv_base", bootstrap=Bootstrap(resamples=200))
     assert sorted(out) == sorted(["csv", "md", "tex", "html", "ablation_csv", "ablation_md", "ablation_tex",
                                   "ablation_html"])
     for key in ("md", "tex", "html", "ablation_md", "ablation_tex", "ablation_html"):
@@ -253,12 +253,12 @@ def test_variant_labels_go_into_both_tables_footnotes_and_into_no_job(results, t
     from inpaint_bench.jobs.validate import validate_config
 
     root, paths, summary = results
-    labels = {"pconv_base": "reference row", "rfr_full": "DGI ablation on its own network: + fusion"}
+    labels = {"pconv_base": "baseline row", "rfr_full": "DGI ablation on its own network: + fusion"}
     written = write_tables(summary, DATASET, tmp_path, per_image=read_per_images(per_image_paths(paths)),
-                           reference="pconv_base", labels=labels)
+                           baseline_row="pconv_base", labels=labels)
     for key in ("md", "html", "ablation_md", "ablation_html"):
         text = written[key].read_text()
-        assert "pconv_base: reference row" in text and "rfr_full: DGI ablation on its own network: + fusion" in text
+        assert "pconv_base: baseline row" in text and "rfr_full: DGI ablation on its own network: + fusion" in text
     # a label is words for the tables: editing it changes no job (nothing re-runs)
     from conftest import write_images
 

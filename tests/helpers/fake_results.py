@@ -153,4 +153,4 @@ def results(tmp_path_factory):
 def ablation(results):
     _, paths, summary = results
     return build_ablation(summary, read_per_images(per_image_paths(paths)), DATASET, ["rfr_full", "pconv_base"],
-                          reference="pconv_base", bootstrap=Bootstrap(resamples=1000))
+                          baseline_row="pconv_base", bootstrap=Bootstrap(resamples=1000))

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from inpaint_bench.harness.config import MINI_KINDS, dataset_spec, layout, train_settings
-from inpaint_bench.harness.reference import locate
+from inpaint_bench.harness.published import locate
 from inpaint_bench.jobs.resolve import as_param, coinciding_line, coinciding_rows, eval_job, job_digest
 from inpaint_bench.jobs.resolve import teacher_architectures, teacher_job
 from inpaint_bench.jobs.resolve import teacher_slug, train_job, validation_job, workflow_job, workflow_jobs
@@ -72,7 +72,7 @@ def validated_classical(dataset):
     return resolve_validated_classical(config, dataset)
 
 
-# report.paper_tables: {name (the CSV's stem): its path, found as harness.reference.locate finds it},
+# report.paper_tables: {name (the CSV's stem): its path, found as harness.published.locate finds it},
 # each written in the paper's shape (rule paper_view), and the scorecard of them all (rule scorecard)
 PAPER_TABLES = {Path(p).stem: str(locate(p)) for p in config["report"]["paper_tables"]}
 PAPER_OUTPUTS = [
