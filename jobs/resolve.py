@@ -36,6 +36,7 @@ from inpaint_bench.models.losses import DEFAULT_LOSS_WEIGHTS
 from inpaint_bench.models.registry import (
     LABEL_KEYS,
     architecture,
+    backbone,
     is_trainable,
     spec_slug,
     teacher_architecture,
@@ -258,6 +259,85 @@ def coinciding_line(variant: str, earlier: str, why: str) -> str:
     """The warning and the tables' footnote for a row that trains and scores exactly as another."""
     return (f"{variant} trains and scores exactly as {earlier}: {why}; its Δ to {earlier} is 0 by construction "
             f"(drop one row, or give it what makes it differ)")
+
+
+def baseline_row(config: dict) -> str:
+    """The ablation's baseline row: `report.baseline_row` when the config has that row, else its first."""
+    wanted, rows = config["report"]["baseline_row"], list(config["variants"])
+    return wanted if wanted in rows else rows[0]
+
+
+_ABSENT = object()  # a key one side of a comparison does not have
+
+
+def _row_description(config: dict, dataset: str, variant: str) -> dict:
+    """What a row's generated label compares: its network with the backbone's defaults written out (so
+    an option given at its default is no difference), the rest of its spec (distillation, weight files)
+    and, for a trained row, its training settings as its train job holds them."""
+    spec = {k: v for k, v in variant_spec(config, variant).items() if k not in LABEL_KEYS + ("train",)}
+    network = architecture(spec)
+    description = {"network": {"backbone": spec["backbone"], **backbone(spec).options(), **network},
+                   "spec": {k: v for k, v in spec.items() if k not in network}}
+    if is_trainable(spec):
+        settings = train_settings(config, dataset, variant)
+        for key in ("teacher_steps", "keep_checkpoint"):  # not part of the row's train job (train_job)
+            settings.pop(key)
+        description["settings"] = settings
+    return description
+
+
+def _changes(base, row, where: str = "") -> list[tuple[str, object]]:
+    """(dotted key, the row's value) wherever `row` differs from `base`; a block only one side has is
+    listed key by key, a key the row lacks with the value _ABSENT."""
+    if isinstance(row, dict) or isinstance(base, dict):
+        base = base if isinstance(base, dict) else {}
+        row = row if isinstance(row, dict) else {}
+        return [c for k in dict.fromkeys([*row, *base])
+                for c in _changes(base.get(k, _ABSENT), row.get(k, _ABSENT), f"{where}.{k}" if where else str(k))]
+    return [] if base == row else [(where, row)]
+
+
+def _words(value) -> str:
+    """A value as a label shows it: 0.001 -> 1e-3, 1.0 -> 1, True -> true."""
+    if isinstance(value, bool) or value is None:
+        return str(value).lower()
+    if isinstance(value, float):
+        if value and abs(value) < 1e-2:
+            mantissa, exponent = f"{value:e}".split("e")
+            return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+        return f"{value:g}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(map(_words, value)) + "]"
+    return str(value)
+
+
+def row_label(config: dict, variant: str) -> str:
+    """A row's label: its `label` when it has one, else how its resolved jobs differ from the baseline
+    row's (`baseline_row`), e.g. "lr 1e-3", "loss.style 0", "attention dgi, distill.cross 0.1"; a row on
+    another backbone starts with its network as written ("backbone rfr, attention kca"). "" for the
+    baseline row, for a row that differs in nothing, and for a classical row named after its backbone."""
+    own = variant_spec(config, variant).get("label")
+    base = baseline_row(config)
+    if own or variant == base:
+        return own or ""
+    changes = {}  # key -> the row's value (on the first dataset where the two differ)
+    for dataset in config["datasets"]:
+        ours, theirs = _row_description(config, dataset, variant), _row_description(config, dataset, base)
+        if ours["network"]["backbone"] != theirs["network"]["backbone"]:  # another network: as written
+            network = architecture(variant_spec(config, variant))
+            if network != {"backbone": variant}:  # mean_fill: {backbone: mean_fill} says itself
+                changes.update({k: v for k, v in network.items() if k not in changes})
+            del ours["network"], theirs["network"]
+        if "settings" not in ours or "settings" not in theirs:  # a classical row trains nothing to compare
+            ours.pop("settings", None), theirs.pop("settings", None)
+        for key, value in _changes(theirs, ours):
+            changes.setdefault(key.split(".", 1)[1], value)
+    return ", ".join(f"without {k}" if v is _ABSENT else f"{k} {_words(v)}" for k, v in changes.items())
+
+
+def row_labels(config: dict) -> dict[str, str]:
+    """{variant: label} of every row that has one (`row_label`), in config order: the tables' footnotes."""
+    return {v: label for v in config["variants"] if (label := row_label(config, v))}
 
 
 def init_seed_parts(job: dict) -> tuple:

@@ -9,6 +9,7 @@ from inpaint_bench.harness.published import locate
 from inpaint_bench.jobs.resolve import as_param, coinciding_line, coinciding_rows, eval_job, job_digest
 from inpaint_bench.jobs.resolve import teacher_architectures, teacher_job
 from inpaint_bench.jobs.resolve import teacher_slug, train_job, validation_job, workflow_job, workflow_jobs
+from inpaint_bench.jobs.resolve import row_labels
 from inpaint_bench.jobs.resolve import validated_classical as resolve_validated_classical
 from inpaint_bench.metrics.weights import WEIGHT_FILES, download_target, find_weight
 from inpaint_bench.models.registry import is_trainable, uses_distillation

@@ -93,7 +93,7 @@ rule tables:
         note=config["report"]["note"],
         bootstrap=config["report"]["bootstrap"],
         n=lambda wc: images_per_bucket(dataset_spec(config, wc.dataset)),
-        labels={v: s["label"] for v, s in config["variants"].items() if s.get("label")},
+        labels=row_labels(config),  # the config's labels, else generated (jobs.resolve.row_label)
         coinciding=lambda wc: coinciding(),
         pairing=config["masks"]["pairing"],
         expected=lambda wc: expected_schedule(config, wc.dataset, TRAINED),
