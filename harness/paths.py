@@ -4,7 +4,7 @@ the tests all ask this module where a file goes (every file's format: docs/file-
     <results>/data/<dataset>/                      built mini datasets (manifest.csv marks a complete build)
     <results>/masks/<size>px_seed<seed>/           fixed test masks + manifest.csv
     <results>/runs/<dataset>/<variant>/seed<seed>/ model.pt, checkpoint.pt, train_log.csv, provenance.json, eval/
-    <results>/teachers/<dataset>/<arch>/seed<seed>/ DGI auxiliary networks
+    <results>/teachers/<dataset>/<arch>/seed<seed>/ DGI teachers
     <results>/cache/                               ground-truth Inception features
     <results>/summary.csv, summary_over_seeds.csv, tables/, plots/, report/, logs/
     <results>/jobs/<outputs>/<digest>.json          what the outputs of <outputs> were computed from

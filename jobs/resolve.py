@@ -4,7 +4,7 @@ re-runs exactly the jobs a change affects), and the command-line tools build the
 config file, so a job started by hand runs exactly what the workflow would run.
 
 - train job (role "student"): one variant on one dataset with one seed;
-- teacher job (role "teacher"): DGI's auxiliary network for one (dataset, architecture, seed): the
+- teacher job (role "teacher"): DGI's teacher network for one (dataset, arch, seed): the
   students' architecture without their student-only blocks, on uncorrupted images, with the dataset's
   schedule (never a student's own `train` overrides: one teacher serves every student, in any order);
 - eval job: one variant (trained or classical) on the fixed test masks.
@@ -35,10 +35,10 @@ from inpaint_bench.jobs.probe import code_digests
 from inpaint_bench.models.losses import DEFAULT_LOSS_WEIGHTS
 from inpaint_bench.models.registry import (
     LABEL_KEYS,
+    arch_name,
     architecture,
     backbone,
     is_trainable,
-    spec_slug,
     teacher_architecture,
     uses_distillation,
 )
@@ -48,18 +48,18 @@ ROLES = ("student", "teacher")
 
 
 def teacher_architectures(config: dict) -> dict[str, dict]:
-    """{slug: architecture} of every DGI teacher the config's distilled variants need."""
+    """{arch: architecture} of every DGI teacher the config's distilled variants need."""
     out = {}
     for spec in config["variants"].values():
         if uses_distillation(spec):
-            arch = teacher_architecture(spec)
-            out.setdefault(spec_slug(arch), arch)
+            teacher = teacher_architecture(spec)
+            out.setdefault(arch_name(teacher), teacher)
     return out
 
 
-def teacher_slug(spec: dict) -> str:
-    """The name of the teacher a distilled variant needs."""
-    return spec_slug(teacher_architecture(spec))
+def teacher_arch(spec: dict) -> str:
+    """The arch of the teacher a distilled variant needs (its name: jobs, paths, `--teacher-arch`)."""
+    return arch_name(teacher_architecture(spec))
 
 
 MASK_FOLDERS = {  # the config's mask folders: key -> (the folder if the config reads it, its file endings)
@@ -140,7 +140,7 @@ def train_job(config: dict, dataset: str, variant: str, seed: int, listings: dic
     settings = train_settings(config, dataset, variant)
     settings.pop("teacher_steps")
     settings.pop("keep_checkpoint")  # what is kept after training, not how it trains
-    teacher = teacher_slug(spec) if uses_distillation(spec) else None
+    teacher = teacher_arch(spec) if uses_distillation(spec) else None
     teacher_description = teacher_job(config, dataset, teacher, seed, listings) if teacher else None
     return {**_common(config, dataset, seed), "role": "student", "name": variant, "spec": spec,
             "settings": settings, "code": job_code("train", code_digests(spec, config["width"])),
@@ -343,7 +343,7 @@ def row_labels(config: dict) -> dict[str, str]:
 def init_seed_parts(job: dict) -> tuple:
     """What a network's initial weights are seeded from: (seed, dataset, architecture, role). Not the
     variant's name, so variants that differ only in their losses start from the same weights."""
-    return (job["seed"], job["dataset"], spec_slug(architecture(job["spec"])), job["role"])
+    return (job["seed"], job["dataset"], arch_name(architecture(job["spec"])), job["role"])
 
 
 def as_param(job: dict) -> str:

@@ -8,7 +8,7 @@ from inpaint_bench.harness.config import MINI_KINDS, dataset_spec, layout, train
 from inpaint_bench.harness.published import locate
 from inpaint_bench.jobs.resolve import as_param, coinciding_line, coinciding_rows, eval_job, job_digest
 from inpaint_bench.jobs.resolve import teacher_architectures, teacher_job
-from inpaint_bench.jobs.resolve import teacher_slug, train_job, validation_job, workflow_job, workflow_jobs
+from inpaint_bench.jobs.resolve import teacher_arch, train_job, validation_job, workflow_job, workflow_jobs
 from inpaint_bench.jobs.resolve import row_labels
 from inpaint_bench.jobs.resolve import validated_classical as resolve_validated_classical
 from inpaint_bench.metrics.weights import WEIGHT_FILES, download_target, find_weight
@@ -25,7 +25,7 @@ TABLES = ["{dataset}", "{dataset}_ablation"]  # absolute and ablation table of e
 THREADS = config["threads_per_job"]
 RESOURCES = config["resources"]
 CONDA_ENV = "../../environment.yml"
-TEACHERS = teacher_architectures(config)  # slug -> architecture of every DGI teacher needed
+TEACHERS = teacher_architectures(config)  # arch -> architecture of every DGI teacher needed
 TRAINED = [v for v in VARIANTS if is_trainable(config["variants"][v])]
 CLASSICAL = [v for v in VARIANTS if v not in TRAINED]
 # weights.download: the files not found offline, made by rule download_weights
@@ -140,8 +140,8 @@ def teacher_model(wildcards):
     """A distilled student needs its teacher's model.pt; other variants need nothing."""
     spec = config["variants"][wildcards.variant]
     if uses_distillation(spec):
-        slug = teacher_slug(spec)
-        return str(R.teacher_dir(wildcards.dataset, slug, wildcards.seed) / "model.pt")
+        arch = teacher_arch(spec)
+        return str(R.teacher_dir(wildcards.dataset, arch, wildcards.seed) / "model.pt")
     return []
 
 

@@ -5,7 +5,7 @@
 
 
 rule train_teacher:
-    """DGI's auxiliary network: the students' architecture trained on uncorrupted images."""
+    """A DGI teacher: the students' architecture trained on uncorrupted images."""
     input:
         data=dataset_manifest,
         weights=weight_files("vgg16"),
