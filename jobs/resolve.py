@@ -152,16 +152,16 @@ def train_job(config: dict, dataset: str, variant: str, seed: int, listings: dic
 
 
 def teacher_job(config: dict, dataset: str, arch: str, seed: int, listings: dict | None = None) -> dict:
-    archs = teacher_architectures(config)
-    if arch not in archs:
-        raise ConfigError(f"no distilled variant of the config needs a teacher {arch!r}; teachers: {sorted(archs)}")
+    teachers = teacher_architectures(config)
+    if arch not in teachers:
+        raise ConfigError(f"no distilled variant of the config needs a teacher {arch!r}; teachers: {sorted(teachers)}")
     settings = train_settings(config, dataset)
     teacher_steps = settings.pop("teacher_steps")
     settings.pop("keep_checkpoint")
     if teacher_steps:
         settings.update(steps=teacher_steps, finetune_steps=0)
-    return {**_common(config, dataset, seed), "role": "teacher", "name": arch, "spec": archs[arch],
-            "settings": settings, "code": job_code("train", code_digests(archs[arch], config["width"])),
+    return {**_common(config, dataset, seed), "role": "teacher", "name": arch, "spec": teachers[arch],
+            "settings": settings, "code": job_code("train", code_digests(teachers[arch], config["width"])),
             "teacher": None,
             "teacher_code": None, "teacher_job": None,
             "listing": _train_listing(config, dataset, listings)}
