@@ -29,7 +29,7 @@ MAX_SEGMENTS_PER_TRY = 4000  # bound on one growth attempt in bucket_mask
 # The official RFR-Net code's training mask generator (its dataset.py, mask_mode 1), in pixels of a
 # 256 x 256 mask; other sizes scale lengths and widths by size / 256.
 OFFICIAL_STROKES = {"max_parts": 15, "max_vertices": 25, "max_length": 100,
-                    "brush_width": (10, 24), "max_angle_degrees": 360, "reference_size": 256}
+                    "brush_width": (10, 24), "max_angle_degrees": 360, "base_size": 256}
 # How a segment is drawn: "round", as OpenCV's thick lines of the official code (round ends of
 # radius width/2, and a band one pixel wider than the nominal width: measured against cv2.line,
 # docs/results.md); "flat", Pillow's line of the nominal width with flat ends (the harness before).
@@ -165,7 +165,7 @@ def official_stroke_mask(size: int, rng: np.random.Generator, caps: str = "round
         raise ValueError(f"train.masks.caps must be one of {STROKE_CAPS}, got {caps!r}")
     size = check_size(size)
     p = OFFICIAL_STROKES
-    scale = size / p["reference_size"]
+    scale = size / p["base_size"]
     canvas = Image.new("L", (size, size), 0)
     draw = ImageDraw.Draw(canvas)
     thin = max(1, round(scale))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import math
 import re
+import sys
 from pathlib import Path
 
 import yaml
@@ -18,7 +19,7 @@ from inpaint_bench.harness.extensions import KEY as EXTENSIONS
 from inpaint_bench.harness.extensions import resolve_paths
 from inpaint_bench.harness.names import PROTOCOL_MIN_SIZE
 from inpaint_bench.harness.paths import ResultsLayout
-from inpaint_bench.harness.reference import load_reference, locate
+from inpaint_bench.harness.published import load_published, locate
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = REPO_ROOT / "config" / "schema.yaml"
@@ -227,10 +228,38 @@ def _error_line(error) -> str:
     return f"  at '{where}': {_message(error)}" + (f" ({hint})" if hint else "")
 
 
+# Config keys renamed, old -> new (dotted paths): the old one still works for one release, with a
+# message; giving both is an error.
+RENAMED_KEYS = {
+    "report.reference": "report.baseline_row",
+    "report.reference_table": "report.published_table",
+}
+
+
+def rename_old_keys(config: dict, source: str = "config") -> dict:
+    """Moves each old key of RENAMED_KEYS in `config` (in place) to its new name, saying so on stderr;
+    ConfigError when a config gives both."""
+    for old, new in RENAMED_KEYS.items():
+        *parents, old_leaf = old.split(".")
+        section = config
+        for part in parents:
+            section = section.get(part) if isinstance(section, dict) else None
+        if not isinstance(section, dict) or old_leaf not in section:
+            continue
+        new_leaf = new.split(".")[-1]  # the renames keep a key in its section
+        if new_leaf in section:
+            raise ConfigError(f"{source}: {old} and {new} are both given; {old} is the old name of {new}: keep {new}")
+        section[new_leaf] = section.pop(old_leaf)
+        print(f"config: {old} is now {new}; it still works for this release", file=sys.stderr)
+    return config
+
+
 def validate_schema(config: dict, schema: dict, source: str = "config") -> dict:
     """Validates `config` in place against `schema` (config/schema.yaml as jobs.validate fills it in),
     fills in the schema's defaults and runs the checks that need no model or dataset code
-    (inpaint_bench.jobs.validate adds those). Every violation is listed with its key path."""
+    (inpaint_bench.jobs.validate adds those). Every violation is listed with its key path. Old names of
+    renamed keys (RENAMED_KEYS) are read as the new ones first."""
+    rename_old_keys(config, source)
     coerced = coerce_to_schema(config, schema)
     config.clear()
     config.update(coerced)
@@ -287,14 +316,14 @@ def consistency_problems(config: dict) -> list[str]:
     train_masks = config["train"]["masks"]
     if train_masks["source"] == "folder" and not train_masks["dir"]:
         problems.append("train.masks.dir must name a folder of mask images when train.masks.source is folder")
-    published = config["report"]["reference_table"]
+    published = config["report"]["published_table"]
     if published:  # the tables rule reads it: a missing or malformed file fails now, not after training
         try:
-            load_reference(published)
+            load_published(published)
         except OSError as err:
-            problems.append(f"report.reference_table: cannot read {published}: {err.strerror}")
+            problems.append(f"report.published_table: cannot read {published}: {err.strerror}")
         except ValueError as err:
-            problems.append(f"report.reference_table: {err}")
+            problems.append(f"report.published_table: {err}")
     for name, rows in config["report"]["paper_variants"].items():
         for where, row in (rows.items() if isinstance(rows, dict) else [("", rows)]):
             if row not in config["variants"]:
@@ -305,7 +334,7 @@ def consistency_problems(config: dict) -> list[str]:
         problems.append(f"report.paper_tables: two tables named {name!r}; their paper views would be one file")
     for i, published in enumerate(config["report"]["paper_tables"]):  # read by the paper rules
         try:
-            load_reference(locate(published))
+            load_published(locate(published))
         except OSError as err:
             problems.append(f"report.paper_tables[{i}]: cannot read {published}: {err.strerror}")
         except ValueError as err:

@@ -4,7 +4,7 @@ the tests all ask this module where a file goes (every file's format: docs/file-
     <results>/data/<dataset>/                      built mini datasets (manifest.csv marks a complete build)
     <results>/masks/<size>px_seed<seed>/           fixed test masks + manifest.csv
     <results>/runs/<dataset>/<variant>/seed<seed>/ model.pt, checkpoint.pt, train_log.csv, provenance.json, eval/
-    <results>/teachers/<dataset>/<arch>/seed<seed>/ DGI auxiliary networks
+    <results>/teachers/<dataset>/<arch>/seed<seed>/ DGI teachers
     <results>/cache/                               ground-truth Inception features
     <results>/summary.csv, summary_over_seeds.csv, tables/, plots/, report/, logs/
     <results>/jobs/<outputs>/<digest>.json          what the outputs of <outputs> were computed from
@@ -40,7 +40,7 @@ class ResultsLayout:
     def run_dir(self, dataset: str, variant: str, seed: int) -> Path:
         return self.root / "runs" / dataset / variant / f"seed{seed}"
 
-    def reference_validation(self, dataset: str, variant: str) -> Path:
+    def classical_validation(self, dataset: str, variant: str) -> Path:
         """A classical row's scores on the validation split (one for every seed: nothing is trained)."""
         return self.root / "runs" / dataset / variant / "validation.csv"
 

@@ -22,9 +22,9 @@ from inpaint_bench.harness.config import REPO_ROOT
 from inpaint_bench.models.distill import build_distill_loss
 from inpaint_bench.models.losses import InpaintingLoss
 from inpaint_bench.models.registry import (
+    arch_name,
     build_model,
     is_trainable,
-    spec_slug,
     teacher_architecture,
     uses_distillation,
 )
@@ -118,11 +118,11 @@ def capability_problems(variants: dict[str, dict], width: int, size: int) -> lis
             continue
         if not uses_distillation(spec):
             continue
-        arch = teacher_architecture(spec)
+        teacher = teacher_architecture(spec)
         try:
-            tiny_model(arch, width)
+            tiny_model(teacher, width)
         except Exception as err:
-            problems.append(f"variants.{name}: distill: its DGI teacher, the architecture {spec_slug(arch)!r}, "
+            problems.append(f"variants.{name}: distill: its DGI teacher, the architecture {arch_name(teacher)!r}, "
                             f"cannot be built: {_message(err)}")
             continue
         try:

@@ -4,7 +4,7 @@ re-runs exactly the jobs a change affects), and the command-line tools build the
 config file, so a job started by hand runs exactly what the workflow would run.
 
 - train job (role "student"): one variant on one dataset with one seed;
-- teacher job (role "teacher"): DGI's auxiliary network for one (dataset, architecture, seed): the
+- teacher job (role "teacher"): DGI's teacher network for one (dataset, arch, seed): the
   students' architecture without their student-only blocks, on uncorrupted images, with the dataset's
   schedule (never a student's own `train` overrides: one teacher serves every student, in any order);
 - eval job: one variant (trained or classical) on the fixed test masks.
@@ -37,9 +37,10 @@ from inpaint_bench.jobs.probe import code_digests
 from inpaint_bench.models.losses import DEFAULT_LOSS_WEIGHTS
 from inpaint_bench.models.registry import (
     LABEL_KEYS,
+    arch_name,
     architecture,
+    backbone,
     is_trainable,
-    spec_slug,
     teacher_architecture,
     uses_distillation,
 )
@@ -49,18 +50,18 @@ ROLES = ("student", "teacher")
 
 
 def teacher_architectures(config: dict) -> dict[str, dict]:
-    """{slug: architecture} of every DGI teacher the config's distilled variants need."""
+    """{arch: architecture} of every DGI teacher the config's distilled variants need."""
     out = {}
     for spec in config["variants"].values():
         if uses_distillation(spec):
-            arch = teacher_architecture(spec)
-            out.setdefault(spec_slug(arch), arch)
+            teacher = teacher_architecture(spec)
+            out.setdefault(arch_name(teacher), teacher)
     return out
 
 
-def teacher_slug(spec: dict) -> str:
-    """The name of the teacher a distilled variant needs."""
-    return spec_slug(teacher_architecture(spec))
+def teacher_arch(spec: dict) -> str:
+    """The arch of the teacher a distilled variant needs (its name: jobs, paths, `--teacher-arch`)."""
+    return arch_name(teacher_architecture(spec))
 
 
 MASK_FOLDERS = {  # the config's mask folders: key -> (the folder if the config reads it, its file endings)
@@ -146,7 +147,7 @@ def train_job(config: dict, dataset: str, variant: str, seed: int, listings: dic
     settings = train_settings(config, dataset, variant)
     settings.pop("teacher_steps")
     settings.pop("keep_checkpoint")  # what is kept after training, not how it trains
-    teacher = teacher_slug(spec) if uses_distillation(spec) else None
+    teacher = teacher_arch(spec) if uses_distillation(spec) else None
     teacher_description = teacher_job(config, dataset, teacher, seed, listings) if teacher else None
     return {**_common(config, dataset, seed), "role": "student", "name": variant, "spec": spec,
             "settings": settings, "code": _code(config, "train", code_digests(spec, config["width"])),
@@ -158,16 +159,16 @@ def train_job(config: dict, dataset: str, variant: str, seed: int, listings: dic
 
 
 def teacher_job(config: dict, dataset: str, arch: str, seed: int, listings: dict | None = None) -> dict:
-    archs = teacher_architectures(config)
-    if arch not in archs:
-        raise ConfigError(f"no distilled variant of the config needs a teacher {arch!r}; teachers: {sorted(archs)}")
+    teachers = teacher_architectures(config)
+    if arch not in teachers:
+        raise ConfigError(f"no distilled variant of the config needs a teacher {arch!r}; teachers: {sorted(teachers)}")
     settings = train_settings(config, dataset)
     teacher_steps = settings.pop("teacher_steps")
     settings.pop("keep_checkpoint")
     if teacher_steps:
         settings.update(steps=teacher_steps, finetune_steps=0)
-    return {**_common(config, dataset, seed), "role": "teacher", "name": arch, "spec": archs[arch],
-            "settings": settings, "code": _code(config, "train", code_digests(archs[arch], config["width"])),
+    return {**_common(config, dataset, seed), "role": "teacher", "name": arch, "spec": teachers[arch],
+            "settings": settings, "code": _code(config, "train", code_digests(teachers[arch], config["width"])),
             "teacher": None,
             "teacher_code": None, "teacher_job": None,
             "listing": _train_listing(config, dataset, listings)}
@@ -199,7 +200,7 @@ def validation_job(config: dict, dataset: str, variant: str, listings: dict | No
     the training images it lists, `listing`)."""
     spec = variant_spec(config, variant)
     return {**_common(config, dataset, 0), "variant": variant, "spec": spec,
-            "code": _code(config, "validate_reference", code_digests(spec, config["width"])),
+            "code": _code(config, "validate_classical", code_digests(spec, config["width"])),
             "validation": train_settings(config, dataset)["validation"],
             "listing": {"images": listing(config, ("datasets", dataset, "train"), listings)}}
 
@@ -267,10 +268,89 @@ def coinciding_line(variant: str, earlier: str, why: str) -> str:
             f"(drop one row, or give it what makes it differ)")
 
 
+def baseline_row(config: dict) -> str:
+    """The ablation's baseline row: `report.baseline_row` when the config has that row, else its first."""
+    wanted, rows = config["report"]["baseline_row"], list(config["variants"])
+    return wanted if wanted in rows else rows[0]
+
+
+_ABSENT = object()  # a key one side of a comparison does not have
+
+
+def _row_description(config: dict, dataset: str, variant: str) -> dict:
+    """What a row's generated label compares: its network with the backbone's defaults written out (so
+    an option given at its default is no difference), the rest of its spec (distillation, weight files)
+    and, for a trained row, its training settings as its train job holds them."""
+    spec = {k: v for k, v in variant_spec(config, variant).items() if k not in LABEL_KEYS + ("train",)}
+    network = architecture(spec)
+    description = {"network": {"backbone": spec["backbone"], **backbone(spec).options(), **network},
+                   "spec": {k: v for k, v in spec.items() if k not in network}}
+    if is_trainable(spec):
+        settings = train_settings(config, dataset, variant)
+        for key in ("teacher_steps", "keep_checkpoint"):  # not part of the row's train job (train_job)
+            settings.pop(key)
+        description["settings"] = settings
+    return description
+
+
+def _changes(base, row, where: str = "") -> list[tuple[str, object]]:
+    """(dotted key, the row's value) wherever `row` differs from `base`; a block only one side has is
+    listed key by key, a key the row lacks with the value _ABSENT."""
+    if isinstance(row, dict) or isinstance(base, dict):
+        base = base if isinstance(base, dict) else {}
+        row = row if isinstance(row, dict) else {}
+        return [c for k in dict.fromkeys([*row, *base])
+                for c in _changes(base.get(k, _ABSENT), row.get(k, _ABSENT), f"{where}.{k}" if where else str(k))]
+    return [] if base == row else [(where, row)]
+
+
+def _words(value) -> str:
+    """A value as a label shows it: 0.001 -> 1e-3, 1.0 -> 1, True -> true."""
+    if isinstance(value, bool) or value is None:
+        return str(value).lower()
+    if isinstance(value, float):
+        if value and abs(value) < 1e-2:
+            mantissa, exponent = f"{value:e}".split("e")
+            return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+        return f"{value:g}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(map(_words, value)) + "]"
+    return str(value)
+
+
+def row_label(config: dict, variant: str) -> str:
+    """A row's label: its `label` when it has one, else how its resolved jobs differ from the baseline
+    row's (`baseline_row`), e.g. "lr 1e-3", "loss.style 0", "attention dgi, distill.cross 0.1"; a row on
+    another backbone starts with its network as written ("backbone rfr, attention kca"). "" for the
+    baseline row, for a row that differs in nothing, and for a classical row named after its backbone."""
+    own = variant_spec(config, variant).get("label")
+    base = baseline_row(config)
+    if own or variant == base:
+        return own or ""
+    changes = {}  # key -> the row's value (on the first dataset where the two differ)
+    for dataset in config["datasets"]:
+        ours, theirs = _row_description(config, dataset, variant), _row_description(config, dataset, base)
+        if ours["network"]["backbone"] != theirs["network"]["backbone"]:  # another network: as written
+            network = architecture(variant_spec(config, variant))
+            if network != {"backbone": variant}:  # mean_fill: {backbone: mean_fill} says itself
+                changes.update({k: v for k, v in network.items() if k not in changes})
+            del ours["network"], theirs["network"]
+        if "settings" not in ours or "settings" not in theirs:  # a classical row trains nothing to compare
+            ours.pop("settings", None), theirs.pop("settings", None)
+        for key, value in _changes(theirs, ours):
+            changes.setdefault(key.split(".", 1)[1], value)
+    return ", ".join(f"without {k}" if v is _ABSENT else f"{k} {_words(v)}" for k, v in changes.items())
+
+
+def row_labels(config: dict) -> dict[str, str]:
+    """{variant: label} of every row that has one (`row_label`), in config order: the tables' footnotes."""
+    return {v: label for v in config["variants"] if (label := row_label(config, v))}
+
+
 def init_seed_parts(job: dict) -> tuple:
     """What a network's initial weights are seeded from: (seed, dataset, architecture, role). Not the
     variant's name, so variants that differ only in their losses start from the same weights."""
-    return (job["seed"], job["dataset"], spec_slug(architecture(job["spec"])), job["role"])
+    return (job["seed"], job["dataset"], arch_name(architecture(job["spec"])), job["role"])
 
 
 def as_param(job: dict) -> str:
@@ -337,7 +417,7 @@ def workflow_job(config: dict, kind: str, *parts, listings: dict | None = None) 
         return key(results.eval_dir(d, v, s)), eval_job(config, d, v, int(s), listings)
     if kind == "validation":  # runs/<dataset>/<classical>/validation, beside the seed folders
         d, v = parts
-        return key(results.reference_validation(d, v).with_suffix("")), validation_job(config, d, v, listings)
+        return key(results.classical_validation(d, v).with_suffix("")), validation_job(config, d, v, listings)
     if kind == "masks":
         return key(results.masks_dir(config["image_size"], parts[0])), masks_job(config, listings)
     if kind == "data":

@@ -135,7 +135,7 @@ def validate_config(config: dict, source: str = "config") -> dict:
 def name_problems(config: dict, schema: dict) -> list[str]:
     """Names that would make a table say something else than what ran: a variant named after a backbone
     it does not use (`biharmonic: {backbone: encdec}` would be a network labelled biharmonic), and a
-    `report.reference` that names no row (a misspelt one would silently fall back to the first row; only
+    `report.baseline_row` that names no row (a misspelt one would silently fall back to the first row; only
     the default, absent from a run, does)."""
     problems = []
     for name, spec in config["variants"].items():
@@ -143,11 +143,11 @@ def name_problems(config: dict, schema: dict) -> list[str]:
             problems.append(f"variants.{name}.backbone: {spec.get('backbone')!r}, but {name} is the name of the "
                             f"backbone {name!r}: its rows would be read as that method; rename the variant "
                             f"(e.g. {name}_{spec.get('backbone')}) or use backbone: {name}")
-    wanted, rows = config["report"]["reference"], list(config["variants"])
-    default = schema["properties"]["report"]["properties"]["reference"]["default"]
+    wanted, rows = config["report"]["baseline_row"], list(config["variants"])
+    default = schema["properties"]["report"]["properties"]["baseline_row"]["default"]
     if wanted not in rows and wanted != default:
         close = difflib.get_close_matches(wanted, rows, n=1)
-        problems.append(f"report.reference: {wanted!r} is not a variant of this config"
+        problems.append(f"report.baseline_row: {wanted!r} is not a variant of this config"
                         f"{f' (did you mean {close[0]!r}?)' if close else ''}; its variants: {', '.join(rows)}")
     return problems
 

@@ -1,6 +1,6 @@
 """DGI distillation losses (Suin, Purohit, Rajagopalan, "Distillation-Guided Image Inpainting", ICCV 2021).
 
-The student is supervised by the frozen auxiliary network (teacher: same architecture, trained on
+The student is supervised by the frozen teacher (same architecture, trained on
 uncorrupted images) through cross-distillation ``sum_c rho_l^c * ||M_l * (x_l^c - gamma_l(x*_l)^c)||_1``
 (encoder level l), self-distillation ``sum_c phi_l^c * ||f_l(x_l)^c - stopgrad(x_{l+1})^c||_1`` (level
 l+1 teaches l) and attention transfer ``sum_{i in hole} t_i * ||r_i - r_i^AN||_1`` (affinity rows).

@@ -1,4 +1,4 @@
-"""PConv U-Net (Liu et al., ECCV 2018), the reference row of the tables.
+"""PConv U-Net (Liu et al., ECCV 2018), the baseline row of the tables.
 
 Encoder: `layers` partial convs with stride 2 (7x7, 5x5, 5x5, then 3x3), channels w, 2w, 4w, 8w...,
 BatchNorm on all but the first, ReLU. Decoder: nearest upsampling x2, concatenation with the encoder

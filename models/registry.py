@@ -10,7 +10,7 @@ A backbone may define ``check_sizes(width, image_size, **options)`` (raising Val
 check calls it, so a width or image size the network cannot take fails before any job.
 
 Flags on the registration: ``trainable=False`` for classical rows that need no training;
-``student_only`` for options the DGI auxiliary network (teacher) is built without (blocks that act
+``student_only`` for options the DGI teacher is built without (blocks that act
 on holes only: it sees no hole). Every module of this package is imported before a name is looked
 up, so a new backbone is one new module with its ``@register_backbone`` line. A spec's ``weights`` or
 ``init`` (``{format, path}``, optionally ``sha256``) loads a weights file into the built network
@@ -147,13 +147,14 @@ def is_trainable(spec: dict) -> bool:
 
 
 def teacher_architecture(spec: dict) -> dict:
-    """DGI's auxiliary network: the student's architecture without its student-only blocks."""
+    """The architecture of a DGI student's teacher: the student's without its student-only blocks."""
     drop = backbone(spec).student_only
     return {k: v for k, v in architecture(spec).items() if k not in drop}
 
 
-def spec_slug(spec: dict) -> str:
-    """A readable, stable name of an architecture, e.g. 'rfr_attention-kca_iterations-6'."""
+def arch_name(spec: dict) -> str:
+    """An architecture's arch: its readable, stable name, e.g. 'rfr_attention-kca_iterations-6' (a teacher's
+    key in its jobs, its folder and `--teacher-arch`; a network's in its initial weights' seed)."""
     parts = [str(spec["backbone"])] + [f"{k}-{spec[k]}" for k in sorted(spec) if k != "backbone"]
     return "_".join(parts).replace("/", "-").replace(" ", "")
 

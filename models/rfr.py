@@ -22,7 +22,7 @@ from inpaint_bench.models.partial_conv import PartialConv2d
 from inpaint_bench.models.registry import register_backbone
 
 SIZE_MULTIPLE = 16  # stem /2 and three stride-2 encoder convs
-# DGI blocks that act on holes only: the auxiliary network (teacher) sees no hole, so it is built
+# DGI blocks that act on holes only: the teacher sees no hole, so it is built
 # without them and one teacher serves every student of a backbone.
 STUDENT_ONLY = ("completion_block", "fusion")
 

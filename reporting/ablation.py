@@ -1,8 +1,8 @@
-"""The ablation table of one dataset: each variant's difference to a reference row, with an interval.
+"""The ablation table of one dataset: each variant's difference to a baseline row, with an interval.
 
-Rows are the variants in config order; the reference row (config `report.reference`, default
+Rows are the variants in config order; the baseline row (config `report.baseline_row`, default
 "baseline"; the first variant when the run has no such row) shows its own mean ± std, every other
-row Δ = variant − reference. One block per metric, one column per hole-ratio bucket. `build_ablation`
+row Δ = variant − baseline row. One block per metric, one column per hole-ratio bucket. `build_ablation`
 gives the tidy frame (how each Δ is estimated: its docstring), `table_model` what `reporting.render`
 writes (`write_ablation`). Layout of the md, tex, html and csv files: docs/file-formats.md.
 """
@@ -51,7 +51,7 @@ from inpaint_bench.reporting.stats import (
     seed_spread,
 )
 
-COLUMNS = ["dataset", "metric", "bucket", "variant", "reference", "mean", "std", "seeds", "delta", "lo", "hi",
+COLUMNS = ["dataset", "metric", "bucket", "variant", "baseline_row", "mean", "std", "seeds", "delta", "lo", "hi",
            "delta_std", "mark", "method", "level", "n", "note", "interval_note"]
 SYMBOL = {"better": "▲", "worse": "▼", "": ""}
 
@@ -65,17 +65,17 @@ def ablation_name(dataset: str) -> str:
 # The numbers
 
 
-def resolve_reference(variants, wanted: str | None) -> tuple[str, str]:
-    """The ablation's reference row among `variants` (config order): `wanted` when it is one of
-    them, else the first variant. Returns (reference, note); the note says why it is not `wanted`
+def resolve_baseline_row(variants, wanted: str | None) -> tuple[str, str]:
+    """The ablation's baseline row among `variants` (config order): `wanted` when it is one of
+    them, else the first variant. Returns (baseline row, note); the note says why it is not `wanted`
     ("" when it is)."""
     variants = list(variants)
     if not variants:
         raise ValueError("no variants to compare")
     if wanted in variants:
         return wanted, ""
-    return variants[0], (f"report.reference {wanted!r} is not a variant of this run: "
-                         f"the first row, {variants[0]}, is the reference")
+    return variants[0], (f"report.baseline_row {wanted!r} is not a variant of this run: "
+                         f"the first row, {variants[0]}, is the baseline row")
 
 
 def _per_seed(summary: pd.DataFrame, variant: str, bucket: str, metric: str) -> pd.Series:
@@ -84,16 +84,16 @@ def _per_seed(summary: pd.DataFrame, variant: str, bucket: str, metric: str) -> 
     return rows.groupby("seed")["value"].mean()
 
 
-def _seed_difference(summary: pd.DataFrame, variant: str, reference: str, bucket: str, metric: str) -> Interval | None:
-    ref, other = _per_seed(summary, reference, bucket, metric), _per_seed(summary, variant, bucket, metric)
-    common = ref.index.intersection(other.index)
+def _seed_difference(summary: pd.DataFrame, variant: str, base_row: str, bucket: str, metric: str) -> Interval | None:
+    base, other = _per_seed(summary, base_row, bucket, metric), _per_seed(summary, variant, bucket, metric)
+    common = base.index.intersection(other.index)
     if common.empty:
         return None
-    return seed_spread((other[common] - ref[common]).to_numpy())
+    return seed_spread((other[common] - base[common]).to_numpy())
 
 
 def build_ablation(summary: pd.DataFrame, per_image: pd.DataFrame | None, dataset: str, variants=None,
-                   reference: str | None = "baseline", bootstrap: Bootstrap | None = None) -> pd.DataFrame:
+                   baseline_row: str | None = "baseline", bootstrap: Bootstrap | None = None) -> pd.DataFrame:
     """The tidy ablation frame (columns COLUMNS; docs/file-formats.md), rows by metric, bucket, variant.
 
     - Per-image metrics (PSNR, SSIM, L1, LPIPS): the differences are paired image by image (same
@@ -101,7 +101,7 @@ def build_ablation(summary: pd.DataFrame, per_image: pd.DataFrame | None, datase
       percentile interval of the hierarchical paired bootstrap (`stats.hierarchical_bootstrap`:
       resample seeds, then images within each seed). A difference whose interval excludes 0 is
       marked (▲ and bold: better, ▼: worse) by the metric's direction (lower L1 is better);
-      unmarked cells are not distinguishable from the reference at this n and number of seeds. Too
+      unmarked cells are not distinguishable from the baseline row at this n and number of seeds. Too
       little evidence (fewer than `stats.MIN_PAIRED_VALUES` pairs, or equal differences) gives Δ
       alone, method "paired", with the reason in `interval_note`: no interval, no mark.
     - Set-level metrics (FID, KID): Δ mean ± sample std over seeds of the per-seed difference (the
@@ -109,14 +109,14 @@ def build_ablation(summary: pd.DataFrame, per_image: pd.DataFrame | None, datase
     - Without per-image rows (`per_image=None`) every metric is treated like a set-level one.
 
     `per_image`: the per-image rows of the run (any datasets; this one's are used). Every variant's
-    rows must pair with the reference's (same seeds, images and masks): a row without a partner is
-    an error naming the variant. attrs: dataset, reference, reference_note, bootstrap, missing
+    rows must pair with the baseline row's (same seeds, images and masks): a row without a partner is
+    an error naming the variant. attrs: dataset, baseline_row, baseline_note, bootstrap, missing
     metrics, train notes, n per bucket, seeds."""
     bootstrap = bootstrap or Bootstrap()
     table = cells_over_seeds(summary, dataset, variants)
     variants, buckets = list(table.index), buckets_of(table)
     metrics = list(dict.fromkeys(table.columns.get_level_values("metric")))
-    ref, ref_note = resolve_reference(variants, reference)
+    base, base_note = resolve_baseline_row(variants, baseline_row)
     rows_of = summary[(summary["dataset"] == dataset) & summary["variant"].isin(variants)]
 
     images = None
@@ -136,39 +136,39 @@ def build_ablation(summary: pd.DataFrame, per_image: pd.DataFrame | None, datase
         per_bucket: dict[str, dict[str, Interval | str]] = {b: {} for b in buckets}
         paired = images is not None and metric in per_image_metrics() and images[metric].notna().any()
         for variant in variants:
-            if variant == ref:
+            if variant == base:
                 continue
             if paired:
-                pairs = pair_rows(images[images["variant"] == ref], images[images["variant"] == variant], metric)
+                pairs = pair_rows(images[images["variant"] == base], images[images["variant"] == variant], metric)
                 if pairs.attrs["unmatched"]:
                     raise ValueError(f"{dataset}: {pairs.attrs['unmatched']} per-image row(s) of {variant} and "
-                                     f"{ref} have no partner (same seed, bucket, image and mask): the variants "
+                                     f"{base} have no partner (same seed, bucket, image and mask): the variants "
                                      "were not scored on the same test pairs")
-                ref_rows = images[images["variant"] == ref]
+                base_rows = images[images["variant"] == base]
                 for bucket in buckets:
                     part = pairs[pairs["bucket"] == bucket]
                     per_bucket[bucket][variant] = (
-                        paired_interval(part, bootstrap, (dataset, bucket, metric, variant, ref), image_cluster(part))
+                        paired_interval(part, bootstrap, (dataset, bucket, metric, variant, base), image_cluster(part))
                         if len(part) else "no paired images")
-                    left_out = int((ref_rows["bucket"] == bucket).sum()) - len(part)
+                    left_out = int((base_rows["bucket"] == bucket).sum()) - len(part)
                     if left_out and len(part):  # said in a footnote: every n shown is the n used
                         unused[(variant, metric, bucket)] = (len(part), len(part) + left_out)
             else:
                 for bucket in buckets:
-                    found = _seed_difference(rows_of, variant, ref, bucket, metric)
+                    found = _seed_difference(rows_of, variant, base, bucket, metric)
                     per_bucket[bucket][variant] = found if found is not None else "no common seed"
         for bucket in buckets:
             for variant in variants:
                 cell = {f: table.at[variant, (bucket, metric, f)] for f in ("mean", "std", "seeds", "note")}
-                ref_note_cell = table.at[ref, (bucket, metric, "note")]
-                row = {"dataset": dataset, "metric": metric, "bucket": bucket, "variant": variant, "reference": ref,
+                base_note_cell = table.at[base, (bucket, metric, "note")]
+                row = {"dataset": dataset, "metric": metric, "bucket": bucket, "variant": variant, "baseline_row": base,
                        "mean": cell["mean"], "std": cell["std"], "seeds": int(cell["seeds"]), "delta": math.nan,
                        "lo": math.nan, "hi": math.nan, "delta_std": math.nan, "mark": "", "method": "",
                        "level": math.nan, "n": 0, "note": cell["note"], "interval_note": ""}
-                if variant == ref:
-                    row.update(delta=0.0 if not cell["note"] else math.nan, method="reference")
-                elif cell["note"] or ref_note_cell:
-                    row["note"] = cell["note"] or f"reference {ref_note_cell}"
+                if variant == base:
+                    row.update(delta=0.0 if not cell["note"] else math.nan, method="baseline_row")
+                elif cell["note"] or base_note_cell:
+                    row["note"] = cell["note"] or f"baseline row {base_note_cell}"
                 else:
                     found = per_bucket[bucket][variant]
                     if isinstance(found, str):
@@ -184,7 +184,7 @@ def build_ablation(summary: pd.DataFrame, per_image: pd.DataFrame | None, datase
     for (bucket, metric, field) in table.columns:
         if field == "n":
             ns[bucket] |= {int(n) for n in table[(bucket, metric, field)] if n > 0}
-    frame.attrs.update(dataset=dataset, reference=ref, reference_note=ref_note, bootstrap=bootstrap,
+    frame.attrs.update(dataset=dataset, baseline_row=base, baseline_note=base_note, bootstrap=bootstrap,
                        missing=table.attrs["missing"], train_notes=table.attrs["train_notes"], n=ns,
                        seeds=table.attrs["seeds"], variants=variants, buckets=buckets, metrics=metrics,
                        capped=table.attrs["capped"],
@@ -215,11 +215,11 @@ def significant(frame: pd.DataFrame) -> list[str]:
 
 
 def footnotes(frame: pd.DataFrame) -> list[str]:
-    ref, bootstrap = frame.attrs["reference"], frame.attrs["bootstrap"]
+    base, bootstrap = frame.attrs["baseline_row"], frame.attrs["bootstrap"]
     seeds = frame.attrs.get("seeds", [])
     methods = set(frame["method"])
     own = "its own mean ± std over seeds" if len(seeds) > 1 else "its own value"
-    lines = [f"Δ = variant − {ref} (the reference row, which shows {own}), in each metric's table units.",
+    lines = [f"Δ = variant − {base} (the baseline row, which shows {own}), in each metric's table units.",
              n_line(frame.attrs.get("n", {}), frame.attrs.get("pairing"), frame.attrs.get("one_mask_each", False))
              + f" Seeds: {', '.join(map(str, seeds)) or '-'}"
              + (" (one seed: no seed spread)." if len(seeds) == 1 else ".")]
@@ -231,7 +231,7 @@ def footnotes(frame: pd.DataFrame) -> list[str]:
         lower = [metric_format(m).label for m in frame.attrs["metrics"] if higher_is_better(m) is False]
         direction = "; ".join(part for part in ("higher " + "/".join(higher) if higher else "",
                                                 "lower " + "/".join(lower) if lower else "") if part)
-        lines.append(f"▲ (bold) = better than the reference, ▼ = worse: the interval excludes 0 ({direction} is "
+        lines.append(f"▲ (bold) = better than the baseline row, ▼ = worse: the interval excludes 0 ({direction} is "
                      "better). Unmarked: the interval includes 0, not distinguishable at this n and number of seeds.")
     lines.extend(no_interval_lines(frame))
     used = set(frame.loc[frame["method"].isin(["seeds", "none"]), "metric"])
@@ -239,14 +239,14 @@ def footnotes(frame: pd.DataFrame) -> list[str]:
     if set_level:
         lines.append(f"{', '.join(set_level)}: Δ mean ± sample std over seeds of the per-seed difference "
                      "(no interval, never marked" + ("; one seed: no ±" if len(seeds) <= 1 else "") + ").")
-    absent = frame[(frame["note"] != "") & (frame["method"] != "reference")]
+    absent = frame[(frame["note"] != "") & (frame["method"] != "baseline_row")]
     for (variant, metric, note), part in absent.groupby(["variant", "metric", "note"], sort=False):
         lines.append(f"{ABSENT} {variant}, {metric_format(metric).label} ({', '.join(part['bucket'])}): {note}")
     for (variant, metric, bucket), (used, total) in frame.attrs.get("unused", {}).items():
         lines.append(f"{variant}, {metric_format(metric).label} ({bucket}): Δ from {used} of {total} image pairs; "
                      f"the other {total - used} have no value.")
-    if frame.attrs.get("reference_note"):
-        lines.append(frame.attrs["reference_note"] + ".")
+    if frame.attrs.get("baseline_note"):
+        lines.append(frame.attrs["baseline_note"] + ".")
     lines.extend(evidence_lines(frame.attrs))
     if "l1" in set(frame["metric"]):
         lines.append("L1 in %.")
@@ -290,7 +290,7 @@ def cell_text(row, style: str, few: bool = False) -> str:
     if row["note"]:
         return "--" if style == "tex" else ABSENT
     pm = r" $\pm$ " if style == "tex" else " ± "
-    if row["method"] == "reference":
+    if row["method"] == "baseline_row":
         text = shown(metric, row["mean"])
         if row["seeds"] <= 1:
             return text
@@ -323,12 +323,12 @@ def interval_text(row) -> str:
     return rf"{{\scriptsize $[{shown(metric, row['lo'], True)}, {shown(metric, row['hi'], True)}]$}}"
 
 
-def _label(variant: str, reference: str, short: bool = False) -> str:
-    return f"{variant} ({'ref.' if short else 'reference'})" if variant == reference else variant
+def _label(variant: str, baseline_row: str, short: bool = False) -> str:
+    return f"{variant} ({'base' if short else 'baseline row'})" if variant == baseline_row else variant
 
 
 def _title(frame: pd.DataFrame) -> str:
-    return f"{frame.attrs['dataset']}: Δ to {frame.attrs['reference']} per hole-ratio bucket"
+    return f"{frame.attrs['dataset']}: Δ to {frame.attrs['baseline_row']} per hole-ratio bucket"
 
 
 def _grid(frame: pd.DataFrame, metric: str):
@@ -345,8 +345,8 @@ def to_csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 def table_model(frame: pd.DataFrame) -> TableModel:
     """The ablation table as `reporting.render` writes it: a block per metric, a row per variant
-    (the reference row labelled), the significant differences closing the md and html."""
-    ref, buckets, variants = frame.attrs["reference"], frame.attrs["buckets"], frame.attrs["variants"]
+    (the baseline row labelled), the significant differences closing the md and html."""
+    base, buckets, variants = frame.attrs["baseline_row"], frame.attrs["buckets"], frame.attrs["variants"]
     blocks = []
     for metric in frame.attrs["metrics"]:
         grid = _grid(frame, metric)
@@ -355,9 +355,9 @@ def table_model(frame: pd.DataFrame) -> TableModel:
             few = {b: small_n(frame.attrs, b, metric) for b in buckets}
             cells = [Cell(md=cell_text(grid[(v, b)], "md", few[b]), tex=cell_text(grid[(v, b)], "tex", few[b]),
                           plain=cell_text(grid[(v, b)], "plain", few[b]), tex_below=interval_text(grid[(v, b)]),
-                          css="reference" if v == ref else grid[(v, b)]["mark"])
+                          css="baseline_row" if v == base else grid[(v, b)]["mark"])
                      for b in buckets]
-            rows.append(Row(_label(v, ref), cells, tex_label=_label(v, ref, short=True)))
+            rows.append(Row(_label(v, base), cells, tex_label=_label(v, base, short=True)))
         blocks.append(Block(f"{header(metric)} Δ", rows))
     return TableModel(_title(frame), buckets, blocks, footnotes(frame), to_csv_frame(frame),
                       closing=("Significant differences (interval excludes 0)", significant(frame)),

@@ -2,7 +2,7 @@
 
 `build_table` gives the numbers (index variant, columns bucket x metric x field with fields mean,
 std, seeds, n, note, best; attrs: the metrics not computed, training notes), the best value of each
-column marked; `add_published` puts a published table's values (reference/README.md) beside our
+column marked; `add_published` puts a published table's values (published/README.md) beside our
 cells; `table_model` turns the numbers into what `reporting.render` writes (`write_absolute`).
 Layout of the md, tex, html and csv files: docs/file-formats.md.
 """
@@ -75,8 +75,8 @@ def build_table(summary: pd.DataFrame, dataset: str, variants: list[str] | None 
 
 
 def add_published(table: pd.DataFrame, rows: list[dict], source: str | Path) -> None:
-    """Puts beside our cells the published values of a reference table (rows of
-    `harness.reference.load_reference`) that match a cell on dataset, variant, bucket and metric:
+    """Puts beside our cells the published values of a published table (rows of
+    `harness.published.load_published`) that match a cell on dataset, variant, bucket and metric:
     attrs["published"] = {(variant, bucket, metric): value}, and a footnote naming the table."""
     dataset = table.attrs.get("dataset")
     mine = [r for r in rows if r["dataset"] == dataset]

@@ -158,7 +158,7 @@ def compare_per_image(a: pd.DataFrame, b: pd.DataFrame, metrics=None, bootstrap:
         if pairs.empty:
             raise ValueError(f"{metric}: no image of A pairs with one of B (same bucket, image and mask)")
         if metric == "psnr":
-            capped = {side: int((pairs[column] >= PSNR_CAP_DB).sum()) for side, column in (("A", "reference"),
+            capped = {side: int((pairs[column] >= PSNR_CAP_DB).sum()) for side, column in (("A", "base"),
                                                                                           ("B", "other"))}
             if any(capped.values()):
                 warn(f"PSNR is capped at {PSNR_CAP_DB:g} dB per image (a hole filled exactly): "
@@ -168,7 +168,7 @@ def compare_per_image(a: pd.DataFrame, b: pd.DataFrame, metrics=None, bootstrap:
             part = pairs if bucket == ALL else pairs[pairs["bucket"] == bucket]
             # an image in several buckets (pooled) or with several masks: resample it with all its pairs
             found = paired_interval(part, bootstrap, ("compare", bucket, metric), image_cluster(part))
-            a_seed = part.groupby("seed")["reference"].mean()
+            a_seed = part.groupby("seed")["base"].mean()
             b_seed = part.groupby("seed")["other"].mean()
             out.append({"bucket": bucket, "metric": metric, "a_mean": a_seed.mean(),
                         "a_std": a_seed.std(ddof=1) if len(a_seed) > 1 else math.nan,
@@ -300,7 +300,7 @@ def _fmt(metric: str, value: float, signed: bool = False) -> str:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("a", help="reference: per-image or summary CSV")
+    p.add_argument("a", help="the base: per-image or summary CSV")
     p.add_argument("b", help="compared: per-image or summary CSV (Δ = B − A)")
     p.add_argument("--dataset", help="the dataset to compare, when a file holds several")
     p.add_argument("--a-variant", help="A's variant, when A holds several")

@@ -4,7 +4,7 @@ Snakemake's report shows an HTML result in an iframe and offers every other text
 download, so the tables the report shows are these pages: one pandas Styler table per metric block
 (the same cell text as the md table), the footnotes under them, no script and no external resource.
 CSS classes mark cells: "best" (absolute table), "better"/"worse" (ablation table: the interval
-excludes 0), "reference" (the ablation's reference row).
+excludes 0), "baseline_row" (the ablation's baseline row).
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ thead th { border-bottom: 2px solid #444; }
 td.best { font-weight: bold; }
 td.better { font-weight: bold; background: #e3f4e1; }
 td.worse { background: #fbe3e1; }
-td.reference { color: #555; font-style: italic; }
+td.baseline_row { color: #555; font-style: italic; }
 th.index_name { text-align: left; }
 ul.notes { font-size: 0.85em; color: #333; max-width: 60em; padding-left: 1.2em; }
 p.subtitle { font-size: 0.9em; color: #444; max-width: 60em; }

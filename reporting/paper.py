@@ -1,6 +1,6 @@
 """The paper's view and the reproduction scorecard: our numbers beside a paper's published tables.
 
-For each published table (a CSV of reference/, `harness.reference`), `compare` puts every published
+For each published table (a CSV of published/, `harness.published`), `compare` puts every published
 cell beside ours: the mean over seeds of the matching cell of our summary (dataset, variant, bucket,
 metric), Δ = ours − published, and, where the run has per-image scores for it, the hierarchical
 bootstrap interval of Δ (`reporting.stats`: resample seeds, then images; the published value is a
@@ -20,12 +20,12 @@ import pandas as pd
 
 from inpaint_bench.harness.buckets import Bucket
 from inpaint_bench.harness.metric_registry import higher_is_better, per_image_metrics
-from inpaint_bench.harness.reference import load_reference
+from inpaint_bench.harness.published import load_published
 from inpaint_bench.reporting.budget import budget_lines, short_rows, under_trained
 from inpaint_bench.reporting.render import Block, Cell, Row, TableModel, digits, tex_escape, write_table
 from inpaint_bench.reporting.stats import Bootstrap, hierarchical_bootstrap
 
-SCORECARD = "scorecard"  # the scorecard's file name; each paper view is named after its reference CSV
+SCORECARD = "scorecard"  # the scorecard's file name; each paper view is named after its published CSV
 DATASET_NAMES = {"places2": "Places2", "celeba": "CelebA", "paris": "Paris StreetView"}
 METRIC_NAMES = {"ssim": "SSIM↑", "psnr": "PSNR (dB)↑", "l1": "Mean l1 (fraction)↓"}
 PUBLISHED_ONLY = " (published only)"
@@ -79,7 +79,7 @@ def _ours(summary: pd.DataFrame, row: dict) -> tuple[float, int]:
 
 def our_variant(variant: str, dataset: str, variants: dict | None) -> str:
     """The row of ours a published variant is compared with: `variants` (report.paper_variants) maps a
-    reference CSV's variant to another row of the run, or per dataset ({dataset: row}); else itself."""
+    published CSV's variant to another row of the run, or per dataset ({dataset: row}); else itself."""
     mapped = (variants or {}).get(variant, variant)
     return mapped.get(dataset, variant) if isinstance(mapped, dict) else mapped
 
@@ -184,7 +184,7 @@ def column_name(dataset: str, bucket: str) -> str:
 # The paper's view of one table
 
 
-def paper_view(cells: pd.DataFrame, reference: str, bootstrap: Bootstrap | None = None) -> TableModel:
+def paper_view(cells: pd.DataFrame, published: str, bootstrap: Bootstrap | None = None) -> TableModel:
     """One published table in its own shape, our values and Δ under each row we have a variant for."""
     bootstrap = bootstrap or Bootstrap()
     table = cells["table"].iloc[0]
@@ -207,7 +207,7 @@ def paper_view(cells: pd.DataFrame, reference: str, bootstrap: Bootstrap | None 
                     _cell(_delta_text(by_column[c]) if c in by_column else NO_RESULT) for c in columns]))
         blocks.append(Block(METRIC_NAMES.get(metric, metric.upper()), rows))
     source = cells["source"].iloc[0]
-    notes = [f"Published: {source} ({reference}); every number as printed, at its precision.",
+    notes = [f"Published: {source} ({published}); every number as printed, at its precision.",
              f"Rows marked{PUBLISHED_ONLY} are the paper's numbers for a method we have no variant of: never "
              f"ours. {NOT_PRINTED}: the paper prints no number there.",
              f"ours: the mean over seeds of our run's cell (the run's summary.csv), at the paper's precision; "
@@ -249,7 +249,7 @@ def summary_lines(cells: pd.DataFrame) -> list[str]:
 
 
 def scorecard(tables: dict[str, pd.DataFrame], bootstrap: Bootstrap | None = None) -> TableModel:
-    """Every published cell we have a variant for (tables: {reference name: `compare` frame}), one
+    """Every published cell we have a variant for (tables: {published table name: `compare` frame}), one
     block per table, with the summary lines as the footnotes."""
     bootstrap = bootstrap or Bootstrap()
     blocks, frames, lines = [], [], []
@@ -279,8 +279,8 @@ def scorecard(tables: dict[str, pd.DataFrame], bootstrap: Bootstrap | None = Non
 def compare_file(path: str | Path, summary: pd.DataFrame, per_image: pd.DataFrame | None,
                  bootstrap: Bootstrap | None = None, variants: dict | None = None,
                  rows: list[str] | None = None) -> pd.DataFrame:
-    """`compare` of one reference CSV (read and checked by harness.reference)."""
-    return compare(load_reference(path), summary, per_image, bootstrap, variants, rows)
+    """`compare` of one published CSV (read and checked by harness.published)."""
+    return compare(load_published(path), summary, per_image, bootstrap, variants, rows)
 
 
 def with_budget(model: TableModel, cells: pd.DataFrame, budgets: dict | None, expected: dict | None) -> TableModel:
@@ -302,23 +302,23 @@ def with_budget(model: TableModel, cells: pd.DataFrame, budgets: dict | None, ex
     return model
 
 
-def write_view(summary: pd.DataFrame, per_image: pd.DataFrame | None, reference: str | Path, out_dir: str | Path,
+def write_view(summary: pd.DataFrame, per_image: pd.DataFrame | None, published: str | Path, out_dir: str | Path,
                bootstrap: Bootstrap | None = None, variants: dict | None = None,
                rows: list[str] | None = None, budgets: dict | None = None,
                expected: dict | None = None) -> dict[str, Path]:
-    """The paper's view of one reference CSV: `<its stem>.{csv,md,tex,html}` in out_dir (`budgets`,
+    """The paper's view of one published CSV: `<its stem>.{csv,md,tex,html}` in out_dir (`budgets`,
     `expected`: `with_budget`)."""
-    cells = compare_file(reference, summary, per_image, bootstrap, variants, rows)
-    model = with_budget(paper_view(cells, Path(reference).name, bootstrap), cells, budgets, expected)
-    return write_table(model, out_dir, Path(reference).stem)
+    cells = compare_file(published, summary, per_image, bootstrap, variants, rows)
+    model = with_budget(paper_view(cells, Path(published).name, bootstrap), cells, budgets, expected)
+    return write_table(model, out_dir, Path(published).stem)
 
 
-def write_scorecard(summary: pd.DataFrame, per_image: pd.DataFrame | None, references: list[str | Path],
+def write_scorecard(summary: pd.DataFrame, per_image: pd.DataFrame | None, published: list[str | Path],
                     out_dir: str | Path, bootstrap: Bootstrap | None = None,
                     variants: dict | None = None, rows: list[str] | None = None, budgets: dict | None = None,
                     expected: dict | None = None) -> dict[str, Path]:
-    """The scorecard of the reference CSVs: `scorecard.{csv,md,tex,html}` in out_dir (`budgets`,
+    """The scorecard of the published CSVs: `scorecard.{csv,md,tex,html}` in out_dir (`budgets`,
     `expected`: `with_budget`)."""
-    tables = {Path(p).stem: compare_file(p, summary, per_image, bootstrap, variants, rows) for p in references}
+    tables = {Path(p).stem: compare_file(p, summary, per_image, bootstrap, variants, rows) for p in published}
     cells = pd.concat(tables.values(), ignore_index=True) if tables else pd.DataFrame(columns=COLUMNS)
     return write_table(with_budget(scorecard(tables, bootstrap), cells, budgets, expected), out_dir, SCORECARD)

@@ -176,7 +176,7 @@ def metrics_figure(summary: pd.DataFrame, dataset: str, variants=None) -> Figure
 
 
 # ----------------------------------------------------------------------------------------------
-# Paired differences to the reference row
+# Paired differences to the baseline row
 
 
 def read_ablation(path: str | Path) -> pd.DataFrame:
@@ -190,7 +190,7 @@ def read_ablation(path: str | Path) -> pd.DataFrame:
         frame = pd.read_csv(path, keep_default_na=False,
                             na_values={c: ["", "nan", "NaN"] for c in ("mean", "std", "delta", "lo", "hi", "delta_std",
                                                                        "level")},
-                            dtype={c: str for c in ("dataset", "metric", "bucket", "variant", "reference", "mark",
+                            dtype={c: str for c in ("dataset", "metric", "bucket", "variant", "baseline_row", "mark",
                                                     "method", "note", "interval_note")})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise ValueError(f"{path}: not a readable CSV ({err})") from err
@@ -201,19 +201,19 @@ def read_ablation(path: str | Path) -> pd.DataFrame:
 
 
 def paired_figure(ablation: pd.DataFrame, dataset: str, variants=None, classical=()) -> Figure:
-    """Δ to the reference per bucket with intervals, one panel per metric that has a difference:
+    """Δ to the baseline row per bucket with intervals, one panel per metric that has a difference:
     each variant's difference with its interval (bootstrap; a filled marker when it excludes 0) or
     ± std over seeds (FID/KID), a line at 0. `ablation`: the ablation table's rows (`read_ablation`).
-    The `classical` rows are drawn as dashed reference lines that do not set the scale: their
+    The `classical` rows are drawn as dashed classical lines that do not set the scale: their
     differences (several dB) would flatten every learned row's at 0; one off the scale is named
     under the axis with its range."""
     rows = ablation[ablation["dataset"] == dataset]
     if rows.empty:
         raise ValueError(f"no ablation rows for dataset {dataset!r}")
     variants = list(variants or dict.fromkeys(rows["variant"]))
-    reference = rows["reference"].iloc[0]
+    baseline_row = rows["baseline_row"].iloc[0]
     colours, markers = _colours(variants), _markers(variants)
-    others = [v for v in variants if v != reference and v in set(rows["variant"])]
+    others = [v for v in variants if v != baseline_row and v in set(rows["variant"])]
     diffs = rows[(rows["variant"].isin(others)) & rows["delta"].notna()]
     metrics = [m for m in metric_order(rows["metric"]) if m in set(diffs["metric"])]
     buckets = sort_bucket_names(rows["bucket"])
@@ -237,12 +237,12 @@ def paired_figure(ablation: pd.DataFrame, dataset: str, variants=None, classical
     if len(lines) == len(others):
         lines = []  # classical rows alone: they set the scale themselves
     if lines:
-        how.append("dashed = classical rows, reference lines that do not set the scale")
-    fig.suptitle(f"{dataset}: difference to {reference} per hole-ratio bucket\n({'; '.join(how) or 'no difference'})",
-                 fontsize=10)
+        how.append("dashed = classical rows, lines that do not set the scale")
+    fig.suptitle(f"{dataset}: difference to {baseline_row} per hole-ratio bucket\n"
+                 f"({'; '.join(how) or 'no difference'})", fontsize=10)
     axes = _grid(fig, count)
     if not metrics:
-        _message(axes[0], f"nothing to compare: no variant besides {reference} has a value")
+        _message(axes[0], f"nothing to compare: no variant besides {baseline_row} has a value")
         return fig
     for ax, metric in zip(axes, metrics):
         fmt = metric_format(metric)
@@ -273,14 +273,14 @@ def paired_figure(ablation: pd.DataFrame, dataset: str, variants=None, classical
         off = _set_scale(ax, metric, scale, diffs[diffs["metric"] == metric], lines) if len(scale) > 1 else []
         ax.set_xticks([xs[b] for b in buckets], buckets, rotation=30 if len(buckets) > 4 else 0, fontsize=8)
         ax.set_xlabel(xlabel + ("\noff the scale: " + "\n".join(off) if off else ""), fontsize=9)
-        ax.set_ylabel(f"Δ to {reference}", fontsize=9)
+        ax.set_ylabel(f"Δ to {baseline_row}", fontsize=9)
         ax.grid(alpha=0.3)
     _legend(fig, others, colours, dashed=lines)
     return fig
 
 
 def _set_scale(ax, metric: str, values: list, rows: pd.DataFrame, lines: list) -> list[str]:
-    """Sets the y axis to `values` (with a margin) and returns "row (lo to hi)" for each reference
+    """Sets the y axis to `values` (with a margin) and returns "row (lo to hi)" for each classical
     line (`lines`) that goes beyond it."""
     values = np.array(values, dtype=float)
     values = values[np.isfinite(values)]
@@ -409,7 +409,7 @@ def _validation_means(path: Path) -> pd.DataFrame:
     return frame.groupby(["step", "metric"])["value"].mean().unstack("metric")
 
 
-def validation_figure(runs: dict, references: dict, images_per_step: dict, dataset: str, order=None) -> Figure:
+def validation_figure(runs: dict, classical: dict, images_per_step: dict, dataset: str, order=None) -> Figure:
     """One panel per metric (mean over buckets) against training images seen: a line per learned row
     (mean over its seeds' validation.csv, band = lowest to highest) and a horizontal line per classical
     row ({variant: validation.csv} scored once). `runs` maps a variant to its seeds' files, and
@@ -417,7 +417,7 @@ def validation_figure(runs: dict, references: dict, images_per_step: dict, datas
     get (the config's), so that a row has their colour here too; default: learned rows, then classical."""
     curves = {v: [_validation_means(Path(p)) for p in ps] for v, ps in runs.items()}
     curves = {v: c for v, c in curves.items() if any(not x.empty for x in c)}
-    flat = {v: _validation_means(Path(p)) for v, p in references.items()}
+    flat = {v: _validation_means(Path(p)) for v, p in classical.items()}
     flat = {v: means for v, means in flat.items() if not means.empty}  # validation off: nothing scored
     variants = list(curves) + list(flat)
     colours = _colours(list(dict.fromkeys([*(order or []), *variants])))
@@ -455,13 +455,13 @@ def validation_figure(runs: dict, references: dict, images_per_step: dict, datas
     return fig
 
 
-def _mark_collapsed(ax, metric: str, points: list, references: list[float], colours: dict) -> int:
+def _mark_collapsed(ax, metric: str, points: list, classical: list[float], colours: dict) -> int:
     """Keeps a panel's axis to the bulk of its points: a collapsed point (harness.names.collapsed_points,
     judged among the lines' points and the classical rows) is drawn as a marker at the axis' edge with
     its value, instead of setting the scale that flattens every other line. Returns how many."""
-    values = [y for _, _, y in points] + references
+    values = [y for _, _, y in points] + classical
     flags = collapsed_points(values, higher_is_better(metric))[:len(points)]  # a classical line stays in view
-    kept = [v for v, flag in zip(values, flags + [False] * len(references)) if not flag and math.isfinite(v)]
+    kept = [v for v, flag in zip(values, flags + [False] * len(classical)) if not flag and math.isfinite(v)]
     if not any(flags) or not kept:
         return 0
     low, high = min(kept), max(kept)
@@ -578,7 +578,7 @@ def write_plots(summary_path: str | Path, dataset: str, variants: list[str] | No
     per seed}, samples: {variant: eval/samples folder of run `seed`}; `seeds`: the seeds of the
     training logs, for the loss figure's title (default: `seed`). `budgets` (`read_budgets`: how long
     each row trained) go into every title, and the classical rows among them are the paired plot's
-    reference lines; None: no budget line."""
+    dashed lines; None: no budget line."""
     summary = read_summary(summary_path)
     variants = select_variants(summary, dataset, variants)
     classical = [v for v, seeds_of in (budgets or {}).items()
@@ -624,7 +624,7 @@ def main(argv=None):
                    help="a variant's eval/samples folder (repeat)")
     p.add_argument("--seed", type=int, help="the run the samples come from, shown in the titles")
     p.add_argument("--provenance", nargs="+", metavar="JSON", help="evaluations' provenance.json: every title says "
-                   "how long each row trained, the paired plot draws classical rows as reference lines")
+                   "how long each row trained, the paired plot draws classical rows as classical lines")
     args = p.parse_args(argv)
     logs = _variant_paths(p, args.log, "--log", repeat=True)
     samples = _variant_paths(p, args.samples, "--samples")

@@ -27,7 +27,7 @@ class Cell:
     md: str
     tex: str  # already LaTeX: escaped, with its own math and size commands
     plain: str  # the HTML page's text (escaped there)
-    css: str = ""  # the HTML cell's class: best, better, worse, reference
+    css: str = ""  # the HTML cell's class: best, better, worse, baseline_row
     tex_below: str = ""  # a second tex row under the cell, in small type (the ablation's interval)
 
 

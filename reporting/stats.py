@@ -70,7 +70,7 @@ class Bootstrap:
 
 @dataclass(frozen=True)
 class Interval:
-    """A difference (variant minus reference) and its uncertainty.
+    """A difference (variant minus baseline row, or B minus A) and its uncertainty.
 
     method "bootstrap": lo/hi are the bootstrap interval; "seeds": std is the sample std over seeds
     of the per-seed difference (lo/hi NaN); "none": a single value, no spread at all; "paired": the
@@ -131,7 +131,7 @@ def hierarchical_bootstrap(groups, resamples: int = 2000, level: float = 0.95, s
     `resamples` statistics give the percentile interval at `level` (95%: the 2.5% and 97.5%
     quantiles). The generator is numpy's `default_rng` seeded with `derive_seed(seed, *salt)`: the
     same data, settings and salt give the same interval; callers salt with (dataset, bucket, metric,
-    variant, reference) so each cell has its own stream and adding a row changes no other cell.
+    variant, baseline row) so each cell has its own stream and adding a row changes no other cell.
 
     With one seed, step 1 is a no-op: the interval resamples images only and says nothing about
     seed-to-seed variation (captions say so). With few seeds (3) the seed level is resampled from 3
@@ -227,19 +227,19 @@ def _key_text(row, key) -> str:
     return "(" + ", ".join(f"{k}={row[k]}" for k in key) + ")"
 
 
-def pair_rows(reference: pd.DataFrame, other: pd.DataFrame, metric: str,
+def pair_rows(base: pd.DataFrame, other: pd.DataFrame, metric: str,
               key=PAIR_KEY) -> pd.DataFrame:
-    """The paired rows of two per-image frames for one metric: columns key + [reference, other,
-    diff] (diff = other - reference), rows where both values are finite. The two rows of a pair must
+    """The paired rows of two per-image frames for one metric: columns key + [base, other,
+    diff] (diff = other - base), rows where both values are finite. The two rows of a pair must
     have the same hole ratio (the same mask); otherwise ValueError names the first such pair.
     `attrs["unmatched"]` counts the rows of either frame that found no partner, `attrs["not_finite"]`
     the pairs left out because a value is missing (NaN) or not finite."""
     key = list(key)
-    for frame, what in ((reference, "reference"), (other, "other")):
+    for frame, what in ((base, "base"), (other, "other")):
         dup = frame[frame.duplicated(key, keep=False)]
         if not dup.empty:
             raise ValueError(f"{what}: {_key_text(dup.iloc[0], key)} appears twice: pairs would be ambiguous")
-    left = reference[key + ["hole_ratio", metric]].rename(columns={metric: "reference", "hole_ratio": "_ha"})
+    left = base[key + ["hole_ratio", metric]].rename(columns={metric: "base", "hole_ratio": "_ha"})
     right = other[key + ["hole_ratio", metric]].rename(columns={metric: "other", "hole_ratio": "_hb"})
     merged = left.merge(right, on=key, how="outer", indicator=True)
     unmatched = int((merged["_merge"] != "both").sum())
@@ -250,7 +250,7 @@ def pair_rows(reference: pd.DataFrame, other: pd.DataFrame, metric: str,
         raise ValueError(f"pair {_key_text(bad, key)} has hole ratio {bad['_ha']:.6f} in one file and "
                          f"{bad['_hb']:.6f} in the other: the two were not scored with the same masks")
     merged = merged.drop(columns=["_ha", "_hb"])
-    merged["diff"] = merged["other"] - merged["reference"]
+    merged["diff"] = merged["other"] - merged["base"]
     finite = np.isfinite(merged["diff"])
     merged = merged[finite].reset_index(drop=True)
     merged.attrs["unmatched"] = unmatched

@@ -2,8 +2,8 @@
 per-image rows, the ablation table (`reporting.ablation`).
 
     python -m inpaint_bench.reporting.tables --summary results/summary.csv --dataset NAME --out-dir results/tables \
-        [--variants v1 v2 ...] [--per-image PER_IMAGE.csv ...] [--reference baseline] \
-        [--resamples 2000] [--level 0.95] [--bootstrap-seed 0] [--reference-table reference/TABLE.csv] \
+        [--variants v1 v2 ...] [--per-image PER_IMAGE.csv ...] [--baseline-row baseline] \
+        [--resamples 2000] [--level 0.95] [--bootstrap-seed 0] [--published-table published/TABLE.csv] \
         [--pairing cycle|every_mask|random_mask]
 
 Writes `<dataset>.{csv,md,tex,html}` and, with `--per-image` (the evaluations' per-image CSVs of that
@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from inpaint_bench.harness.fileio import updated_folder
-from inpaint_bench.harness.reference import load_reference
+from inpaint_bench.harness.published import load_published
 from inpaint_bench.reporting.ablation import build_ablation, write_ablation
 from inpaint_bench.reporting.absolute import add_published, build_table, write_absolute
 from inpaint_bench.reporting.budget import PROVENANCE, read_budgets
@@ -30,13 +30,13 @@ from inpaint_bench.reporting.stats import Bootstrap
 
 
 def write_tables(summary: pd.DataFrame, dataset: str, out_dir: str | Path, variants: list[str] | None = None,
-                 per_image: pd.DataFrame | None = None, reference: str | None = "baseline",
-                 bootstrap=None, reference_table: str | Path | None = None,
+                 per_image: pd.DataFrame | None = None, baseline_row: str | None = "baseline",
+                 bootstrap=None, published_table: str | Path | None = None,
                  labels: dict[str, str] | None = None, coinciding: list[str] = (),
                  pairing: str | None = None, budgets: dict | None = None,
                  expected: dict | None = None) -> dict[str, Path]:
     """Writes <dataset>.{csv,md,tex,html} into out_dir (with the published values of
-    `reference_table`, a reference/ CSV, beside our cells) and, when `per_image` rows are given, the
+    `published_table`, a published/ CSV, beside our cells) and, when `per_image` rows are given, the
     ablation table <dataset>_ablation.{csv,md,tex,html}; returns their paths by key ("csv", ...,
     "ablation_csv", ...). `labels` ({variant: words}, the config's variant labels) and `coinciding`
     (sentences naming rows that train and score exactly as another, jobs.resolve.coinciding_line) go
@@ -50,11 +50,11 @@ def write_tables(summary: pd.DataFrame, dataset: str, out_dir: str | Path, varia
     table.attrs["pairing"] = pairing
     if budgets is not None:
         table.attrs.update(budgets=budgets, expected=expected or {})
-    if reference_table:
-        add_published(table, load_reference(reference_table), reference_table)
+    if published_table:
+        add_published(table, load_published(published_table), published_table)
     ablation = None
     if per_image is not None:
-        ablation = build_ablation(summary, per_image, dataset, list(table.index), reference, bootstrap)
+        ablation = build_ablation(summary, per_image, dataset, list(table.index), baseline_row, bootstrap)
         ablation.attrs.update(labels=table.attrs["labels"], coinciding=table.attrs["coinciding"], pairing=pairing,
                               **{k: table.attrs[k] for k in ("budgets", "expected") if k in table.attrs})
     # written into a copy of the folder that then replaces it whole: a run killed meanwhile leaves
@@ -73,9 +73,9 @@ def main(argv=None):
     p.add_argument("--out-dir", required=True)
     p.add_argument("--variants", nargs="+", help="row order (default: order of first appearance)")
     p.add_argument("--per-image", nargs="+", metavar="CSV", help="per-image CSVs: also write the ablation table")
-    p.add_argument("--reference", default="baseline", help="the ablation's reference row (default: baseline, "
+    p.add_argument("--baseline-row", default="baseline", help="the ablation's baseline row (default: baseline, "
                    "else the first variant)")
-    p.add_argument("--reference-table", metavar="CSV", help="a published table (reference/README.md) to show "
+    p.add_argument("--published-table", metavar="CSV", help="a published table (published/README.md) to show "
                    "beside our cells, with our difference to it")
     p.add_argument("--resamples", type=int, default=Bootstrap.resamples)
     p.add_argument("--level", type=float, default=Bootstrap.level)
@@ -89,8 +89,8 @@ def main(argv=None):
         provenances = [Path(p).with_name("provenance.json") for p in args.per_image or []]
         check_same_code([p for p in provenances if p.is_file()], f"the tables of {args.dataset}")
         paths = write_tables(read_summary(args.summary), args.dataset, args.out_dir, args.variants, per_image,
-                             args.reference, Bootstrap(args.resamples, args.level, args.bootstrap_seed),
-                             args.reference_table, pairing=args.pairing,
+                             args.baseline_row, Bootstrap(args.resamples, args.level, args.bootstrap_seed),
+                             args.published_table, pairing=args.pairing,
                              budgets=read_budgets(Path(p).with_name(PROVENANCE) for p in args.per_image)
                              if args.per_image else None)
     except (FileNotFoundError, ValueError) as err:

@@ -1,4 +1,4 @@
-"""The ablation table (Δ to the reference row with paired bootstrap intervals) and the comparison
+"""The ablation table (Δ to the baseline row with paired bootstrap intervals) and the comparison
 CLI, from the fake results tree."""
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def test_ablation_deltas_intervals_and_marks(results, ablation):
     _, _, summary = results
     frame = ablation
     assert list(dict.fromkeys(frame["variant"])) == ["rfr_full", "pconv_base"]  # the given (config) order
-    assert set(frame["reference"]) == {"pconv_base"}
+    assert set(frame["baseline_row"]) == {"pconv_base"}
     assert list(dict.fromkeys(frame["metric"])) == ["psnr", "ssim", "l1", "lpips"]
 
     def cell(metric, bucket, variant="rfr_full"):
@@ -47,26 +47,26 @@ def test_ablation_deltas_intervals_and_marks(results, ablation):
     assert cell("ssim", "0.1-0.2")["mark"] == "better"
     assert cell("lpips", "0.1-0.2")["mark"] == "" and cell("lpips", "0.1-0.2")["delta"] == pytest.approx(0.0)
     ref = cell("psnr", "0.1-0.2", "pconv_base")
-    assert (ref["method"], ref["delta"], ref["mean"]) == ("reference", 0.0, 21.0)
+    assert (ref["method"], ref["delta"], ref["mean"]) == ("baseline_row", 0.0, 21.0)
 
     md = ablation_markdown(frame)
     block = md.split("**PSNR↑ Δ**")[1].split("**SSIM↑ Δ**")[0]
     rows = [line for line in block.splitlines() if line.startswith("| ") and not line.startswith("| Variant")]
-    assert [r.split(" | ")[0] for r in rows] == ["| rfr_full", "| pconv_base (reference)"]
+    assert [r.split(" | ")[0] for r in rows] == ["| rfr_full", "| pconv_base (baseline row)"]
     assert re.match(r"\| rfr_full \| \*\*\+5\.00\*\* \[\+\d\.\d\d, \+\d\.\d\d\] ▲ \| -1\.00 \[-\d\.\d\d, -\d\.\d\d\] ▼ \|$",
                     rows[0]), rows[0]
-    assert rows[1] == "| pconv_base (reference) | 21.00 ± 1.41 | 19.00 ± 0.00 |"
+    assert rows[1] == "| pconv_base (baseline row) | 21.00 ± 1.41 | 19.00 ± 0.00 |"
     assert "hierarchical paired bootstrap (resample seeds, then images within each seed; 1000 resamples, numpy seed 0)" in md
     assert "- rfr_full: PSNR ▲ 0.1-0.2; PSNR ▼ 0.2-0.3; SSIM ▲ 0.1-0.2, 0.2-0.3; L1 ▲ 0.1-0.2; L1 ▼ 0.2-0.3" in md
 
 
-def test_ablation_reference_fallback_single_seed_and_set_level_metrics(tmp_path):
+def test_ablation_baseline_row_fallback_single_seed_and_set_level_metrics(tmp_path):
     paths = make_results(tmp_path, seeds=(0,), fid={"pconv_base": 40.0, "rfr_full": 30.0})
     summary, images = aggregate(paths), read_per_images(per_image_paths(paths))
-    frame = build_ablation(summary, images, DATASET, VARIANTS, reference="baseline", bootstrap=Bootstrap(resamples=200))
-    assert set(frame["reference"]) == {"pconv_base"}  # no "baseline" row: the first variant
+    frame = build_ablation(summary, images, DATASET, VARIANTS, baseline_row="baseline", bootstrap=Bootstrap(resamples=200))
+    assert set(frame["baseline_row"]) == {"pconv_base"}  # no "baseline" row: the first variant
     md = ablation_markdown(frame)
-    assert "report.reference 'baseline' is not a variant of this run: the first row, pconv_base, is the reference" in md
+    assert "report.baseline_row 'baseline' is not a variant of this run: the first row, pconv_base, is the baseline row" in md
     assert "Seeds: 0 (one seed: no seed spread)." in md and "one seed: images are resampled, there is no seed spread" in md
     fid = frame[(frame["metric"] == "fid") & (frame["variant"] == "rfr_full")]
     assert list(fid["method"]) == ["none", "none"] and list(fid["mark"]) == ["", ""]
@@ -75,7 +75,7 @@ def test_ablation_reference_fallback_single_seed_and_set_level_metrics(tmp_path)
 
     paths = make_results(tmp_path / "two", seeds=(0, 1), fid={"pconv_base": 40.0, "rfr_full": 30.0})
     frame = build_ablation(aggregate(paths), read_per_images(per_image_paths(paths)), DATASET, VARIANTS,
-                           reference="pconv_base", bootstrap=Bootstrap(resamples=200))
+                           baseline_row="pconv_base", bootstrap=Bootstrap(resamples=200))
     fid = frame[(frame["metric"] == "fid") & (frame["variant"] == "rfr_full")]
     assert list(fid["method"]) == ["seeds", "seeds"] and list(fid["delta_std"]) == [0.0, 0.0]
     assert "| **FID↓ Δ** |" not in ablation_markdown(frame) and "-10.00 ± 0.00" in ablation_markdown(frame)

@@ -29,7 +29,7 @@ def _tables(root, trained, expected=None):
     summary = aggregate(paths)
     budgets = read_budgets(p.with_name(PROVENANCE) for p in paths)
     out = write_tables(summary, DATASET, root / "tables", per_image=read_per_images(per_image_paths(paths)),
-                       reference="pconv_base", bootstrap=Bootstrap(resamples=200), budgets=budgets,
+                       baseline_row="pconv_base", bootstrap=Bootstrap(resamples=200), budgets=budgets,
                        expected=expected)
     return {key: path.read_text() for key, path in out.items() if key != "csv" and key != "ablation_csv"}
 
@@ -88,7 +88,7 @@ def test_a_distilled_row_names_its_teachers_schedule():
 
 
 def _ablation_with_classical(learned: pd.DataFrame) -> pd.DataFrame:
-    """The ablation rows of `learned` and a classical row 40 units below the reference everywhere."""
+    """The ablation rows of `learned` and a classical row 40 units below the baseline row everywhere."""
     far = learned[learned["variant"] == "rfr_full"].copy()
     far["variant"] = "telea"
     for column in ("delta", "lo", "hi"):

@@ -173,9 +173,9 @@ def edit(path, old, new):
 
 EVALS = {f"evaluate dataset=mini_natural, variant={v}, seed=0" for v in ("mean_fill", "biharmonic", "pconv")}
 REPORT = {"aggregate", "tables dataset=mini_natural", "plots dataset=mini_natural"}
-# training scores its validation split with the same metrics, and so do the classical rows' references
+# training scores its validation split with the same metrics, and so do the classical rows
 VALIDATION = {"train dataset=mini_natural, variant=pconv, seed=0", "validation_plot dataset=mini_natural",
-              *(f"validate_reference dataset=mini_natural, classical={v}" for v in ("mean_fill", "biharmonic"))}
+              *(f"validate_classical dataset=mini_natural, classical={v}" for v in ("mean_fill", "biharmonic"))}
 
 
 def test_an_edit_of_the_metric_reruns_the_evaluations_and_a_comment_nothing(results):

@@ -173,7 +173,7 @@ def test_loss_ablation_drops_one_term_per_row_over_the_default():
     for term in ("style", "perceptual", "tv"):
         row = train_job(resolved, "mini_natural", f"rfr_kca_no_{term}", 0)["settings"]["loss"]
         assert row == {**full, term: 0}, term
-    assert resolved["report"]["reference"] == "rfr_kca"
+    assert resolved["report"]["baseline_row"] == "rfr_kca"
 
 
 def test_an_unregistered_attention_or_backbone_option_fails_at_snakemake_n(tmp_path):
@@ -188,3 +188,36 @@ def test_an_unregistered_attention_or_backbone_option_fails_at_snakemake_n(tmp_p
     assert "registered with @register_attention(\"name\") in a module of models/" in out
     assert "at 'variants/deep': Additional properties are not allowed ('depth' was unexpected)" in out
     assert "options are the keyword arguments of the backbone's constructor (models/registry.py)" in out
+
+
+def test_renamed_keys_still_load_for_one_release_with_a_message(tiny_config, capsys):
+    """report.reference and report.reference_table are now report.baseline_row and report.published_table:
+    the old names load as the new ones, saying so on stderr; both names at once are refused."""
+    from inpaint_bench.harness.config import RENAMED_KEYS
+
+    _, config, write_config = tiny_config
+    published = REPO / "published" / "rfr_net_table1.csv"
+    old = {**config, "report": {"reference": "mean_fill", "reference_table": str(published)}}
+    resolved = load_config(write_config(old))
+    assert resolved["report"]["baseline_row"] == "mean_fill"
+    assert resolved["report"]["published_table"] == str(published)
+    assert "reference" not in resolved["report"] and "reference_table" not in resolved["report"]
+    err = capsys.readouterr().err
+    for old_key, new_key in RENAMED_KEYS.items():
+        assert f"config: {old_key} is now {new_key}; it still works for this release" in err
+    new = {**config, "report": {"baseline_row": "mean_fill", "published_table": str(published)}}
+    assert load_config(write_config(new))["report"] == resolved["report"]
+    assert capsys.readouterr().err == ""  # the new names: no message
+    both = {**config, "report": {"reference": "pconv", "baseline_row": "mean_fill"}}
+    with pytest.raises(ConfigError, match=r"report\.reference and report\.baseline_row are both given"):
+        load_config(write_config(both))
+
+
+def test_the_repository_configs_use_no_renamed_key():
+    from inpaint_bench.harness.config import RENAMED_KEYS
+
+    for path in sorted((REPO / "config").glob("*.yaml")):
+        text = yaml.safe_load(path.read_text()) or {}
+        for old in RENAMED_KEYS:
+            section, key = old.split(".")
+            assert key not in (text.get(section) or {}), f"{path.name}: {old}"

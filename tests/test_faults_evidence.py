@@ -81,7 +81,7 @@ def test_an_exact_fill_is_capped_at_100_db_and_counted_up_to_the_tables(tmp_path
     assert not re.search(r"\binf\b", table)
     assert "PSNR is capped at 100 dB per image" in table and "mean_fill 0.1-0.2: 1 of 4" in table
     assert re.search(r"Near-constant test images \(pixel std < 0.02.*per bucket: 0.1-0.2: 1 of 4\.", table)
-    frame = build_ablation(rows, per_image, "d", ["grey", "mean_fill"], reference="grey",
+    frame = build_ablation(rows, per_image, "d", ["grey", "mean_fill"], baseline_row="grey",
                            bootstrap=Bootstrap(resamples=200))
     cell = frame[(frame["metric"] == "psnr") & (frame["variant"] == "mean_fill")].iloc[0]
     assert cell["n"] == 4 and np.isfinite(cell["delta"])  # every image, as the footnote says
@@ -110,7 +110,7 @@ def test_a_pair_without_a_value_is_counted_where_n_is_shown(tmp_path):
     a_images, a_summary = write_run(tmp_path, "a", {0: list(np.linspace(25, 30, 12))})
     b_images, b_summary = write_run(tmp_path, "b", {0: [*np.linspace(26, 31, 11), math.nan]})
     rows = aggregate([a_summary, b_summary])
-    frame = build_ablation(rows, read_per_images([a_images, b_images]), "d", ["a", "b"], reference="a",
+    frame = build_ablation(rows, read_per_images([a_images, b_images]), "d", ["a", "b"], baseline_row="a",
                            bootstrap=Bootstrap(resamples=200))
     assert frame[(frame["variant"] == "b")].iloc[0]["n"] == 11
     assert "b, PSNR (0.1-0.2): Δ from 11 of 12 image pairs; the other 1 have no value." in ablation_markdown(frame)
@@ -139,7 +139,7 @@ def test_one_image_and_one_seed_give_no_interval_and_no_mark(tmp_path, capsys):
     a_images, a_summary = write_run(tmp_path, "a", {0: [25.0]})
     b_images, b_summary = write_run(tmp_path, "b", {0: [26.2]})
     rows = aggregate([a_summary, b_summary])
-    frame = build_ablation(rows, read_per_images([a_images, b_images]), "d", ["a", "b"], reference="a")
+    frame = build_ablation(rows, read_per_images([a_images, b_images]), "d", ["a", "b"], baseline_row="a")
     cell = frame[frame["variant"] == "b"].iloc[0]
     assert (cell["delta"], cell["mark"], cell["method"]) == (pytest.approx(1.2), "", "paired")
     assert math.isnan(cell["lo"]) and math.isnan(cell["hi"])
@@ -160,7 +160,7 @@ def test_equal_differences_give_no_zero_width_interval(tmp_path, capsys):
     c_images, c_summary = write_run(tmp_path, "c", {0: [v + 0.5 + 0.1 * (i % 3) for i, v in enumerate(base)]})
     frame = build_ablation(aggregate([a_summary, b_summary, c_summary]),
                            read_per_images([a_images, b_images, c_images]), "d", ["a", "b", "c"],
-                           reference="a", bootstrap=Bootstrap(resamples=200))
+                           baseline_row="a", bootstrap=Bootstrap(resamples=200))
     cell = frame[frame["variant"] == "b"].iloc[0]
     assert (cell["mark"], cell["method"]) == ("", "paired") and math.isnan(cell["lo"])
     assert frame[frame["variant"] == "c"].iloc[0]["mark"] == "better"  # spread: an interval, and a mark
@@ -176,7 +176,7 @@ def test_ten_paired_values_are_enough_for_an_interval(tmp_path):
     a_images, a_summary = write_run(tmp_path, "a", {0: list(base)})
     b_images, b_summary = write_run(tmp_path, "b", {0: list(base + 2 + rng.normal(0, 0.1, 10))})
     frame = build_ablation(aggregate([a_summary, b_summary]), read_per_images([a_images, b_images]), "d", ["a", "b"],
-                           reference="a", bootstrap=Bootstrap(resamples=200))
+                           baseline_row="a", bootstrap=Bootstrap(resamples=200))
     cell = frame[frame["variant"] == "b"].iloc[0]
     assert (cell["mark"], cell["method"], cell["n"]) == ("better", "bootstrap", 10) and cell["lo"] < cell["hi"]
 

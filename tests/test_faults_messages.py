@@ -289,16 +289,16 @@ def test_a_variant_named_after_another_backbone_is_refused(tiny_config):
                                 "bh_pconv": {"backbone": "pconv", "layers": 3}}})))
 
 
-def test_a_misspelt_reference_row_is_refused_naming_the_closest(tiny_config):
-    """Before: `report.reference: basline` made the first row (mean_fill) the ablation's reference."""
+def test_a_misspelt_baseline_row_is_refused_naming_the_closest(tiny_config):
+    """Before: `report.baseline_row: basline` made the first row (mean_fill) the ablation's baseline row."""
     _, config, _ = tiny_config
     variants = {**config["variants"], "baseline": {"backbone": "pconv", "layers": 3}}
-    bad = {**config, "variants": variants, "report": {"reference": "basline"}}
-    with pytest.raises(ConfigError, match=r"report.reference: 'basline' is not a variant of this config "
+    bad = {**config, "variants": variants, "report": {"baseline_row": "basline"}}
+    with pytest.raises(ConfigError, match=r"report.baseline_row: 'basline' is not a variant of this config "
                                           r"\(did you mean 'baseline'\?\); its variants: baseline, mean_fill, pconv"):
         validate_config(yaml.safe_load(yaml.safe_dump(bad)))
-    # the default names a row the config need not have: the first row is the reference then
-    assert validate_config(yaml.safe_load(yaml.safe_dump(config)))["report"]["reference"] == "baseline"
+    # the default names a row the config need not have: the first row is the baseline row then
+    assert validate_config(yaml.safe_load(yaml.safe_dump(config)))["report"]["baseline_row"] == "baseline"
 
 
 def test_train_with_an_unknown_dataset_names_it(tiny_config, threads):

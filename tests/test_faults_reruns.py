@@ -125,7 +125,7 @@ def test_a_changed_config_or_dataset_reruns_without_snakemakes_metadata(tmp_path
     path.write_text(yaml.safe_dump({**config, "width": 8}))
     jobs = planned()
     assert ("train", "dataset=toy, variant=pconv, seed=0") in jobs
-    # (validation is off in this config: no validate_reference job is planned for the classical row)
+    # (validation is off in this config: no validate_classical job is planned for the classical row)
     assert {rule for rule, _ in jobs} == {"describe_job", "train", "evaluate", "aggregate", "tables", "plots",
                                          "validation_plot", "all"}
     path.write_text(yaml.safe_dump(config))

@@ -83,7 +83,7 @@ def test_a_missing_output_is_refused_naming_it_unless_allow_missing(tmp_path, ca
     provenance = json.loads(score.provenance_path(out).read_text())
     assert provenance["missing"] == ["0.1-0.2/b"] and provenance["allow_missing"] is True
     assert provenance["scored"] == 7
-    table = write_tables(summary, "d", tmp_path / "tables", reference=None)["md"].read_text()
+    table = write_tables(summary, "d", tmp_path / "tables", baseline_row=None)["md"].read_text()
     assert "other: 1 of the 8 outputs were missing and are not scored (score --allow-missing): 0.1-0.2/b" in table
 
 
@@ -194,10 +194,10 @@ def test_compositing_is_part_of_the_protocol_explicit_and_recorded(tmp_path, cap
 
     summary = read_summary(score.summary_path(ec_out))
     assert set(summary.protocol) == {"edgeconnect"}
-    table = write_tables(summary, "d", tmp_path / "tables", reference=None)["md"].read_text()
+    table = write_tables(summary, "d", tmp_path / "tables", baseline_row=None)["md"].read_text()
     assert "Scoring protocol edgeconnect: EdgeConnect's scripts/metrics.py" in table
     assert "output files scored as they are, known pixels included" in table
-    table = write_tables(read_summary(score.summary_path(ecc_out)), "d", tmp_path / "t2", reference=None)
+    table = write_tables(read_summary(score.summary_path(ecc_out)), "d", tmp_path / "t2", baseline_row=None)
     assert "Scoring protocol edgeconnect+composite:" in table["md"].read_text()
     assert "(not the protocol's own: `score --composite`)" in table["md"].read_text()
     with pytest.raises(ValueError, match=r"under protocol edgeconnect, B .* under edgeconnect\+composite"):

@@ -16,7 +16,7 @@ from helpers.fake_results import DATASET, VARIANTS, make_results, per_image_path
 from inpaint_bench.datasets.mini import build_mini_dataset
 from inpaint_bench.harness.fileio import write_csv
 from inpaint_bench.harness.names import MIN_SET_LEVEL_N, NEAR_CONSTANT_STD, per_image_columns
-from inpaint_bench.harness.reference import REFERENCE_COLUMNS, load_reference
+from inpaint_bench.harness.published import PUBLISHED_COLUMNS, load_published
 from inpaint_bench.metrics.evaluation import Evaluation
 from inpaint_bench.metrics.suite import MetricSuite
 from inpaint_bench.models.classical import MeanFill
@@ -84,8 +84,8 @@ def test_clusters_of_one_give_the_plain_bootstrap():
 
 
 def write_published(path, rows):
-    """A reference CSV (reference/README.md); rows: (row, variant, bucket, metric, value, printed)."""
-    lines = [",".join(REFERENCE_COLUMNS)] + [",".join(["rfr_net_cvpr2020", "Table 9", DATASET, "nvidia_test", *r,
+    """A published CSV (published/README.md); rows: (row, variant, bucket, metric, value, printed)."""
+    lines = [",".join(PUBLISHED_COLUMNS)] + [",".join(["rfr_net_cvpr2020", "Table 9", DATASET, "nvidia_test", *r,
                                                        "https://example.org p. 7"]) for r in rows]
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -104,7 +104,7 @@ def test_a_published_value_outside_its_range_or_unlike_its_print_is_refused(tmp_
     """Before: the L1 showed as "pub. 250.00", the SSIM of 93.1 was taken as it stood."""
     path = write_published(tmp_path / "table9.csv", [row])
     with pytest.raises(ValueError, match=rf"{re.escape(str(path))}:2 \(row 'Ours', bucket 0.2-0.3, {row[3]}\): {fault}"):
-        load_reference(path)
+        load_published(path)
 
 
 def test_published_values_in_every_printed_form_are_read(tmp_path):
@@ -114,7 +114,7 @@ def test_published_values_in_every_printed_form_are_read(tmp_path):
              ("l1", "0.025", "2.50%"), ("l1", "0.025", "2.50"), ("kid", "0.0123", "12.3"),
              ("psnr", "27.75", "27.75*"), ("fid", "12.34", "12.34"), ("lpips", "0.0871", "0.0871")]
     path = write_published(tmp_path / "t.csv", [(f"row{i}", "", "0.1-0.2", *form) for i, form in enumerate(forms)])
-    assert [r["value"] for r in load_reference(path)] == [float(f[1]) for f in forms]
+    assert [r["value"] for r in load_published(path)] == [float(f[1]) for f in forms]
 
 
 def test_a_published_fid_gets_no_difference(tmp_path):
@@ -123,7 +123,7 @@ def test_a_published_fid_gets_no_difference(tmp_path):
     summary = aggregate(make_results(tmp_path / "results", logs=False, fid={"pconv_base": 40.0, "rfr_full": 30.0}))
     path = write_published(tmp_path / "table9.csv", [("PConv", "pconv_base", "0.1-0.2", "fid", "35.0", "35.0"),
                                                      ("PConv", "pconv_base", "0.1-0.2", "psnr", "20.5", "20.5")])
-    paths = write_tables(summary, DATASET, tmp_path / "out", reference_table=path)
+    paths = write_tables(summary, DATASET, tmp_path / "out", published_table=path)
     md = paths["md"].read_text()
     assert "(pub. 35.00)" in md and "(pub. 35.00;" not in md and "(pub. 20.50; Δ +0.50)" in md
     assert "A published FID or KID gets no Δ" in md
@@ -139,7 +139,7 @@ def test_fid_from_few_images_is_marked_with_its_caveat_in_both_tables(tmp_path):
     the caveat the absolute table had, and the absolute table bolded the "best" of them."""
     paths = make_results(tmp_path / "results", logs=False, fid={"pconv_base": 40.0, "rfr_full": 30.0})
     summary, per_image = aggregate(paths), read_per_images(per_image_paths(paths))
-    ablation = build_ablation(summary, per_image, DATASET, VARIANTS, reference="pconv_base",
+    ablation = build_ablation(summary, per_image, DATASET, VARIANTS, baseline_row="pconv_base",
                               bootstrap=Bootstrap(resamples=200))
     absolute = build_table(summary, DATASET)
     caveat = (f"† FID from fewer than {MIN_SET_LEVEL_N} images per bucket (0.1-0.2: n = 10; 0.2-0.3: n = 10): at "
@@ -153,7 +153,7 @@ def test_fid_from_few_images_is_marked_with_its_caveat_in_both_tables(tmp_path):
     # at the stated minimum n, plain numbers again
     enough = summary.copy()
     enough.loc[enough["metric"] == "fid", "n"] = MIN_SET_LEVEL_N
-    md = ablation_markdown(build_ablation(enough, per_image, DATASET, VARIANTS, reference="pconv_base",
+    md = ablation_markdown(build_ablation(enough, per_image, DATASET, VARIANTS, baseline_row="pconv_base",
                                           bootstrap=Bootstrap(resamples=200)))
     assert "†" not in md and "-10.00 ± 0.00" in md
     assert "**31.50 ± 0.71**" in absolute_markdown(build_table(enough, DATASET))

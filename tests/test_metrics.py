@@ -1,4 +1,4 @@
-"""Tests for metrics/: values against known answers and the reference libraries, offline weight
+"""Tests for metrics/: values against known answers and independent libraries, offline weight
 lookup and loading, and the score CLI. No pretrained weights are needed: every network used here
 is created with random weights inside the test."""
 
@@ -128,10 +128,10 @@ def test_fid_matches_pytorch_fid_on_same_features():
 
     with torch.no_grad():
         f_real, f_fake = net(real).double().numpy(), net(fake).double().numpy()
-    reference = calculate_frechet_distance(f_fake.mean(0), np.cov(f_fake, rowvar=False),
-                                           f_real.mean(0), np.cov(f_real, rowvar=False))
-    assert reference > 1e-3  # the sets differ, so the comparison is not trivially 0 == 0
-    assert ours == pytest.approx(reference, rel=1e-4, abs=1e-6)
+    theirs = calculate_frechet_distance(f_fake.mean(0), np.cov(f_fake, rowvar=False),
+                                        f_real.mean(0), np.cov(f_real, rowvar=False))
+    assert theirs > 1e-3  # the sets differ, so the comparison is not trivially 0 == 0
+    assert ours == pytest.approx(theirs, rel=1e-4, abs=1e-6)
 
 
 def test_fid_zero_for_identical_sets_and_grows_with_shift():

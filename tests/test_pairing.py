@@ -158,7 +158,7 @@ def test_intervals_resample_an_image_met_with_several_masks_as_one_unit():
                         "value": psnr.mean(), "n": 36, "note": "", "train_note": "", "protocol": "harness"})
     per_image, summary = pd.concat(frames, ignore_index=True), pd.DataFrame(summary)
     bootstrap = Bootstrap(resamples=500)
-    frame = build_ablation(summary, per_image, "d", reference="baseline", bootstrap=bootstrap)
+    frame = build_ablation(summary, per_image, "d", baseline_row="baseline", bootstrap=bootstrap)
     row = frame[frame.variant == "rfr"].iloc[0]
     pairs = pair_rows(frames[0], frames[1], "psnr")
     assert image_cluster(pairs) == "image" and image_cluster(pairs.drop_duplicates("image")) is None

@@ -1,4 +1,4 @@
-"""config/paper.yaml: every row of both papers' studies, under their protocols; reference/ format."""
+"""config/paper.yaml: every row of both papers' studies, under their protocols; published/ format."""
 import io
 import math
 import os
@@ -14,7 +14,7 @@ import yaml
 from PIL import Image
 
 from helpers.workflow import REPO, planned_jobs
-from inpaint_bench.harness.reference import REFERENCE_COLUMNS, load_reference, reference_tables
+from inpaint_bench.harness.published import PUBLISHED_COLUMNS, load_published, published_tables
 from inpaint_bench.jobs.validate import validate_config
 
 PAPER = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
@@ -183,18 +183,18 @@ def test_a_missing_nvidia_folder_fails_before_any_job(paper_config, tmp_path):
         check_datasets_readable(validate_config(config, "paper"))
 
 
-def test_reference_tables_follow_the_documented_format(tmp_path):
-    # every CSV shipped in reference/ is readable and complete
-    for name, rows in reference_tables().items():
+def test_published_tables_follow_the_documented_format(tmp_path):
+    # every CSV shipped in published/ is readable and complete
+    for name, rows in published_tables().items():
         assert rows, name
-    readme = (REPO / "reference" / "README.md").read_text()
-    for column in REFERENCE_COLUMNS:
+    readme = (REPO / "published" / "README.md").read_text()
+    for column in PUBLISHED_COLUMNS:
         assert f"`{column}`" in readme, column
     # the checks name the file, the line and the fault (values here are made up for the test)
-    good = ",".join(REFERENCE_COLUMNS) + "\n" + \
+    good = ",".join(PUBLISHED_COLUMNS) + "\n" + \
         "rfr,Table X,paris,nvidia_test,Ours,rfr_kca,0.1-0.2,psnr,12.5,12.5,https://example.org\n"
     (tmp_path / "good.csv").write_text(good)
-    assert load_reference(tmp_path / "good.csv")[0]["value"] == 12.5
+    assert load_published(tmp_path / "good.csv")[0]["value"] == 12.5
     for broken, fault in [(good.replace(",psnr,", ",psnrr,"), "metric 'psnrr'"),
                           (good.replace(",12.5,12.5,", ",n/a,12.5,"), "value 'n/a'"),
                           (good.replace(",0.1-0.2,", ",10-20%,"), "bucket"),
@@ -203,7 +203,7 @@ def test_reference_tables_follow_the_documented_format(tmp_path):
                           (good.replace("printed,", ""), "columns")]:
         (tmp_path / "bad.csv").write_text(broken)
         with pytest.raises(ValueError, match=fault):
-            load_reference(tmp_path / "bad.csv")
+            load_published(tmp_path / "bad.csv")
 
 
 # RFR-Net's tables as printed on p. 7767 of the CVPR 2020 paper: how many numbers each holds
@@ -231,7 +231,7 @@ ROW_VARIANTS = {"PConv": "pconv", "RFR-Net(Ours)": "rfr_kca", "bare RFR-Net": "r
 
 
 def test_rfr_net_tables_hold_every_printed_value_with_the_papers_page():
-    tables = reference_tables()
+    tables = published_tables()
     assert set(RFR_TABLES) <= set(tables)
     for name, (table, count) in RFR_TABLES.items():
         rows = tables[name]
@@ -279,7 +279,7 @@ def paper_tables(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("paper_view")
     paths = make_results(root, logs=False)
-    lines = [",".join(REFERENCE_COLUMNS)] + [
+    lines = [",".join(PUBLISHED_COLUMNS)] + [
         f"rfr_net_cvpr2020,Table 1,{DATASET},nvidia_test,{row},{variant},{bucket},{metric},{printed},{printed},"
         f"\"Li et al., CVPR 2020, p. 7767, Table 1\"" for row, variant, bucket, metric, printed in FAKE_TABLE]
     (root / "table1.csv").write_text("\n".join(lines) + "\n")
@@ -375,9 +375,9 @@ def test_paper_variants_compare_a_published_row_with_another_row_per_dataset():
 
 
 @pytest.mark.parametrize("report, fault", [
-    ({"paper_tables": ["reference/no_such_table.csv"]}, r"report.paper_tables\[0\]: cannot read reference/no_such"),
+    ({"paper_tables": ["published/no_such_table.csv"]}, r"report.paper_tables\[0\]: cannot read published/no_such"),
     ({"paper_variants": {"rfr_kca": {"paris": "nope"}}}, "report.paper_variants.rfr_kca.paris: 'nope' is no variant"),
-    ({"paper_tables": ["reference/rfr_net_table1.csv", "reference/../reference/rfr_net_table1.csv"]},
+    ({"paper_tables": ["published/rfr_net_table1.csv", "published/../published/rfr_net_table1.csv"]},
      "report.paper_tables: two tables named 'rfr_net_table1'"),
 ])
 def test_a_bad_paper_table_or_variant_fails_when_the_config_is_read_naming_the_key(report, fault):

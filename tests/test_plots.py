@@ -256,8 +256,8 @@ def test_the_validation_plot_gives_each_row_the_colour_of_the_other_plots(tmp_pa
                     for step in (2, 4) for m in ("psnr", "ssim", "l1")]
             write_csv(path, pd.DataFrame(rows, columns=VALIDATION_COLUMNS))
             runs.setdefault(variant, []).append(path)
-    reference = tmp_path / "mean_fill.csv"
-    write_csv(reference, pd.DataFrame([{"step": 0, "bucket": "0.1-0.2", "metric": m, "value": 21.0, "n": 2}
+    classical = tmp_path / "mean_fill.csv"
+    write_csv(classical, pd.DataFrame([{"step": 0, "bucket": "0.1-0.2", "metric": m, "value": 21.0, "n": 2}
                                        for m in ("psnr", "ssim", "l1")], columns=VALIDATION_COLUMNS))
 
     def colours(fig):
@@ -265,7 +265,7 @@ def test_the_validation_plot_gives_each_row_the_colour_of_the_other_plots(tmp_pa
                 if not line.get_label().startswith("_")}
 
     metrics = colours(metrics_figure(pd.DataFrame(summary, columns=SUMMARY_COLUMNS), "d", order))
-    validation = colours(validation_figure(runs, {"mean_fill": reference}, {v: 8 for v in order}, "d", order=order))
+    validation = colours(validation_figure(runs, {"mean_fill": classical}, {v: 8 for v in order}, "d", order=order))
     assert set(validation) == set(order) and validation == {v: metrics[v] for v in validation}
     assert len(set(validation.values())) == 3
 
@@ -281,13 +281,13 @@ def test_a_collapsed_validation_point_is_marked_at_the_edge_not_setting_the_scal
                 for step, value in zip((200, 400, 600), series)]
         write_csv(path, pd.DataFrame(rows, columns=VALIDATION_COLUMNS))
         runs[variant] = [path]
-    reference = tmp_path / "mean_fill.csv"
-    write_csv(reference, pd.DataFrame([{"step": 0, "bucket": "0.1-0.2", "metric": m, "value": v, "n": 2}
+    classical = tmp_path / "mean_fill.csv"
+    write_csv(classical, pd.DataFrame([{"step": 0, "bucket": "0.1-0.2", "metric": m, "value": v, "n": 2}
                                        for m, v in (("psnr", 12.0), ("ssim", 0.4), ("l1", 0.1))],
                                       columns=VALIDATION_COLUMNS))
-    fig = validation_figure(runs, {"mean_fill": reference}, {"rfr": 4, "baseline": 4}, "d")
+    fig = validation_figure(runs, {"mean_fill": classical}, {"rfr": 4, "baseline": 4}, "d")
     psnr, ssim, l1 = fig.axes[:3]
-    assert 10 < psnr.get_ylim()[0] < 12 and 17 < psnr.get_ylim()[1] < 19  # the bulk, the reference line in view
+    assert 10 < psnr.get_ylim()[0] < 12 and 17 < psnr.get_ylim()[1] < 19  # the bulk, the classical line in view
     assert l1.get_ylim()[1] < 0.2
     assert [t.get_text() for t in psnr.texts] == ["-30.7"] and [t.get_text() for t in l1.texts] == ["9.25e+04"]
     assert not ssim.texts and "a collapsed point" in fig._suptitle.get_text()

@@ -1,5 +1,5 @@
-"""Scoring protocols (metrics/protocols.py, harness.names.PROTOCOLS): each equals its reference
-functions called directly on the same files; the protocol is recorded in every result file, named in
+"""Scoring protocols (metrics/protocols.py, harness.names.PROTOCOLS): each equals independent
+implementations called directly on the same files; the protocol is recorded in every result file, named in
 every table, and rows of different protocols are never aggregated, tabulated or compared together."""
 from __future__ import annotations
 
@@ -52,8 +52,8 @@ def files(root, size=SIZE, count=3):
     return root / "pred", root / "gt", root / "masks"
 
 
-def reference(protocol: str, pred_file, gt_file) -> dict[str, float]:
-    """The protocol's reference functions, called directly on the two files."""
+def independent(protocol: str, pred_file, gt_file) -> dict[str, float]:
+    """The protocol's independent implementations (libraries, formulas), called directly on the two files."""
     pred, gt = (np.asarray(Image.open(f).convert("RGB")) for f in (pred_file, gt_file))
     if protocol == "edgeconnect":  # EdgeConnect's scripts/metrics.py, line by line
         img_gt = rgb2gray((gt / 255.0).astype(np.float32))
@@ -73,7 +73,7 @@ def reference(protocol: str, pred_file, gt_file) -> dict[str, float]:
 
 
 @pytest.mark.parametrize("protocol", ["default", "edgeconnect", "skimage_rgb"])
-def test_score_equals_the_protocols_reference_functions_on_the_same_files(tmp_path, protocol):
+def test_score_equals_the_protocols_independent_implementations_on_the_same_files(tmp_path, protocol):
     pred, gt, masks = files(tmp_path)
     out = tmp_path / "scores.csv"
     assert score.main(["--pred", str(pred), "--gt", str(gt), "--masks", str(masks), "--out", str(out),
@@ -82,7 +82,7 @@ def test_score_equals_the_protocols_reference_functions_on_the_same_files(tmp_pa
     assert set(rows["protocol"]) == {protocol}
     assert set(pd.read_csv(score.summary_path(out))["protocol"]) == {protocol}
     for _, row in rows.iterrows():
-        expected = reference(protocol, pred / f"{row['image']}.png", gt / f"{row['image']}.png")
+        expected = independent(protocol, pred / f"{row['image']}.png", gt / f"{row['image']}.png")
         for metric, value in expected.items():
             assert row[metric] == pytest.approx(float(value), abs=1e-6), (row["image"], metric)
 
@@ -115,7 +115,7 @@ def test_an_evaluation_scores_its_composites_as_the_8_bit_files_it_would_write(t
     for j in range(2):
         save_image(comp[j], tmp_path / "comp.png")  # the harness's own PNG writer
         save_image(gt[j], tmp_path / "gt.png")
-        expected = reference(protocol, tmp_path / "comp.png", tmp_path / "gt.png")
+        expected = independent(protocol, tmp_path / "comp.png", tmp_path / "gt.png")
         for metric, value in expected.items():
             assert rows.loc[j, metric] == pytest.approx(float(value), abs=1e-6), (j, metric)
     assert set(rows["protocol"]) == {protocol}
@@ -168,7 +168,7 @@ def test_every_table_names_its_protocol(tmp_path):
     b_rows, _ = scored_files(tmp_path, "skimage_rgb", "c")
     summary = aggregate([b_summary, score.summary_path(b_rows)])
     per_image = read_per_images([b_summary.with_name("b_skimage_rgb.csv"), b_rows])
-    paths = write_tables(summary, "d", tmp_path / "tables", per_image=per_image, reference="b")
+    paths = write_tables(summary, "d", tmp_path / "tables", per_image=per_image, baseline_row="b")
     for key in ("md", "html", "ablation_md", "ablation_html"):
         assert "Scoring protocol skimage_rgb: scikit-image defaults on 8-bit images" in paths[key].read_text(), key
     for key in ("tex", "ablation_tex"):

@@ -23,10 +23,10 @@ from helpers.workflow import REPO, snakemake
 # The report's captions: reStructuredText templates that Snakemake renders with Jinja2
 
 
-@pytest.mark.parametrize("reference_table", [None, "reference/published.csv"])
+@pytest.mark.parametrize("published_table", [None, "published/published.csv"])
 @pytest.mark.parametrize("seeds", [[0], [0, 1, 2]])
 @pytest.mark.parametrize("note", [None, "The learned rows are under-trained at this budget (docs/results.md)."])
-def test_every_report_caption_renders_as_restructuredtext_without_a_system_message(reference_table, seeds, note):
+def test_every_report_caption_renders_as_restructuredtext_without_a_system_message(published_table, seeds, note):
     """A caption line that starts with a space after a false {% if %} became an "Unexpected
     indentation" error box in the report."""
     from types import SimpleNamespace
@@ -35,13 +35,13 @@ def test_every_report_caption_renders_as_restructuredtext_without_a_system_messa
     import docutils.nodes
     import jinja2
 
-    params = SimpleNamespace(seeds=seeds, seed=seeds[0], n=36, reference="baseline", variants=["baseline", "rfr"],
-                             bootstrap={"level": 0.95, "resamples": 2000, "seed": 0}, reference_table=reference_table,
+    params = SimpleNamespace(seeds=seeds, seed=seeds[0], n=36, baseline_row="baseline", variants=["baseline", "rfr"],
+                             bootstrap={"level": 0.95, "resamples": 2000, "seed": 0}, published_table=published_table,
                              note=note, pairing="every_mask",
                              budget="Training as the config gives it: rfr: 300 + 100 fine-tuning steps at batch 8 "
                                     "(3,200 images); baseline: no training (classical).")
     config = {"datasets": {"mini_natural": {}}, "seeds": seeds, "eval": {"protocol": "default"},
-              "report": {"reference": "baseline", "bootstrap": {"level": 0.95, "resamples": 2000}}}
+              "report": {"baseline_row": "baseline", "bootstrap": {"level": 0.95, "resamples": 2000}}}
     snakemake = SimpleNamespace(params=params, wildcards=SimpleNamespace(dataset="mini_natural"), config=config)
     captions = sorted((REPO / "workflow" / "report").glob("*.rst"))
     assert len(captions) >= 8
@@ -71,9 +71,9 @@ REPORT_CONFIG = {
     "eval": {"batch_size": 4, "samples": 1},
     "variants": {"mean_fill": {"backbone": "mean_fill"}, "baseline": {"backbone": "encdec"}},
     # written by report_run, relative to the workdir; also shown in the paper's shape and scored
-    "report": {"reference_table": "published.csv", "paper_tables": ["published.csv"]},
+    "report": {"published_table": "published.csv", "paper_tables": ["published.csv"]},
 }
-# A made-up published value (the format of reference/README.md) for one cell of the report run.
+# A made-up published value (the format of published/README.md) for one cell of the report run.
 PUBLISHED = ("paper,table,dataset,mask_protocol,row,variant,bucket,metric,value,printed,source\n"
              "test_paper,Table 1,mini_natural,nvidia_test,Baseline,baseline,0.1-0.3,psnr,20.0,20.00,made up\n")
 
@@ -99,7 +99,7 @@ def test_tables_rule_declares_the_per_image_files_and_writes_both_tables(report_
     found = re.search(r"rule tables:\n\s+input: (.*)\n", dry)
     assert found, dry
     inputs = found.group(1).split(", ")
-    assert "results/summary.csv" in inputs and "published.csv" in inputs  # report.reference_table
+    assert "results/summary.csv" in inputs and "published.csv" in inputs  # report.published_table
     expected = [f"results/runs/mini_natural/{v}/seed{s}/eval/per_image.csv"
                 for v in REPORT_CONFIG["variants"] for s in (0, 1)]
     assert [i for i in inputs if i.endswith("per_image.csv")] == expected
@@ -112,10 +112,10 @@ def test_tables_rule_declares_the_per_image_files_and_writes_both_tables(report_
 
     tables = workdir / "results" / "tables"
     md = (tables / "mini_natural_ablation.md").read_text()
-    assert "### mini_natural: Δ to baseline per hole-ratio bucket" in md and "| baseline (reference) |" in md
+    assert "### mini_natural: Δ to baseline per hole-ratio bucket" in md and "| baseline (baseline row) |" in md
     rows = [line.split(" | ")[0] for line in md.split("**PSNR↑ Δ**")[1].split("**SSIM")[0].splitlines()
             if line.startswith("| ") and not line.startswith("| Variant")]
-    assert rows == ["| mean_fill", "| baseline (reference)"]  # config order
+    assert rows == ["| mean_fill", "| baseline (baseline row)"]  # config order
     for name in ("mini_natural.md", "mini_natural_ablation.md"):
         text = (tables / name).read_text()
         assert not [c for c in md_cells(text) if "missing" in c], name
@@ -208,14 +208,14 @@ def test_report_renders_tables_plots_and_config_in_headless_chromium(report_run,
 
             # The ablation table: Δ with intervals and marks, rendered as tables in the report's frame.
             _click_nav(browser, "Tables")
-            _view(browser, "ablation: Δ to the reference")
+            _view(browser, "ablation: Δ to the baseline row")
             browser.wait_for("document.querySelector('iframe') !== null")
             frame = browser.frame_context("data:text/html")
             tables = browser.wait_for("document.readyState == 'complete' && document.querySelectorAll('table').length",
                                       context=frame)
             assert tables == 3  # PSNR, SSIM, L1: LPIPS/FID/KID were not computed
             text = browser.evaluate("document.body.innerText", context=frame)
-            assert "mini_natural: Δ to baseline per hole-ratio bucket" in text and "baseline (reference)" in text
+            assert "mini_natural: Δ to baseline per hole-ratio bucket" in text and "baseline (baseline row)" in text
             # "Δ [lo, hi]": breakable before the interval only (no-break space inside it)
             assert re.search(r"[+-]\d+\.\d\d \[[+-]\d+\.\d\d,\u00a0[+-]\d+\.\d\d\]", text), text
             assert "hierarchical paired bootstrap" in text and "Seeds: 0, 1." in text
@@ -225,7 +225,7 @@ def test_report_renders_tables_plots_and_config_in_headless_chromium(report_run,
             width = browser.evaluate("document.querySelector('table').getBoundingClientRect().width", context=frame)
             assert 200 < width < 1000  # laid out as a table, narrow enough for the page
             browser.screenshot(shots / "report_ablation.png")
-            caption = _caption(browser, "ablation: Δ to the reference")
+            caption = _caption(browser, "ablation: Δ to the baseline row")
             # (the caption names the pairing since masks.pairing exists)
             caption = " ".join(caption.split())
             assert "Test images: 5 per bucket and seed, met with the masks as masks.pairing: cycle says" in caption
@@ -246,13 +246,13 @@ def test_report_renders_tables_plots_and_config_in_headless_chromium(report_run,
             assert "mean ± sample standard deviation over 2 seeds" in caption and "published.csv" in caption
 
             # Every plot is an image that decoded.
-            for label in ("metrics per bucket", "Δ to the reference", "training losses", "qualitative"):
+            for label in ("metrics per bucket", "Δ to the baseline row", "training losses", "qualitative"):
                 _click_nav(browser, "Plots")
                 _view(browser, label)
                 size = browser.wait_for("(() => { const i = document.querySelector('img[src^=\"data:image/png\"]');"
                                         " return i && i.complete && i.naturalWidth > 0 ? [i.naturalWidth, i.naturalHeight] : null })()")
                 assert size[0] > 300 and size[1] > 200, (label, size)
-                if label == "Δ to the reference":
+                if label == "Δ to the baseline row":
                     browser.screenshot(shots / "report_paired.png")
                     assert "hierarchical paired bootstrap" in _caption(browser, label)
 
@@ -261,7 +261,7 @@ def test_report_renders_tables_plots_and_config_in_headless_chromium(report_run,
             _view(browser, "resolved config")
             frame = browser.frame_context("data:text/html")
             text = browser.wait_for("document.readyState == 'complete' && document.body.innerText", context=frame)
-            assert "seeds:" in text and "reference: baseline" in text and "resamples: 2000" in text
+            assert "seeds:" in text and "baseline_row: baseline" in text and "resamples: 2000" in text
         finally:
             browser.close()
     with Image.open(shots / "report_ablation.png") as im:

@@ -172,7 +172,7 @@ def test_merge_is_mask_weighted_mean():
 
 # ----------------------------------------------------------------------------- attention
 
-def reference_score(x: torch.Tensor) -> torch.Tensor:
+def loop_score(x: torch.Tensor) -> torch.Tensor:
     """Independent loop implementation of the KCA score for one sample x (C, h, w) -> (Q, K)."""
     c, h, w = x.shape
     vecs = x.reshape(c, h * w).T  # (Q, C), row-major positions
@@ -202,7 +202,7 @@ def test_kca_score_and_consistency_formula():
     out_first, state_first = kca(x, valid, None)
     out, state = kca(x, valid, AttentionState(prev_score, prev_valid))
     for i in range(n):
-        new, keys = reference_score(x[i])
+        new, keys = loop_score(x[i])
         torch.testing.assert_close(state_first.score[i], new, rtol=1e-5, atol=1e-6)
         m = prev_valid[i].reshape(h * w, 1)
         expected = (prev_score[i] * m + new * 0.5) / (m + 0.5)

@@ -1,6 +1,6 @@
 """RFR-Net trains as the official code (jingyuanli001/RFR-Inpainting) does, step for step.
 
-The reference below is this test's own functional RFR-Net, written from the official code's formulas:
+The official network below is this test's own functional RFR-Net, written from the official code's formulas:
 multi-channel partial convolutions (the official ``multi_channel=True``: ratio = C*k*k / (windowed
 channel sum + 1e-8), the tail's 67 = 3 + w channels masked by the image mask and the upsampled merged
 mask), KCA per sample with keys (f + 1e-7) / norm, the merge as a mean over maps + 1e-7, and the
@@ -35,7 +35,7 @@ def tiny_vgg() -> torch.nn.Sequential:
                                conv(6, 8), relu(), conv(8, 8), relu(), conv(8, 8), relu(), pool())
 
 
-# ----------------------------------------------------------------------------- the reference network
+# ----------------------------------------------------------------------------- the official network
 
 def multi_channel_pconv(x, m, weight, stride, pad):
     """The official PartialConv2d with multi_channel=True, bias-free: m has x's channels."""
@@ -46,7 +46,7 @@ def multi_channel_pconv(x, m, weight, stride, pad):
     return F.conv2d(x * m, weight, stride=stride, padding=pad) * (ratio * new_m), new_m
 
 
-class Reference:
+class Official:
     """RFR-Net with KCA, 6 recurrences, area kernel 7, on copies of a model's weights and statistics."""
 
     def __init__(self, state: dict):
@@ -157,9 +157,9 @@ def official_loss_terms(vgg, gt, pred, valid3):
 OFFICIAL_WEIGHTS = {"tv": 0.1, "style": 120.0, "perceptual": 0.05, "valid": 1.0, "hole": 6.0}
 
 
-def reference_step(ref, vgg, optimizer, gt, hole):
+def official_step(official, vgg, optimizer, gt, hole):
     valid3 = (1 - hole).expand(-1, 3, -1, -1)
-    terms = official_loss_terms(vgg, gt, ref(gt * valid3, valid3), valid3)
+    terms = official_loss_terms(vgg, gt, official(gt * valid3, valid3), valid3)
     total = sum(OFFICIAL_WEIGHTS[k] * v for k, v in terms.items())
     optimizer.zero_grad()
     total.backward()
@@ -199,9 +199,9 @@ def rfr_trainer(tiny_config, tmp_path, one_thread):
     return trainer
 
 
-def assert_terms_close(ours: dict, reference: dict, rel: float):
-    assert ours.keys() >= reference.keys()
-    for key, value in reference.items():
+def assert_terms_close(ours: dict, official: dict, rel: float):
+    assert ours.keys() >= official.keys()
+    for key, value in official.items():
         assert ours[key] == pytest.approx(value, rel=rel), (key, ours[key], value)
 
 
@@ -211,29 +211,29 @@ def test_step_one_of_training_and_of_finetuning_equals_the_official_formulas(rfr
 
     # training: BatchNorm on batch statistics, Adam at lr; step 1's terms (its update is not
     # compared: train-mode BatchNorm over 2 small images makes the gradients ill-conditioned)
-    ref = Reference(trainer.model.state_dict())
+    official = Official(trainer.model.state_dict())
     assert trainer.set_phase() == "train"
-    expected = reference_step(ref, vgg, torch.optim.Adam(ref.p.values(), lr=trainer.settings["lr"]), gt, hole)
+    expected = official_step(official, vgg, torch.optim.Adam(official.p.values(), lr=trainer.settings["lr"]), gt, hole)
     assert_terms_close(trainer.train_step(gt, hole), expected, rel=1e-5)
     trainer.step += 1
-    for key, stat in ref.stats.items():  # the statistics of the six recurrences' shared BatchNorms
+    for key, stat in official.stats.items():  # the statistics of the six recurrences' shared BatchNorms
         torch.testing.assert_close(trainer.model.state_dict()[key], stat, rtol=1e-4, atol=1e-5)
 
     # fine-tuning: frozen statistics, a fresh Adam at finetune_lr, from the same weights
-    ref = Reference(trainer.model.state_dict())
-    ref.bn_training = False
-    optimizer = torch.optim.Adam(ref.p.values(), lr=trainer.settings["finetune_lr"])
+    official = Official(trainer.model.state_dict())
+    official.bn_training = False
+    optimizer = torch.optim.Adam(official.p.values(), lr=trainer.settings["finetune_lr"])
     for step in range(3):
         assert trainer.set_phase() == "finetune"
-        expected = reference_step(ref, vgg, optimizer, gt, hole)
+        expected = official_step(official, vgg, optimizer, gt, hole)
         assert_terms_close(trainer.train_step(gt, hole), expected, rel=1e-5)
         trainer.step += 1
     ours = dict(trainer.model.named_parameters())
-    for key, value in ref.p.items():
+    for key, value in official.p.items():
         torch.testing.assert_close(ours[key], value, rtol=0, atol=2e-6, msg=key)
 
 
-def test_eval_output_equals_the_reference_at_hole_edges(one_thread):
+def test_eval_output_equals_the_official_at_hole_edges(one_thread):
     torch.manual_seed(0)
     model = build_model({"backbone": "rfr", "attention": "kca"}, WIDTH)
     with torch.no_grad():  # statistics as a trained network has them, not 0 and 1
@@ -243,13 +243,13 @@ def test_eval_output_equals_the_reference_at_hole_edges(one_thread):
             elif name.endswith("running_var"):
                 buffer.uniform_(0.5, 1.5)
     model.eval()
-    ref = Reference(model.state_dict())
-    ref.bn_training = False
+    official = Official(model.state_dict())
+    official.bn_training = False
     gt, hole = batch()
     with torch.no_grad():
         ours = model(gt * (1 - hole), hole)
         valid3 = (1 - hole).expand(-1, 3, -1, -1)
-        expected = ref(gt * valid3, valid3)
+        expected = official(gt * valid3, valid3)
     torch.testing.assert_close(ours, expected, rtol=0, atol=1e-5)
 
 

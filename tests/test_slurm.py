@@ -145,7 +145,7 @@ def test_the_slurm_run_ends_with_the_summary_of_the_local_run(runs):
 def test_every_non_local_job_was_an_sbatch_job_with_the_configs_resources(runs, slurm_env):
     expected = {rule: n for rule, n in job_stats(runs["output"]).items() if rule not in LOCAL_RULES}
     assert set(expected) == {"build_mini_dataset", "make_test_masks", "train_teacher", "train", "evaluate",
-                             "validate_reference"}
+                             "validate_classical"}
     jobs = slurm_jobs(slurm_env, runs["slurm"])
     submitted = {}
     for job in jobs.values():
@@ -204,8 +204,8 @@ def test_a_training_job_past_its_slurm_time_limit_checkpoints_and_resumes_to_the
                   "--output", tmp_path / "job.log", "--wrap", "exec " + " ".join(map(str, cmd + ["--out", stopped]))],
                  slurm_env)
     job = submit.stdout.strip().split(";")[0]
-    # the uninterrupted reference, on the other core meanwhile
-    reference = subprocess.Popen(cmd + ["--out", str(straight)], cwd=REPO, stdout=subprocess.DEVNULL,
+    # the uninterrupted run, on the other core meanwhile
+    uninterrupted = subprocess.Popen(cmd + ["--out", str(straight)], cwd=REPO, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 600
     while not (stopped / "train_log.csv").exists():  # written with the first checkpoint
@@ -226,7 +226,7 @@ def test_a_training_job_past_its_slurm_time_limit_checkpoints_and_resumes_to_the
     assert 0 < step < 16000
 
     subprocess.run(cmd + ["--out", str(stopped)], check=True, cwd=REPO, capture_output=True)  # the retry
-    assert reference.wait(timeout=600) == 0, reference.stderr.read()
+    assert uninterrupted.wait(timeout=600) == 0, uninterrupted.stderr.read()
     a = state_dict(straight / "model.pt")
     b = state_dict(stopped / "model.pt")
     assert_same_weights(a, b)

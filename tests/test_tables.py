@@ -130,7 +130,7 @@ def test_best_cell_follows_metric_direction(results):
 def test_no_column_only_says_missing_and_a_footnote_names_the_weight_file(results, tmp_path):
     _, paths, summary = results
     out = write_tables(summary, DATASET, tmp_path, VARIANTS, per_image=read_per_images(per_image_paths(paths)),
-                       reference="pconv_base", bootstrap=Bootstrap(resamples=200))
+                       baseline_row="pconv_base", bootstrap=Bootstrap(resamples=200))
     assert sorted(out) == sorted(["csv", "md", "tex", "html", "ablation_csv", "ablation_md", "ablation_tex",
                                   "ablation_html"])
     for key in ("md", "tex", "html", "ablation_md", "ablation_tex", "ablation_html"):
@@ -253,12 +253,12 @@ def test_variant_labels_go_into_both_tables_footnotes_and_into_no_job(results, t
     from inpaint_bench.jobs.validate import validate_config
 
     root, paths, summary = results
-    labels = {"pconv_base": "reference row", "rfr_full": "DGI ablation on its own network: + fusion"}
+    labels = {"pconv_base": "baseline row", "rfr_full": "DGI ablation on its own network: + fusion"}
     written = write_tables(summary, DATASET, tmp_path, per_image=read_per_images(per_image_paths(paths)),
-                           reference="pconv_base", labels=labels)
+                           baseline_row="pconv_base", labels=labels)
     for key in ("md", "html", "ablation_md", "ablation_html"):
         text = written[key].read_text()
-        assert "pconv_base: reference row" in text and "rfr_full: DGI ablation on its own network: + fusion" in text
+        assert "pconv_base: baseline row" in text and "rfr_full: DGI ablation on its own network: + fusion" in text
     # a label is words for the tables: editing it changes no job (nothing re-runs)
     from conftest import write_images
 
@@ -271,3 +271,37 @@ def test_variant_labels_go_into_both_tables_footnotes_and_into_no_job(results, t
     assert train_job(labelled, "d", "v", 0) == train_job(plain, "d", "v", 0)
     assert eval_job(labelled, "d", "v", 0) == eval_job(plain, "d", "v", 0)
     assert teacher_architectures(labelled) == teacher_architectures(plain)
+
+
+def test_an_unlabelled_row_is_described_by_how_its_jobs_differ_from_the_baseline_row(tmp_path):
+    """Before, `encdec_lr1e3` showed only its key. Its label now comes from its resolved jobs against the
+    baseline row's: written in both tables' footnotes; a given label wins, and a default written out
+    (lr 2e-4, attention none) is no difference."""
+    from inpaint_bench.jobs.resolve import row_labels
+    from inpaint_bench.jobs.validate import validate_config
+
+    base = {"backbone": "encdec"}
+    config = validate_config({
+        "datasets": {DATASET: {"kind": "folder", "root": str(tmp_path)}},
+        "report": {"baseline_row": "baseline"},
+        "variants": {"mean_fill": {"backbone": "mean_fill"}, "baseline": base,
+                     "encdec_lr1e3": {**base, "train": {"lr": 1.0e-3}},
+                     "encdec_no_style": {**base, "train": {"loss": {"style": 0}}},
+                     "encdec_both": {**base, "train": {"lr": 1.0e-3, "loss": {"style": 0}}},
+                     "encdec_written_out": {**base, "attention": "none", "train": {"lr": 2.0e-4}},
+                     "rfr_kca": {"backbone": "rfr", "attention": "kca", "iterations": 2},
+                     "named": {**base, "train": {"lr": 1.0e-3}, "label": "words"}}})
+    labels = row_labels(config)
+    assert labels == {"encdec_lr1e3": "lr 1e-3", "encdec_no_style": "loss.style 0",
+                      "encdec_both": "lr 1e-3, loss.style 0",
+                      "rfr_kca": "backbone rfr, attention kca, iterations 2", "named": "words"}
+    variants = list(config["variants"])
+    paths = make_results(tmp_path / "results", variants=variants, trained={})
+    written = write_tables(aggregate(paths), DATASET, tmp_path / "tables",
+                           per_image=read_per_images(per_image_paths(paths)), baseline_row="baseline", labels=labels)
+    for key in ("md", "ablation_md"):
+        text = written[key].read_text()
+        assert "encdec_lr1e3: lr 1e-3" in text and "encdec_no_style: loss.style 0" in text, key
+        assert "encdec_both: lr 1e-3, loss.style 0" in text and "named: words" in text, key
+        # nothing to say: the defaults written out, and a classical row named after its backbone
+        assert not re.search(r"encdec_written_out: (lr|attention)|mean_fill: backbone", text), key

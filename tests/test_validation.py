@@ -9,7 +9,7 @@ import torch
 from inpaint_bench.jobs.resolve import train_job, validation_job
 from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.training.train import Trainer
-from inpaint_bench.training.validation import held_out_indices, validate_reference
+from inpaint_bench.training.validation import held_out_indices, validate_classical
 
 
 def trainer(path, out) -> Trainer:
@@ -71,16 +71,16 @@ def test_without_validation_nothing_is_held_out(tiny_config, tmp_path):
 def test_a_classical_row_is_scored_on_the_same_split_and_masks(validated, tmp_path):
     path = validated[0]
     config = load_config(path)
-    validate_reference(validation_job(config, "toy", "mean_fill"), tmp_path / "mean_fill.csv")
+    validate_classical(validation_job(config, "toy", "mean_fill"), tmp_path / "mean_fill.csv")
     run = trainer(path, tmp_path / "run")
     split = run.validation.split
-    reference = pd.read_csv(tmp_path / "mean_fill.csv")
-    assert (reference.step == 0).all() and len(reference) == 2 * 3
+    classical = pd.read_csv(tmp_path / "mean_fill.csv")
+    assert (classical.step == 0).all() and len(classical) == 2 * 3
     # recompute mean fill's PSNR on the trainer's own split: the same pairs give the same number
     from inpaint_bench.models import build_model
 
     rows = split.score(build_model({"backbone": "mean_fill"}, 4), 0, torch.float32, "cpu")
-    assert [round(r["value"], 6) for r in rows] == [round(v, 6) for v in reference.value]
+    assert [round(r["value"], 6) for r in rows] == [round(v, 6) for v in classical.value]
 
 
 class Blowup(torch.nn.Module):

@@ -144,11 +144,11 @@ def test_validation_jobs_are_planned_only_where_validation_is_on(tmp_path):
     off = tmp_path / "off.yaml"
     off.write_text(yaml.safe_dump({**config, "train": {**config["train"], "validation": {"every": 0}}}))
     planned = snakemake(tmp_path / "a", "-n", "--configfile", str(on)).stdout
-    assert {r for r, _ in planned_jobs(planned)} >= {"validate_reference", "validation_plot"}
-    block = planned[planned.index("rule validate_reference:"):]
+    assert {r for r, _ in planned_jobs(planned)} >= {"validate_classical", "validation_plot"}
+    block = planned[planned.index("rule validate_classical:"):]
     assert "mem_mb=1234" in block[:block.index("\n\n")].replace(" ", "")
     jobs = planned_jobs(snakemake(tmp_path / "b", "-n", "--configfile", str(off)).stdout)
-    assert "validate_reference" not in {r for r, _ in jobs} and "validation_plot" in {r for r, _ in jobs}
+    assert "validate_classical" not in {r for r, _ in jobs} and "validation_plot" in {r for r, _ in jobs}
 
 
 def test_the_dry_run_warns_about_a_row_whose_measured_memory_exceeds_its_request(tmp_path):

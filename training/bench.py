@@ -318,7 +318,7 @@ def main(argv=None) -> list[dict]:
           f"as in training; fp32 with PyTorch's TF32 defaults (convolutions: {torch.backends.cudnn.allow_tf32}, "
           f"matmuls: {torch.backends.cuda.matmul.allow_tf32})")
     print(f"measuring matmul peaks ({args.peak_seconds:.0f} s each) ...", flush=True)
-    # the fp32 peak always (the reference every row is compared with); the bf16 one only where a row runs
+    # the fp32 peak always (the peak every row is measured against); the bf16 one only where a row runs
     # in bf16: emulated bf16 (AVX2) runs a 2048^2 matmul for minutes, so there it is taken on a smaller one
     peaks = {torch.float32: measure_matmul_peak(torch.float32, args.peak_seconds, device=device),
              torch.bfloat16: (measure_matmul_peak(torch.bfloat16, args.peak_seconds, device=device,

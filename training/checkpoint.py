@@ -36,7 +36,7 @@ def is_run_file(name: str) -> bool:
             or name.startswith(".") or name.endswith(".corrupt"))
 
 # the fields that say which job a model.pt comes from ("variant" holds the job's name: the variant,
-# or the teacher's architecture slug), and those a changed config makes stale
+# or the teacher's arch), and those a changed config makes stale
 WHO = ("role", "variant", "dataset", "seed")
 HOW = ("spec", "width", "image_size", "code")
 

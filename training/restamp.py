@@ -69,7 +69,7 @@ def outputs(config: dict, kind: str, parts: tuple) -> list[Path]:
     if kind == "eval":
         return [r.eval_dir(*parts) / name for name in ("summary.csv", "per_image.csv", "samples", PROVENANCE)]
     if kind == "validation":
-        return [r.reference_validation(*parts)]
+        return [r.classical_validation(*parts)]
     if kind == "masks":
         return [r.masks_dir(config["image_size"], *parts) / "manifest.csv"]
     if kind == "data":

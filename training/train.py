@@ -233,14 +233,14 @@ class Trainer:
     def _setup_distillation(self, teacher_path: str | None) -> None:
         from inpaint_bench.models.distill import build_distill_loss
 
-        slug = self.job["teacher"]
+        arch = self.job["teacher"]
         if teacher_path is None or not Path(teacher_path).is_file():
-            raise ConfigError(f"variant {self.variant!r} distils from the teacher {slug!r}, whose model "
+            raise ConfigError(f"variant {self.variant!r} distils from the teacher {arch!r}, whose model "
                               f"{teacher_path} is not trained yet; train it first: "
                               f"python -m inpaint_bench.training.train --config CONFIG --dataset {self.dataset} "
-                              f"--teacher-arch {slug} --seed {self.seed}")
+                              f"--teacher-arch {arch} --seed {self.seed}")
         self.teacher, _ = load_model_file(teacher_path, self.device, expect={
-            "role": "teacher", "variant": slug, "code": self.job["teacher_code"],
+            "role": "teacher", "variant": arch, "code": self.job["teacher_code"],
             **{k: self.job[k] for k in ("dataset", "seed", "width", "image_size")}}, job=self.job["teacher_job"])
         for p in self.teacher.parameters():
             p.requires_grad_(False)
@@ -311,7 +311,7 @@ class Trainer:
 
     def train_step(self, image: torch.Tensor, mask: torch.Tensor) -> dict:
         if self.role == "teacher":
-            mask = torch.zeros_like(mask)  # the auxiliary network sees the uncorrupted image
+            mask = torch.zeros_like(mask)  # the teacher sees the uncorrupted image
         if self.ddp is not None:
             total, terms = self.ddp(image, mask)
             shown, terms = self.mean_over_processes(total, terms)
@@ -452,7 +452,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--dataset", required=True)
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--variant", help="the variant to train")
-    what.add_argument("--teacher-arch", help="train this DGI teacher (auxiliary network), e.g. rfr_attention-kca")
+    what.add_argument("--teacher-arch", help="train this DGI teacher (its arch), e.g. rfr_attention-kca")
     p.add_argument("--seed", type=seed_argument, required=True)
     p.add_argument("--out", help="output folder (default: where the workflow puts this run)")
     p.add_argument("--teacher-model", help="the teacher's model.pt for a distilled variant "

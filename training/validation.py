@@ -1,7 +1,7 @@
 """Validation during training: a small fixed split held out from the training images, one fixed mask per
 bucket and image, scored (PSNR, SSIM, L1 of the composite) every `train.validation.every` steps into
 validation.csv (columns: docs/file-formats.md). The split never touches the test set, and the held-out
-images are not trained on. Classical rows are scored on the same split once, as reference lines.
+images are not trained on. Classical rows are scored on the same split once, as classical lines.
 Each point is scored by the test set's code (metrics.evaluation.scoring_pair: the composite clamped to
 [0, 1]) under the `default` protocol whatever `eval.protocol` says, so that scoring the test set under
 another protocol never retrains a row; an eval-mode output far outside [0, 1] and a point that collapses
@@ -60,9 +60,9 @@ def validation_split(job: dict, held_out: list[int], protocol: str = VALIDATION_
     return ValidationSplit(images, held_out, job["buckets"], job["image_size"], job["dataset"], protocol)
 
 
-def validate_reference(job: dict, out: str | Path) -> Path:
+def validate_classical(job: dict, out: str | Path) -> Path:
     """A classical row (no training) scored once on the validation split, as step 0 of validation.csv:
-    the reference lines of the validation plot."""
+    the classical lines of the validation plot."""
     from inpaint_bench.datasets import build_dataset
     from inpaint_bench.models import build_model
 

@@ -85,7 +85,7 @@ def make_results(root, variants=VARIANTS, buckets=BUCKETS, seeds=(0, 1), logs=Tr
                     for i, name in enumerate(["img_000", "img_001"]):
                         folder = run / "eval" / "samples" / bucket
                         _png(folder / f"{name}_input.png", (255, 255, 255))
-                        _png(folder / f"{name}_output.png", (80 * vi, 100, 50 * i))
+                        _png(folder / f"{name}_output.png", (80 * vi % 256, 100, 50 * i))
                         _png(folder / f"{name}_gt.png")
             summary = pd.DataFrame(rows, columns=["dataset", "variant", "seed", "bucket", "metric", "value", "n", "note"])
             summary["train_note"] = TRAIN_NOTES.get(variant, "")
@@ -153,4 +153,4 @@ def results(tmp_path_factory):
 def ablation(results):
     _, paths, summary = results
     return build_ablation(summary, read_per_images(per_image_paths(paths)), DATASET, ["rfr_full", "pconv_base"],
-                          reference="pconv_base", bootstrap=Bootstrap(resamples=1000))
+                          baseline_row="pconv_base", bootstrap=Bootstrap(resamples=1000))

@@ -6,10 +6,11 @@ from pathlib import Path
 
 from inpaint_bench.datasets.kinds import dataset_kind, dataset_spec
 from inpaint_bench.harness.config import layout, train_settings
-from inpaint_bench.harness.reference import locate
+from inpaint_bench.harness.published import locate
 from inpaint_bench.jobs.resolve import as_param, coinciding_line, coinciding_rows, eval_job, job_digest
 from inpaint_bench.jobs.resolve import teacher_architectures, teacher_job
-from inpaint_bench.jobs.resolve import teacher_slug, train_job, validation_job, workflow_job, workflow_jobs
+from inpaint_bench.jobs.resolve import teacher_arch, train_job, validation_job, workflow_job, workflow_jobs
+from inpaint_bench.jobs.resolve import row_labels
 from inpaint_bench.jobs.resolve import validated_classical as resolve_validated_classical
 from inpaint_bench.metrics.weights import WEIGHT_FILES, download_target, find_weight
 from inpaint_bench.models.registry import is_trainable, uses_distillation
@@ -25,7 +26,7 @@ TABLES = ["{dataset}", "{dataset}_ablation"]  # absolute and ablation table of e
 THREADS = config["threads_per_job"]
 RESOURCES = config["resources"]
 CONDA_ENV = "../../environment.yml"
-TEACHERS = teacher_architectures(config)  # slug -> architecture of every DGI teacher needed
+TEACHERS = teacher_architectures(config)  # arch -> architecture of every DGI teacher needed
 TRAINED = [v for v in VARIANTS if is_trainable(config["variants"][v])]
 CLASSICAL = [v for v in VARIANTS if v not in TRAINED]
 # weights.download: the files not found offline, made by rule download_weights
@@ -73,7 +74,7 @@ def validated_classical(dataset):
     return resolve_validated_classical(config, dataset)
 
 
-# report.paper_tables: {name (the CSV's stem): its path, found as harness.reference.locate finds it},
+# report.paper_tables: {name (the CSV's stem): its path, found as harness.published.locate finds it},
 # each written in the paper's shape (rule paper_view), and the scorecard of them all (rule scorecard)
 PAPER_TABLES = {Path(p).stem: str(locate(p)) for p in config["report"]["paper_tables"]}
 PAPER_OUTPUTS = [
@@ -140,8 +141,8 @@ def teacher_model(wildcards):
     """A distilled student needs its teacher's model.pt; other variants need nothing."""
     spec = config["variants"][wildcards.variant]
     if uses_distillation(spec):
-        slug = teacher_slug(spec)
-        return str(R.teacher_dir(wildcards.dataset, slug, wildcards.seed) / "model.pt")
+        arch = teacher_arch(spec)
+        return str(R.teacher_dir(wildcards.dataset, arch, wildcards.seed) / "model.pt")
     return []
 
 

@@ -43,12 +43,12 @@ rule aggregate:
 
 
 rule tables:
-    """The absolute table (mean ± std over seeds, with the published values of report.reference_table
-    beside our cells when set) and the ablation table (Δ to the reference row with hierarchical
+    """The absolute table (mean ± std over seeds, with the published values of report.published_table
+    beside our cells when set) and the ablation table (Δ to the baseline row with hierarchical
     paired bootstrap intervals over the per-image scores) of one dataset."""
     input:
         summary=str(R.summary()),
-        published=config["report"]["reference_table"] or [],
+        published=config["report"]["published_table"] or [],
         job=lambda wc: workflow_job_file("tables", wc.dataset),
         per_image=lambda wc: [
             str(R.eval_dir(wc.dataset, v, s) / "per_image.csv") for v in VARIANTS for s in SEEDS
@@ -78,7 +78,7 @@ rule tables:
                 caption="../report/ablation.rst",
                 category="Tables",
                 subcategory="{dataset}",
-                labels={"dataset": "{dataset}", "table": "ablation: Δ to the reference"},
+                labels={"dataset": "{dataset}", "table": "ablation: Δ to the baseline row"},
             )
         ),
     log:
@@ -88,12 +88,12 @@ rule tables:
     params:
         variants=VARIANTS,
         seeds=SEEDS,
-        reference=config["report"]["reference"],
-        reference_table=config["report"]["reference_table"],
+        baseline_row=config["report"]["baseline_row"],
+        published_table=config["report"]["published_table"],
         note=config["report"]["note"],
         bootstrap=config["report"]["bootstrap"],
         n=lambda wc: images_per_bucket(dataset_spec(config, wc.dataset)),
-        labels={v: s["label"] for v, s in config["variants"].items() if s.get("label")},
+        labels=row_labels(config),  # the config's labels, else generated (jobs.resolve.row_label)
         coinciding=lambda wc: coinciding(),
         pairing=config["masks"]["pairing"],
         expected=lambda wc: expected_schedule(config, wc.dataset, TRAINED),
@@ -170,7 +170,7 @@ rule scorecard:
 
 
 rule plots:
-    """Metrics against hole ratio (seed bands), differences to the reference with intervals,
+    """Metrics against hole ratio (seed bands), differences to the baseline row with intervals,
     training loss curves over seeds and a qualitative grid (first seed)."""
     input:
         summary=str(R.summary()),
@@ -192,7 +192,7 @@ rule plots:
             caption="../report/paired.rst",
             category="Plots",
             subcategory="{dataset}",
-            labels={"dataset": "{dataset}", "plot": "Δ to the reference"},
+            labels={"dataset": "{dataset}", "plot": "Δ to the baseline row"},
         ),
         loss=report(
             str(R.plot("{dataset}", "loss")),
@@ -224,11 +224,11 @@ rule plots:
 
 rule validation_plot:
     """Validation scores against training images seen: a line per learned row with its seed band, the
-    classical rows as reference lines."""
+    classical rows as classical lines."""
     input:
         runs=lambda wc: [str(R.run_dir(wc.dataset, v, s) / "validation.csv") for v in TRAINED for s in SEEDS],
-        references=lambda wc: [
-            str(R.reference_validation(wc.dataset, v)) for v in validated_classical(wc.dataset)
+        classical=lambda wc: [
+            str(R.classical_validation(wc.dataset, v)) for v in validated_classical(wc.dataset)
         ],
         job=lambda wc: workflow_job_file("validation_plot", wc.dataset),
     output:

@@ -5,7 +5,7 @@
 
 
 rule train_teacher:
-    """DGI's auxiliary network: the students' architecture trained on uncorrupted images."""
+    """A DGI teacher: the students' architecture trained on uncorrupted images."""
     input:
         data=dataset_manifest,
         weights=weight_files("vgg16"),
@@ -50,14 +50,14 @@ rule train:
         "../scripts/train.py"
 
 
-rule validate_reference:
-    """A classical row scored once on the validation split the training jobs hold out: the reference
+rule validate_classical:
+    """A classical row scored once on the validation split the training jobs hold out: the classical
     lines of the validation plot."""
     input:
         data=dataset_manifest,
         job=lambda wc: workflow_job_file("validation", wc.dataset, wc.classical),
     output:
-        validation=str(R.reference_validation("{dataset}", "{classical}")),
+        validation=str(R.classical_validation("{dataset}", "{classical}")),
     log:
         str(R.log("validate", "{dataset}", "{classical}")),
     conda:
@@ -68,4 +68,4 @@ rule validate_reference:
     params:
         job=lambda wc: as_param(validation_job(config, wc.dataset, wc.classical, listings)),
     script:
-        "../scripts/validate_reference.py"
+        "../scripts/validate_classical.py"

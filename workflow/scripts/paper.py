@@ -1,6 +1,6 @@
 """Rules paper_view and scorecard: a published table in the paper's shape beside ours, or the
 reproduction scorecard of them all (reporting.paper), from the summary, the per-image CSVs and the
-reference CSVs (report.paper_tables) the rules declare as inputs; how long each row trained from
+published CSV (report.paper_tables) the rules declare as inputs; how long each row trained from
 every evaluation's provenance.json."""
 from pathlib import Path
 

@@ -1,4 +1,4 @@
-"""Rule plots: metric curves with seed bands, differences to the reference, loss curves over seeds
+"""Rule plots: metric curves with seed bands, differences to the baseline row, loss curves over seeds
 and the qualitative grid of one dataset, from the files the rule declares as inputs (every seed's
 training logs, the first seed's evaluation samples, the ablation table's csv, every evaluation's
 provenance.json: how long each row trained); rows computed by different code are refused (their

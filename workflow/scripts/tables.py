@@ -1,6 +1,6 @@
 """Rule tables: the absolute and the ablation table of one dataset (csv, md, tex, html), from the
 summary, the per-image CSVs (their evaluations' provenance.json: rows computed by different code are
-refused; how long each row trained) and the published table (report.reference_table, when set) the
+refused; how long each row trained) and the published table (report.published_table, when set) the
 rule declares as inputs."""
 from pathlib import Path
 
@@ -15,8 +15,8 @@ with job_log(snakemake.log[0], __file__, snakemake.config["extensions"]):  # noq
     check_same_code(inputs.provenance, f"the tables of {snakemake.wildcards.dataset}")  # noqa: F821
     paths = write_tables(read_summary(inputs.summary), snakemake.wildcards.dataset,  # noqa: F821
                          Path(out.csv).parent, params.variants, per_image=read_per_images(inputs.per_image),
-                         reference=params.reference, bootstrap=Bootstrap.from_config(params.bootstrap),
-                         reference_table=inputs.published or None, labels=params.labels,
+                         baseline_row=params.baseline_row, bootstrap=Bootstrap.from_config(params.bootstrap),
+                         published_table=inputs.published or None, labels=params.labels,
                          coinciding=params.coinciding, pairing=params.pairing,
                          budgets=read_budgets(inputs.provenance), expected=params.expected)
     expected = {str(Path(p)) for p in out}

@@ -8,6 +8,6 @@ with job_log(snakemake.log[0], __file__, snakemake.config["extensions"]):  # noq
     runs = {}
     for i, path in enumerate(inputs.runs):  # the rule lists them variant by variant, seed by seed
         runs.setdefault(params.trained[i // seeds], []).append(path)
-    figure = validation_figure(runs, dict(zip(params.classical, inputs.references)), params.images_per_step,
+    figure = validation_figure(runs, dict(zip(params.classical, inputs.classical)), params.images_per_step,
                                snakemake.wildcards.dataset, order=params.variants)  # noqa: F821
     save_figure(figure, snakemake.output.plot)  # noqa: F821

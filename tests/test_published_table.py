@@ -1,4 +1,4 @@
-"""report.reference_table: a published table's values beside our cells in the absolute tables (md,
+"""report.published_table: a published table's values beside our cells in the absolute tables (md,
 tex, html, csv), checked at config time, and a declared input of the tables rule."""
 import io
 import re
@@ -10,7 +10,7 @@ from test_workflow import CI_CONFIG, snakemake
 
 from helpers.fake_results import DATASET, make_results, md_cells
 from inpaint_bench.harness.config import ConfigError
-from inpaint_bench.harness.reference import REFERENCE_COLUMNS
+from inpaint_bench.harness.published import PUBLISHED_COLUMNS
 from inpaint_bench.jobs.validate import validate_config
 from inpaint_bench.reporting.aggregate import aggregate
 from inpaint_bench.reporting.tables import write_tables
@@ -29,7 +29,7 @@ MATCHED = {("pconv_base", "0.1-0.2 psnr"): "21.00 ± 1.41 (pub. 20.50; Δ +0.50)
            ("rfr_full", "0.2-0.3 l1"): "6.00 ± 0.00 (pub. 5.25; Δ +0.75)"}
 
 
-def write_reference(path, rows=ROWS, columns=REFERENCE_COLUMNS):
+def write_published(path, rows=ROWS, columns=PUBLISHED_COLUMNS):
     lines = [",".join(columns)] + [",".join(r + [r[-1], "https://example.org p. 7"]) for r in rows]
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -37,13 +37,13 @@ def write_reference(path, rows=ROWS, columns=REFERENCE_COLUMNS):
 
 @pytest.fixture(scope="module")
 def tables(tmp_path_factory):
-    """The absolute table written without and with the fixture reference table: {name: {ext: text}}."""
+    """The absolute table written without and with the fixture published table: {name: {ext: text}}."""
     root = tmp_path_factory.mktemp("published")
     summary = aggregate(make_results(root, logs=False))
-    reference = write_reference(root / "table9.csv")
+    published = write_published(root / "table9.csv")
     out = {}
-    for name, table in [("plain", None), ("published", reference)]:
-        paths = write_tables(summary, DATASET, root / name, reference_table=table)
+    for name, table in [("plain", None), ("published", published)]:
+        paths = write_tables(summary, DATASET, root / name, published_table=table)
         out[name] = {ext: paths[ext].read_text() for ext in ("md", "tex", "html", "csv")}
     out["csv"] = pd.read_csv(root / "published" / f"{DATASET}.csv", index_col="variant")
     return out
@@ -94,39 +94,39 @@ def test_csv_has_published_and_difference_columns_for_matched_cells_only(tables)
     ("a value that is not a number", "value 'n/a' is not a number"),
     ("two rows for one of our cells", "a second row for variant 'pconv_base'"),
 ])
-def test_a_bad_reference_table_fails_naming_the_file(tmp_path, broken, fault):
+def test_a_bad_published_table_fails_naming_the_file(tmp_path, broken, fault):
     path = tmp_path / "bad.csv"
     if broken == "no mask_protocol column":
-        lines = write_reference(path).read_text().splitlines()
-        column = REFERENCE_COLUMNS.index("mask_protocol")
+        lines = write_published(path).read_text().splitlines()
+        column = PUBLISHED_COLUMNS.index("mask_protocol")
         path.write_text("".join(",".join(f for i, f in enumerate(line.split(",")) if i != column) + "\n"
                                 for line in lines))
     elif broken == "a value that is not a number":
-        write_reference(path, [ROWS[0][:8] + ["n/a"]])
+        write_published(path, [ROWS[0][:8] + ["n/a"]])
     else:
-        write_reference(path, [ROWS[0], ROWS[0][:4] + ["PConv*"] + ROWS[0][5:]])
+        write_published(path, [ROWS[0], ROWS[0][:4] + ["PConv*"] + ROWS[0][5:]])
     summary = aggregate(make_results(tmp_path / "results", logs=False))
     with pytest.raises(ValueError, match=f"{re.escape(str(path))}.*{fault}"):
-        write_tables(summary, DATASET, tmp_path / "out", reference_table=path)
+        write_tables(summary, DATASET, tmp_path / "out", published_table=path)
     config = yaml.safe_load(yaml.safe_dump(CI_CONFIG))
-    config["report"] = {"reference_table": str(path)}
-    with pytest.raises(ConfigError, match=f"report.reference_table: {re.escape(str(path))}.*{fault}"):
+    config["report"] = {"published_table": str(path)}
+    with pytest.raises(ConfigError, match=f"report.published_table: {re.escape(str(path))}.*{fault}"):
         validate_config(config, "test")
 
 
-def test_dry_run_declares_the_reference_table_and_refuses_a_missing_one(tmp_path):
+def test_dry_run_declares_the_published_table_and_refuses_a_missing_one(tmp_path):
     config = yaml.safe_load(yaml.safe_dump(CI_CONFIG))
     config["variants"] = {"mean_fill": {"backbone": "mean_fill"}}
-    config["report"] = {"reference_table": "published/table9.csv"}  # relative to the working directory
+    config["report"] = {"published_table": "published/table9.csv"}  # relative to the working directory
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     proc = snakemake(tmp_path, "-n", "--configfile", str(path), check=False)
     out = proc.stdout + proc.stderr
-    assert proc.returncode != 0 and "report.reference_table" in out and "published/table9.csv" in out, out[-2000:]
+    assert proc.returncode != 0 and "report.published_table" in out and "published/table9.csv" in out, out[-2000:]
     assert not (tmp_path / "results").exists()
 
     (tmp_path / "published").mkdir()
-    write_reference(tmp_path / "published" / "table9.csv")
+    write_published(tmp_path / "published" / "table9.csv")
     dry = snakemake(tmp_path, "-n", "--configfile", str(path)).stdout
     inputs = re.search(r"rule tables:\n\s+input: (.*)\n", dry).group(1).split(", ")
     assert "published/table9.csv" in inputs

@@ -1,5 +1,5 @@
-"""Published numbers of the papers' tables (`reference/*.csv`), read and checked in one place so that
-reporting can put them beside ours. The format is described in reference/README.md; every row is one
+"""Published numbers of the papers' tables (`published/*.csv`), read and checked in one place so that
+reporting can put them beside ours. The format is described in published/README.md; every row is one
 number of one table cell, with where it was read.
 """
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 from inpaint_bench.harness.buckets import Bucket
 from inpaint_bench.harness.metric_registry import metric_format, metric_names
 
-REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
-REFERENCE_COLUMNS = ["paper", "table", "dataset", "mask_protocol", "row", "variant", "bucket", "metric",
+PUBLISHED_DIR = Path(__file__).resolve().parent.parent / "published"
+PUBLISHED_COLUMNS = ["paper", "table", "dataset", "mask_protocol", "row", "variant", "bucket", "metric",
                      "value", "printed", "source"]
 # Buckets that are no hole-ratio interval: every ratio at once, or one the paper does not state (such a
 # number is shown in the paper's view but is beside no cell of ours).
@@ -21,14 +21,14 @@ UNBUCKETED = ("all", "unstated")
 REQUIRED = ("paper", "table", "dataset", "mask_protocol", "row", "bucket", "metric", "value", "printed", "source")
 
 
-def load_reference(path: str | Path) -> list[dict]:
-    """The rows of one reference CSV, `value` as a float; ValueError names the file, the line and the
-    column of anything that does not follow reference/README.md."""
+def load_published(path: str | Path) -> list[dict]:
+    """The rows of one published CSV, `value` as a float; ValueError names the file, the line and the
+    column of anything that does not follow published/README.md."""
     path = Path(path)
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
-        if reader.fieldnames != REFERENCE_COLUMNS:
-            raise ValueError(f"{path}: columns {reader.fieldnames} must be exactly {REFERENCE_COLUMNS}")
+        if reader.fieldnames != PUBLISHED_COLUMNS:
+            raise ValueError(f"{path}: columns {reader.fieldnames} must be exactly {PUBLISHED_COLUMNS}")
         rows = []
         for row in reader:
             where = f"{path}:{reader.line_num}"
@@ -87,7 +87,7 @@ def check_published(row: dict, value: float, where: str) -> None:
     if not any(abs(value - printed * s) <= (0.5 * 10 ** -decimals + 1e-9 * abs(printed)) * s for s in scales):
         expected = " or ".join(f"{printed * s:g}" for s in scales)
         raise ValueError(f"{what}: value {row['value']} does not agree with printed {row['printed']!r} "
-                         f"(expected {expected}, in the harness's unit: reference/README.md)")
+                         f"(expected {expected}, in the harness's unit: published/README.md)")
 
 
 def key(row: dict) -> tuple:
@@ -101,16 +101,16 @@ def cell(row: dict) -> tuple:
 
 
 def locate(path: str | Path) -> Path:
-    """A reference table named in a config: the path as given (relative to the working directory) when
-    it is there, else this checkout's own copy (`reference/...` under the repository), so a config can
+    """A published table named in a config: the path as given (relative to the working directory) when
+    it is there, else this checkout's own copy (`published/...` under the repository), so a config can
     name the shipped tables from any working directory."""
     path = Path(path)
     if path.is_absolute() or path.exists():
         return path
-    shipped = REFERENCE_DIR.parent / path
+    shipped = PUBLISHED_DIR.parent / path
     return shipped if shipped.exists() else path
 
 
-def reference_tables(folder: str | Path = REFERENCE_DIR) -> dict[str, list[dict]]:
-    """{file stem: rows} of every CSV in the reference folder, each checked by load_reference."""
-    return {p.stem: load_reference(p) for p in sorted(Path(folder).glob("*.csv"))}
+def published_tables(folder: str | Path = PUBLISHED_DIR) -> dict[str, list[dict]]:
+    """{file stem: rows} of every CSV in the published folder, each checked by load_published."""
+    return {p.stem: load_published(p) for p in sorted(Path(folder).glob("*.csv"))}
