@@ -114,7 +114,7 @@ def test_a_kind_from_a_new_module_is_named_in_a_config_validates_and_reaches_a_t
     per_image = read_per_images([f / "per_image.csv" for f in folders])
     assert sorted(set(per_image["image"])) == ["test_img000", "test_img001", "test_img002"]
     paths = write_tables(aggregate([f / "summary.csv" for f in folders]), "toy", tmp_path / "tables",
-                         list(config["variants"]), per_image=per_image, reference="mean_fill",
+                         list(config["variants"]), per_image=per_image, baseline_row="mean_fill",
                          bootstrap=Bootstrap(resamples=20))
     table = pd.read_csv(paths["csv"])
     assert set(table.iloc[:, 0]) >= {"mean_fill", "biharmonic"}
