@@ -48,31 +48,47 @@ def registry(monkeypatch):
     return metric_registry
 
 
-def test_an_extension_adds_a_metric_that_the_workflow_computes_and_the_tables_show(tmp_path):
-    """issue 28, "Done when": a metric in one new module, named in the config's `extensions:` (relative to
-    the config file), is computed by the evaluation jobs, given the mask, and has its column in both
-    tables with its direction, no other file edited. Before: no such key (the schema refused it)."""
+def test_extensions_add_a_metric_and_a_dataset_kind_that_a_workflow_run_shows_in_its_tables(tmp_path):
+    """issue 28, "Done when": a metric in one new module and a dataset kind in another, named in the
+    config's `extensions:` (relative to the config file), reach a Snakemake run's tables, no other file
+    edited: the kind validates and its jobs list its images, the evaluation jobs compute the metric given
+    the mask, and both tables have its column with its direction. Before: no such key (the schema
+    refused it), and neither a metric nor a kind could be added without editing the package."""
+    from test_dataset_kinds import TOY_KIND_MODULE
+
+    from conftest import write_images
+
     (tmp_path / "ext").mkdir()
     (tmp_path / "ext" / "psnr_hole.py").write_text(PSNR_HOLE)
-    config = {"results_dir": "results", "image_size": 32, "width": 4, "seeds": [0], "extensions": ["ext/psnr_hole.py"],
-              "datasets": {"mini_natural": {"kind": "mini_natural", "train_count": 2, "test_count": 4}},
+    (tmp_path / "ext" / "toy_kind.py").write_text(TOY_KIND_MODULE)
+    flat = tmp_path / "flat"  # the toy kind's layout: one folder, split by the names' prefix
+    for split, count in (("train", 2), ("test", 4)):
+        write_images(tmp_path / split, count, seed=len(split))
+        flat.mkdir(exist_ok=True)
+        for image in sorted((tmp_path / split).iterdir()):
+            image.rename(flat / f"{split}_{image.name}")
+    config = {"results_dir": "results", "image_size": 32, "width": 4, "seeds": [0],
+              "extensions": ["ext/psnr_hole.py", "ext/toy_kind.py"],
+              "datasets": {"flat": {"kind": "toy_prefix", "root": str(flat), "test_prefix": "test_"}},
               "masks": {"buckets": [[0.1, 0.3]], "count": 4}, "eval": {"batch_size": 4, "samples": 1},
               "weights": {"dir": None, "required": False},
-              "report": {"reference": "mean_fill"},
+              "report": {"baseline_row": "mean_fill"},
               "variants": {"mean_fill": {"backbone": "mean_fill"}, "biharmonic": {"backbone": "biharmonic"}}}
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     work = tmp_path / "work"
-    snakemake(work, "results/tables/mini_natural.md", "--cores", "1", "--configfile", str(path))
+    snakemake(work, "results/tables/flat.md", "--cores", "1", "--configfile", str(path))
 
-    per_image = pd.read_csv(work / "results/runs/mini_natural/mean_fill/seed0/eval/per_image.csv")
+    per_image = pd.read_csv(work / "results/runs/flat/mean_fill/seed0/eval/per_image.csv")
+    assert sorted(per_image["image"]) == [f"test_img{i:03d}" for i in range(4)]  # the kind's listing
     # The mask reached the metric: the hole alone is filled worse than the whole image (known pixels exact).
     assert (per_image["psnr_hole"] < per_image["psnr"]).all()
     summary = read_summary(work / "results/summary.csv")
     assert set(summary.loc[summary.metric == "psnr_hole", "variant"]) == {"mean_fill", "biharmonic"}
+    assert set(summary["dataset"]) == {"flat"}
     tables = work / "results" / "tables"  # its column in both, with its label and direction
-    assert "**PSNR hole↑**" in (tables / "mini_natural.md").read_text().splitlines()
-    assert "**PSNR hole↑ Δ**" in (tables / "mini_natural_ablation.md").read_text().splitlines()
+    assert "**PSNR hole↑**" in (tables / "flat.md").read_text().splitlines()
+    assert "**PSNR hole↑ Δ**" in (tables / "flat_ablation.md").read_text().splitlines()
 
 
 def test_a_missing_or_failing_extension_is_one_line_naming_the_file_and_the_key(tiny_config, tmp_path):
