@@ -3,7 +3,7 @@ features, torchmetrics distances) and the offline lookup of their pretrained wei
 
 Everything is computed on the composite `pred*mask + gt*(1-mask)` (see `composite`).
 
-Names are imported lazily (PEP 562) so that `python -m inpaint_bench.metrics.weights` and
+Names are imported lazily (PEP 562) so that `python -m inpaint_bench.harness.weights` and
 `python -m inpaint_bench.metrics.score` do not import their own module twice, and
 `import inpaint_bench.metrics` stays cheap.
 """
@@ -18,8 +18,6 @@ _EXPORTS = {
     "pixel": ["composite", "l1", "pixel_metrics", "psnr", "ssim"],
     "protocols": ["check_protocol", "protocol_metrics"],
     "suite": ["DISTRIBUTION_METRICS", "HIGHER_IS_BETTER", "PER_IMAGE_METRICS", "MetricSuite"],
-    "weights": ["METRIC_WEIGHTS", "WEIGHT_FILES", "WeightsMissing", "find_weight", "load_vgg16_features",
-                "missing_message", "missing_note", "require_weights", "search_dirs"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 

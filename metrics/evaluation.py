@@ -1,4 +1,4 @@
-"""The evaluation loop, shared by the harness's own models (`training.evaluate`) and by another
+"""The evaluation loop, shared by the harness's own models (`evaluation.evaluate`) and by another
 method's output files (`metrics.score`):
 
     evaluation = Evaluation(suite, dataset="places2", variant="rfr", seed=0)

@@ -18,11 +18,11 @@ import torch
 from torch import nn
 
 from inpaint_bench.harness.names import DISTRIBUTION_METRICS, HIGHER_IS_BETTER, PER_IMAGE_METRICS  # noqa: F401 (the suite's API)
+from inpaint_bench.harness.weights import METRIC_WEIGHTS, find_weight, missing_message
 
 from .fid import FeatureCache, build_inception, distribution_metrics, extract_features
 from .lpips_metric import LPIPSMetric, build_lpips
 from .protocols import check_protocol, protocol_metrics
-from .weights import METRIC_WEIGHTS, find_weight, missing_message
 
 
 class MetricSuite:

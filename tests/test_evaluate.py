@@ -5,10 +5,10 @@ from PIL import Image
 from torchmetrics.functional.image import peak_signal_noise_ratio
 
 from inpaint_bench.datasets import build_dataset, load_test_masks, make_test_masks
+from inpaint_bench.evaluation.evaluate import evaluate
 from inpaint_bench.harness.config import dataset_spec
 from inpaint_bench.jobs.resolve import eval_job
 from inpaint_bench.jobs.validate import load_config
-from inpaint_bench.training.evaluate import evaluate
 
 
 def test_evaluation_scores_the_composite_of_each_image_with_its_fixed_mask(tiny_config, tmp_path):
@@ -58,8 +58,8 @@ def test_exported_pairs_scored_by_metrics_score_match_the_evaluation(tiny_config
     """Another method's outputs, scored by `metrics.score` on the exported pairs, get exactly the
     numbers the harness's own evaluation gives the same predictions; also where an image meets
     several masks of a bucket (every_mask: 6 masks, 4 images)."""
+    from inpaint_bench.evaluation.export import export
     from inpaint_bench.metrics.score import main as score_main
-    from inpaint_bench.training.export_inputs import export
 
     path, config, write = tiny_config
     config["masks"]["pairing"] = pairing

@@ -17,15 +17,15 @@ from helpers.workflow import REPO, snakemake
 from inpaint_bench.datasets import load_test_masks, make_test_masks
 from inpaint_bench.datasets.imagefile import read_rgb
 from inpaint_bench.datasets.strokes import bucket_mask
+from inpaint_bench.evaluation.evaluate import evaluate
+from inpaint_bench.evaluation.evaluate import main as eval_main
+from inpaint_bench.evaluation.export import main as export_main
 from inpaint_bench.harness.config import ConfigError
 from inpaint_bench.harness.joblog import job_log
 from inpaint_bench.jobs.resolve import eval_job, train_job
 from inpaint_bench.jobs.validate import load_config, validate_config
 from inpaint_bench.metrics import score
 from inpaint_bench.reporting.compare import main as compare_main
-from inpaint_bench.training.evaluate import evaluate
-from inpaint_bench.training.evaluate import main as eval_main
-from inpaint_bench.training.export_inputs import main as export_main
 from inpaint_bench.training.train import Trainer
 from inpaint_bench.training.train import main as train_main
 

@@ -19,14 +19,14 @@ from skimage.metrics import peak_signal_noise_ratio
 
 from conftest import write_images
 from inpaint_bench.datasets import make_test_masks
+from inpaint_bench.evaluation.evaluate import evaluate
+from inpaint_bench.evaluation.export import export
 from inpaint_bench.jobs.resolve import eval_job
 from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.metrics import score
 from inpaint_bench.reporting.compare import compare_files
 from inpaint_bench.reporting.results import read_summary
 from inpaint_bench.reporting.tables import write_tables
-from inpaint_bench.training.evaluate import evaluate
-from inpaint_bench.training.export_inputs import export
 
 
 @pytest.fixture(autouse=True)
@@ -223,7 +223,7 @@ def test_a_network_is_scored_on_its_composite_under_edgeconnect_as_its_files_are
         def forward(self, masked, mask):
             return masked * 0.8 + 0.5 * mask
 
-    monkeypatch.setattr("inpaint_bench.training.evaluate.load_variant", lambda job, path, device: (Darkens(), [], None))
+    monkeypatch.setattr("inpaint_bench.evaluation.evaluate.load_variant", lambda job, path, device: (Darkens(), [], None))
     evaluate(eval_job(config, "toy", "mean_fill", 0), tmp_path / "eval", masks_dir=tmp_path / "masks")
     rows = pd.read_csv(tmp_path / "eval" / "per_image.csv")
     assert set(rows.protocol) == {"edgeconnect"}

@@ -13,6 +13,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from torchmetrics.functional.image import peak_signal_noise_ratio as tm_psnr
 from torchmetrics.functional.image import structural_similarity_index_measure as tm_ssim
 
+from inpaint_bench.evaluation.evaluate import save_image
 from inpaint_bench.harness.config import ConfigError
 from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.metrics import score
@@ -22,7 +23,6 @@ from inpaint_bench.reporting.aggregate import aggregate
 from inpaint_bench.reporting.compare import compare_files
 from inpaint_bench.reporting.results import read_per_images, read_summary
 from inpaint_bench.reporting.tables import write_tables
-from inpaint_bench.training.evaluate import save_image
 
 SIZE = 64  # at least EdgeConnect's 51 px SSIM window
 
