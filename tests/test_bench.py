@@ -4,7 +4,7 @@ import csv
 import pytest
 import torch
 
-from inpaint_bench.bench.measure import main as bench_main
+from inpaint_bench.cli.bench import main as bench_main
 from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.training import bench
 

@@ -88,8 +88,8 @@ def test_tables_refuse_results_computed_by_different_code_naming_the_file(tmp_pa
 
 def test_the_tables_command_refuses_evaluations_of_different_code(tmp_path, capsys):
     from helpers.fake_results import DATASET, make_results, per_image_paths
+    from inpaint_bench.cli.tables import main as tables_main
     from inpaint_bench.reporting.aggregate import aggregate
-    from inpaint_bench.reporting.tables import main as tables_main
 
     summaries = make_results(tmp_path, seeds=(0,), logs=False)
     per_image = per_image_paths(summaries)

@@ -58,8 +58,8 @@ def test_exported_pairs_scored_by_metrics_score_match_the_evaluation(tiny_config
     """Another method's outputs, scored by `metrics.score` on the exported pairs, get exactly the
     numbers the harness's own evaluation gives the same predictions; also where an image meets
     several masks of a bucket (every_mask: 6 masks, 4 images)."""
+    from inpaint_bench.cli.score import main as score_main
     from inpaint_bench.evaluation.export import export
-    from inpaint_bench.metrics.score import main as score_main
 
     path, config, write = tiny_config
     config["masks"]["pairing"] = pairing

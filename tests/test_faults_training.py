@@ -7,13 +7,14 @@ import pytest
 import torch
 
 from conftest import assert_same_weights, state_dict
+from inpaint_bench.cli.evaluate import main as eval_main
+from inpaint_bench.cli.train import main as train_main
+from inpaint_bench.cli.train import parse_args
 from inpaint_bench.datasets import make_test_masks
 from inpaint_bench.evaluation.evaluate import evaluate
-from inpaint_bench.evaluation.evaluate import main as eval_main
 from inpaint_bench.jobs.resolve import eval_job, teacher_job, train_job
 from inpaint_bench.jobs.validate import load_config
-from inpaint_bench.training.train import Trainer, parse_args
-from inpaint_bench.training.train import main as train_main
+from inpaint_bench.training.train import Trainer
 
 
 def fit(config_path, out, variant="pconv", seed=0):

@@ -17,6 +17,7 @@ from PIL import Image
 from torch import nn
 from torchmetrics.functional.image import structural_similarity_index_measure
 
+from inpaint_bench.cli import score as score_cli
 from inpaint_bench.cli import weights as weights_cli
 from inpaint_bench.harness import weights
 from inpaint_bench.metrics import fid as fid_mod
@@ -378,7 +379,7 @@ def test_score_cli_end_to_end_without_weights(score_folders):
     out = root / "res" / "scores.csv"
     argv = ["--pred", str(root / "pred"), "--gt", str(root / "gt"), "--masks", str(root / "masks"),
             "--out", str(out), "--weights-dir", str(root / "no_weights"), "--batch-size", "2"]
-    assert score.main(argv) == 0
+    assert score_cli.main(argv) == 0
 
     rows = {r["image"]: r for r in _read_csv(out)}
     assert set(rows) == {"a", "b", "c"}
@@ -426,7 +427,7 @@ def test_score_flat_masks_and_unmatched_names(tmp_path, capsys):
     _save_png(tmp_path / "pred" / "stray.png", img)
     argv = ["--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"), "--masks", str(tmp_path / "masks"),
             "--out", str(tmp_path / "o.csv")]
-    assert score.main(argv) == 2
+    assert score_cli.main(argv) == 2
     err = capsys.readouterr().err
     assert "stray" in err and "ground-truth images without a prediction: y" in err
     assert not (tmp_path / "o.csv").exists()
@@ -435,10 +436,10 @@ def test_score_flat_masks_and_unmatched_names(tmp_path, capsys):
         (empty / name).mkdir(parents=True)
     argv = ["--pred", str(empty / "pred"), "--gt", str(empty / "gt"), "--masks", str(tmp_path / "masks"),
             "--out", str(empty / "o.csv")]
-    assert score.main(argv) == 2  # nothing to score is an error, not "wrote ... (0 images)"
+    assert score_cli.main(argv) == 2  # nothing to score is an error, not "wrote ... (0 images)"
     assert "no prediction" in capsys.readouterr().err and not (empty / "o.csv").exists()
     argv[1] = str(empty / "missing")
-    assert score.main(argv) == 2 and "no such folder" in capsys.readouterr().err
+    assert score_cli.main(argv) == 2 and "no such folder" in capsys.readouterr().err
 
     (tmp_path / "pred" / "stray.png").unlink()
     _save_png(tmp_path / "pred" / "y.png", img)
