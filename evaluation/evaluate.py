@@ -77,7 +77,7 @@ def evaluate(job: dict, out: str | Path, model_path: str | Path | None = None, m
              device: str | None = None, cache_dir: str | Path | None = None) -> pd.DataFrame:
     """Scores the eval job (harness.jobs.eval_job) into `out`; returns the summary."""
     from inpaint_bench.datasets import bucket_pairs, build_dataset, load_test_masks
-    from inpaint_bench.metrics import MetricSuite
+    from inpaint_bench.metrics.suite import MetricSuite
 
     out = ensure_writable(out)  # before any work: the results are written only at the end
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))

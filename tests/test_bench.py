@@ -4,9 +4,9 @@ import csv
 import pytest
 import torch
 
+from inpaint_bench.bench import measure as bench
 from inpaint_bench.cli.bench import main as bench_main
 from inpaint_bench.jobs.validate import load_config
-from inpaint_bench.training import bench
 
 
 def test_bench_reports_every_trainable_variant_with_flops_and_rates(tiny_config, tmp_path, monkeypatch):

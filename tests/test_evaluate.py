@@ -105,7 +105,9 @@ def test_ground_truth_features_are_computed_once_per_dataset_and_reused_by_every
     Inception stand-in sees only the composites, and the FID is the one a fresh computation gives."""
     import torch
 
-    from inpaint_bench.metrics import Evaluation, FeatureCache, MetricSuite
+    from inpaint_bench.metrics.evaluation import Evaluation
+    from inpaint_bench.metrics.fid import FeatureCache
+    from inpaint_bench.metrics.suite import MetricSuite
 
     class CountingFeatures(torch.nn.Module):
         def __init__(self):
