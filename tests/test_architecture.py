@@ -3,6 +3,8 @@ and no module imports itself back through others (module-level or inside functio
 modules hold functions only: the commands (argparse, `main`) are inpaint_bench.cli's."""
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from helpers.workflow import REPO
@@ -171,3 +173,14 @@ def test_the_floors_table_of_the_docs_is_the_packages_list():
         for name in re.findall(r"`([\w.]+)`", cell):
             documented[name.removeprefix("inpaint_bench.")] = int(floor_number)
     assert {name: documented.get(name) for name in FLOORS} == FLOORS
+
+
+def test_the_harness_imports_neither_torch_nor_snakemake():
+    """Floor 0 stays cheap to import (the Snakefile parses with it), harness/weights.py included: torch is
+    imported inside the functions that need it."""
+    code = ("import importlib, pkgutil, sys, inpaint_bench.harness as h\n"
+            "for m in pkgutil.iter_modules(h.__path__):\n"
+            "    importlib.import_module(f'inpaint_bench.harness.{m.name}')\n"
+            "print(sorted(name for name in ('torch', 'snakemake') if name in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stderr
