@@ -244,6 +244,16 @@ def test_compare_of_an_empty_csv_names_the_file(tmp_path):
         compare_main([str(tmp_path / "empty.csv"), str(tmp_path / "empty.csv")])
 
 
+def test_every_command_shows_the_traceback_with_harness_debug(tmp_path, monkeypatch):
+    """The commands share one handling of expected faults (inpaint_bench.cli.common): one line, or with
+    HARNESS_DEBUG=1 the exception itself; before, compare, tables, plots, aggregate, mini, masks and export
+    printed the line even then."""
+    (tmp_path / "empty.csv").write_bytes(b"")
+    monkeypatch.setenv("HARNESS_DEBUG", "1")
+    with pytest.raises(ValueError, match=r"empty.csv: not a readable CSV"):
+        compare_main([str(tmp_path / "empty.csv"), str(tmp_path / "empty.csv")])
+
+
 def test_evaluate_model_a_folder_says_it_is_a_folder(tiny_config, tmp_path, threads):
     path, config, _ = tiny_config
     (tmp_path / "run").mkdir()
