@@ -38,7 +38,7 @@ def module_file(name: str) -> Path | None:
     if len(parts) > 1 and parts[1] in FLOORS:
         base = REPO_ROOT.joinpath(*parts[1:])  # a package's folder: harness/, models/, ...
     else:
-        base = REPO_ROOT.joinpath(PACKAGE, *parts[1:])  # inpaint_bench/ itself (cli.py, ...)
+        base = REPO_ROOT.joinpath(PACKAGE, *parts[1:])  # inpaint_bench/ itself (packages.py, cli/, ...)
     for path in (base / "__init__.py", base.with_suffix(".py")):
         if path.is_file():
             return path
