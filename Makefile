@@ -1,5 +1,5 @@
 # Two commands: `make run` (the default DAG) and `make test`. Both create .venv when it is missing
-# (or when requirements.txt or pyproject.toml changed) and install the pinned requirements and the
+# (or when requirements.txt, pyproject.toml or the package list changed) and install the pinned requirements and the
 # harness itself (editable: the workflow and the tools import its packages from this checkout).
 VENV ?= .venv
 PYTHON ?= python3
@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test test-fast lint dry-run bench bench-gpu rehearse clean-results
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt pyproject.toml setup.py inpaint_bench/packages.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt -e .
 	touch $(STAMP)
