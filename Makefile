@@ -1,6 +1,7 @@
 # Two commands: `make run` (the default DAG) and `make test`. Both create .venv when it is missing
-# (or when requirements.txt, pyproject.toml or the package list changed) and install the pinned requirements and the
-# harness itself (editable: the workflow and the tools import its packages from this checkout).
+# (or when requirements.txt, pyproject.toml or the package list changed) and install the pinned
+# requirements and the harness itself (editable: the workflow and the tools import its packages from
+# this checkout).
 VENV ?= .venv
 PYTHON ?= python3
 CORES ?= 2
