@@ -16,8 +16,8 @@ from inpaint_bench.harness.config import ConfigError, read_config_file
 from inpaint_bench.harness.results_lock import ResultsLocked, acquire, release
 from inpaint_bench.harness.superseded import set_aside
 from inpaint_bench.jobs.validate import check_datasets_readable, validate_config
-from inpaint_bench.metrics.weights import WeightsMissing, require_weights
-from inpaint_bench.training.bench import memory_warnings
+from inpaint_bench.harness.weights import WeightsMissing, require_weights
+from inpaint_bench.bench.measure import memory_warnings
 
 min_version("9.0")
 

@@ -1,25 +1,22 @@
-"""Test mask sets: generating one, loading one for evaluation, and the CLI that builds one.
+"""Test mask sets: generating one, loading one for evaluation (`inpaint-bench masks` writes one).
 
 A set is the layout of datasets.mask_files: a folder per hole-ratio bucket and a manifest.csv.
-`make_test_masks` draws free-form strokes into each bucket; the CLI's --nvidia imports NVIDIA's
+`make_test_masks` draws free-form strokes into each bucket; `masks --nvidia` imports NVIDIA's
 masks instead (datasets.nvidia_masks). Which test image meets which mask of a bucket
 (masks.pairing) is `bucket_pairs`, the one place evaluation and `export` take it from.
 
-CLI: python -m inpaint_bench.datasets.mask_sets --out DIR --size 64 --count 12 --seed 0 [--nvidia DIR]
+    inpaint-bench masks --out DIR --size 64 --count 12 --seed 0 [--nvidia DIR]
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 
 import numpy as np
 import torch
 
 from inpaint_bench.datasets.imagefile import read_mask
 from inpaint_bench.datasets.mask_conventions import (
-    DEFAULT_BUCKETS,
     STREAM_TEST_MASKS,
     STREAM_TEST_PAIRING,
     bucket_seed,
@@ -35,11 +32,8 @@ from inpaint_bench.datasets.mask_files import (
     recorded_ratio,
     write_mask_set,
 )
-from inpaint_bench.datasets.nvidia_masks import import_nvidia_masks
 from inpaint_bench.datasets.strokes import bucket_mask
 from inpaint_bench.harness.buckets import Bucket
-from inpaint_bench.harness.fileio import check_output_folder
-from inpaint_bench.harness.seeding import seed_argument
 
 
 def _to_png_array(mask: np.ndarray) -> np.ndarray:
@@ -137,49 +131,10 @@ def load_test_masks(masks_dir, threshold: float | None = None
     return out
 
 
-def _is_mask_set_entry(name: str) -> bool:
+def is_mask_set_entry(name: str) -> bool:
     """A mask set's own entries: its manifest, its bucket folders, temporary files."""
     try:
         Bucket.parse(name)
     except ValueError:
         return name in ("manifest.csv",) or name.startswith(".")
     return True
-
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="Write a test mask set (PNG, 255 = hole) with "
-                                                 "a manifest of hole ratios.")
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--size", type=int, default=64)
-    parser.add_argument("--count", default="12", help="masks per bucket (with --nvidia: or 'all')")
-    parser.add_argument("--seed", type=seed_argument, default=0)
-    parser.add_argument("--buckets", nargs="+", default=[Bucket.parse(b).name for b in DEFAULT_BUCKETS],
-                        help="hole-ratio buckets as lo-hi, e.g. 0.1-0.2 0.2-0.3")
-    parser.add_argument("--blobs", action="store_true", help="add elliptical blobs to strokes")
-    parser.add_argument("--nvidia", metavar="DIR", help="import NVIDIA irregular masks from DIR "
-                                                        "instead of generating masks")
-    parser.add_argument("--hole-black", action="store_true",
-                        help="with --nvidia: holes are black (NVIDIA's raw training set)")
-    parser.add_argument("--force", action="store_true", help="write into --out even if it holds other files")
-    args = parser.parse_args(argv)
-    if args.count != "all" or not args.nvidia:
-        try:
-            args.count = int(args.count)
-        except ValueError:
-            parser.error(f"--count must be an integer{' or all' if args.nvidia else ''}, got {args.count!r}")
-    try:
-        check_output_folder(args.out, _is_mask_set_entry, "--out", args.force)
-        if args.nvidia:
-            manifest = import_nvidia_masks(args.nvidia, args.out, args.size, args.buckets, args.count,
-                                           args.seed, hole_is_white=not args.hole_black)
-        else:
-            manifest = make_test_masks(args.out, args.size, args.buckets, args.count, args.seed,
-                                       blobs=args.blobs)
-    except (OSError, ValueError, RuntimeError) as err:  # RuntimeError: a bucket too narrow to draw into
-        sys.exit(f"error: {err}")
-    print(f"wrote {args.count} mask(s) x {len(args.buckets)} buckets ({args.size}px); "
-          f"manifest: {manifest}")
-
-
-if __name__ == "__main__":
-    main()

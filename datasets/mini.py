@@ -10,9 +10,7 @@ last and marks a complete build. The details and the reasons: datasets/README.md
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 
 import numpy as np
 from PIL import Image
@@ -20,11 +18,9 @@ from PIL import Image
 from inpaint_bench.datasets.imagefile import decode_rgb
 from inpaint_bench.datasets.images import list_manifest, remove_stale_numbered_pngs
 from inpaint_bench.datasets.kinds import register_dataset_kind
-from inpaint_bench.harness.fileio import check_output_folder
 from inpaint_bench.harness.fileio import save_png as save_png_atomic
 from inpaint_bench.harness.fileio import write_csv as write_csv_atomic
 from inpaint_bench.harness.names import NEAR_CONSTANT_STD
-from inpaint_bench.harness.seeding import seed_argument
 
 NATURAL_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png",
                   "hubble_deep_field.jpg", "ihc.png", "retina.jpg", "grace_hopper.jpg")
@@ -209,28 +205,3 @@ def build_mini_dataset(kind: str, out_dir, size: int, train_count: int, test_cou
     manifest = os.path.join(out_dir, "manifest.csv")
     write_csv_atomic(manifest, rows, MANIFEST_HEADER)
     return manifest
-
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="Build an offline mini inpainting dataset "
-                                                 "from images bundled with scikit-image.")
-    parser.add_argument("--kind", required=True, choices=MINI_KINDS)
-    parser.add_argument("--out", required=True, help="output folder (train/, test/, manifest.csv)")
-    parser.add_argument("--size", type=int, default=64, help="output image side in pixels")
-    parser.add_argument("--train", type=int, default=160, help="number of train images")
-    parser.add_argument("--test", type=int, default=12, help="number of test images")
-    parser.add_argument("--seed", type=seed_argument, default=0)
-    parser.add_argument("--force", action="store_true", help="write into --out even if it holds other files")
-    args = parser.parse_args(argv)
-    try:
-        check_output_folder(args.out, lambda name: name in ("train", "test", "manifest.csv") or name.startswith("."),
-                            "--out", args.force)
-        manifest = build_mini_dataset(args.kind, args.out, args.size, args.train, args.test, args.seed)
-    except (OSError, ValueError) as err:
-        sys.exit(f"error: {err}")
-    print(f"wrote {args.train} train + {args.test} test {args.kind} images ({args.size}px); "
-          f"manifest: {manifest}")
-
-
-if __name__ == "__main__":
-    main()

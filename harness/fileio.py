@@ -81,6 +81,17 @@ def atomic_torch_save(obj, path: str | os.PathLike, previous: str | os.PathLike 
     return atomic_write_bytes(path, buf.getvalue(), previous)
 
 
+def read_torch_file(path: str | os.PathLike, what: str, device="cpu"):
+    """torch.load that names the file and what it was meant to be when it cannot be read."""
+    import torch
+
+    try:
+        return torch.load(path, map_location=device, weights_only=False)
+    except Exception as err:  # any failure to unpickle means the file is unusable, whatever torch raised
+        raise ValueError(f"{path} is not a readable {what} (truncated or corrupt: {type(err).__name__}: "
+                         f"{str(err).splitlines()[0] if str(err) else ''})") from err
+
+
 def save_png(path: str | os.PathLike, array: np.ndarray) -> Path:
     """A uint8 HxW or HxWx3 array as PNG (PIL writes no timestamp: same pixels, same bytes)."""
     from PIL import Image

@@ -54,7 +54,7 @@ class Metric:
     per_image: bool  # False: set-level, one value per bucket (FID, KID)
     format: MetricFormat
     needs_mask: bool = True  # compute(pred, gt, mask), else compute(pred, gt)
-    weights: str | None = None  # the pretrained weight file it needs (a key of metrics.weights.WEIGHT_FILES)
+    weights: str | None = None  # the pretrained weight file it needs (a key of harness.weights.WEIGHT_FILES)
     min_size: int = 1  # the smallest image side it can score (px)
     spread: str | None = None  # the summary rows that hold its spread (kid_std): no column of their own
     compute: Callable | None = None  # per-image: (N,) values; None: BY_PROTOCOL or BY_SUITE computes it

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from inpaint_bench.harness.config import REPO_ROOT
 from inpaint_bench.jobs.probe import statements, tree_digest
+from inpaint_bench.packages import FLOORS
 
 PACKAGE = "inpaint_bench"
 SCRIPTS = Path("workflow") / "scripts"
@@ -31,15 +32,15 @@ NOT_FOLLOWED = f"{PACKAGE}.models"  # see the module's docstring
 
 @functools.lru_cache(maxsize=None)
 def module_file(name: str) -> Path | None:
-    """The checkout's file of module `name` (pyproject.toml's package-dir mapping: inpaint_bench.<package>
-    lives in the folder <package>/), or None when it is none of the checkout's modules."""
+    """The checkout's file of module `name` (setup.py's package-dir mapping: inpaint_bench.<package> of
+    inpaint_bench/packages.py lives in the folder <package>/), or None when it is none of the checkout's modules."""
     parts = name.split(".")
     if parts[0] != PACKAGE:
         return None
-    if len(parts) > 1 and (REPO_ROOT / parts[1] / "__init__.py").is_file():
+    if len(parts) > 1 and parts[1] in FLOORS:
         base = REPO_ROOT.joinpath(*parts[1:])  # a package's folder: harness/, models/, ...
     else:
-        base = REPO_ROOT.joinpath(PACKAGE, *parts[1:])  # inpaint_bench/ itself (cli.py, ...)
+        base = REPO_ROOT.joinpath(PACKAGE, *parts[1:])  # inpaint_bench/ itself (packages.py, cli/, ...)
     for path in (base / "__init__.py", base.with_suffix(".py")):
         if path.is_file():
             return path

@@ -1,36 +1,10 @@
 """Evaluation metrics: PSNR/SSIM/L1 (torchmetrics), LPIPS (lpips), FID/KID (pytorch-fid Inception
-features, torchmetrics distances) and the offline lookup of their pretrained weights.
+features, torchmetrics distances): `pixel`, `protocols`, `lpips_metric`, `fid`, gathered by `suite`;
+the one evaluation loop (`evaluation`) and the scoring of another method's files (`score`). The
+pretrained weights they read are found by harness.weights and loaded by models.pretrained.
 
-Everything is computed on the composite `pred*mask + gt*(1-mask)` (see `composite`).
+Everything is computed on the composite `pred*mask + gt*(1-mask)` (see `pixel.composite`).
 
-Names are imported lazily (PEP 562) so that `python -m inpaint_bench.metrics.weights` and
-`python -m inpaint_bench.metrics.score` do not import their own module twice, and
-`import inpaint_bench.metrics` stays cheap.
+The package itself imports nothing: a job that needs one metric module (training's validation) does
+not pay for the others' imports (lpips, pytorch-fid); import the names from their modules.
 """
-
-import importlib
-
-_EXPORTS = {
-    "evaluation": ["Evaluation"],
-    "fid": ["FeatureCache", "InceptionPool3", "build_inception", "distribution_metrics", "extract_features",
-            "frechet_distance", "kernel_inception_distance", "load_fid_inception"],
-    "lpips_metric": ["LPIPSMetric", "build_lpips", "load_alexnet_trunk"],
-    "pixel": ["composite", "l1", "pixel_metrics", "psnr", "ssim"],
-    "protocols": ["check_protocol", "protocol_metrics"],
-    "suite": ["MetricSuite"],
-    "weights": ["WEIGHT_FILES", "WeightsMissing", "find_weight", "load_vgg16_features",
-                "missing_message", "missing_note", "require_weights", "search_dirs"],
-}
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-
-__all__ = sorted(_MODULE_OF)
-
-
-def __getattr__(name):
-    if name in _MODULE_OF:
-        return getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return __all__

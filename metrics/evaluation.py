@@ -1,4 +1,4 @@
-"""The evaluation loop, shared by the harness's own models (`training.evaluate`) and by another
+"""The evaluation loop, shared by the harness's own models (`evaluation.evaluate`) and by another
 method's output files (`metrics.score`):
 
     evaluation = Evaluation(suite, dataset="places2", variant="rfr", seed=0)
@@ -140,7 +140,7 @@ class Evaluation:
     def chunk(self) -> dict:
         """Everything scored since the last chunk (per-image rows, hole stds, the suite's features, the
         output range so far): what a resumable evaluation saves after each stretch of work
-        (training.evaluate), and `restore` puts back in order."""
+        (evaluation.evaluate), and `restore` puts back in order."""
         mark, suite = self._chunked, self.suite
         batches = {bucket: suite.feature_batches(bucket) for bucket in self.buckets}
         part = {"buckets": list(self.buckets), "rows": self.rows[mark["rows"]:],

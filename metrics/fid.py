@@ -22,8 +22,8 @@ import torch
 from torch import nn
 
 from inpaint_bench.harness.fileio import atomic_write_bytes
-
-from .weights import WeightsMissing, find_weight, load_state_dict, missing_message
+from inpaint_bench.harness.weights import WeightsMissing, find_weight, missing_message
+from inpaint_bench.models.pretrained import load_state_dict
 
 KID_SUBSETS = 100
 KID_SUBSET_SIZE = 1000

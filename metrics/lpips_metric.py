@@ -13,7 +13,8 @@ import warnings
 import torch
 from torch import nn
 
-from .weights import WeightsMissing, find_weight, load_state_dict, missing_message
+from inpaint_bench.harness.weights import WeightsMissing, find_weight, missing_message
+from inpaint_bench.models.pretrained import load_state_dict
 
 
 def load_alexnet_trunk(model: nn.Module, state: dict) -> None:

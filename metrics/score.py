@@ -19,7 +19,6 @@ code 2, and nothing is written.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from dataclasses import dataclass
@@ -32,16 +31,8 @@ from inpaint_bench.datasets.imagefile import read_mask, read_rgb
 from inpaint_bench.datasets.mask_conventions import hole_ratio
 from inpaint_bench.datasets.mask_files import check_bucket, check_ratio, read_manifest, recorded_ratio
 from inpaint_bench.harness.fileio import atomic_write_text
-from inpaint_bench.harness.names import (
-    PROTOCOLS,
-    RENAMED_PROTOCOLS,
-    SUMMARY_COLUMNS,
-    per_image_columns,
-    protocol_line,
-    renamed_protocol_message,
-)
+from inpaint_bench.harness.names import SUMMARY_COLUMNS, per_image_columns
 from inpaint_bench.harness.progress import progress
-from inpaint_bench.harness.seeding import seed_argument
 
 from .evaluation import Evaluation
 from .protocols import check_protocol
@@ -307,83 +298,42 @@ def _is_our_provenance(path: Path) -> bool:
     return isinstance(record, dict) and record.get("tool") == "score"
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--pred", required=True, type=Path, help="folder of the method's outputs")
-    parser.add_argument("--gt", required=True, type=Path, help="folder of ground-truth images")
-    parser.add_argument("--masks", required=True, type=Path,
-                        help="test-mask folder (with manifest.csv) or flat mask folder")
-    parser.add_argument("--out", required=True, type=Path, help="per-image CSV; the summary goes to <stem>_summary.csv")
-    parser.add_argument("--dataset", default="external", help="dataset label of the rows (default: external)")
-    parser.add_argument("--variant", help="method label of the rows (default: the --pred folder's name)")
-    parser.add_argument("--seed", type=seed_argument, default=0, help="seed label of the rows (default: 0)")
-    parser.add_argument("--protocol", default="default", choices=[*PROTOCOLS, *RENAMED_PROTOCOLS],
-                        help="how PSNR, SSIM and L1 are computed (docs/protocols.md; default: default)")
-    how = parser.add_mutually_exclusive_group()
-    how.add_argument("--composite", dest="composite", action="store_const", const=True, default=None,
-                     help="composite every output with its mask's known pixels before scoring (the default of "
-                          "default and skimage_rgb); recorded with the protocol")
-    how.add_argument("--as-is", dest="composite", action="store_const", const=False,
-                     help="score the outputs as they are, known pixels included (the default of edgeconnect, "
-                          "as its script does); recorded with the protocol")
-    parser.add_argument("--allow-missing", action="store_true",
-                        help="score without the outputs that are missing (each mask with a ground-truth image "
-                             "needs one; default: an error naming them); the provenance and the summary's "
-                             "note, which the tables' footnote repeats, say which")
-    parser.add_argument("--weights-dir", default=None, help="folder searched first for pretrained weights")
-    parser.add_argument("--cache", type=Path, help="file to keep ground-truth Inception features in between runs")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--mask-threshold", type=float, metavar="T",
-                        help="binarize masks that are not pure 0/255: hole = value/max > T, T in [0, 1] "
-                             "(default: such masks are an error)")
-    parser.add_argument("--force", action="store_true",
-                        help="replace --out and its summary even when they are not result files of this tool")
-    args = parser.parse_args(argv)
-    if args.protocol in RENAMED_PROTOCOLS:
-        print(f"note: {renamed_protocol_message(args.protocol, '--protocol')}", file=sys.stderr)
-        args.protocol = RENAMED_PROTOCOLS[args.protocol]
-
-    try:
-        if args.mask_threshold is not None and not 0.0 <= args.mask_threshold <= 1.0:
-            raise ValueError(f"--mask-threshold {args.mask_threshold}: expected a value in [0, 1]")
-        for name in ("pred", "gt", "masks"):
-            if not getattr(args, name).is_dir():
-                raise FileNotFoundError(f"--{name} {getattr(args, name)}: no such folder")
-        check_out(args.out, args.force)
-        items, buckets, missing = pair_files(args.pred, args.gt, args.masks, args.allow_missing)
-        if not items:
-            raise ValueError(f"no prediction in {args.pred} matched a mask and a ground-truth image")
-        check_sizes(items, args.protocol)
-        suite = MetricSuite(weights_dir=args.weights_dir, device=args.device, feature_cache=args.cache,
-                            protocol=args.protocol)
-        for hint in dict.fromkeys(suite.hints.values()):  # FID and KID share one file: warn once
-            metrics = "/".join(m for m, h in suite.hints.items() if h == hint)
-            print(f"warning: {metrics} not computed. {hint}", file=sys.stderr)
-        note = missing_note(missing, len(items) + len(missing)) if missing else ""
-        evaluation = Evaluation(suite, args.dataset, args.variant or args.pred.resolve().name, args.seed,
-                                train_note=note, composite=args.composite)
-        # Files are decoded and checked (image, mask, sizes, hole ratio) while scoring; the CSVs
-        # are written only after every image passed, so an error leaves nothing behind.
-        score(items, evaluation, args.batch_size, args.mask_threshold)
-        for warning in evaluation.test_set_check() + evaluation.colour_check():
-            print(f"warning: {warning}", file=sys.stderr)
-        if missing:
-            print(f"warning: {len(missing)} missing output(s) not scored (--allow-missing): {_names(missing)}",
-                  file=sys.stderr)
-        evaluation.write(args.out, summary_path(args.out))
-        # what these numbers were computed from and how, as an evaluation's provenance.json says
-        atomic_write_text(provenance_path(args.out), json.dumps({
-            "tool": "score", "pred": str(args.pred.resolve()), "gt": str(args.gt.resolve()),
-            "masks": str(args.masks.resolve()), "protocol": evaluation.protocol, "composite": evaluation.composite,
-            "scored": len(items), "missing": missing, "allow_missing": args.allow_missing}, indent=2))
-    except (ValueError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"wrote {args.out} ({len(items)} images), {summary_path(args.out)} and {provenance_path(args.out)}")
-    print(protocol_line(evaluation.protocol))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def score_outputs(pred: Path, gt: Path, masks: Path, out: Path, dataset: str = "external", variant: str | None = None,
+                  seed: int = 0, protocol: str = "default", composite: bool | None = None, allow_missing: bool = False,
+                  weights_dir=None, cache: Path | None = None, batch_size: int = 8, device: str = "cpu",
+                  mask_threshold: float | None = None, force: bool = False) -> tuple[Evaluation, int]:
+    """Scores the outputs in `pred` (the arguments of `inpaint-bench score`, module docstring) and writes
+    `out`, its summary and its provenance; returns the evaluation and how many images it scored. Warnings
+    (metrics not computed, test-set and colour checks, missing outputs) go to stderr."""
+    if mask_threshold is not None and not 0.0 <= mask_threshold <= 1.0:
+        raise ValueError(f"--mask-threshold {mask_threshold}: expected a value in [0, 1]")
+    for name, folder in (("pred", pred), ("gt", gt), ("masks", masks)):
+        if not folder.is_dir():
+            raise FileNotFoundError(f"--{name} {folder}: no such folder")
+    check_out(out, force)
+    items, buckets, missing = pair_files(pred, gt, masks, allow_missing)
+    if not items:
+        raise ValueError(f"no prediction in {pred} matched a mask and a ground-truth image")
+    check_sizes(items, protocol)
+    suite = MetricSuite(weights_dir=weights_dir, device=device, feature_cache=cache, protocol=protocol)
+    for hint in dict.fromkeys(suite.hints.values()):  # FID and KID share one file: warn once
+        metrics = "/".join(m for m, h in suite.hints.items() if h == hint)
+        print(f"warning: {metrics} not computed. {hint}", file=sys.stderr)
+    note = missing_note(missing, len(items) + len(missing)) if missing else ""
+    evaluation = Evaluation(suite, dataset, variant or pred.resolve().name, seed, train_note=note,
+                            composite=composite)
+    # Files are decoded and checked (image, mask, sizes, hole ratio) while scoring; the CSVs
+    # are written only after every image passed, so an error leaves nothing behind.
+    score(items, evaluation, batch_size, mask_threshold)
+    for warning in evaluation.test_set_check() + evaluation.colour_check():
+        print(f"warning: {warning}", file=sys.stderr)
+    if missing:
+        print(f"warning: {len(missing)} missing output(s) not scored (--allow-missing): {_names(missing)}",
+              file=sys.stderr)
+    evaluation.write(out, summary_path(out))
+    # what these numbers were computed from and how, as an evaluation's provenance.json says
+    atomic_write_text(provenance_path(out), json.dumps({
+        "tool": "score", "pred": str(pred.resolve()), "gt": str(gt.resolve()),
+        "masks": str(masks.resolve()), "protocol": evaluation.protocol, "composite": evaluation.composite,
+        "scored": len(items), "missing": missing, "allow_missing": allow_missing}, indent=2))
+    return evaluation, len(items)

@@ -23,11 +23,11 @@ from inpaint_bench.harness.metric_registry import (
     per_image_metrics,
     set_level_metrics,
 )
+from inpaint_bench.harness.weights import find_weight, missing_message
 
 from .fid import FeatureCache, build_inception, distribution_metrics, extract_features
 from .lpips_metric import LPIPSMetric, build_lpips
 from .protocols import check_protocol, protocol_metrics
-from .weights import find_weight, missing_message
 
 
 class MetricSuite:

@@ -13,14 +13,11 @@ row order: docs/file-formats.md.
 """
 from __future__ import annotations
 
-import argparse
 import math
-import sys
 
 import pandas as pd
 
 from inpaint_bench.harness.buckets import sort_bucket_names
-from inpaint_bench.harness.fileio import write_csv
 from inpaint_bench.harness.names import SUMMARY_COLUMNS
 from inpaint_bench.reporting.results import metric_order, not_computed_rows, read_summary, single_protocol
 
@@ -79,23 +76,3 @@ def over_seeds(summary: pd.DataFrame) -> pd.DataFrame:
                     "train_note": "; ".join(dict.fromkeys(n for n in rows["train_note"] if n)),
                     "protocol": rows["protocol"].iloc[0]})
     return pd.DataFrame(out, columns=OVER_SEEDS_COLUMNS)
-
-
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", required=True, help="combined long-format CSV to write")
-    p.add_argument("--over-seeds", help="also write the mean and std over seeds here")
-    p.add_argument("summaries", nargs="+", help="per-run eval/summary.csv files")
-    args = p.parse_args(argv)
-    try:
-        frame = aggregate(args.summaries)
-    except (FileNotFoundError, ValueError) as err:
-        sys.exit(f"error: {err}")
-    write_csv(args.out, frame)
-    if args.over_seeds:
-        write_csv(args.over_seeds, over_seeds(frame))
-    print(f"{args.out}: {len(frame)} rows from {len(args.summaries)} file(s)")
-
-
-if __name__ == "__main__":
-    main()

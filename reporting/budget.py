@@ -1,6 +1,6 @@
 """How long each row trained: read from its evaluation's record, said in every table, plot and caption.
 
-Each evaluation writes `provenance.json` beside its summary.csv (training/evaluate.py; a declared
+Each evaluation writes `provenance.json` beside its summary.csv (evaluation/evaluate.py; a declared
 output of the workflow's evaluate rule): the eval job, with the train job its model.pt was checked
 against, and `trained`, the steps the model.pt itself recorded, split into steps and fine-tuning
 steps, with the batch size. `read_budgets` reads them (no torch file is opened), `budget_lines` says

@@ -1,6 +1,6 @@
 """The paired analysis of any two result files: is B better than A, and by how much?
 
-    python -m inpaint_bench.reporting.compare A.csv B.csv [--dataset NAME] [--a-variant V] [--b-variant V] \
+    inpaint-bench compare A.csv B.csv [--dataset NAME] [--a-variant V] [--b-variant V] \
         [--metrics psnr ssim ...] [--resamples 2000] [--level 0.95] [--seed 0] [--out diff.csv]
 
 A and B are per-image or summary CSVs (of a workflow run, or what `metrics.score` writes for another
@@ -13,15 +13,12 @@ Prints a markdown table; `--out` also writes the rows as CSV (columns: docs/file
 """
 from __future__ import annotations
 
-import argparse
 import math
-import sys
 from pathlib import Path
 
 import pandas as pd
 
 from inpaint_bench.harness.buckets import sort_bucket_names
-from inpaint_bench.harness.fileio import write_csv
 from inpaint_bench.harness.metric_registry import per_image_metrics
 from inpaint_bench.harness.names import NOT_COMPUTED, PSNR_CAP_DB, metric_format, protocol_line
 from inpaint_bench.reporting.results import metric_order, read_per_image, read_summary, single_protocol
@@ -296,35 +293,3 @@ def _fmt(metric: str, value: float, signed: bool = False) -> str:
         return "-"
     fmt = metric_format(metric)
     return f"{value * fmt.scale:{'+' if signed else ''}.{fmt.decimals}f}"
-
-
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("a", help="the base: per-image or summary CSV")
-    p.add_argument("b", help="compared: per-image or summary CSV (Δ = B − A)")
-    p.add_argument("--dataset", help="the dataset to compare, when a file holds several")
-    p.add_argument("--a-variant", help="A's variant, when A holds several")
-    p.add_argument("--b-variant", help="B's variant, when B holds several")
-    p.add_argument("--metrics", nargs="+", help="metrics to compare (default: all with a value in both)")
-    p.add_argument("--resamples", type=int, default=Bootstrap.resamples)
-    p.add_argument("--level", type=float, default=Bootstrap.level)
-    p.add_argument("--seed", type=int, default=Bootstrap.seed, help="the bootstrap's numpy seed")
-    p.add_argument("--out", help="also write the rows as CSV")
-    p.add_argument("--common-only", action="store_true",
-                   help="two per-image files of other test pairs: compare the pairs both hold (said under the table)")
-    args = p.parse_args(argv)
-    notes = []
-    try:
-        bootstrap = Bootstrap(args.resamples, args.level, args.seed)
-        rows, label_a, label_b = compare_files(args.a, args.b, args.dataset, args.a_variant, args.b_variant,
-                                               args.metrics, bootstrap, warn=notes.append,
-                                               common_only=args.common_only)
-    except (FileNotFoundError, ValueError) as err:
-        sys.exit(f"error: {err}")
-    print(to_markdown(rows, label_a, label_b, notes), end="")
-    if args.out:
-        write_csv(args.out, rows)
-
-
-if __name__ == "__main__":
-    main()

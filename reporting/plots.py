@@ -1,7 +1,7 @@
 """Metric curves, paired differences, training losses and a qualitative grid for one dataset
 (matplotlib, Agg).
 
-    python -m inpaint_bench.reporting.plots --summary results/summary.csv --dataset NAME --out-dir results/plots \
+    inpaint-bench plots --summary results/summary.csv --dataset NAME --out-dir results/plots \
         [--variants v1 v2 ...] [--ablation results/tables/NAME_ablation.csv] \
         [--log VARIANT=PATH ...] [--samples VARIANT=DIR ...] [--seed 0] [--provenance EVAL/provenance.json ...]
 
@@ -11,10 +11,8 @@ error. Writes `<dataset>_{metrics,paired,loss,qualitative}.png` atomically, one 
 """
 from __future__ import annotations
 
-import argparse
 import io
 import math
-import sys
 import textwrap
 from pathlib import Path
 
@@ -33,7 +31,7 @@ from inpaint_bench.harness.fileio import atomic_write_bytes
 from inpaint_bench.harness.metric_registry import higher_is_better
 from inpaint_bench.harness.names import collapsed_points, metric_format
 from inpaint_bench.harness.paths import plot_name
-from inpaint_bench.reporting.budget import budget_headline, read_budgets
+from inpaint_bench.reporting.budget import budget_headline
 from inpaint_bench.reporting.phrases import arrow, seed_phrase
 from inpaint_bench.reporting.render import shown
 from inpaint_bench.reporting.results import metric_order, missing_metrics, read_summary, select_variants
@@ -593,50 +591,3 @@ def write_plots(summary_path: str | Path, dataset: str, variants: list[str] | No
                               out_dir / plot_name(dataset, kind),
                               dpi=150 if kind == "qualitative" else 120)
             for kind, fig in figures.items()}
-
-
-def _variant_paths(p: argparse.ArgumentParser, items, flag: str, repeat: bool = False) -> dict:
-    """{variant: path} from VARIANT=PATH arguments ({variant: [paths]} when `repeat`)."""
-    paths = {}
-    for item in items or []:
-        variant, sep, path = item.partition("=")
-        if not sep or not variant or not path:
-            p.error(f"{flag} {item}: expected VARIANT=PATH")
-        if repeat:
-            paths.setdefault(variant, []).append(path)
-            continue
-        if variant in paths:
-            p.error(f"{flag}: variant {variant} given twice")
-        paths[variant] = path
-    return paths
-
-
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--summary", required=True, help="combined long-format summary (reporting.aggregate)")
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--out-dir", required=True)
-    p.add_argument("--variants", nargs="+", help="variant order (default: first appearance in the summary)")
-    p.add_argument("--ablation", help="the ablation table's csv: also write the paired-difference plot")
-    p.add_argument("--log", action="append", metavar="VARIANT=PATH",
-                   help="a variant's train_log.csv (repeat; several for one variant: one per seed)")
-    p.add_argument("--samples", action="append", metavar="VARIANT=DIR",
-                   help="a variant's eval/samples folder (repeat)")
-    p.add_argument("--seed", type=int, help="the run the samples come from, shown in the titles")
-    p.add_argument("--provenance", nargs="+", metavar="JSON", help="evaluations' provenance.json: every title says "
-                   "how long each row trained, the paired plot draws classical rows as classical lines")
-    args = p.parse_args(argv)
-    logs = _variant_paths(p, args.log, "--log", repeat=True)
-    samples = _variant_paths(p, args.samples, "--samples")
-    try:
-        budgets = read_budgets(args.provenance) if args.provenance else None
-        paths = write_plots(args.summary, args.dataset, args.variants, args.out_dir, logs, samples, args.seed,
-                            args.ablation, budgets=budgets)
-    except (FileNotFoundError, ValueError) as err:
-        sys.exit(f"error: {err}")
-    for path in paths.values():
-        print(path)
-
-
-if __name__ == "__main__":
-    main()

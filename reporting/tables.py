@@ -1,7 +1,7 @@
 """Writes both tables of one dataset: the absolute table (`reporting.absolute`) and, given the
 per-image rows, the ablation table (`reporting.ablation`).
 
-    python -m inpaint_bench.reporting.tables --summary results/summary.csv --dataset NAME --out-dir results/tables \
+    inpaint-bench tables --summary results/summary.csv --dataset NAME --out-dir results/tables \
         [--variants v1 v2 ...] [--per-image PER_IMAGE.csv ...] [--baseline-row baseline] \
         [--resamples 2000] [--level 0.95] [--bootstrap-seed 0] [--published-table published/TABLE.csv] \
         [--pairing cycle|every_mask|random_mask]
@@ -13,8 +13,6 @@ each per-image CSV (reporting.budget).
 """
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -23,10 +21,6 @@ from inpaint_bench.harness.fileio import updated_folder
 from inpaint_bench.harness.published import load_published
 from inpaint_bench.reporting.ablation import build_ablation, write_ablation
 from inpaint_bench.reporting.absolute import add_published, build_table, write_absolute
-from inpaint_bench.reporting.budget import PROVENANCE, read_budgets
-from inpaint_bench.reporting.phrases import PAIRING_PHRASES
-from inpaint_bench.reporting.results import check_same_code, read_per_images, read_summary
-from inpaint_bench.reporting.stats import Bootstrap
 
 
 def write_tables(summary: pd.DataFrame, dataset: str, out_dir: str | Path, variants: list[str] | None = None,
@@ -64,40 +58,3 @@ def write_tables(summary: pd.DataFrame, dataset: str, out_dir: str | Path, varia
         if ablation is not None:
             paths.update({f"ablation_{k}": p for k, p in write_ablation(ablation, folder, dataset).items()})
     return {key: Path(out_dir) / path.name for key, path in paths.items()}
-
-
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--summary", required=True, help="combined long-format summary (reporting.aggregate)")
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--out-dir", required=True)
-    p.add_argument("--variants", nargs="+", help="row order (default: order of first appearance)")
-    p.add_argument("--per-image", nargs="+", metavar="CSV", help="per-image CSVs: also write the ablation table")
-    p.add_argument("--baseline-row", default="baseline", help="the ablation's baseline row (default: baseline, "
-                   "else the first variant)")
-    p.add_argument("--published-table", metavar="CSV", help="a published table (published/README.md) to show "
-                   "beside our cells, with our difference to it")
-    p.add_argument("--resamples", type=int, default=Bootstrap.resamples)
-    p.add_argument("--level", type=float, default=Bootstrap.level)
-    p.add_argument("--bootstrap-seed", type=int, default=Bootstrap.seed)
-    p.add_argument("--pairing", choices=list(PAIRING_PHRASES), help="the evaluations' masks.pairing, said in the "
-                   "footnotes (default: not said)")
-    args = p.parse_args(argv)
-    try:
-        per_image = read_per_images(args.per_image) if args.per_image else None
-        # our evaluations record their code beside their per-image CSV: rows of different code are refused
-        provenances = [Path(p).with_name("provenance.json") for p in args.per_image or []]
-        check_same_code([p for p in provenances if p.is_file()], f"the tables of {args.dataset}")
-        paths = write_tables(read_summary(args.summary), args.dataset, args.out_dir, args.variants, per_image,
-                             args.baseline_row, Bootstrap(args.resamples, args.level, args.bootstrap_seed),
-                             args.published_table, pairing=args.pairing,
-                             budgets=read_budgets(Path(p).with_name(PROVENANCE) for p in args.per_image)
-                             if args.per_image else None)
-    except (FileNotFoundError, ValueError) as err:
-        sys.exit(f"error: {err}")
-    for path in paths.values():
-        print(path)
-
-
-if __name__ == "__main__":
-    main()

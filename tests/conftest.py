@@ -37,7 +37,7 @@ def assert_same_weights(a: dict, b: dict) -> None:
 
 def toy_train_command(config_path, seed: int, variant: str = "pconv") -> list[str]:
     """The training CLI on the `toy` dataset of `tiny_config`, one thread (append --out DIR)."""
-    return [sys.executable, "-m", "inpaint_bench.training.train", "--config", str(config_path), "--dataset", "toy",
+    return [sys.executable, "-m", "inpaint_bench.cli", "train", "--config", str(config_path), "--dataset", "toy",
             "--variant", variant, "--seed", str(seed), "--threads", "1"]
 
 

@@ -8,13 +8,13 @@ import pandas as pd
 import pytest
 
 from helpers.fake_results import DATASET, VARIANTS, N, make_results, per_image_paths
+from inpaint_bench.cli.compare import main as compare_main
 from inpaint_bench.harness.fileio import write_csv
 from inpaint_bench.reporting.ablation import build_ablation
 from inpaint_bench.reporting.ablation import to_markdown as ablation_markdown
 from inpaint_bench.reporting.absolute import build_table
 from inpaint_bench.reporting.aggregate import aggregate
 from inpaint_bench.reporting.compare import compare_files
-from inpaint_bench.reporting.compare import main as compare_main
 from inpaint_bench.reporting.results import read_per_images
 from inpaint_bench.reporting.stats import Bootstrap
 

@@ -4,13 +4,13 @@ import csv
 import pytest
 import torch
 
+from inpaint_bench.bench import measure as bench
+from inpaint_bench.cli.bench import main as bench_main
 from inpaint_bench.jobs.validate import load_config
-from inpaint_bench.training import bench
-from inpaint_bench.training.bench import main as bench_main
 
 
 def test_bench_reports_every_trainable_variant_with_flops_and_rates(tiny_config, tmp_path, monkeypatch):
-    monkeypatch.setattr("inpaint_bench.training.bench.cpu_has_fast_bf16", lambda: True)  # `both`: fp32 and bf16
+    monkeypatch.setattr("inpaint_bench.bench.measure.cpu_has_fast_bf16", lambda: True)  # `both`: fp32 and bf16
     path, config, write = tiny_config
     config["width"] = 8
     config["variants"] = {"mean_fill": {"backbone": "mean_fill"},
@@ -42,7 +42,7 @@ def test_bench_on_a_gpu_that_is_not_there_says_so(tiny_config):
 def test_bench_on_a_cpu_without_native_bf16_measures_fp32_only(tiny_config, tmp_path, monkeypatch, capsys):
     """An AVX2-only CPU emulates bf16 (a 2048^2 bf16 matmul takes minutes there): `both` and `auto` measure
     neither its peak nor its rows, and state the fp32 peak every row is compared with."""
-    monkeypatch.setattr("inpaint_bench.training.bench.cpu_has_fast_bf16", lambda: False)
+    monkeypatch.setattr("inpaint_bench.bench.measure.cpu_has_fast_bf16", lambda: False)
     monkeypatch.setattr("inpaint_bench.training.precision.cpu_has_fast_bf16", lambda: False)
     measured = []
     real_peak = bench.measure_matmul_peak

@@ -9,6 +9,7 @@ import pandas as pd
 
 from helpers.fake_results import DATASET, SCHEDULE, make_results, per_image_paths
 from helpers.workflow import REPO
+from inpaint_bench.evaluation.evaluate import trained_schedule
 from inpaint_bench.harness.fileio import write_csv
 from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.models.registry import is_trainable
@@ -18,7 +19,6 @@ from inpaint_bench.reporting.plots import paired_figure, write_plots
 from inpaint_bench.reporting.results import read_per_images
 from inpaint_bench.reporting.stats import Bootstrap
 from inpaint_bench.reporting.tables import write_tables
-from inpaint_bench.training.evaluate import trained_schedule
 
 ROWS = ["pconv_base", "rfr_full", "telea"]
 SHORT = {"steps": 2, "finetune_steps": 1, "batch_size": 1}
@@ -167,7 +167,7 @@ def test_a_rehearsal_is_held_to_the_schedules_of_the_config_it_rehearses(tmp_pat
     """`report.schedule_of` (set by `inpaint-bench rehearse`): the rows are expected to train what that
     config gives them, so a rehearsal's tables name them as under-trained in their first line, while the
     captions still say what the rehearsal's own config gives."""
-    from inpaint_bench.rehearse import rehearsal_configs
+    from inpaint_bench.cli.rehearse import rehearsal_configs
     from inpaint_bench.reporting.budget import expected_schedule, planned_line
 
     paper = REPO / "config" / "paper.yaml"

@@ -9,10 +9,10 @@ import torch
 import yaml
 
 from helpers.workflow import REPO, copy_checkout, planned_jobs, snakemake
+from inpaint_bench.evaluation.evaluate import evaluate
 from inpaint_bench.jobs.probe import code_digests, source_digest
 from inpaint_bench.jobs.resolve import eval_job, teacher_job, train_job
 from inpaint_bench.jobs.validate import load_config
-from inpaint_bench.training.evaluate import evaluate
 from inpaint_bench.training.train import Trainer
 
 

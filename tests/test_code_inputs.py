@@ -35,7 +35,7 @@ def test_every_job_holds_the_code_its_script_runs_and_a_row_only_its_own_model_f
     code were in none."""
     ci = load_config(REPO / "config" / "ci.yaml")
     evaluation = eval_job(ci, "mini_natural", "mean_fill", 0)["code"]
-    assert {"workflow/scripts/evaluate.py", "training/evaluate.py", "metrics/pixel.py", "metrics/protocols.py",
+    assert {"workflow/scripts/evaluate.py", "evaluation/evaluate.py", "metrics/pixel.py", "metrics/protocols.py",
             "metrics/suite.py", "datasets/images.py", "models/classical.py"} <= set(evaluation)
     training = train_job(ci, "mini_natural", "pconv", 0)["code"]
     assert {"workflow/scripts/train.py", "training/train.py", "datasets/strokes.py", "datasets/images.py",
@@ -88,8 +88,8 @@ def test_tables_refuse_results_computed_by_different_code_naming_the_file(tmp_pa
 
 def test_the_tables_command_refuses_evaluations_of_different_code(tmp_path, capsys):
     from helpers.fake_results import DATASET, make_results, per_image_paths
+    from inpaint_bench.cli.tables import main as tables_main
     from inpaint_bench.reporting.aggregate import aggregate
-    from inpaint_bench.reporting.tables import main as tables_main
 
     summaries = make_results(tmp_path, seeds=(0,), logs=False)
     per_image = per_image_paths(summaries)
@@ -117,7 +117,7 @@ def workspace(tmp_path_factory):
     """A copy of the checkout and a results folder up to date with it: the job files written by the
     workflow (its describe_job rule), each result a placeholder newer than its inputs."""
     from inpaint_bench.jobs.resolve import workflow_jobs
-    from inpaint_bench.training.restamp import outputs
+    from inpaint_bench.jobs.restamp import outputs
 
     root = tmp_path_factory.mktemp("code")
     checkout, env = copy_checkout(root / "checkout", importable=True)

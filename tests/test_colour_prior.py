@@ -9,10 +9,11 @@ import yaml
 
 from conftest import write_images
 from inpaint_bench.datasets import make_test_masks
+from inpaint_bench.evaluation.evaluate import evaluate
 from inpaint_bench.jobs.resolve import eval_job, train_job
 from inpaint_bench.jobs.validate import load_config
-from inpaint_bench.metrics import Evaluation, MetricSuite
-from inpaint_bench.training.evaluate import evaluate
+from inpaint_bench.metrics.evaluation import Evaluation
+from inpaint_bench.metrics.suite import MetricSuite
 from inpaint_bench.training.train import train
 
 

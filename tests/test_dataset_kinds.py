@@ -89,7 +89,7 @@ def test_a_kind_from_a_new_module_is_named_in_a_config_validates_and_reaches_a_t
     from inpaint_bench.reporting.results import read_per_images
     from inpaint_bench.reporting.stats import Bootstrap
     from inpaint_bench.reporting.tables import write_tables
-    from inpaint_bench.training.evaluate import evaluate
+    from inpaint_bench.evaluation.evaluate import evaluate
 
     root = tmp_path / "flat"
     for split, count in (("train", 6), ("test", 3)):
@@ -170,8 +170,8 @@ def test_a_csv_dataset_trains_evaluates_and_exports_like_a_folder(tiny_config, t
     from inpaint_bench.datasets import make_test_masks
     from inpaint_bench.jobs.resolve import eval_job, train_job
     from inpaint_bench.jobs.validate import check_datasets_readable, load_config
-    from inpaint_bench.training.evaluate import evaluate
-    from inpaint_bench.training.export_inputs import export
+    from inpaint_bench.evaluation.evaluate import evaluate
+    from inpaint_bench.evaluation.export import export
     from inpaint_bench.training.train import train
 
     path, config, write = tiny_config

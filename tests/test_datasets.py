@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from conftest import tree_bytes
+from inpaint_bench.cli import mini as mini_cli
 from inpaint_bench.datasets import available_dataset_kinds, build_dataset, build_mini_dataset, check_dataset
 from inpaint_bench.datasets import mini as mini_module
 
@@ -389,7 +390,7 @@ def test_mini_missing_root_says_how_to_build(tmp_path):
 
 
 def test_mini_cli(tmp_path):
-    mini_module.main(["--kind", "mini_faces", "--out", str(tmp_path), "--size", "16",
+    mini_cli.main(["--kind", "mini_faces", "--out", str(tmp_path), "--size", "16",
                       "--train", "2", "--test", "1", "--seed", "0"])
     assert [r["file"] for r in read_manifest(tmp_path)] == \
         ["train/00000.png", "train/00001.png", "test/00000.png"]

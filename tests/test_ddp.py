@@ -45,7 +45,7 @@ def runs(tmp_path_factory):
     }
     path = root / "config.yaml"
     path.write_text(yaml.safe_dump(config))
-    args = ["-m", "inpaint_bench.training.train", "--config", str(path), "--dataset", "toy", "--variant", "pconv",
+    args = ["-m", "inpaint_bench.cli", "train", "--config", str(path), "--dataset", "toy", "--variant", "pconv",
             "--seed", "0", "--threads", "1", "--device", "cpu"]
     single = [sys.executable] + args
     ddp = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"] + args

@@ -6,9 +6,9 @@ from torchmetrics.functional.image import peak_signal_noise_ratio
 
 from inpaint_bench.datasets import build_dataset, load_test_masks, make_test_masks
 from inpaint_bench.datasets.kinds import dataset_spec
+from inpaint_bench.evaluation.evaluate import evaluate
 from inpaint_bench.jobs.resolve import eval_job
 from inpaint_bench.jobs.validate import load_config
-from inpaint_bench.training.evaluate import evaluate
 
 
 def test_evaluation_scores_the_composite_of_each_image_with_its_fixed_mask(tiny_config, tmp_path):
@@ -58,8 +58,8 @@ def test_exported_pairs_scored_by_metrics_score_match_the_evaluation(tiny_config
     """Another method's outputs, scored by `metrics.score` on the exported pairs, get exactly the
     numbers the harness's own evaluation gives the same predictions; also where an image meets
     several masks of a bucket (every_mask: 6 masks, 4 images)."""
-    from inpaint_bench.metrics.score import main as score_main
-    from inpaint_bench.training.export_inputs import export
+    from inpaint_bench.cli.score import main as score_main
+    from inpaint_bench.evaluation.export import export
 
     path, config, write = tiny_config
     config["masks"]["pairing"] = pairing
@@ -105,7 +105,9 @@ def test_ground_truth_features_are_computed_once_per_dataset_and_reused_by_every
     Inception stand-in sees only the composites, and the FID is the one a fresh computation gives."""
     import torch
 
-    from inpaint_bench.metrics import Evaluation, FeatureCache, MetricSuite
+    from inpaint_bench.metrics.evaluation import Evaluation
+    from inpaint_bench.metrics.fid import FeatureCache
+    from inpaint_bench.metrics.suite import MetricSuite
 
     class CountingFeatures(torch.nn.Module):
         def __init__(self):
@@ -192,7 +194,8 @@ def test_chunked_and_restored_evaluation_gives_the_uninterrupted_scores_fid_incl
     the Inception features behind FID and KID: a restored evaluation writes the same summary."""
     import torch
 
-    from inpaint_bench.metrics import Evaluation, MetricSuite
+    from inpaint_bench.metrics.evaluation import Evaluation
+    from inpaint_bench.metrics.suite import MetricSuite
 
     torch.manual_seed(0)
     features = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 5))
@@ -242,7 +245,7 @@ def test_an_evaluation_killed_by_sigkill_resumes_from_its_chunks(tiny_config, tm
     killed = subprocess.run([sys.executable, "-c", f"""
 import json, os, signal
 from inpaint_bench.metrics.evaluation import Evaluation
-from inpaint_bench.training.evaluate import evaluate
+from inpaint_bench.evaluation.evaluate import evaluate
 add, calls = Evaluation.add, []
 def add_then_die(self, *args):
     if len(calls) == 5:

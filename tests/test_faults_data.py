@@ -13,13 +13,13 @@ import torch
 from PIL import Image
 
 from helpers.workflow import snakemake
+from inpaint_bench.cli import score as score_cli
 from inpaint_bench.datasets import build_dataset, load_test_masks
 from inpaint_bench.datasets.train_masks import MaskFolderSampler
 from inpaint_bench.harness.config import ConfigError
 from inpaint_bench.harness.names import PSNR_CAP_DB
 from inpaint_bench.jobs.resolve import eval_job, masks_job
 from inpaint_bench.jobs.validate import check_datasets_readable, load_config
-from inpaint_bench.metrics import score
 
 S = 48
 ORIENTATION = 0x0112
@@ -121,7 +121,7 @@ def test_score_reads_a_tagged_jpeg_upright(tmp_path, capsys):
     (tmp_path / "masks").mkdir()
     Image.fromarray(mask).save(tmp_path / "masks" / "a.png")
     out = tmp_path / "res" / "s.csv"
-    code = score.main(["--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"), "--masks",
+    code = score_cli.main(["--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"), "--masks",
                        str(tmp_path / "masks"), "--out", str(out), "--weights-dir", str(tmp_path / "none")])
     assert code == 0, capsys.readouterr().err
     row = next(csv.DictReader(open(out)))
@@ -225,7 +225,7 @@ def test_score_refuses_a_mask_outside_the_bucket_it_is_listed_in(tmp_path, capsy
     for folder in ("gt", "pred"):
         (tmp_path / folder).mkdir()
         Image.fromarray(image).save(tmp_path / folder / "a.png")
-    code = score.main(["--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"), "--masks",
+    code = score_cli.main(["--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"), "--masks",
                        str(tmp_path / "masks"), "--out", str(tmp_path / "s.csv"), "--weights-dir", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 2 and not (tmp_path / "s.csv").exists()

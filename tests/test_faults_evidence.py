@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
+from inpaint_bench.cli.compare import main as compare_main
 from inpaint_bench.harness.fileio import write_csv
 from inpaint_bench.harness.names import SUMMARY_COLUMNS, per_image_columns
 from inpaint_bench.metrics.evaluation import Evaluation
@@ -22,7 +23,6 @@ from inpaint_bench.reporting.absolute import build_table
 from inpaint_bench.reporting.absolute import to_markdown as absolute_markdown
 from inpaint_bench.reporting.aggregate import aggregate
 from inpaint_bench.reporting.compare import compare_files
-from inpaint_bench.reporting.compare import main as compare_main
 from inpaint_bench.reporting.results import read_per_images
 from inpaint_bench.reporting.stats import Bootstrap
 

@@ -18,6 +18,7 @@ import pytest
 import torch
 from PIL import Image
 
+from inpaint_bench.cli import score as score_cli
 from inpaint_bench.datasets import build_dataset, load_test_masks, make_test_masks
 from inpaint_bench.datasets.imagefile import read_mask, read_rgb
 from inpaint_bench.datasets.images import load_rgb, resize_centre_crop, to_tensor
@@ -81,7 +82,7 @@ def _half_mask():
 
 def _run(argv, capsys):
     """score.main's exit code and stderr; a fault must end in an `error:` line, with no traceback."""
-    code = score.main(argv)
+    code = score_cli.main(argv)
     err = capsys.readouterr().err
     if code:
         assert err.strip().splitlines()[-1].startswith("error: ") and "Traceback" not in err

@@ -14,20 +14,20 @@ from PIL import Image
 from test_faults import small_config
 
 from helpers.workflow import REPO, snakemake
+from inpaint_bench.cli import score as score_cli
+from inpaint_bench.cli.compare import main as compare_main
+from inpaint_bench.cli.evaluate import main as eval_main
+from inpaint_bench.cli.export import main as export_main
+from inpaint_bench.cli.train import main as train_main
 from inpaint_bench.datasets import load_test_masks, make_test_masks
 from inpaint_bench.datasets.imagefile import read_rgb
 from inpaint_bench.datasets.strokes import bucket_mask
+from inpaint_bench.evaluation.evaluate import evaluate
 from inpaint_bench.harness.config import ConfigError
 from inpaint_bench.harness.joblog import job_log
 from inpaint_bench.jobs.resolve import eval_job, train_job
 from inpaint_bench.jobs.validate import load_config, validate_config
-from inpaint_bench.metrics import score
-from inpaint_bench.reporting.compare import main as compare_main
-from inpaint_bench.training.evaluate import evaluate
-from inpaint_bench.training.evaluate import main as eval_main
-from inpaint_bench.training.export_inputs import main as export_main
 from inpaint_bench.training.train import Trainer
-from inpaint_bench.training.train import main as train_main
 
 
 @pytest.fixture
@@ -92,14 +92,14 @@ def test_score_refuses_to_replace_a_file_it_did_not_write(tmp_path, capsys):
     args = _score_folders(tmp_path)
     out = tmp_path / "results.csv"
     out.write_text("my,own,table\n1,2,3\n")
-    assert score.main(args + ["--out", str(out)]) == 2
+    assert score_cli.main(args + ["--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "error: " in err and "results.csv exists and is not a result file of this tool" in err and "--force" in err
     assert out.read_text() == "my,own,table\n1,2,3\n"
-    assert score.main(args + ["--out", str(out), "--force"]) == 0
-    assert score.main(args + ["--out", str(out)]) == 0  # its own result: replaced
+    assert score_cli.main(args + ["--out", str(out), "--force"]) == 0
+    assert score_cli.main(args + ["--out", str(out)]) == 0  # its own result: replaced
     (tmp_path / "other_summary.csv").write_text("x\n")  # the summary's name is taken by a file of the user's
-    assert score.main(args + ["--out", str(tmp_path / "other.csv")]) == 2
+    assert score_cli.main(args + ["--out", str(tmp_path / "other.csv")]) == 2
     assert "other_summary.csv exists and is not a result file" in capsys.readouterr().err
 
 
@@ -198,7 +198,7 @@ def test_a_full_disk_during_training_names_the_file(tiny_config, tmp_path, monke
 def test_score_out_a_folder_is_an_error_with_status_2(tmp_path, capsys):
     args = _score_folders(tmp_path)
     (tmp_path / "res").mkdir()
-    assert score.main(args + ["--out", str(tmp_path / "res")]) == 2  # before: IsADirectoryError, status 1
+    assert score_cli.main(args + ["--out", str(tmp_path / "res")]) == 2  # before: IsADirectoryError, status 1
     err = capsys.readouterr().err
     assert err.startswith("error: --out ") and "res is a folder: name the per-image CSV" in err
     assert "Traceback" not in err
@@ -216,7 +216,7 @@ def test_a_manifest_with_a_byte_order_mark_is_read(tmp_path, capsys):
     (tmp_path / "s" / "masks" / "0.1-0.9").mkdir()
     mask.rename(tmp_path / "s" / "masks" / "0.1-0.9" / "00000.png")
     (tmp_path / "s" / "masks" / "manifest.csv").write_bytes(codecs.BOM_UTF8 + b"bucket,file\n0.1-0.9,00000.png\n")
-    assert score.main(args + ["--out", str(tmp_path / "scores.csv")]) == 0, capsys.readouterr().err
+    assert score_cli.main(args + ["--out", str(tmp_path / "scores.csv")]) == 0, capsys.readouterr().err
 
 
 def test_lr_written_1e_3_in_yaml_is_read_as_a_number(tiny_config):
@@ -241,6 +241,16 @@ def test_masks_count_0_says_what_is_allowed(tiny_config):
 def test_compare_of_an_empty_csv_names_the_file(tmp_path):
     (tmp_path / "empty.csv").write_bytes(b"")
     with pytest.raises(SystemExit, match=r"^error: .*empty.csv: not a readable CSV \(No columns to parse"):
+        compare_main([str(tmp_path / "empty.csv"), str(tmp_path / "empty.csv")])
+
+
+def test_every_command_shows_the_traceback_with_harness_debug(tmp_path, monkeypatch):
+    """The commands share one handling of expected faults (inpaint_bench.cli.common): one line, or with
+    HARNESS_DEBUG=1 the exception itself; before, compare, tables, plots, aggregate, mini, masks and export
+    printed the line even then."""
+    (tmp_path / "empty.csv").write_bytes(b"")
+    monkeypatch.setenv("HARNESS_DEBUG", "1")
+    with pytest.raises(ValueError, match=r"empty.csv: not a readable CSV"):
         compare_main([str(tmp_path / "empty.csv"), str(tmp_path / "empty.csv")])
 
 

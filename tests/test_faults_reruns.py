@@ -14,10 +14,10 @@ import yaml
 from conftest import write_images
 from helpers.workflow import planned_jobs, snakemake
 from inpaint_bench.datasets import make_test_masks
+from inpaint_bench.evaluation.evaluate import evaluate
 from inpaint_bench.jobs.resolve import eval_job, teacher_job, train_job
 from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.training import checkpoint
-from inpaint_bench.training.evaluate import evaluate
 from inpaint_bench.training.train import Trainer
 
 

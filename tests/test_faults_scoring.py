@@ -18,15 +18,16 @@ from skimage.color import rgb2gray
 from skimage.metrics import peak_signal_noise_ratio
 
 from conftest import write_images
+from inpaint_bench.cli import score as score_cli
 from inpaint_bench.datasets import make_test_masks
+from inpaint_bench.evaluation.evaluate import evaluate
+from inpaint_bench.evaluation.export import export
 from inpaint_bench.jobs.resolve import eval_job
 from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.metrics import score
 from inpaint_bench.reporting.compare import compare_files
 from inpaint_bench.reporting.results import read_summary
 from inpaint_bench.reporting.tables import write_tables
-from inpaint_bench.training.evaluate import evaluate
-from inpaint_bench.training.export_inputs import export
 
 
 @pytest.fixture(autouse=True)
@@ -68,13 +69,13 @@ def test_a_missing_output_is_refused_naming_it_unless_allow_missing(tmp_path, ca
     (tmp_path / "pred" / "0.1-0.2" / "b.png").unlink()
     out = tmp_path / "scores.csv"
     argv = ["--pred", str(tmp_path / "pred"), "--out", str(out), *args]
-    assert score.main(argv) == 2  # before: exit 0 with n = 3 in 0.1-0.2
+    assert score_cli.main(argv) == 2  # before: exit 0 with n = 3 in 0.1-0.2
     err = capsys.readouterr().err
     assert "ground-truth images without a prediction: 0.1-0.2/b (1 of the 8 outputs expected" in err
     assert "--allow-missing" in err
     assert not out.exists() and not score.summary_path(out).exists()
 
-    assert score.main(argv + ["--allow-missing"]) == 0
+    assert score_cli.main(argv + ["--allow-missing"]) == 0
     summary = read_summary(score.summary_path(out))
     psnr = summary[summary.metric == "psnr"].set_index("bucket")
     assert psnr.n.to_dict() == {"0.1-0.2": 3, "0.2-0.3": 4}
@@ -93,7 +94,7 @@ def test_many_missing_outputs_are_named_the_first_few_and_a_count(tmp_path, caps
     for image in images[1:]:  # 12 images x 2 buckets missing
         for bucket in ("0.1-0.2", "0.2-0.3"):
             (tmp_path / "pred" / bucket / f"{image}.png").unlink()
-    assert score.main(["--pred", str(tmp_path / "pred"), "--out", str(tmp_path / "s.csv"), *args]) == 2
+    assert score_cli.main(["--pred", str(tmp_path / "pred"), "--out", str(tmp_path / "s.csv"), *args]) == 2
     err = capsys.readouterr().err
     assert "(24 of the 26 outputs expected" in err and "0.1-0.2/im01" in err and "(+4 more)" in err
 
@@ -130,7 +131,7 @@ def test_export_score_compare_pairs_every_image_of_a_filelist_dataset(tmp_path):
         image = np.asarray(Image.open(pairs / "input" / bucket / f"{name}.png")).astype(float)
         _save(tmp_path / "pred" / bucket / f"{name}.png",
               np.round(np.where(hole, image[~hole[..., 0]].mean(0), image)).astype(np.uint8))
-    assert score.main(["--pred", str(tmp_path / "pred"), "--gt", str(pairs / "gt"), "--masks", str(pairs / "masks"),
+    assert score_cli.main(["--pred", str(tmp_path / "pred"), "--gt", str(pairs / "gt"), "--masks", str(pairs / "masks"),
                        "--out", str(tmp_path / "scores.csv"), "--dataset", "fl", "--variant", "other"]) == 0
 
     ours, theirs = pd.read_csv(tmp_path / "eval" / "per_image.csv"), pd.read_csv(tmp_path / "scores.csv")
@@ -150,7 +151,7 @@ def test_export_score_compare_pairs_every_image_of_a_filelist_dataset(tmp_path):
     # an export made before its manifest had the `mask` column: refused, saying why and what to do
     manifest = pd.read_csv(pairs / "masks" / "manifest.csv")
     manifest.drop(columns="mask").to_csv(pairs / "masks" / "manifest.csv", index=False)
-    assert score.main(["--pred", str(tmp_path / "pred"), "--gt", str(pairs / "gt"), "--masks", str(pairs / "masks"),
+    assert score_cli.main(["--pred", str(tmp_path / "pred"), "--gt", str(pairs / "gt"), "--masks", str(pairs / "masks"),
                        "--out", str(tmp_path / "old.csv"), "--dataset", "fl", "--variant", "other"]) == 0
     with pytest.raises(ValueError, match="its mask is named otherwise: .* export the pairs again and score them"):
         compare_files(tmp_path / "eval" / "per_image.csv", tmp_path / "old.csv", warn=lambda m: None)
@@ -172,7 +173,7 @@ def test_compositing_is_part_of_the_protocol_explicit_and_recorded(tmp_path, cap
 
     def scored(name, *extra):
         out = tmp_path / f"{name}.csv"
-        assert score.main(["--pred", str(pred), "--out", str(out), *args, *extra]) == 0
+        assert score_cli.main(["--pred", str(pred), "--out", str(out), *args, *extra]) == 0
         return out, pd.read_csv(out)
 
     ec_out, ec = scored("ec", "--protocol", "edgeconnect")
@@ -223,7 +224,7 @@ def test_a_network_is_scored_on_its_composite_under_edgeconnect_as_its_files_are
         def forward(self, masked, mask):
             return masked * 0.8 + 0.5 * mask
 
-    monkeypatch.setattr("inpaint_bench.training.evaluate.load_variant", lambda job, path, device: (Darkens(), [], None))
+    monkeypatch.setattr("inpaint_bench.evaluation.evaluate.load_variant", lambda job, path, device: (Darkens(), [], None))
     evaluate(eval_job(config, "toy", "mean_fill", 0), tmp_path / "eval", masks_dir=tmp_path / "masks")
     rows = pd.read_csv(tmp_path / "eval" / "per_image.csv")
     assert set(rows.protocol) == {"edgeconnect"}

@@ -7,13 +7,14 @@ import pytest
 import torch
 
 from conftest import assert_same_weights, state_dict
+from inpaint_bench.cli.evaluate import main as eval_main
+from inpaint_bench.cli.train import main as train_main
+from inpaint_bench.cli.train import parse_args
 from inpaint_bench.datasets import make_test_masks
+from inpaint_bench.evaluation.evaluate import evaluate
 from inpaint_bench.jobs.resolve import eval_job, teacher_job, train_job
 from inpaint_bench.jobs.validate import load_config
-from inpaint_bench.training.evaluate import evaluate
-from inpaint_bench.training.evaluate import main as eval_main
-from inpaint_bench.training.train import Trainer, parse_args
-from inpaint_bench.training.train import main as train_main
+from inpaint_bench.training.train import Trainer
 
 
 def fit(config_path, out, variant="pconv", seed=0):
@@ -126,7 +127,7 @@ def test_unwritable_output_folder_fails_before_any_work(tiny_config, tmp_path, m
     out = tmp_path / "afile" / "sub"
     cfg = load_config(path)
     monkeypatch.setattr("inpaint_bench.training.train.build_model", lambda *a: pytest.fail("training started"))
-    monkeypatch.setattr("inpaint_bench.training.evaluate.load_variant", lambda *a: pytest.fail("evaluation started"))
+    monkeypatch.setattr("inpaint_bench.evaluation.evaluate.load_variant", lambda *a: pytest.fail("evaluation started"))
     with pytest.raises(OSError, match=r"cannot write to the output folder .*afile/sub: Not a directory"):
         Trainer(train_job(cfg, "toy", "pconv", 0), out)
     with pytest.raises(SystemExit, match=r"^error: .*cannot write to the output folder .*afile/sub"):

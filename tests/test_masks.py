@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from conftest import tree_bytes
+from inpaint_bench.cli import masks as masks_cli
 from inpaint_bench.datasets import (
     BucketStrokeSampler,
     bucket_mask,
@@ -17,7 +18,6 @@ from inpaint_bench.datasets import (
     import_nvidia_masks,
     load_test_masks,
     make_test_masks,
-    mask_sets,
     nvidia_mask_set,
 )
 from inpaint_bench.harness.buckets import Bucket, sort_bucket_names
@@ -146,7 +146,7 @@ def test_load_test_masks_errors_name_the_path(tmp_path):
 
 
 def test_mask_cli(tmp_path):
-    mask_sets.main(["--out", str(tmp_path), "--size", "32", "--count", "2", "--seed", "0",
+    masks_cli.main(["--out", str(tmp_path), "--size", "32", "--count", "2", "--seed", "0",
                     "--buckets", "0.1-0.2", "0.2-0.3"])
     assert [r["bucket"] for r in read_manifest(tmp_path)] == ["0.1-0.2"] * 2 + ["0.2-0.3"] * 2
 

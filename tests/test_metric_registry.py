@@ -19,7 +19,7 @@ from inpaint_bench.harness.metric_registry import higher_is_better, metric_forma
 from inpaint_bench.harness.names import NOT_COMPUTED
 from inpaint_bench.jobs.resolve import eval_job
 from inpaint_bench.jobs.validate import load_config
-from inpaint_bench.metrics import score
+from inpaint_bench.cli import score as score_cli
 from inpaint_bench.metrics.evaluation import Evaluation
 from inpaint_bench.metrics.suite import MetricSuite
 from inpaint_bench.reporting import ablation, absolute
@@ -220,7 +220,7 @@ def test_score_takes_the_old_protocol_name_with_a_message(tmp_path, capsys):
         hole[:10] = 255
         Image.fromarray(hole.numpy()).save(tmp_path / "masks" / f"{name}.png")
     out = tmp_path / "scores.csv"
-    assert score.main(["--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"), "--masks",
+    assert score_cli.main(["--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"), "--masks",
                        str(tmp_path / "masks"), "--out", str(out), "--protocol", "harness"]) == 0
     assert "--protocol: protocol 'harness' is now called 'default'" in capsys.readouterr().err
     assert set(pd.read_csv(out)["protocol"]) == {"default"}

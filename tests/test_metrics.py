@@ -17,12 +17,16 @@ from PIL import Image
 from torch import nn
 from torchmetrics.functional.image import structural_similarity_index_measure
 
+from inpaint_bench.cli import score as score_cli
+from inpaint_bench.cli import weights as weights_cli
+from inpaint_bench.harness import weights
 from inpaint_bench.harness.metric_registry import higher_is_better
 from inpaint_bench.metrics import fid as fid_mod
-from inpaint_bench.metrics import pixel, score, weights
+from inpaint_bench.metrics import pixel, score
 from inpaint_bench.metrics.evaluation import Evaluation
 from inpaint_bench.metrics.lpips_metric import LPIPSMetric, build_lpips
 from inpaint_bench.metrics.suite import MetricSuite
+from inpaint_bench.models.pretrained import vgg16_features
 
 INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
 ALEXNET_FILE = "alexnet-owt-7be5be79.pth"
@@ -298,9 +302,9 @@ def test_weight_file_names_match_the_libraries():
 def test_check_cli_strict_exit_code(tmp_path, capsys):
     for name, _, _ in weights.WEIGHT_FILES.values():
         (tmp_path / name).write_bytes(b"x")
-    assert weights.main(["check", "--dir", str(tmp_path), "--strict"]) == 0
+    assert weights_cli.main(["check", "--dir", str(tmp_path), "--strict"]) == 0
     (tmp_path / VGG16_FILE).unlink()
-    assert weights.main(["check", "--dir", str(tmp_path), "--strict"]) == 1
+    assert weights_cli.main(["check", "--dir", str(tmp_path), "--strict"]) == 1
     assert VGG16_FILE in capsys.readouterr().out
 
 
@@ -313,23 +317,24 @@ def test_load_vgg16_features_loads_saved_state(tmp_path):
     state["classifier.6.bias"] = torch.zeros(3)
     torch.save(state, tmp_path / VGG16_FILE)
 
-    loaded = weights.load_vgg16_features(tmp_path)
+    loaded = vgg16_features(weights.find_weight("vgg16", tmp_path))
     assert not loaded.training and not any(p.requires_grad for p in loaded.parameters())
     for key, value in features.state_dict().items():
         assert torch.equal(loaded.state_dict()[key], value)
-    assert weights.load_vgg16_features(tmp_path / "nothing") is None
+    assert weights.find_weight("vgg16", tmp_path / "nothing") is None
 
     del state["features.28.weight"]  # an incomplete file must fail, not leave random layers
     torch.save(state, tmp_path / VGG16_FILE)
     with pytest.raises(RuntimeError):
-        weights.load_vgg16_features(tmp_path)
+        vgg16_features(tmp_path / VGG16_FILE)
 
 
 def test_without_the_vgg16_file_torchvision_is_not_imported(tmp_path):
     """Importing torchvision costs a job about 1.7 s: a training job without the VGG16 weights (and no
     metric that needs it) must not pay for it."""
-    code = ("import sys; from inpaint_bench.metrics.weights import load_vgg16_features; "
-            f"assert load_vgg16_features({str(tmp_path)!r}) is None; print('torchvision' in sys.modules)")
+    code = ("import sys; from inpaint_bench.harness.weights import find_weight; "
+            "import inpaint_bench.models.pretrained; "
+            f"assert find_weight('vgg16', {str(tmp_path)!r}) is None; print('torchvision' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "TORCH_HOME": str(tmp_path / "torch_home")})
     assert out.stdout.strip() == "False", out.stderr
@@ -375,7 +380,7 @@ def test_score_cli_end_to_end_without_weights(score_folders):
     out = root / "res" / "scores.csv"
     argv = ["--pred", str(root / "pred"), "--gt", str(root / "gt"), "--masks", str(root / "masks"),
             "--out", str(out), "--weights-dir", str(root / "no_weights"), "--batch-size", "2"]
-    assert score.main(argv) == 0
+    assert score_cli.main(argv) == 0
 
     rows = {r["image"]: r for r in _read_csv(out)}
     assert set(rows) == {"a", "b", "c"}
@@ -423,7 +428,7 @@ def test_score_flat_masks_and_unmatched_names(tmp_path, capsys):
     _save_png(tmp_path / "pred" / "stray.png", img)
     argv = ["--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"), "--masks", str(tmp_path / "masks"),
             "--out", str(tmp_path / "o.csv")]
-    assert score.main(argv) == 2
+    assert score_cli.main(argv) == 2
     err = capsys.readouterr().err
     assert "stray" in err and "ground-truth images without a prediction: y" in err
     assert not (tmp_path / "o.csv").exists()
@@ -432,10 +437,10 @@ def test_score_flat_masks_and_unmatched_names(tmp_path, capsys):
         (empty / name).mkdir(parents=True)
     argv = ["--pred", str(empty / "pred"), "--gt", str(empty / "gt"), "--masks", str(tmp_path / "masks"),
             "--out", str(empty / "o.csv")]
-    assert score.main(argv) == 2  # nothing to score is an error, not "wrote ... (0 images)"
+    assert score_cli.main(argv) == 2  # nothing to score is an error, not "wrote ... (0 images)"
     assert "no prediction" in capsys.readouterr().err and not (empty / "o.csv").exists()
     argv[1] = str(empty / "missing")
-    assert score.main(argv) == 2 and "no such folder" in capsys.readouterr().err
+    assert score_cli.main(argv) == 2 and "no such folder" in capsys.readouterr().err
 
     (tmp_path / "pred" / "stray.png").unlink()
     _save_png(tmp_path / "pred" / "y.png", img)

@@ -10,11 +10,11 @@ import pytest
 
 from inpaint_bench.datasets import bucket_pairs, build_dataset, load_test_masks, make_test_masks
 from inpaint_bench.datasets.kinds import dataset_spec
+from inpaint_bench.evaluation.evaluate import evaluate
 from inpaint_bench.harness.config import ConfigError
 from inpaint_bench.jobs.resolve import eval_job
 from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.reporting.stats import Bootstrap, image_cluster, pair_rows, paired_interval
-from inpaint_bench.training.evaluate import evaluate
 
 BUCKET = "0.1-0.2"
 
@@ -120,7 +120,7 @@ def test_the_pairing_is_part_of_the_eval_job_and_not_of_the_train_job(tiny_confi
 
 @pytest.mark.parametrize("pairing", ["cycle", "every_mask", "random_mask"])
 def test_export_writes_the_pairs_evaluation_scores(tiny_config, tmp_path, pairing):
-    from inpaint_bench.training.export_inputs import export
+    from inpaint_bench.evaluation.export import export
 
     path, config, write = tiny_config
     config["masks"]["pairing"] = pairing

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from helpers.fake_results import DATASET, FID_NOTE, VARIANTS, make_results, run_files
+from inpaint_bench.cli.plots import main as plots_main
 from inpaint_bench.harness import metric_registry
 from inpaint_bench.harness.fileio import write_csv
 from inpaint_bench.harness.names import (
@@ -34,7 +35,6 @@ from inpaint_bench.reporting.plots import (
     validation_figure,
     write_plots,
 )
-from inpaint_bench.reporting.plots import main as plots_main
 
 PLOTS = ("loss", "metrics", "paired", "qualitative")
 

@@ -13,6 +13,8 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from torchmetrics.functional.image import peak_signal_noise_ratio as tm_psnr
 from torchmetrics.functional.image import structural_similarity_index_measure as tm_ssim
 
+from inpaint_bench.cli import score as score_cli
+from inpaint_bench.evaluation.evaluate import save_image
 from inpaint_bench.harness.config import ConfigError
 from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.metrics import score
@@ -22,7 +24,6 @@ from inpaint_bench.reporting.aggregate import aggregate
 from inpaint_bench.reporting.compare import compare_files
 from inpaint_bench.reporting.results import read_per_images, read_summary
 from inpaint_bench.reporting.tables import write_tables
-from inpaint_bench.training.evaluate import save_image
 
 SIZE = 64  # at least EdgeConnect's 51 px SSIM window
 
@@ -76,7 +77,7 @@ def independent(protocol: str, pred_file, gt_file) -> dict[str, float]:
 def test_score_equals_the_protocols_independent_implementations_on_the_same_files(tmp_path, protocol):
     pred, gt, masks = files(tmp_path)
     out = tmp_path / "scores.csv"
-    assert score.main(["--pred", str(pred), "--gt", str(gt), "--masks", str(masks), "--out", str(out),
+    assert score_cli.main(["--pred", str(pred), "--gt", str(gt), "--masks", str(masks), "--out", str(out),
                        "--protocol", protocol]) == 0
     rows = pd.read_csv(out)
     assert set(rows["protocol"]) == {protocol}
@@ -125,7 +126,7 @@ def test_an_evaluation_scores_its_composites_as_the_8_bit_files_it_would_write(t
 def test_a_protocol_that_cannot_apply_fails_before_any_work(tmp_path, capsys, tiny_config):
     pred, gt, masks = files(tmp_path, size=48, count=1)
     out = tmp_path / "scores.csv"
-    code = score.main(["--pred", str(pred), "--gt", str(gt), "--masks", str(masks), "--out", str(out),
+    code = score_cli.main(["--pred", str(pred), "--gt", str(gt), "--masks", str(masks), "--out", str(out),
                        "--protocol", "edgeconnect"])
     err = capsys.readouterr().err
     assert code == 2 and not out.exists()
@@ -142,7 +143,7 @@ def test_a_protocol_that_cannot_apply_fails_before_any_work(tmp_path, capsys, ti
 def scored_files(tmp_path, protocol: str, variant: str):
     pred, gt, masks = files(tmp_path / "files")
     out = tmp_path / f"{variant}_{protocol}.csv"
-    assert score.main(["--pred", str(pred), "--gt", str(gt), "--masks", str(masks), "--out", str(out),
+    assert score_cli.main(["--pred", str(pred), "--gt", str(gt), "--masks", str(masks), "--out", str(out),
                        "--protocol", protocol, "--variant", variant, "--dataset", "d"]) == 0
     return out, score.summary_path(out)
 

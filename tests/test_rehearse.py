@@ -5,11 +5,11 @@ import yaml
 from PIL import Image
 
 from helpers.workflow import REPO, planned_jobs, snakemake
+from inpaint_bench.cli.rehearse import ALL_ROWS_DATASET, ONE_ROW, rehearsal_configs
 from inpaint_bench.datasets.fixture_trees import NVIDIA_BUCKETS, write_trees
 from inpaint_bench.datasets.images import build_dataset
 from inpaint_bench.datasets.nvidia_masks import nvidia_mask_set
 from inpaint_bench.models.registry import is_trainable
-from inpaint_bench.rehearse import ALL_ROWS_DATASET, ONE_ROW, rehearsal_configs
 
 PAPER = REPO / "config" / "paper.yaml"
 

@@ -12,13 +12,13 @@ import pytest
 import torch
 
 from helpers.workflow import planned_jobs, snakemake
+from inpaint_bench.evaluation.evaluate import load_variant
 from inpaint_bench.harness.config import ConfigError
 from inpaint_bench.jobs.resolve import eval_job, train_job
 from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.models import build_model
 from inpaint_bench.models.registry import is_trainable
 from inpaint_bench.models.released_weights import official_to_ours, ours_to_official
-from inpaint_bench.training.evaluate import load_variant
 from inpaint_bench.training.train import Trainer
 
 RFR_KCA = {"backbone": "rfr", "attention": "kca"}

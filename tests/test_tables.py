@@ -21,14 +21,14 @@ from helpers.fake_results import (
     md_cells,
     per_image_paths,
 )
+from inpaint_bench.cli.aggregate import main as aggregate_main
+from inpaint_bench.cli.tables import main as tables_main
 from inpaint_bench.reporting.ablation import build_ablation
 from inpaint_bench.reporting.ablation import to_latex as ablation_latex
 from inpaint_bench.reporting.absolute import build_table, footnotes, to_html, to_latex, to_markdown
 from inpaint_bench.reporting.aggregate import aggregate, over_seeds
-from inpaint_bench.reporting.aggregate import main as aggregate_main
 from inpaint_bench.reporting.results import read_per_images, read_summary
 from inpaint_bench.reporting.stats import Bootstrap
-from inpaint_bench.reporting.tables import main as tables_main
 from inpaint_bench.reporting.tables import write_tables
 
 # ----------------------------------------------------------------------------------------------

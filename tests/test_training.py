@@ -8,11 +8,11 @@ import torch
 
 from conftest import assert_same_weights, state_dict, toy_train_command
 from helpers.workflow import REPO
+from inpaint_bench.cli.train import main as train_main
 from inpaint_bench.harness.config import ConfigError
 from inpaint_bench.jobs.resolve import train_job
 from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.training.train import StepBatches, Trainer
-from inpaint_bench.training.train import main as train_main
 
 
 def test_step_batches_do_not_depend_on_the_start_step():

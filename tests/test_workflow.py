@@ -197,7 +197,7 @@ def test_shared_teacher_ignores_the_students_own_train_overrides(tmp_path):
 def test_a_hand_run_of_the_training_command_reproduces_the_workflows_model(ci_run, tmp_path):
     """The README's hand-run command resolves the same job (threads included) as the workflow."""
     out = tmp_path / "hand"
-    subprocess.run([sys.executable, "-m", "inpaint_bench.training.train", "--config", str(REPO / "config" / "ci.yaml"),
+    subprocess.run([sys.executable, "-m", "inpaint_bench.cli", "train", "--config", str(REPO / "config" / "ci.yaml"),
                     "--dataset", "mini_natural", "--variant", "rfr_kca", "--seed", "0", "--out", str(out)],
                    cwd=ci_run, check=True, capture_output=True)
     dag = torch.load(ci_run / "results/runs/mini_natural/rfr_kca/seed0/model.pt", weights_only=False)

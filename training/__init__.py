@@ -1,1 +1,1 @@
-"""Training loop, checkpoints, precision, evaluation and benchmarks."""
+"""Training: the loop, checkpoints and resuming, precision, stop signals, several processes, validation."""

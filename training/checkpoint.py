@@ -22,7 +22,8 @@ from pathlib import Path
 
 import torch
 
-from inpaint_bench.harness.fileio import atomic_torch_save, write_csv
+from inpaint_bench.harness.fileio import atomic_torch_save, read_torch_file, write_csv
+from inpaint_bench.packages import FLOORS
 
 CHECKPOINT, PREVIOUS_CHECKPOINT = "checkpoint.pt", "checkpoint.prev.pt"
 TRAIN_LOG, MODEL, PROVENANCE, VALIDATION = "train_log.csv", "model.pt", "provenance.json", "validation.csv"
@@ -39,15 +40,6 @@ def is_run_file(name: str) -> bool:
 # or the teacher's arch), and those a changed config makes stale
 WHO = ("role", "variant", "dataset", "seed")
 HOW = ("spec", "width", "image_size", "code")
-
-
-def read_torch_file(path: str | Path, what: str, device="cpu"):
-    """torch.load that names the file and what it was meant to be when it cannot be read."""
-    try:
-        return torch.load(path, map_location=device, weights_only=False)
-    except Exception as err:  # any failure to unpickle means the file is unusable, whatever torch raised
-        raise ValueError(f"{path} is not a readable {what} (truncated or corrupt: {type(err).__name__}: "
-                         f"{str(err).splitlines()[0] if str(err) else ''})") from err
 
 
 def describe(identity: dict) -> str:
@@ -112,7 +104,7 @@ def load_model_file(path: str | Path, device="cpu", expect: dict | None = None, 
                          f"(e.g. {path / MODEL})")
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist: train the variant first "
-                                f"(python -m inpaint_bench.training.train ...)")
+                                f"(inpaint-bench train ...)")
     record = read_torch_file(path, "model file", device)
     if isinstance(record, dict) and "signature" in record and "optimizer" in record:
         raise ValueError(f"{path} is a training checkpoint, not a model file: pass the run's model.pt "
@@ -135,10 +127,10 @@ def load_model_file(path: str | Path, device="cpu", expect: dict | None = None, 
 
 @functools.cache
 def code_digest() -> str:
-    """A digest of the harness's source that training runs (every .py file of the packages below
-    reporting): a checkpoint written by other code, e.g. before a fix in models/, is not resumed."""
+    """A digest of the harness's source that training runs (every .py file of training/ and the packages
+    below it): a checkpoint written by other code, e.g. before a fix in models/, is not resumed."""
     digest = hashlib.sha256()
-    for package in ("harness", "datasets", "models", "jobs", "metrics", "training"):
+    for package in [p for p, floor in FLOORS.items() if floor <= FLOORS["training"]]:
         folder = Path(importlib.import_module(f"inpaint_bench.{package}").__path__[0])
         for path in sorted(folder.glob("*.py")):
             digest.update(f"{package}/{path.name}\0".encode() + path.read_bytes())

@@ -1,7 +1,7 @@
 """Trains one variant on one dataset with one seed, or a DGI teacher.
 
-    python -m inpaint_bench.training.train --config FILE --dataset NAME --variant NAME --seed N --out DIR
-    python -m inpaint_bench.training.train --config FILE --dataset NAME --teacher-arch ARCH --seed N --out DIR
+    inpaint-bench train --config FILE --dataset NAME --variant NAME --seed N --out DIR
+    inpaint-bench train --config FILE --dataset NAME --teacher-arch ARCH --seed N --out DIR
 
 The job is resolved by `jobs.resolve` as the workflow resolves it (its rule calls `train(job, out)`).
 The weights depend on the torch thread count, so --threads defaults to the config's threads_per_job,
@@ -11,7 +11,6 @@ several processes (torchrun): training.distributed.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -27,13 +26,12 @@ import torch
 from torch import nn
 
 from inpaint_bench.harness.checkout import source_record
-from inpaint_bench.harness.config import ConfigError, layout
-from inpaint_bench.harness.fileio import atomic_write_text, check_output_folder, ensure_writable, write_csv
+from inpaint_bench.harness.config import ConfigError
+from inpaint_bench.harness.fileio import atomic_write_text, ensure_writable, write_csv
 from inpaint_bench.harness.names import VALIDATION_COLUMNS
 from inpaint_bench.harness.progress import progress
-from inpaint_bench.harness.seeding import derive_seed, seed_argument
-from inpaint_bench.jobs.resolve import init_seed_parts, teacher_job, train_job
-from inpaint_bench.jobs.validate import load_config
+from inpaint_bench.harness.seeding import derive_seed
+from inpaint_bench.jobs.resolve import init_seed_parts
 from inpaint_bench.models import build_model
 from inpaint_bench.models.losses import InpaintingLoss
 from inpaint_bench.models.released_weights import weights_note
@@ -43,7 +41,6 @@ from inpaint_bench.training.checkpoint import (
     MODEL,
     VALIDATION,
     checkpoint_state,
-    is_run_file,
     load_checkpoint,
     load_model_file,
     remove_checkpoints,
@@ -126,7 +123,7 @@ def environment_record() -> dict:
 
 
 def forward_losses(model, loss, image, mask, dtype, device, distill=None, teacher=None):
-    """The forward half of a training step (shared with training.bench): the network and its losses
+    """The forward half of a training step (shared with bench.measure): the network and its losses
     under autocast, returning (total, unweighted terms). Distillation compares the student's features
     with the frozen teacher's on the uncorrupted image."""
     masked = prepare_input(image * (1 - mask), dtype)
@@ -165,7 +162,8 @@ class Trainer:
 
     def __init__(self, job: dict, out: Path, teacher: str | None = None, device: str | None = None):
         from inpaint_bench.datasets import build_dataset, build_train_masks
-        from inpaint_bench.metrics.weights import find_weight, load_vgg16_features, missing_message
+        from inpaint_bench.harness.weights import find_weight, missing_message
+        from inpaint_bench.models.pretrained import vgg16_features
 
         self.job, self.out = job, Path(out)
         # several processes under torchrun (see training.distributed); rank 0 writes the files
@@ -190,7 +188,8 @@ class Trainer:
 
         self.notes = [weights_note("init", self.spec["init"])] if self.spec.get("init") else []
         weights = job["weights"]
-        vgg = load_vgg16_features(weights["dir"])
+        vgg_file = find_weight("vgg16", weights["dir"])
+        vgg = vgg16_features(vgg_file) if vgg_file is not None else None
         if vgg is None:
             msg = (f"{missing_message('vgg16', weights['dir'])[1]} The perceptual and style loss terms "
                    f"are dropped for this run")
@@ -198,7 +197,7 @@ class Trainer:
                 raise FileNotFoundError(msg + "; weights.required is true, so training stops here")
             warnings.warn(msg, stacklevel=1)
             self.notes.append("no_vgg: perceptual and style losses dropped (VGG16 weights missing)")
-        self.vgg_file = str(find_weight("vgg16", weights["dir"])) if vgg is not None else None
+        self.vgg_file = str(vgg_file) if vgg is not None else None
         self.loss = prepare_model(InpaintingLoss(self.settings["loss"], vgg).to(self.device), self.dtype)
 
         images = build_dataset(job["dataset_spec"], "train", job["image_size"], self.seed,
@@ -237,7 +236,7 @@ class Trainer:
         if teacher_path is None or not Path(teacher_path).is_file():
             raise ConfigError(f"variant {self.variant!r} distils from the teacher {arch!r}, whose model "
                               f"{teacher_path} is not trained yet; train it first: "
-                              f"python -m inpaint_bench.training.train --config CONFIG --dataset {self.dataset} "
+                              f"inpaint-bench train --config CONFIG --dataset {self.dataset} "
                               f"--teacher-arch {arch} --seed {self.seed}")
         self.teacher, _ = load_model_file(teacher_path, self.device, expect={
             "role": "teacher", "variant": arch, "code": self.job["teacher_code"],
@@ -444,58 +443,3 @@ def train(job: dict, out: str | Path, teacher: str | None = None, device: str | 
         for path in remove_checkpoints(Path(out)):
             print(f"removed {path} (model.pt is final; train.keep_checkpoint: true keeps it)", flush=True)
     return model
-
-
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", required=True, help="config YAML (validated against config/schema.yaml)")
-    p.add_argument("--dataset", required=True)
-    what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--variant", help="the variant to train")
-    what.add_argument("--teacher-arch", help="train this DGI teacher (its arch), e.g. rfr_attention-kca")
-    p.add_argument("--seed", type=seed_argument, required=True)
-    p.add_argument("--out", help="output folder (default: where the workflow puts this run)")
-    p.add_argument("--teacher-model", help="the teacher's model.pt for a distilled variant "
-                                           "(default: where the workflow puts it)")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: the config's threads_per_job, as "
-                                               "the workflow). The weights depend on it; it is recorded in "
-                                               "provenance.json")
-    p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
-    p.add_argument("--force", action="store_true", help="train into --out even if it holds files training "
-                                                        "does not write")
-    return p.parse_args(argv)
-
-
-def main(argv=None) -> None:
-    args = parse_args(argv)
-    device = args.device
-    try:
-        config = load_config(args.config)
-        torch.set_num_threads(args.threads or config["threads_per_job"])
-        if distributed.launched_by_torchrun():
-            device = distributed.init_from_env(args.device)
-        results = layout(config)
-        if args.variant:
-            job = train_job(config, args.dataset, args.variant, args.seed)
-            out = args.out or results.run_dir(args.dataset, args.variant, args.seed)
-        else:
-            job = teacher_job(config, args.dataset, args.teacher_arch, args.seed)
-            out = args.out or results.teacher_dir(args.dataset, args.teacher_arch, args.seed)
-        check_output_folder(out, is_run_file, "--out", args.force)
-        teacher = args.teacher_model
-        if job["teacher"] and teacher is None:
-            teacher = results.teacher_dir(args.dataset, job["teacher"], args.seed) / "model.pt"
-        path = train(job, out, teacher=teacher, device=device, keep_checkpoint=config["train"]["keep_checkpoint"])
-    except (ConfigError, FloatingPointError, ValueError, OSError) as err:
-        if os.environ.get("HARNESS_DEBUG") == "1":
-            raise
-        sys.exit(f"error: {err}")
-    finally:
-        if distributed.active():
-            distributed.destroy()
-    if os.environ.get("RANK", "0") == "0":
-        print(f"wrote {path}")
-
-
-if __name__ == "__main__":
-    main()

@@ -53,7 +53,7 @@ def _png(path, hole_colour=None, size=16):
 
 
 def make_results(root, variants=VARIANTS, buckets=BUCKETS, seeds=(0, 1), logs=True, fid=None, trained=None):
-    """A results tree like training.evaluate / training.train write it (summary.csv, per_image.csv and
+    """A results tree like evaluation.evaluate / training.train write it (summary.csv, per_image.csv and
     provenance.json per run, consistent with each other); returns the summary paths. fid: {variant:
     value} makes FID a computed metric (else it is missing); trained: {variant: schedule or None
     (classical)} recorded in the provenance (default TRAINED; a schedule may be {seed: schedule})."""
@@ -108,7 +108,7 @@ def make_results(root, variants=VARIANTS, buckets=BUCKETS, seeds=(0, 1), logs=Tr
 
 
 def write_provenance(folder, variant, seed, schedule):
-    """An evaluation's provenance.json as training.evaluate writes it, with what a fake table reads:
+    """An evaluation's provenance.json as evaluation.evaluate writes it, with what a fake table reads:
     the eval job's variant, seed, spec and train job, and the steps its model recorded."""
     if schedule and "steps" not in schedule:
         schedule = schedule[seed]

@@ -6,9 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from inpaint_bench.packages import FLOORS
+
 REPO = Path(__file__).resolve().parents[2]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
-PACKAGES = ("harness", "models", "datasets", "jobs", "metrics", "training", "reporting")  # pyproject.toml's
+PACKAGES = tuple(FLOORS)  # the folders installed as inpaint_bench.<package> (setup.py)
 
 
 def venv_env(**extra) -> dict:
@@ -48,7 +50,7 @@ def planned_jobs(output: str) -> list[tuple[str, str]]:
 def copy_checkout(dest: Path, importable: bool = False) -> tuple[Path, dict]:
     """A copy of this checkout's files (tracked and untracked, not ignored) at `dest`, and the environment
     to run it with. With `importable`, that environment imports `inpaint_bench` from the copy, as its own
-    `pip install -e .` would (links in its inpaint_bench/ laid out as pyproject.toml's package-dir
+    `pip install -e .` would (links in its inpaint_bench/ laid out as setup.py's package-dir
     mapping, the copy first on PYTHONPATH); without, from this checkout, as this venv does."""
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, check=True,
                            capture_output=True).stdout.decode().split("\0")

@@ -12,7 +12,7 @@ from inpaint_bench.jobs.resolve import teacher_architectures, teacher_job
 from inpaint_bench.jobs.resolve import teacher_arch, train_job, validation_job, workflow_job, workflow_jobs
 from inpaint_bench.jobs.resolve import row_labels
 from inpaint_bench.jobs.resolve import validated_classical as resolve_validated_classical
-from inpaint_bench.metrics.weights import WEIGHT_FILES, download_target, find_weight
+from inpaint_bench.harness.weights import WEIGHT_FILES, download_target, find_weight
 from inpaint_bench.models.registry import is_trainable, uses_distillation
 from inpaint_bench.reporting.paper import SCORECARD
 

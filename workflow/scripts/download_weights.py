@@ -2,7 +2,7 @@
 from pathlib import Path
 
 from inpaint_bench.harness.joblog import job_log
-from inpaint_bench.metrics.weights import fetch_file
+from inpaint_bench.harness.weights import fetch_file
 
 with job_log(snakemake.log[0], __file__):  # noqa: F821 (snakemake is injected by Snakemake)
     for path in snakemake.output:  # noqa: F821

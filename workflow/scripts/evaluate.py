@@ -4,10 +4,10 @@ from pathlib import Path
 
 import torch
 
+from inpaint_bench.evaluation.evaluate import evaluate
 from inpaint_bench.harness.config import layout
 from inpaint_bench.harness.joblog import job_log
 from inpaint_bench.harness.superseded import superseded_note
-from inpaint_bench.training.evaluate import evaluate
 
 with job_log(snakemake.log[0], __file__, snakemake.config["extensions"]):  # noqa: F821 (snakemake is injected by Snakemake)
     torch.set_num_threads(snakemake.threads)  # noqa: F821

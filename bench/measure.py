@@ -2,7 +2,7 @@
 achieved FLOP/s against the device's measured matrix-multiply peak and the peak memory (see
 docs/architecture.md, "Speed"; on a GPU: `make bench-gpu`, docs/scale.md).
 
-    python -m inpaint_bench.training.bench --config config/config.yaml [--variants a b] [--size 256] [--batch 2]
+    inpaint-bench bench --config config/config.yaml [--variants a b] [--size 256] [--batch 2]
         [--width 64] [--steps 3] [--precision auto|bf16|fp32|both] [--device cpu|cuda] [--out FILE.csv]
 
 A training step is training.train's (`forward_losses` under autocast, backward, Adam step), with a
@@ -16,7 +16,6 @@ it runs natively (a GPU, a CPU with AMX or AVX512-BF16; `both` means fp32 and, t
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import math
@@ -33,7 +32,6 @@ from tqdm import tqdm
 
 from inpaint_bench.harness.config import train_settings
 from inpaint_bench.harness.fileio import write_csv
-from inpaint_bench.harness.seeding import seed_argument
 from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.models import build_model
 from inpaint_bench.models.losses import InpaintingLoss
@@ -53,36 +51,6 @@ COLUMNS = ["variant", "precision", "params", "gflop_fwd_per_img", "gflop_train_p
            "train_step_s", "infer_batch_s", "size", "batch", "width", "threads", "vgg",
            "peak_fp32_gflop_s", "peak_bf16_gflop_s", "device", "peak_tf32_gflop_s", "own_peak",
            "train_pct_own_peak", "peak_mem_mb"]
-
-
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", required=True, help="YAML config with a `variants` mapping")
-    p.add_argument("--variants", nargs="+", help="subset of the config's variants (default: all trainable)")
-    p.add_argument("--size", type=int, help="image side (default: config image_size)")
-    p.add_argument("--batch", type=int, default=2)
-    p.add_argument("--width", type=int, help="base width (default: config width)")
-    p.add_argument("--steps", type=int, default=3, help="timed steps (after the warm-up)")
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32", "both"])
-    p.add_argument("--vgg", default="random", choices=["random", "none"],
-                   help="random: a randomly initialised VGG16 stands in for the loss network (timing only)")
-    p.add_argument("--peak-seconds", type=float, default=3.0, help="duration of each matmul peak measurement")
-    p.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's choice)")
-    p.add_argument("--seed", type=seed_argument, default=0)
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (peak memory: the GPU's allocator; "
-                                                   "on the CPU, the process's maximum resident size)")
-    p.add_argument("--memory", action="store_true",
-                   help="peak memory of one training step per row instead of speed, each row in a process of its "
-                        "own (CUDA: the allocator's peak; CPU: peak resident size); the dry run compares it with "
-                        "resources.train.mem_mb")
-    p.add_argument("--one-step-memory", action="store_true", help=argparse.SUPPRESS)  # one row, in a child
-    p.add_argument("--out", help="CSV written (default: results/bench/bench.csv, with --memory "
-                                 "results/bench/memory.csv)")
-    args = p.parse_args(argv)
-    args.out = args.out or f"results/bench/{'memory' if args.memory else 'bench'}.csv"
-    return args
 
 
 def synchronize(device) -> None:
@@ -237,7 +205,7 @@ def measure_memory(args, names: list[str], dtype: torch.dtype, config: dict) -> 
         if not is_trainable(config["variants"][name]):
             continue
         prec = "bf16" if dtype == torch.bfloat16 else "fp32"
-        command = [sys.executable, "-m", "inpaint_bench.training.bench", "--config", args.config, "--variants",
+        command = [sys.executable, "-m", "inpaint_bench.cli", "bench", "--config", args.config, "--variants",
                    name, "--batch", str(args.batch), "--precision", prec, "--device", args.device, "--vgg", args.vgg,
                    "--seed", str(args.seed), "--one-step-memory",
                    *(["--size", str(args.size)] if args.size else []),
@@ -277,8 +245,9 @@ def memory_warnings(config: dict, measured_csv: Path) -> list[str]:
     return lines
 
 
-def main(argv=None) -> list[dict]:
-    args = parse_args(argv)
+def run_bench(args) -> list[dict]:
+    """The speed rows (or, with `args.memory`, the memory rows) of `args`, the arguments of
+    `inpaint-bench bench` (inpaint_bench.cli.bench), printed as a table and written to `args.out`."""
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -388,6 +357,3 @@ def main(argv=None) -> list[dict]:
     print(f"wrote {args.out}")
     return rows
 
-
-if __name__ == "__main__":
-    main()

@@ -1,6 +1,6 @@
 """Evaluates one variant on the fixed test masks of every hole-ratio bucket.
 
-    python -m inpaint_bench.training.evaluate --config FILE --dataset NAME --variant NAME --seed N
+    inpaint-bench evaluate --config FILE --dataset NAME --variant NAME --seed N
         [--out DIR] [--model model.pt]
 
 The test images meet each bucket's masks as masks.pairing says (datasets.mask_sets.bucket_pairs, as
@@ -16,9 +16,7 @@ model file of another job or spec is refused (training.checkpoint). Expected fau
 """
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import shutil
 import sys
 import time
@@ -28,24 +26,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from inpaint_bench.harness.config import ConfigError, layout
+from inpaint_bench.harness.config import ConfigError
 from inpaint_bench.harness.fileio import (
     atomic_torch_save,
     atomic_write_text,
-    check_output_folder,
     ensure_writable,
     replace_folder,
     save_png,
 )
 from inpaint_bench.harness.metric_registry import selected_metrics
-from inpaint_bench.harness.names import PROTOCOLS, RENAMED_PROTOCOLS, renamed_protocol_message
 from inpaint_bench.harness.progress import progress
-from inpaint_bench.harness.seeding import seed_argument
-from inpaint_bench.jobs.resolve import eval_job
-from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.metrics.evaluation import Evaluation, mask_id
 from inpaint_bench.metrics.pixel import composite
-from inpaint_bench.metrics.protocols import check_protocol
 from inpaint_bench.models import build_model
 from inpaint_bench.models.registry import is_trainable
 from inpaint_bench.models.released_weights import weights_note
@@ -131,7 +123,7 @@ def evaluate(job: dict, out: str | Path, model_path: str | Path | None = None, m
     chunks an interrupted run of the same job left in `out/.resume` (saved every `resume_every` s and
     at the end of each bucket)."""
     from inpaint_bench.datasets import bucket_pairs, build_dataset, load_test_masks
-    from inpaint_bench.metrics import MetricSuite
+    from inpaint_bench.metrics.suite import MetricSuite
 
     out = ensure_writable(out)  # before any work: the results are written only at the end
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -200,53 +192,3 @@ def evaluate(job: dict, out: str | Path, model_path: str | Path | None = None, m
     replace_folder(samples, out / SAMPLES)
     shutil.rmtree(resume)
     return summary
-
-
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", required=True)
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--variant", required=True)
-    p.add_argument("--seed", type=seed_argument, required=True)
-    p.add_argument("--out", help="output folder (default: the run's eval/ folder under results_dir)")
-    p.add_argument("--model", help="model.pt of a trained variant (default: the run's model.pt)")
-    p.add_argument("--masks", help="test mask folder (default: <results_dir>/masks/<size>px_seed<masks.seed>)")
-    p.add_argument("--threads", type=int, help="torch threads (default: the config's threads_per_job)")
-    p.add_argument("--protocol", choices=[*PROTOCOLS, *RENAMED_PROTOCOLS],
-                   help="scoring protocol (default: the config's eval.protocol); with --out, a trained model "
-                        "is scored under another protocol without retraining")
-    p.add_argument("--device")
-    p.add_argument("--force", action="store_true", help="write into --out even if it holds files evaluation "
-                                                        "does not write")
-    return p.parse_args(argv)
-
-
-def main(argv=None):
-    args = parse_args(argv)
-    try:
-        config = load_config(args.config)
-        torch.set_num_threads(args.threads or config["threads_per_job"])
-        results = layout(config)
-        if args.protocol in RENAMED_PROTOCOLS:
-            print(f"note: {renamed_protocol_message(args.protocol, '--protocol')}", file=sys.stderr)
-            args.protocol = RENAMED_PROTOCOLS[args.protocol]
-        if args.protocol:
-            check_protocol(args.protocol, config["image_size"], "the config's image_size")
-            config["eval"]["protocol"] = args.protocol
-        job = eval_job(config, args.dataset, args.variant, args.seed)
-        run_dir = results.run_dir(args.dataset, args.variant, args.seed)
-        model = args.model or (run_dir / "model.pt" if is_trainable(job["spec"]) else None)
-        out = args.out or results.eval_dir(args.dataset, args.variant, args.seed)
-        check_output_folder(out, lambda name: name in EVAL_FILES or name.startswith("."), "--out", args.force)
-        summary = evaluate(job, out, model,
-                           args.masks or results.masks_dir(config["image_size"], config["masks"]["seed"]),
-                           args.device, cache_dir=results.cache_dir())
-    except (ConfigError, ValueError, OSError) as err:
-        if os.environ.get("HARNESS_DEBUG") == "1":
-            raise
-        sys.exit(f"error: {err}")
-    print(summary.to_string(index=False))
-
-
-if __name__ == "__main__":
-    main()

@@ -1,34 +1,32 @@
 """Exports the exact test pairs of an evaluation, so that another method can be run on them and
-scored with the same code (`python -m inpaint_bench.metrics.score`).
+scored with the same code (`inpaint-bench score`).
 
-    python -m inpaint_bench.training.export_inputs --config FILE --dataset NAME --seed N --out DIR
+    inpaint-bench export --config FILE --dataset NAME --seed N --out DIR
 
 Writes DIR/gt/<image>.png, DIR/input/<bucket>/<image>.png (the masked input, hole painted white) and
 DIR/masks/<bucket>/<image>.png (255 = hole) with DIR/masks/manifest.csv: the pairs of each bucket
-that training.evaluate scores (masks.pairing, datasets.mask_sets.bucket_pairs); where an image meets
+that evaluation.evaluate scores (masks.pairing, datasets.mask_sets.bucket_pairs); where an image meets
 several masks of a bucket (every_mask), each copy is <image>__<mask stem>.png. The manifest's `mask`
 column names the mask set's file each copy is of and `image` its test image, which `score` records
 as evaluation does (metrics.evaluation.mask_id).
 Then, with the other method's outputs in PRED/<bucket>/<copy's name>.png:
 
-    python -m inpaint_bench.metrics.score --pred PRED --gt DIR/gt --masks DIR/masks --out scores.csv
+    inpaint-bench score --pred PRED --gt DIR/gt --masks DIR/masks --out scores.csv
 
 DIR is written whole (built beside it, then put in its place): a folder that holds anything but an
 earlier export (DIR/export.json) is refused unless --force, which replaces it with its content.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from inpaint_bench.datasets.kinds import dataset_spec
-from inpaint_bench.harness.config import ConfigError, layout
+from inpaint_bench.harness.config import layout
 from inpaint_bench.harness.fileio import (
     atomic_write_text,
     check_output_folder,
@@ -37,8 +35,6 @@ from inpaint_bench.harness.fileio import (
     save_png,
     write_csv,
 )
-from inpaint_bench.harness.seeding import seed_argument
-from inpaint_bench.jobs.validate import load_config
 from inpaint_bench.metrics.evaluation import mask_id
 
 
@@ -93,23 +89,3 @@ def _write(images, masks, out: Path, dataset: str, pairing: str, seed: int) -> P
             save_png(out / "input" / bucket / f"{file}.png", to_uint8(image * (1 - mask) + mask))
             rows.append([bucket, f"{bucket}/{file}.png", float(mask.mean()), mask_id(bucket, stem), name])
     return write_csv(out / "masks" / "manifest.csv", rows, ["bucket", "file", "hole_ratio", "mask", "image"])
-
-
-def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", required=True)
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--seed", type=seed_argument, default=0)
-    p.add_argument("--out", required=True)
-    p.add_argument("--masks", help="test mask folder (default: <results_dir>/masks/<size>px_seed<masks.seed>)")
-    p.add_argument("--force", action="store_true", help="replace --out even if it holds files of its own")
-    args = p.parse_args(argv)
-    try:
-        manifest = export(load_config(args.config), args.dataset, args.seed, Path(args.out), args.masks, args.force)
-    except (ConfigError, OSError, ValueError) as err:
-        sys.exit(f"error: {err}")
-    print(f"wrote {manifest.parent.parent}")
-
-
-if __name__ == "__main__":
-    main()

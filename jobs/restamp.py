@@ -19,7 +19,6 @@ a workflow run on the same results stops it, naming the run. Exit status 1 when 
 """
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import os
@@ -28,15 +27,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from inpaint_bench.harness.config import REPO_ROOT, ConfigError, layout
-from inpaint_bench.harness.fileio import atomic_torch_save, atomic_write_text
+from inpaint_bench.harness.config import REPO_ROOT, layout
+from inpaint_bench.harness.fileio import atomic_torch_save, atomic_write_text, read_torch_file
 from inpaint_bench.harness.results_lock import acquire, release
-from inpaint_bench.jobs.resolve import job_digest, workflow_jobs
+from inpaint_bench.jobs.resolve import _differences, job_digest, workflow_jobs
 from inpaint_bench.jobs.validate import load_config
-from inpaint_bench.training.checkpoint import MODEL, PROVENANCE, _differences, read_torch_file
 
 CODE_KEY = re.compile(r"(?:^|\.)(?:code|teacher_code)(?:\.|$)")
 RECORDS = ".restamped.json"  # beside a job file: its result's re-stamps
+MODEL, PROVENANCE = "model.pt", "provenance.json"  # a run's model file, a run's or an evaluation's record
 
 
 def code_files(job) -> dict[str, str]:
@@ -188,24 +187,3 @@ def run(config_path: str, dry_run: bool = False) -> int:
     for line in refused:
         print(f"not re-stamped {line}", file=sys.stderr)
     return 1 if refused else 0
-
-
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", required=True, help="the config the results were computed for")
-    p.add_argument("-n", "--dry-run", action="store_true", help="name what would be re-stamped, write nothing")
-    return p.parse_args(argv)
-
-
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        return run(args.config, args.dry_run)
-    except (ConfigError, ValueError, OSError, RuntimeError) as err:
-        if os.environ.get("HARNESS_DEBUG") == "1":
-            raise
-        sys.exit(f"error: {err}")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

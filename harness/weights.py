@@ -1,4 +1,7 @@
-"""Offline lookup of the pretrained weight files the metrics and losses need.
+"""Offline lookup of the pretrained weight files the metrics and the training losses need, the messages
+naming a missing one, and their download (`inpaint-bench weights`: inpaint_bench.cli.weights). Loading
+them is torch's work: models.pretrained. torch is imported only inside the functions that ask torch.hub
+for its folder or download, so that importing this module (the Snakefile does) stays cheap.
 
 Lookup order for every file (first hit wins): the configured folder (`weights.dir`; skipped when
 None), then torch.hub's checkpoint folder, `torch.hub.get_dir()/checkpoints` (= `$TORCH_HOME/hub/
@@ -11,12 +14,9 @@ a missing file is reported with its exact name so that a user can place it by ha
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from pathlib import Path
-
-import torch
 
 # key -> (file name, url, what it is for). File names and URLs are the ones the libraries
 # themselves download: pytorch_fid.inception.FID_WEIGHTS_URL and torchvision's
@@ -47,6 +47,8 @@ class WeightsMissing(FileNotFoundError):
 
 def hub_checkpoint_dir() -> Path:
     """torch.hub's cache folder for weights; read at call time so $TORCH_HOME changes apply."""
+    import torch
+
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
@@ -119,37 +121,9 @@ def _hash_prefix(key: str) -> str | None:
     return match.group(1) if match else None
 
 
-def load_state_dict(path) -> dict:
-    """Load a weight file on CPU; weights_only because these files come from outside."""
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
-def load_vgg16_features(weights_dir=None) -> torch.nn.Module | None:
-    """torchvision VGG16 `.features` with the ImageNet weights, frozen and in eval mode.
-
-    Returns None when the weight file is missing, so the caller can drop the VGG losses and
-    warn; a randomly initialised VGG is never returned.
-    """
-    path = find_weight("vgg16", weights_dir)
-    if path is None:
-        return None
-    import torchvision  # only now: its import costs a job about 1.7 s (torch._dynamo), for nothing without the file
-    state = load_state_dict(path)
-    # The file holds the whole classifier network; only the convolutional part is needed.
-    features_state = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
-    # Build on the meta device (no memory, no slow random init of the 120M-parameter classifier),
-    # then materialise only `.features`; the strict load below overwrites every parameter.
-    with torch.device("meta"):
-        features = torchvision.models.vgg16(weights=None).features
-    features = features.to_empty(device="cpu")
-    features.load_state_dict(features_state, strict=True)  # every conv layer must come from the file
-    features.eval()
-    for param in features.parameters():
-        param.requires_grad_(False)
-    return features
-
-
-def _check(weights_dir, strict: bool) -> int:
+def check_weights(weights_dir=None, strict: bool = False) -> int:
+    """Prints which weight files are found offline (and where to put the missing ones); 1 when `strict`
+    and one is missing."""
     rows = []
     for key, (file_name, _url, _purpose) in WEIGHT_FILES.items():
         path = find_weight(key, weights_dir)
@@ -185,6 +159,8 @@ def fetch_file(dst: Path) -> Path:
                        f"{', '.join(name for name, _, _ in WEIGHT_FILES.values())}")
     url = WEIGHT_FILES[keys[0]][1]
     dst.parent.mkdir(parents=True, exist_ok=True)
+    import torch
+
     try:
         # Writes to a temporary name in the same folder and renames: atomic.
         torch.hub.download_url_to_file(url, str(dst), hash_prefix=_hash_prefix(keys[0]), progress=True)
@@ -208,21 +184,3 @@ def fetch_missing(weights_dir=None) -> int:
             failed += 1
             print(f"error: {err}", file=sys.stderr)
     return 1 if failed else 0
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    check = sub.add_parser("check", help="show which weight files are found offline")
-    check.add_argument("--dir", default=None, help="folder searched first (weights.dir)")
-    check.add_argument("--strict", action="store_true", help="exit 1 if any file is missing")
-    fetch = sub.add_parser("fetch", help="download missing weight files (needs a network)")
-    fetch.add_argument("--dir", default=None, help="download here instead of torch.hub's checkpoints folder")
-    args = parser.parse_args(argv)
-    if args.command == "check":
-        return _check(args.dir, args.strict)
-    return fetch_missing(args.dir)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
