@@ -39,8 +39,8 @@ def write_run(root, variant, psnr_by_seed, dataset="d", masks=None, images=None)
                          "image": (images or [f"img{j}" for j in range(len(values))])[i],
                          "mask": (masks or [f"{BUCKET}/{j:05d}.png" for j in range(len(values))])[i],
                          "hole_ratio": 0.15 + i * 1e-3, "psnr": value, "ssim": 0.9, "l1": 0.01, "lpips": math.nan,
-                         "protocol": "harness"})
-        summary.append([dataset, variant, seed, BUCKET, "psnr", float(np.nanmean(values)), len(values), "", "", "harness"])
+                         "protocol": "default"})
+        summary.append([dataset, variant, seed, BUCKET, "psnr", float(np.nanmean(values)), len(values), "", "", "default"])
     folder = root / variant
     write_csv(folder / "per_image.csv", pd.DataFrame(rows, columns=per_image_columns()))
     write_csv(folder / "summary.csv", pd.DataFrame(summary, columns=SUMMARY_COLUMNS))

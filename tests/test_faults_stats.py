@@ -38,7 +38,7 @@ def write_per_image(path, variant, psnr):
     """A per-image file of one seed: psnr[(bucket, image)] -> value; the same images in every bucket."""
     rows = [{"dataset": "d", "variant": variant, "seed": 0, "bucket": bucket, "image": image,
              "mask": f"{bucket}/{image}.png", "hole_ratio": float(bucket[:3]) + 0.05, "psnr": value, "ssim": 0.9,
-             "l1": 0.01, "lpips": np.nan, "protocol": "harness"} for (bucket, image), value in psnr.items()]
+             "l1": 0.01, "lpips": np.nan, "protocol": "default"} for (bucket, image), value in psnr.items()]
     write_csv(path, pd.DataFrame(rows, columns=per_image_columns()))
     return path
 

@@ -186,7 +186,7 @@ def test_result_files_written_before_a_metric_existed_read_it_as_missing_with_a_
     table = absolute.build_table(summary, DATASET, VARIANTS)
     assert any(line in note for note in absolute.footnotes(table))
     frame = ablation.build_ablation(summary, read_per_images(per_image_paths(paths)), DATASET, VARIANTS,
-                                    reference="pconv_base")
+                                    baseline_row="pconv_base")
     assert any(line in note for note in ablation.footnotes(frame))
     assert math.isnan(frame[(frame.variant == "rfr_full") & (frame.metric == "lpips")]["delta"].iloc[0])
 

@@ -153,9 +153,9 @@ def test_intervals_resample_an_image_met_with_several_masks_as_one_unit():
         psnr = 20 + shift * (1 + effect) + rng.normal(0, 0.01, 36)
         frames.append(pd.DataFrame({"dataset": "d", "variant": variant, "seed": 0, "bucket": BUCKET,
                                     "image": images, "mask": masks, "hole_ratio": 0.15, "psnr": psnr,
-                                    "protocol": "harness"}))
+                                    "protocol": "default"}))
         summary.append({"dataset": "d", "variant": variant, "seed": 0, "bucket": BUCKET, "metric": "psnr",
-                        "value": psnr.mean(), "n": 36, "note": "", "train_note": "", "protocol": "harness"})
+                        "value": psnr.mean(), "n": 36, "note": "", "train_note": "", "protocol": "default"})
     per_image, summary = pd.concat(frames, ignore_index=True), pd.DataFrame(summary)
     bootstrap = Bootstrap(resamples=500)
     frame = build_ablation(summary, per_image, "d", baseline_row="baseline", bootstrap=bootstrap)

@@ -247,7 +247,7 @@ def test_the_validation_plot_gives_each_row_the_colour_of_the_other_plots(tmp_pa
     runs, summary = {}, []
     for variant in order:
         for seed in (0, 1):
-            summary += [["d", variant, seed, "0.1-0.2", m, v, 4, "", "", "harness"]
+            summary += [["d", variant, seed, "0.1-0.2", m, v, 4, "", "", "default"]
                         for m, v in (("psnr", 25.0 + seed), ("ssim", 0.8), ("l1", 0.02))]
     for variant in order[1:]:
         for seed in (0, 1):
