@@ -83,13 +83,13 @@ def test_readme_names_every_dataset_kind_in_one_line():
 def test_a_kind_from_a_new_module_is_named_in_a_config_validates_and_reaches_a_table(toy_kind, tiny_config,
                                                                                      tmp_path):
     from inpaint_bench.datasets import make_test_masks
+    from inpaint_bench.evaluation.evaluate import evaluate
     from inpaint_bench.jobs.resolve import eval_job
     from inpaint_bench.jobs.validate import check_datasets_readable, load_config
     from inpaint_bench.reporting.aggregate import aggregate
     from inpaint_bench.reporting.results import read_per_images
     from inpaint_bench.reporting.stats import Bootstrap
     from inpaint_bench.reporting.tables import write_tables
-    from inpaint_bench.evaluation.evaluate import evaluate
 
     root = tmp_path / "flat"
     for split, count in (("train", 6), ("test", 3)):
@@ -168,10 +168,10 @@ def test_a_csv_dataset_trains_evaluates_and_exports_like_a_folder(tiny_config, t
     """The csv kind through every path that reads a dataset: the config check and its listings, training,
     evaluation (the mask pairing) and export."""
     from inpaint_bench.datasets import make_test_masks
-    from inpaint_bench.jobs.resolve import eval_job, train_job
-    from inpaint_bench.jobs.validate import check_datasets_readable, load_config
     from inpaint_bench.evaluation.evaluate import evaluate
     from inpaint_bench.evaluation.export import export
+    from inpaint_bench.jobs.resolve import eval_job, train_job
+    from inpaint_bench.jobs.validate import check_datasets_readable, load_config
     from inpaint_bench.training.train import train
 
     path, config, write = tiny_config

@@ -12,6 +12,7 @@ import yaml
 
 from helpers.fake_results import DATASET, VARIANTS, make_results, per_image_paths
 from helpers.workflow import snakemake
+from inpaint_bench.cli import score as score_cli
 from inpaint_bench.harness import metric_registry
 from inpaint_bench.harness.config import ConfigError, read_config_file
 from inpaint_bench.harness.fileio import write_csv
@@ -19,7 +20,6 @@ from inpaint_bench.harness.metric_registry import higher_is_better, metric_forma
 from inpaint_bench.harness.names import NOT_COMPUTED
 from inpaint_bench.jobs.resolve import eval_job
 from inpaint_bench.jobs.validate import load_config
-from inpaint_bench.cli import score as score_cli
 from inpaint_bench.metrics.evaluation import Evaluation
 from inpaint_bench.metrics.suite import MetricSuite
 from inpaint_bench.reporting import ablation, absolute
@@ -231,3 +231,24 @@ def test_every_metric_has_its_metadata_in_one_torch_free_entry():
     assert metric_format("l1").table_label == "L1 (%)"
     assert metric_registry.spread_of() == {"kid_std": "kid"}
     assert metric_registry.get_metric("lpips").weights == "alexnet"
+
+
+def test_tables_by_hand_import_the_extensions_that_label_a_metric(tmp_path, registry):
+    """`inpaint-bench tables --extensions FILE`: a run's results tabled by hand know the extension's
+    metric (its label and direction) as the workflow's tables job does; without it, the metric has no
+    registered label."""
+    from inpaint_bench.cli import tables as tables_cli
+    from inpaint_bench.harness.names import SUMMARY_COLUMNS
+
+    (tmp_path / "psnr_hole.py").write_text(PSNR_HOLE)
+    rows = [["d", variant, 0, "0.1-0.3", metric, value, 4, "", "", "default"]
+            for variant, shift in (("baseline", 0.0), ("rfr", 1.0))
+            for metric, value in (("psnr", 25.0 + shift), ("psnr_hole", 15.0 + shift))]
+    write_csv(tmp_path / "summary.csv", pd.DataFrame(rows, columns=SUMMARY_COLUMNS))
+    args = ["--summary", str(tmp_path / "summary.csv"), "--dataset", "d"]
+    tables_cli.main([*args, "--out-dir", str(tmp_path / "plain")])
+    assert "**PSNR hole↑**" not in (tmp_path / "plain" / "d.md").read_text()
+    tables_cli.main([*args, "--out-dir", str(tmp_path / "ext"), "--extensions", str(tmp_path / "psnr_hole.py")])
+    assert "**PSNR hole↑**" in (tmp_path / "ext" / "d.md").read_text().splitlines()
+    with pytest.raises(SystemExit, match=r"error: --extensions: .*nowhere.py is not a file"):
+        tables_cli.main([*args, "--out-dir", str(tmp_path / "x"), "--extensions", str(tmp_path / "nowhere.py")])

@@ -5,6 +5,8 @@ import argparse
 import contextlib
 import os
 
+from inpaint_bench.harness.extensions import load_extensions
+
 
 @contextlib.contextmanager
 def expected_faults(*kinds: type[BaseException]):
@@ -27,3 +29,16 @@ def seed_argument(text: str) -> int:
     if value < 0 or str(text).strip().lstrip("+") != str(value):
         raise argparse.ArgumentTypeError(f"{text!r} is not a seed: seeds are integers >= 0, as in the config's seeds")
     return value
+
+
+def add_extensions_argument(parser: argparse.ArgumentParser) -> None:
+    """`--extensions FILE ...`: a command run by hand on result files imports the modules a config's
+    `extensions:` names (their metrics' labels and directions, their dataset kinds) as the workflow does."""
+    parser.add_argument("--extensions", nargs="+", metavar="FILE", default=[],
+                        help="Python files that register metrics, dataset kinds or backbones (a config's "
+                             "extensions:), imported first")
+
+
+def import_extensions(args: argparse.Namespace) -> None:
+    """Imports `--extensions` (ValueError naming the file and the option for a missing or failing one)."""
+    load_extensions(args.extensions, "--extensions")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from inpaint_bench.cli.common import expected_faults
+from inpaint_bench.cli.common import add_extensions_argument, expected_faults, import_extensions
 from inpaint_bench.harness.fileio import write_csv
 from inpaint_bench.reporting import compare
 from inpaint_bench.reporting.stats import Bootstrap
@@ -24,9 +24,11 @@ def main(argv=None):
     p.add_argument("--out", help="also write the rows as CSV")
     p.add_argument("--common-only", action="store_true",
                    help="two per-image files of other test pairs: compare the pairs both hold (said under the table)")
+    add_extensions_argument(p)
     args = p.parse_args(argv)
     notes = []
     with expected_faults(FileNotFoundError, ValueError):
+        import_extensions(args)
         bootstrap = Bootstrap(args.resamples, args.level, args.seed)
         rows, label_a, label_b = compare.compare_files(args.a, args.b, args.dataset, args.a_variant, args.b_variant,
                                                        args.metrics, bootstrap, warn=notes.append,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from inpaint_bench.cli.common import expected_faults
+from inpaint_bench.cli.common import add_extensions_argument, expected_faults, import_extensions
 from inpaint_bench.reporting import plots
 from inpaint_bench.reporting.budget import read_budgets
 
@@ -39,10 +39,12 @@ def main(argv=None):
     p.add_argument("--seed", type=int, help="the run the samples come from, shown in the titles")
     p.add_argument("--provenance", nargs="+", metavar="JSON", help="evaluations' provenance.json: every title says "
                    "how long each row trained, the paired plot draws classical rows as dashed lines")
+    add_extensions_argument(p)
     args = p.parse_args(argv)
     logs = _variant_paths(p, args.log, "--log", repeat=True)
     samples = _variant_paths(p, args.samples, "--samples")
     with expected_faults(FileNotFoundError, ValueError):
+        import_extensions(args)
         budgets = read_budgets(args.provenance) if args.provenance else None
         paths = plots.write_plots(args.summary, args.dataset, args.variants, args.out_dir, logs, samples, args.seed,
                                   args.ablation, budgets=budgets)

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from inpaint_bench.cli.common import seed_argument
+from inpaint_bench.cli.common import add_extensions_argument, import_extensions, seed_argument
 from inpaint_bench.harness.names import PROTOCOLS, RENAMED_PROTOCOLS, protocol_line, renamed_protocol_message
 from inpaint_bench.metrics import score
 
@@ -44,11 +44,13 @@ def main(argv=None) -> int:
                              "(default: such masks are an error)")
     parser.add_argument("--force", action="store_true",
                         help="replace --out and its summary even when they are not result files of this tool")
+    add_extensions_argument(parser)
     args = parser.parse_args(argv)
     if args.protocol in RENAMED_PROTOCOLS:
         print(f"note: {renamed_protocol_message(args.protocol, '--protocol')}", file=sys.stderr)
         args.protocol = RENAMED_PROTOCOLS[args.protocol]
     try:
+        import_extensions(args)
         evaluation, scored = score.score_outputs(
             args.pred, args.gt, args.masks, args.out, args.dataset, args.variant, args.seed, args.protocol,
             args.composite, args.allow_missing, args.weights_dir, args.cache, args.batch_size, args.device,

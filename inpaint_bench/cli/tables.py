@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from inpaint_bench.cli.common import expected_faults
+from inpaint_bench.cli.common import add_extensions_argument, expected_faults, import_extensions
 from inpaint_bench.reporting import tables
 from inpaint_bench.reporting.budget import PROVENANCE, read_budgets
 from inpaint_bench.reporting.phrases import PAIRING_PHRASES
@@ -29,8 +29,10 @@ def main(argv=None):
     p.add_argument("--bootstrap-seed", type=int, default=Bootstrap.seed)
     p.add_argument("--pairing", choices=list(PAIRING_PHRASES), help="the evaluations' masks.pairing, said in the "
                    "footnotes (default: not said)")
+    add_extensions_argument(p)
     args = p.parse_args(argv)
     with expected_faults(FileNotFoundError, ValueError):
+        import_extensions(args)
         per_image = read_per_images(args.per_image) if args.per_image else None
         # our evaluations record their code beside their per-image CSV: rows of different code are refused
         provenances = [Path(p).with_name("provenance.json") for p in args.per_image or []]
