@@ -11,6 +11,16 @@ from PIL import Image
 # the fake results tree's fixtures (results, ablation), for every test module that asks for them
 pytest_plugins = ["helpers.fake_results"]
 
+# The files that take minutes, longest first, collected before the others: pytest-xdist (`make test`:
+# `--dist loadfile`) hands whole files to its workers in collection order, so a long file collected
+# last (test_slurm, test_workflow: alphabetical) kept one worker busy for minutes while the other idled.
+LONG_FILES = ("test_slurm.py", "test_workflow.py", "test_colour_prior.py", "test_faults.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: LONG_FILES.index(item.path.name) if item.path.name in LONG_FILES
+               else len(LONG_FILES))  # stable: every file keeps its own order
+
 
 
 def tree_bytes(root) -> dict:
