@@ -225,11 +225,12 @@ def _as_run(job: dict, vgg16: bool | None) -> dict:
     return job
 
 
-def _differences(a, b, where: str = "") -> list[str]:
-    """The keys (dotted paths) at which two job descriptions differ."""
+def job_differences(a, b, where: str = "") -> list[str]:
+    """The keys (dotted paths) at which two job descriptions differ (a model.pt's recorded job and the
+    one asked for, an old result's and today's)."""
     if isinstance(a, dict) and isinstance(b, dict):
         return [d for k in sorted(set(a) | set(b), key=str)
-                for d in _differences(a.get(k), b.get(k), f"{where}.{k}" if where else str(k))]
+                for d in job_differences(a.get(k), b.get(k), f"{where}.{k}" if where else str(k))]
     return [] if a == b else [where]
 
 
@@ -250,7 +251,7 @@ def coinciding_rows(config: dict, vgg16: bool, listings: dict | None = None) -> 
         if earlier == variant:
             continue
         differ = sorted({_config_key(d.removeprefix("train.")) for a, b in zip(own, jobs[earlier])
-                         for d in _differences(_as_run(a, None), _as_run(b, None))})
+                         for d in job_differences(_as_run(a, None), _as_run(b, None))})
         why = f"they differ only in {', '.join(differ)}" if differ else "their specs and settings are the same"
         dropped = [t for t in VGG_TERMS if f"train.loss.{t}" in differ]
         if dropped and not vgg16:

@@ -30,7 +30,7 @@ from pathlib import Path
 from inpaint_bench.harness.config import REPO_ROOT, layout
 from inpaint_bench.harness.fileio import atomic_torch_save, atomic_write_text, read_torch_file
 from inpaint_bench.harness.results_lock import acquire, release
-from inpaint_bench.jobs.resolve import _differences, job_digest, workflow_jobs
+from inpaint_bench.jobs.resolve import job_differences, job_digest, workflow_jobs
 from inpaint_bench.jobs.validate import load_config
 
 CODE_KEY = re.compile(r"(?:^|\.)(?:code|teacher_code)(?:\.|$)")
@@ -52,7 +52,7 @@ def code_files(job) -> dict[str, str]:
 
 def compare(old: dict, new: dict) -> tuple[dict[str, list], list[str]]:
     """(file -> [old digest, new digest] of each file whose digest changed, the other keys that differ)."""
-    other = [key for key in _differences(old, new) if not CODE_KEY.search(key)]
+    other = [key for key in job_differences(old, new) if not CODE_KEY.search(key)]
     before, after = code_files(old), code_files(new)
     files = {f: [before.get(f), after.get(f)] for f in sorted({*before, *after}) if before.get(f) != after.get(f)}
     return files, other

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from inpaint_bench.harness.fileio import atomic_torch_save, read_torch_file, write_csv
+from inpaint_bench.jobs.resolve import job_differences
 from inpaint_bench.packages import FLOORS
 
 CHECKPOINT, PREVIOUS_CHECKPOINT = "checkpoint.pt", "checkpoint.prev.pt"
@@ -70,14 +71,6 @@ def check_identity(path: Path, record: dict, expect: dict) -> None:
         raise ValueError(f"{path} ({describe(record)}) was trained with {changes}: retrain it")
 
 
-def _differences(recorded, expected, prefix="") -> list[str]:
-    """The keys (dotted paths) where two job descriptions differ."""
-    if isinstance(recorded, dict) and isinstance(expected, dict):
-        return [d for k in sorted(set(recorded) | set(expected), key=str)
-                for d in _differences(recorded.get(k), expected.get(k), f"{prefix}{k}.")]
-    return [] if recorded == expected else [prefix.rstrip(".")]
-
-
 def check_job(path: Path, record: dict, job: dict) -> None:
     """Refuses a model trained for another job than `job` (jobs.resolve): other settings, another
     listing of the dataset's files, another teacher. It would be a result older than what it is said
@@ -85,7 +78,7 @@ def check_job(path: Path, record: dict, job: dict) -> None:
     if "job" not in record:
         raise ValueError(f"{path} records no job description: it was written by an older "
                          f"inpaint_bench.training.train and cannot be checked against this job; retrain it")
-    changed = _differences(record["job"], job)
+    changed = job_differences(record["job"], job)
     if changed:
         files = any(key.startswith(("listing", "teacher_job.listing")) for key in changed)
         raise ValueError(f"{path} ({describe(record)}) was trained for another job: {', '.join(changed[:6])} "
